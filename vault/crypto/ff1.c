@@ -1,0 +1,175 @@
+/* FF1 entry points: parameter checks, the choice of implementation, key
+ * objects and their shape cache. */
+#include <stdatomic.h>
+#include <string.h>
+
+#include "vault/crypto/ff1_internal.h"
+#include "vault/util/secure_mem.h"
+
+#define KEY_ALLOC_BYTES (sizeof(ff1_key) + FF1_SHAPE_CACHE_SLOTS * sizeof(ff1_shape_slot))
+
+ff1_impl ff1_best_impl(void) {
+  /* Checked on every call: __builtin_cpu_supports reads a table filled
+   * once, so there is nothing worth caching here. */
+  return ff1_aesni_cpu_supported() ? FF1_IMPL_AESNI : FF1_IMPL_OPENSSL;
+}
+
+const char *ff1_impl_name(ff1_impl impl) {
+  switch (impl) {
+    case FF1_IMPL_AESNI:
+      return "aesni";
+    case FF1_IMPL_OPENSSL:
+      return "openssl";
+    case FF1_IMPL_AUTO:
+      break;
+  }
+  return "auto";
+}
+
+int ff1_impl_available(ff1_impl impl) {
+  switch (impl) {
+    case FF1_IMPL_AESNI:
+      return ff1_aesni_cpu_supported();
+    case FF1_IMPL_OPENSSL:
+    case FF1_IMPL_AUTO:
+      return 1;
+  }
+  return 0;
+}
+
+tv_status ff1_key_new(ff1_key **out_key, ff1_impl impl, const uint8_t *key, size_t key_len) {
+  TV_ENSURE(out_key != NULL && key != NULL, TV_E_INVALID_ARGUMENT);
+  TV_ENSURE(key_len == 16u || key_len == 24u || key_len == 32u, TV_E_FF1_KEY_LENGTH);
+  if (impl == FF1_IMPL_AUTO) {
+    impl = ff1_best_impl();
+  }
+  TV_ENSURE(impl == FF1_IMPL_AESNI || impl == FF1_IMPL_OPENSSL, TV_E_INVALID_ARGUMENT);
+  TV_ENSURE(ff1_impl_available(impl), TV_E_FF1_NO_AESNI);
+
+  uint8_t *mem = tv_secure_alloc(KEY_ALLOC_BYTES);
+  TV_ENSURE(mem != NULL, TV_E_NO_MEMORY);
+  ff1_key *k = (ff1_key *)(void *)mem;
+  k->impl = impl;
+  k->shape_cache = (ff1_shape_slot *)(void *)(mem + sizeof(ff1_key));
+  tv_status status = TV_OK;
+  if (impl == FF1_IMPL_AESNI) {
+    aesni_expand_key(k->round_keys, &k->aes_rounds, key, key_len);
+  } else {
+    k->aes_rounds = (unsigned)key_len / 4u + 6u;
+    status = ff1_openssl_key_init(k, key, key_len);
+  }
+  if (status != TV_OK) {
+    tv_secure_free(mem, KEY_ALLOC_BYTES);
+    return status;
+  }
+  *out_key = k;
+  return TV_OK;
+}
+
+void ff1_key_free(ff1_key *key) {
+  if (key == NULL) {
+    return;
+  }
+  if (key->impl == FF1_IMPL_OPENSSL) {
+    ff1_openssl_key_cleanup(key);
+  }
+  tv_secure_free(key, KEY_ALLOC_BYTES);
+}
+
+ff1_impl ff1_key_impl(const ff1_key *key) {
+  return key->impl;
+}
+
+static tv_status crypt_one(const ff1_key *key, int decrypt, unsigned radix, const uint8_t *tweak,
+                           size_t tweak_len, const uint8_t *in, size_t length, uint8_t *out) {
+  TV_ENSURE(key != NULL && in != NULL && out != NULL, TV_E_INVALID_ARGUMENT);
+  TV_ENSURE(tweak != NULL || tweak_len == 0, TV_E_INVALID_ARGUMENT);
+  TV_TRY(ff1_check_params(radix, length, tweak_len));
+  TV_TRY(ff1_check_numerals(radix, in, length));
+  if (key->impl == FF1_IMPL_AESNI) {
+    return ff1_aesni_crypt(key, decrypt, radix, tweak, tweak_len, in, length, out);
+  }
+  return ff1_openssl_crypt(key, decrypt, radix, tweak, tweak_len, in, length, out);
+}
+
+tv_status ff1_encrypt(const ff1_key *key, unsigned radix, const uint8_t *tweak, size_t tweak_len,
+                      const uint8_t *in, size_t length, uint8_t *out) {
+  return crypt_one(key, 0, radix, tweak, tweak_len, in, length, out);
+}
+
+tv_status ff1_decrypt(const ff1_key *key, unsigned radix, const uint8_t *tweak, size_t tweak_len,
+                      const uint8_t *in, size_t length, uint8_t *out) {
+  return crypt_one(key, 1, radix, tweak, tweak_len, in, length, out);
+}
+
+static tv_status crypt_batch(const ff1_key *key, int decrypt, unsigned radix,
+                             ff1_batch_item *items, size_t count) {
+  TV_ENSURE(key != NULL && (items != NULL || count == 0), TV_E_INVALID_ARGUMENT);
+  if (key->impl == FF1_IMPL_AESNI) {
+    return ff1_aesni_crypt_batch(key, decrypt, radix, items, count);
+  }
+  tv_status first_error = TV_OK;
+  for (size_t i = 0; i < count; i++) {
+    ff1_batch_item *it = &items[i];
+    it->status = crypt_one(key, decrypt, radix, it->tweak, it->tweak_len, it->in, it->length,
+                           it->out);
+    if (it->status != TV_OK && first_error == TV_OK) {
+      first_error = it->status;
+    }
+  }
+  return first_error;
+}
+
+tv_status ff1_encrypt_batch(const ff1_key *key, unsigned radix, ff1_batch_item *items,
+                            size_t count) {
+  return crypt_batch(key, 0, radix, items, count);
+}
+
+tv_status ff1_decrypt_batch(const ff1_key *key, unsigned radix, ff1_batch_item *items,
+                            size_t count) {
+  return crypt_batch(key, 1, radix, items, count);
+}
+
+/* Shape cache: direct-mapped slots, each a sequence lock (Boehm, "Can
+ * seqlocks get along with programming language memory models?"). Readers
+ * never wait: a slot being written simply misses. */
+static size_t shape_slot_index(uint64_t tag) {
+  uint64_t h = tag * 0x9E3779B97F4A7C15u;
+  return (size_t)(h >> 58) % FF1_SHAPE_CACHE_SLOTS;
+}
+
+int ff1_shape_lookup(const ff1_key *key, uint64_t tag, ff1_shape *out) {
+  ff1_shape_slot *slot = &key->shape_cache[shape_slot_index(tag)];
+  uint64_t seq_before = atomic_load_explicit(&slot->seq, memory_order_acquire);
+  if (seq_before == 0 || (seq_before & 1u) != 0) {
+    return 0;
+  }
+  uint64_t words[FF1_SHAPE_WORDS];
+  for (size_t i = 0; i < FF1_SHAPE_WORDS; i++) {
+    words[i] = atomic_load_explicit(&slot->words[i], memory_order_relaxed);
+  }
+  atomic_thread_fence(memory_order_acquire);
+  uint64_t seq_after = atomic_load_explicit(&slot->seq, memory_order_relaxed);
+  if (seq_before != seq_after) {
+    return 0;
+  }
+  memcpy(out, words, sizeof *out);
+  return out->tag == tag;
+}
+
+void ff1_shape_store(const ff1_key *key, const ff1_shape *shape) {
+  ff1_shape_slot *slot = &key->shape_cache[shape_slot_index(shape->tag)];
+  uint64_t seq = atomic_load_explicit(&slot->seq, memory_order_relaxed);
+  if ((seq & 1u) != 0 ||
+      !atomic_compare_exchange_strong_explicit(&slot->seq, &seq, seq + 1u, memory_order_relaxed,
+                                               memory_order_relaxed)) {
+    return; /* another thread is writing this slot; the cache is optional */
+  }
+  atomic_thread_fence(memory_order_release);
+  uint64_t words[FF1_SHAPE_WORDS];
+  memcpy(words, shape, sizeof words);
+  for (size_t i = 0; i < FF1_SHAPE_WORDS; i++) {
+    atomic_store_explicit(&slot->words[i], words[i], memory_order_relaxed);
+  }
+  atomic_store_explicit(&slot->seq, seq + 2u, memory_order_release);
+}

@@ -1,0 +1,382 @@
+/* The fast FF1: AES-NI round instructions on an expanded key, CIPH(P) from
+ * the key's shape cache, and the numeral halves kept in 64-bit integers.
+ *
+ * When radix^v < 2^64 (v = ceil(n/2)), NUM_radix(B) fits in b <= 8 bytes, so
+ * [i] || NUM(B) fits in the last block of Q and y = NUM(S) has d = 8 or 12
+ * bytes of a single AES output. A round is then: one AES block, a Barrett
+ * reduction of y and an add or subtract. The CBC-MAC state after P and the
+ * tweak-only blocks of Q is the same in all ten rounds, so it is computed
+ * once per call and folded, with the first round key, into one constant.
+ *
+ * The batch kernel runs eight independent inputs in lock step: their AES
+ * rounds interleave, so the AES unit works on eight blocks instead of
+ * waiting on one chain. Longer inputs fall back to the big-number rounds of
+ * ff1_generic.c on the same AES-NI key.
+ *
+ * Constant time: no table lookups and no division on secret data; the
+ * reductions use multiplications and masks. */
+#pragma GCC target("aes,sse4.1,ssse3")
+
+#include <immintrin.h>
+#include <string.h>
+
+#include "vault/crypto/ff1_internal.h"
+#include "vault/util/secure_mem.h"
+
+__extension__ typedef unsigned __int128 u128;
+
+#define BATCH_LANES 8
+
+int ff1_aesni_cpu_supported(void) {
+  __builtin_cpu_init();
+  return __builtin_cpu_supports("aes") && __builtin_cpu_supports("sse4.1") &&
+         __builtin_cpu_supports("ssse3");
+}
+
+static inline uint64_t mulhi64(uint64_t a, uint64_t b) {
+  return (uint64_t)(((u128)a * b) >> 64);
+}
+
+/* |x| mod |m| for x < 2^64, given mu = floor((2^64-1)/m). The estimate
+ * q = floor(x*mu/2^64) is q_true or q_true - 1, so one masked subtraction
+ * finishes the job. */
+static inline uint64_t mod_u64(uint64_t x, uint64_t m, uint64_t mu) {
+  uint64_t r = x - mulhi64(x, mu) * m;
+  uint64_t too_big = (uint64_t)0 - (uint64_t)(r >= m);
+  return r - (m & too_big);
+}
+
+/* |y| mod |m| for y < 2^128, given mu = floor((2^128-1)/m) as {lo, hi};
+ * the same one-correction argument as mod_u64, one size up. */
+static inline uint64_t mod_u128(u128 y, uint64_t m, const uint64_t mu[2]) {
+  uint64_t y0 = (uint64_t)y, y1 = (uint64_t)(y >> 64);
+  u128 p00 = (u128)y0 * mu[0];
+  u128 p01 = (u128)y0 * mu[1];
+  u128 p10 = (u128)y1 * mu[0];
+  u128 p11 = (u128)y1 * mu[1];
+  u128 mid = (p00 >> 64) + (uint64_t)p01 + (uint64_t)p10;
+  u128 q = p11 + (p01 >> 64) + (p10 >> 64) + (mid >> 64);
+  u128 r = y - q * m;
+  u128 too_big = (u128)0 - (u128)(r >= m);
+  return (uint64_t)(r - (m & too_big));
+}
+
+static uint64_t num_from_numerals(const uint8_t *numerals, size_t len, unsigned radix) {
+  uint64_t x = 0;
+  for (size_t i = 0; i < len; i++) {
+    x = x * radix + numerals[i];
+  }
+  return x;
+}
+
+static void numerals_from_num(uint64_t x, uint8_t *out, size_t len, const ff1_shape *sh) {
+  for (size_t i = len; i-- > 0;) {
+    uint64_t q = mulhi64(x, sh->barrett_radix);
+    uint64_t r = x - q * sh->radix;
+    uint64_t too_big = (uint64_t)0 - (uint64_t)(r >= sh->radix);
+    r -= sh->radix & too_big;
+    q -= too_big; /* too_big is 0 or all ones: adds 1 when corrected */
+    out[i] = (uint8_t)r;
+    x = q;
+  }
+}
+
+/* radix^e if it is below 2^64, else 0. */
+static uint64_t power_u64(unsigned radix, size_t e) {
+  uint64_t x = 1;
+  for (size_t i = 0; i < e; i++) {
+    if (x > UINT64_MAX / radix) {
+      return 0;
+    }
+    x *= radix;
+  }
+  return x;
+}
+
+static inline __m128i aes_encrypt(const __m128i *rk, __m128i x, const unsigned nr) {
+  x = _mm_xor_si128(x, rk[0]);
+  for (unsigned r = 1; r < nr; r++) {
+    x = _mm_aesenc_si128(x, rk[r]);
+  }
+  return _mm_aesenclast_si128(x, rk[nr]);
+}
+
+/* Fills |sh| for an integer-path shape; returns 0 if radix^v >= 2^64. */
+static int shape_compute(const ff1_key *key, unsigned radix, size_t length, size_t tweak_len,
+                         ff1_shape *sh) {
+  memset(sh, 0, sizeof *sh);
+  size_t u = length / 2u, v = length - u;
+  uint64_t mv = power_u64(radix, v);
+  if (mv == 0) {
+    return 0;
+  }
+  sh->tag = ff1_shape_tag(radix, length, tweak_len);
+  sh->radix = radix;
+  sh->u = (uint32_t)u;
+  sh->v = (uint32_t)v;
+  sh->tweak_len = (uint32_t)tweak_len;
+  sh->modulus_u = power_u64(radix, u);
+  sh->modulus_v = mv;
+  sh->b = ff1_b_bytes(radix, v);
+  sh->d = 4u * ((sh->b + 3u) / 4u) + 4u;
+  sh->barrett64_u = UINT64_MAX / sh->modulus_u;
+  sh->barrett64_v = UINT64_MAX / sh->modulus_v;
+  u128 all_ones = ~(u128)0;
+  u128 mu_u = all_ones / sh->modulus_u, mu_v = all_ones / sh->modulus_v;
+  sh->barrett128_u[0] = (uint64_t)mu_u;
+  sh->barrett128_u[1] = (uint64_t)(mu_u >> 64);
+  sh->barrett128_v[0] = (uint64_t)mu_v;
+  sh->barrett128_v[1] = (uint64_t)(mu_v >> 64);
+  sh->barrett_radix = UINT64_MAX / radix;
+  uint8_t p[16];
+  ff1_build_p(p, radix, length, tweak_len);
+  const __m128i *rk = (const __m128i *)(const void *)key->round_keys;
+  __m128i cp = aes_encrypt(rk, _mm_loadu_si128((const __m128i *)(const void *)p), key->aes_rounds);
+  _mm_storeu_si128((__m128i *)(void *)sh->cipher_p, cp);
+  return 1;
+}
+
+/* The shape for (radix, length, tweak_len), from the key's cache or newly
+ * computed; returns 0 if the input needs the big-number path. */
+static int shape_get(const ff1_key *key, unsigned radix, size_t length, size_t tweak_len,
+                     ff1_shape *sh) {
+  if (ff1_shape_lookup(key, ff1_shape_tag(radix, length, tweak_len), sh)) {
+    return 1;
+  }
+  if (!shape_compute(key, radix, length, tweak_len, sh)) {
+    return 0;
+  }
+  ff1_shape_store(key, sh);
+  return 1;
+}
+
+/* One input's state in the integer rounds. k0 is CBC-MAC state after P and
+ * the tweak blocks, xor the constant part of Q's last block, xor round key
+ * 0: each round only xors in [i] and NUM(B). */
+typedef struct lane {
+  __m128i k0;
+  uint64_t a, b;
+} lane;
+
+static void tweak_block(uint8_t block[16], const uint8_t *tweak, size_t tweak_len, size_t off) {
+  memset(block, 0, 16);
+  if (off < tweak_len) {
+    size_t n = tweak_len - off < 16u ? tweak_len - off : 16u;
+    memcpy(block, tweak + off, n);
+  }
+}
+
+static void lane_init(lane *ln, const ff1_key *key, const ff1_shape *sh, const uint8_t *tweak,
+                      const uint8_t *in) {
+  const __m128i *rk = (const __m128i *)(const void *)key->round_keys;
+  size_t t = sh->tweak_len;
+  size_t pad = (16u - (t + sh->b + 1u) % 16u) % 16u;
+  size_t q_len = t + pad + 1u + sh->b;
+  __m128i chain = _mm_loadu_si128((const __m128i *)(const void *)sh->cipher_p);
+  uint8_t block[16];
+  for (size_t off = 0; off + 16u < q_len; off += 16u) {
+    tweak_block(block, tweak, t, off);
+    chain = aes_encrypt(rk, _mm_xor_si128(chain, _mm_loadu_si128((const __m128i *)(const void *)block)),
+                        key->aes_rounds);
+  }
+  tweak_block(block, tweak, t, q_len - 16u);
+  __m128i base = _mm_loadu_si128((const __m128i *)(const void *)block);
+  ln->k0 = _mm_xor_si128(_mm_xor_si128(chain, base), rk[0]);
+  ln->a = num_from_numerals(in, sh->u, sh->radix);
+  ln->b = num_from_numerals(in + sh->u, sh->v, sh->radix);
+}
+
+static void lane_output(const lane *ln, const ff1_shape *sh, uint8_t *out) {
+  numerals_from_num(ln->a, out, sh->u, sh);
+  numerals_from_num(ln->b, out + sh->u, sh->v, sh);
+}
+
+/* The block [i] at Q's byte 15 - b of the last block, for every round. */
+static void round_index_blocks(__m128i iblock[FF1_ROUNDS], uint32_t b) {
+  for (unsigned i = 0; i < FF1_ROUNDS; i++) {
+    uint8_t block[16] = {0};
+    block[15u - b] = (uint8_t)i;
+    iblock[i] = _mm_loadu_si128((const __m128i *)(const void *)block);
+  }
+}
+
+/* y = NUM(first d bytes of R) reduced mod radix^m. */
+static inline uint64_t round_y_mod(__m128i r, const ff1_shape *sh, const int odd, const int d12) {
+  uint64_t y_hi = __builtin_bswap64((uint64_t)_mm_cvtsi128_si64(r));
+  uint64_t m = odd ? sh->modulus_v : sh->modulus_u;
+  if (!d12) {
+    return mod_u64(y_hi, m, odd ? sh->barrett64_v : sh->barrett64_u);
+  }
+  uint32_t y_lo = __builtin_bswap32((uint32_t)_mm_extract_epi32(r, 2));
+  u128 y = ((u128)y_hi << 32) | y_lo;
+  return mod_u128(y, m, odd ? sh->barrett128_v : sh->barrett128_u);
+}
+
+/* Ten rounds on |lanes| inputs in lock step. nr, d12, decrypt and lanes
+ * are compile-time constants in every caller, so each instantiation is
+ * straight-line code with the AES rounds of all lanes interleaved. */
+static inline __attribute__((always_inline)) void rounds_kernel(
+    const __m128i *rk, const ff1_shape *sh, lane *ln, const __m128i iblock[FF1_ROUNDS],
+    const unsigned nr, const int d12, const int decrypt, const int lanes) {
+  __m128i x[BATCH_LANES];
+  for (unsigned k = 0; k < FF1_ROUNDS; k++) {
+    unsigned i = decrypt ? FF1_ROUNDS - 1u - k : k;
+    const int odd = (int)(i & 1u);
+    for (int l = 0; l < lanes; l++) {
+      uint64_t q_num = decrypt ? ln[l].a : ln[l].b;
+      __m128i nb = _mm_set_epi64x((long long)__builtin_bswap64(q_num), 0);
+      x[l] = _mm_xor_si128(_mm_xor_si128(ln[l].k0, iblock[i]), nb);
+    }
+    for (unsigned r = 1; r < nr; r++) {
+      for (int l = 0; l < lanes; l++) {
+        x[l] = _mm_aesenc_si128(x[l], rk[r]);
+      }
+    }
+    for (int l = 0; l < lanes; l++) {
+      x[l] = _mm_aesenclast_si128(x[l], rk[nr]);
+      uint64_t m = odd ? sh->modulus_v : sh->modulus_u;
+      uint64_t y = round_y_mod(x[l], sh, odd, d12);
+      if (!decrypt) {
+        /* radix^m can exceed 2^63, so the sum may carry out of 64 bits;
+         * the wrapped difference is then still the right residue. */
+        uint64_t c;
+        uint64_t carry = (uint64_t)__builtin_add_overflow(ln[l].a, y, &c);
+        c -= m & ((uint64_t)0 - (carry | (uint64_t)(c >= m)));
+        ln[l].a = ln[l].b;
+        ln[l].b = c;
+      } else {
+        uint64_t c = ln[l].b - y;
+        c += m & ((uint64_t)0 - (uint64_t)(ln[l].b < y));
+        ln[l].b = ln[l].a;
+        ln[l].a = c;
+      }
+    }
+  }
+}
+
+typedef void (*kernel_fn)(const __m128i *rk, const ff1_shape *sh, lane *ln,
+                          const __m128i iblock[FF1_ROUNDS]);
+
+#define DEFINE_KERNEL(NR, D12, DEC, LANES)                                                 \
+  static void kernel_##NR##_##D12##_##DEC##_##LANES(const __m128i *rk, const ff1_shape *sh, \
+                                                    lane *ln, const __m128i *iblock) {      \
+    rounds_kernel(rk, sh, ln, iblock, NR, D12, DEC, LANES);                                 \
+  }
+#define DEFINE_KERNELS_FOR(NR)  \
+  DEFINE_KERNEL(NR, 0, 0, 1)    \
+  DEFINE_KERNEL(NR, 0, 1, 1)    \
+  DEFINE_KERNEL(NR, 1, 0, 1)    \
+  DEFINE_KERNEL(NR, 1, 1, 1)    \
+  DEFINE_KERNEL(NR, 0, 0, 8)    \
+  DEFINE_KERNEL(NR, 0, 1, 8)    \
+  DEFINE_KERNEL(NR, 1, 0, 8)    \
+  DEFINE_KERNEL(NR, 1, 1, 8)
+DEFINE_KERNELS_FOR(10)
+DEFINE_KERNELS_FOR(12)
+DEFINE_KERNELS_FOR(14)
+
+#define KERNEL_ROW(NR)                                                           \
+  {{{kernel_##NR##_0_0_1, kernel_##NR##_0_1_1}, {kernel_##NR##_1_0_1, kernel_##NR##_1_1_1}}, \
+   {{kernel_##NR##_0_0_8, kernel_##NR##_0_1_8}, {kernel_##NR##_1_0_8, kernel_##NR##_1_1_8}}}
+
+/* kernels[key size][batch][d12][decrypt] */
+static const kernel_fn kernels[3][2][2][2] = {KERNEL_ROW(10), KERNEL_ROW(12), KERNEL_ROW(14)};
+
+static kernel_fn kernel_for(const ff1_key *key, const ff1_shape *sh, int decrypt, int batch) {
+  size_t size_index = (key->aes_rounds - 10u) / 2u;
+  return kernels[size_index][batch][sh->d == 12u][decrypt != 0];
+}
+
+static tv_status generic_on_aesni(const ff1_key *key, int decrypt, unsigned radix,
+                                  const uint8_t *tweak, size_t tweak_len, const uint8_t *in,
+                                  size_t length, uint8_t *out) {
+  ff1_cipher cipher = {.encrypt_block = aesni_encrypt_block_cb, .ctx = key};
+  return ff1_generic_crypt(&cipher, decrypt, radix, tweak, tweak_len, in, length, out);
+}
+
+tv_status ff1_aesni_crypt(const ff1_key *key, int decrypt, unsigned radix, const uint8_t *tweak,
+                          size_t tweak_len, const uint8_t *in, size_t length, uint8_t *out) {
+  ff1_shape sh;
+  if (!shape_get(key, radix, length, tweak_len, &sh)) {
+    return generic_on_aesni(key, decrypt, radix, tweak, tweak_len, in, length, out);
+  }
+  const __m128i *rk = (const __m128i *)(const void *)key->round_keys;
+  __m128i iblock[FF1_ROUNDS];
+  round_index_blocks(iblock, sh.b);
+  lane ln;
+  lane_init(&ln, key, &sh, tweak, in);
+  kernel_for(key, &sh, decrypt, 0)(rk, &sh, &ln, iblock);
+  lane_output(&ln, &sh, out);
+  tv_wipe(&ln, sizeof ln);
+  return TV_OK;
+}
+
+static tv_status batch_item_check(unsigned radix, const ff1_batch_item *item) {
+  TV_TRY(ff1_check_params(radix, item->length, item->tweak_len));
+  return ff1_check_numerals(radix, item->in, item->length);
+}
+
+/* Runs up to BATCH_LANES items of one integer-path length together.
+ * Items whose tweak length differs from the first take the single path. */
+static void batch_group(const ff1_key *key, int decrypt, ff1_batch_item *items,
+                        size_t count, const ff1_shape *sh) {
+  const __m128i *rk = (const __m128i *)(const void *)key->round_keys;
+  __m128i iblock[FF1_ROUNDS];
+  round_index_blocks(iblock, sh->b);
+  lane ln[BATCH_LANES];
+  for (size_t l = 0; l < BATCH_LANES; l++) {
+    /* Idle lanes repeat item 0; their results are thrown away. */
+    const ff1_batch_item *it = &items[l < count ? l : 0];
+    lane_init(&ln[l], key, sh, it->tweak, it->in);
+  }
+  kernel_for(key, sh, decrypt, 1)(rk, sh, ln, iblock);
+  for (size_t l = 0; l < count; l++) {
+    lane_output(&ln[l], sh, items[l].out);
+    items[l].status = TV_OK;
+  }
+  tv_wipe(ln, sizeof ln);
+}
+
+/* Length of the run of items starting at |items| that can share a lane
+ * group: valid, same length and tweak length, at most BATCH_LANES. */
+static size_t batch_run_length(unsigned radix, ff1_batch_item *items, size_t count) {
+  size_t run = 0;
+  while (run < count && run < BATCH_LANES) {
+    ff1_batch_item *it = &items[run];
+    if (it->length != items[0].length || it->tweak_len != items[0].tweak_len) {
+      break;
+    }
+    it->status = batch_item_check(radix, it);
+    if (it->status != TV_OK) {
+      break;
+    }
+    run++;
+  }
+  return run;
+}
+
+tv_status ff1_aesni_crypt_batch(const ff1_key *key, int decrypt, unsigned radix,
+                                ff1_batch_item *items, size_t count) {
+  tv_status first_error = TV_OK;
+  size_t i = 0;
+  while (i < count) {
+    size_t run = batch_run_length(radix, &items[i], count - i);
+    ff1_shape sh;
+    if (run > 1 && shape_get(key, radix, items[i].length, items[i].tweak_len, &sh)) {
+      batch_group(key, decrypt, &items[i], run, &sh);
+      i += run;
+      continue;
+    }
+    /* One item alone: invalid, a lone length, or big-number path. */
+    ff1_batch_item *it = &items[i];
+    if (run == 1 || (it->status = batch_item_check(radix, it)) == TV_OK) {
+      it->status = ff1_aesni_crypt(key, decrypt, radix, it->tweak, it->tweak_len, it->in,
+                                   it->length, it->out);
+    }
+    if (it->status != TV_OK && first_error == TV_OK) {
+      first_error = it->status;
+    }
+    i++;
+  }
+  return first_error;
+}

@@ -1,0 +1,81 @@
+#include "vault/util/status.h"
+
+#include <stddef.h>
+
+typedef struct status_text {
+  tv_status status;
+  const char *name;
+  const char *message;
+} status_text;
+
+/* One row per code: the name is stable, the message is what users read. */
+static const status_text status_texts[] = {
+    {TV_OK, "OK", "success"},
+    {TV_E_INVALID_ARGUMENT, "INVALID_ARGUMENT", "invalid argument"},
+    {TV_E_NO_MEMORY, "NO_MEMORY", "out of memory"},
+    {TV_E_CRYPTO_BACKEND, "CRYPTO_BACKEND", "the cryptographic library reported a failure"},
+    {TV_E_INTERNAL, "INTERNAL", "internal error"},
+    {TV_E_IO, "IO", "input/output error"},
+    {TV_E_FF1_KEY_LENGTH, "FF1_KEY_LENGTH", "FF1 key must be 16, 24 or 32 bytes (AES-128/192/256)"},
+    {TV_E_FF1_RADIX, "FF1_RADIX", "FF1 radix must be between 2 and 256"},
+    {TV_E_FF1_DOMAIN_TOO_SMALL, "FF1_DOMAIN_TOO_SMALL",
+     "input too short: radix^length must be at least 1,000,000 (NIST SP 800-38G)"},
+    {TV_E_FF1_TOO_LONG, "FF1_TOO_LONG", "input too long: FF1 accepts at most 4096 numerals"},
+    {TV_E_FF1_TWEAK_TOO_LONG, "FF1_TWEAK_TOO_LONG", "tweak too long: at most 256 bytes"},
+    {TV_E_FF1_NUMERAL, "FF1_NUMERAL", "numeral out of range for the radix"},
+    {TV_E_FF1_NO_AESNI, "FF1_NO_AESNI", "this CPU has no AES-NI; use the portable implementation"},
+    {TV_E_ALPHABET_SIZE, "ALPHABET_SIZE", "alphabet must have between 2 and 256 characters"},
+    {TV_E_ALPHABET_DUPLICATE, "ALPHABET_DUPLICATE", "alphabet has a repeated character"},
+    {TV_E_ALPHABET_CHAR, "ALPHABET_CHAR", "character not in the alphabet"},
+    {TV_E_FORMAT_EMPTY, "FORMAT_EMPTY", "value is empty"},
+    {TV_E_FORMAT_CHAR, "FORMAT_CHAR", "value has a character this format does not allow"},
+    {TV_E_FORMAT_LENGTH, "FORMAT_LENGTH", "value has the wrong length for this format"},
+    {TV_E_FORMAT_CHECKSUM, "FORMAT_CHECKSUM", "value fails its check digit"},
+    {TV_E_FORMAT_LUHN, "FORMAT_LUHN", "card number fails the Luhn check"},
+    {TV_E_FORMAT_COUNTRY, "FORMAT_COUNTRY", "IBAN country code is not supported"},
+    {TV_E_FORMAT_IBAN_CHECK, "FORMAT_IBAN_CHECK", "IBAN check digits are wrong (ISO 7064 mod 97)"},
+    {TV_E_FORMAT_ROUTING, "FORMAT_ROUTING", "US ABA routing number fails its checksum"},
+    {TV_E_FORMAT_SSN_AREA, "FORMAT_SSN_AREA", "SSN area number is invalid (000, 666 or 900-999)"},
+    {TV_E_FORMAT_SSN_GROUP, "FORMAT_SSN_GROUP", "SSN group number is invalid (00)"},
+    {TV_E_FORMAT_SSN_SERIAL, "FORMAT_SSN_SERIAL", "SSN serial number is invalid (0000)"},
+    {TV_E_FORMAT_TW_ID, "FORMAT_TW_ID", "Taiwan national ID must be a letter, 1 or 2, then 8 digits"},
+    {TV_E_FORMAT_CN_ID_DATE, "FORMAT_CN_ID_DATE", "PRC resident ID has an invalid birth date"},
+    {TV_E_FORMAT_CN_ID_REGION, "FORMAT_CN_ID_REGION", "PRC resident ID has an invalid region code"},
+    {TV_E_FORMAT_DE_TAX_ID, "FORMAT_DE_TAX_ID", "German tax ID breaks the digit-repetition rule"},
+    {TV_E_FORMAT_DOMAIN_TOO_SMALL, "FORMAT_DOMAIN_TOO_SMALL",
+     "the tokenised part would have fewer than 1,000,000 possible values"},
+    {TV_E_FORMAT_CONFIG, "FORMAT_CONFIG", "invalid format configuration"},
+    {TV_E_FORMAT_NO_CANDIDATE, "FORMAT_NO_CANDIDATE",
+     "no acceptable token candidate within the attempt limit"},
+    {TV_E_FORMAT_SEPARATOR, "FORMAT_SEPARATOR", "value has separators in an unsupported place"},
+    {TV_E_FORMAT_TOO_LONG, "FORMAT_TOO_LONG", "value is too long"},
+    {TV_E_HSM_MODULE, "HSM_MODULE", "the PKCS#11 module could not be loaded"},
+    {TV_E_HSM_TOKEN_NOT_FOUND, "HSM_TOKEN_NOT_FOUND", "no HSM token with that label or serial"},
+    {TV_E_HSM_PIN_INCORRECT, "HSM_PIN_INCORRECT", "the HSM rejected the PIN"},
+    {TV_E_HSM_PIN_LOCKED, "HSM_PIN_LOCKED", "the HSM token's PIN is locked"},
+    {TV_E_HSM_PIN_SOURCE, "HSM_PIN_SOURCE", "the HSM PIN could not be read from its file or environment variable"},
+    {TV_E_HSM_KEY_NOT_FOUND, "HSM_KEY_NOT_FOUND", "no key with that label in the HSM"},
+    {TV_E_HSM_UNAVAILABLE, "HSM_UNAVAILABLE", "the HSM is unavailable"},
+    {TV_E_HSM_OPERATION, "HSM_OPERATION", "the HSM refused the operation"},
+    {TV_E_HSM_WRAPPED_INVALID, "HSM_WRAPPED_INVALID", "wrapped key is invalid or was wrapped under another key"},
+    {TV_E_HSM_KEY_EXISTS, "HSM_KEY_EXISTS", "a key with that label already exists in the HSM"},
+};
+
+static const status_text *status_find(tv_status status) {
+  for (size_t i = 0; i < sizeof status_texts / sizeof status_texts[0]; i++) {
+    if (status_texts[i].status == status) {
+      return &status_texts[i];
+    }
+  }
+  return NULL;
+}
+
+const char *tv_status_message(tv_status status) {
+  const status_text *text = status_find(status);
+  return text != NULL ? text->message : "unknown error";
+}
+
+const char *tv_status_name(tv_status status) {
+  const status_text *text = status_find(status);
+  return text != NULL ? text->name : "UNKNOWN";
+}
