@@ -37,13 +37,23 @@ static inline uint64_t mulhi64(uint64_t a, uint64_t b) {
   return (uint64_t)(((u128)a * b) >> 64);
 }
 
+/* Returns x >= y ? if_ge : if_lt through CMOV. Written in assembly
+ * because a compiler may turn a plain select on secret data into a
+ * branch (GCC does in the eight-lane kernels), which would leak timing. */
+static inline uint64_t select_ge(uint64_t x, uint64_t y, uint64_t if_ge, uint64_t if_lt) {
+  __asm__("cmpq %[y], %[x]\n\tcmovaeq %[ge], %[out]"
+          : [out] "+r"(if_lt)
+          : [x] "r"(x), [y] "r"(y), [ge] "r"(if_ge)
+          : "cc");
+  return if_lt;
+}
+
 /* |x| mod |m| for x < 2^64, given mu = floor((2^64-1)/m). The estimate
  * q = floor(x*mu/2^64) is q_true or q_true - 1, so one masked subtraction
  * finishes the job. */
 static inline uint64_t mod_u64(uint64_t x, uint64_t m, uint64_t mu) {
   uint64_t r = x - mulhi64(x, mu) * m;
-  uint64_t too_big = (uint64_t)0 - (uint64_t)(r >= m);
-  return r - (m & too_big);
+  return select_ge(r, m, r - m, r);
 }
 
 /* |y| mod |m| for y < 2^128, given mu = floor((2^128-1)/m) as {lo, hi};
@@ -56,9 +66,14 @@ static inline uint64_t mod_u128(u128 y, uint64_t m, const uint64_t mu[2]) {
   u128 p11 = (u128)y1 * mu[1];
   u128 mid = (p00 >> 64) + (uint64_t)p01 + (uint64_t)p10;
   u128 q = p11 + (p01 >> 64) + (p10 >> 64) + (mid >> 64);
-  u128 r = y - q * m;
-  u128 too_big = (u128)0 - (u128)(r >= m);
-  return (uint64_t)(r - (m & too_big));
+  u128 r = y - q * m; /* r < 2m < 2^65 */
+  uint64_t lo = (uint64_t)r, hi = (uint64_t)(r >> 64), reduced = lo;
+  /* reduced = r - m unless that borrows out of the high word. */
+  __asm__("subq %[m], %[red]\n\tsbbq $0, %[hi]\n\tcmovbq %[lo], %[red]"
+          : [red] "+&r"(reduced), [hi] "+&r"(hi)
+          : [m] "r"(m), [lo] "r"(lo)
+          : "cc");
+  return reduced;
 }
 
 static uint64_t num_from_numerals(const uint8_t *numerals, size_t len, unsigned radix) {
@@ -69,13 +84,18 @@ static uint64_t num_from_numerals(const uint8_t *numerals, size_t len, unsigned 
   return x;
 }
 
+/* Writes STR_radix^len(x): each step divides by the radix with a Barrett
+ * estimate q and fixes q and the remainder with one comparison. */
 static void numerals_from_num(uint64_t x, uint8_t *out, size_t len, const ff1_shape *sh) {
+  const uint64_t radix = sh->radix;
   for (size_t i = len; i-- > 0;) {
     uint64_t q = mulhi64(x, sh->barrett_radix);
-    uint64_t r = x - q * sh->radix;
-    uint64_t too_big = (uint64_t)0 - (uint64_t)(r >= sh->radix);
-    r -= sh->radix & too_big;
-    q -= too_big; /* too_big is 0 or all ones: adds 1 when corrected */
+    uint64_t r = x - q * radix;
+    uint64_t r_fixed = r - radix, q_fixed = q + 1u;
+    __asm__("cmpq %[radix], %[r]\n\tcmovaeq %[rf], %[r]\n\tcmovaeq %[qf], %[q]"
+            : [r] "+&r"(r), [q] "+&r"(q)
+            : [radix] "r"(radix), [rf] "r"(r_fixed), [qf] "r"(q_fixed)
+            : "cc");
     out[i] = (uint8_t)r;
     x = q;
   }
@@ -158,12 +178,17 @@ typedef struct lane {
   uint64_t a, b;
 } lane;
 
-static void tweak_block(uint8_t block[16], const uint8_t *tweak, size_t tweak_len, size_t off) {
-  memset(block, 0, 16);
-  if (off < tweak_len) {
-    size_t n = tweak_len - off < 16u ? tweak_len - off : 16u;
-    memcpy(block, tweak + off, n);
+/* The 16 bytes of T || 0* starting at |off|, built in registers (no
+ * library call, no store-to-load stall on the hot path). */
+static __m128i tweak_block(const uint8_t *tweak, size_t tweak_len, size_t off) {
+  if (off + 16u <= tweak_len) {
+    return _mm_loadu_si128((const __m128i *)(const void *)(tweak + off));
   }
+  uint64_t half[2] = {0, 0};
+  for (size_t j = 0; off + j < tweak_len; j++) {
+    half[j / 8u] |= (uint64_t)tweak[off + j] << (8u * (j % 8u));
+  }
+  return _mm_set_epi64x((long long)half[1], (long long)half[0]);
 }
 
 static void lane_init(lane *ln, const ff1_key *key, const ff1_shape *sh, const uint8_t *tweak,
@@ -173,14 +198,10 @@ static void lane_init(lane *ln, const ff1_key *key, const ff1_shape *sh, const u
   size_t pad = (16u - (t + sh->b + 1u) % 16u) % 16u;
   size_t q_len = t + pad + 1u + sh->b;
   __m128i chain = _mm_loadu_si128((const __m128i *)(const void *)sh->cipher_p);
-  uint8_t block[16];
   for (size_t off = 0; off + 16u < q_len; off += 16u) {
-    tweak_block(block, tweak, t, off);
-    chain = aes_encrypt(rk, _mm_xor_si128(chain, _mm_loadu_si128((const __m128i *)(const void *)block)),
-                        key->aes_rounds);
+    chain = aes_encrypt(rk, _mm_xor_si128(chain, tweak_block(tweak, t, off)), key->aes_rounds);
   }
-  tweak_block(block, tweak, t, q_len - 16u);
-  __m128i base = _mm_loadu_si128((const __m128i *)(const void *)block);
+  __m128i base = tweak_block(tweak, t, q_len - 16u);
   ln->k0 = _mm_xor_si128(_mm_xor_si128(chain, base), rk[0]);
   ln->a = num_from_numerals(in, sh->u, sh->radix);
   ln->b = num_from_numerals(in + sh->u, sh->v, sh->radix);
@@ -191,13 +212,13 @@ static void lane_output(const lane *ln, const ff1_shape *sh, uint8_t *out) {
   numerals_from_num(ln->b, out + sh->u, sh->v, sh);
 }
 
-/* The block [i] at Q's byte 15 - b of the last block, for every round. */
-static void round_index_blocks(__m128i iblock[FF1_ROUNDS], uint32_t b) {
-  for (unsigned i = 0; i < FF1_ROUNDS; i++) {
-    uint8_t block[16] = {0};
-    block[15u - b] = (uint8_t)i;
-    iblock[i] = _mm_loadu_si128((const __m128i *)(const void *)block);
-  }
+/* The block holding [i] at byte 15 - b of Q's last block: byte 15 - b is
+ * in the high half for b < 8 and is the top byte of the low half for
+ * b = 8. */
+static inline __m128i round_index_block(uint32_t b, unsigned i) {
+  uint64_t hi = b < 8u ? (uint64_t)i << (8u * (7u - b)) : 0;
+  uint64_t lo = b < 8u ? 0 : (uint64_t)i << 56;
+  return _mm_set_epi64x((long long)hi, (long long)lo);
 }
 
 /* y = NUM(first d bytes of R) reduced mod radix^m. */
@@ -212,55 +233,86 @@ static inline uint64_t round_y_mod(__m128i r, const ff1_shape *sh, const int odd
   return mod_u128(y, m, odd ? sh->barrett128_v : sh->barrett128_u);
 }
 
-/* Ten rounds on |lanes| inputs in lock step. nr, d12, decrypt and lanes
- * are compile-time constants in every caller, so each instantiation is
- * straight-line code with the AES rounds of all lanes interleaved. */
-static inline __attribute__((always_inline)) void rounds_kernel(
-    const __m128i *rk, const ff1_shape *sh, lane *ln, const __m128i iblock[FF1_ROUNDS],
-    const unsigned nr, const int d12, const int decrypt, const int lanes) {
+/* (x + y) mod m for x, y < m. radix^m can exceed 2^63, so x + y may not
+ * fit in 64 bits: compare x with m - y instead of the sum with m. */
+static inline uint64_t add_mod(uint64_t x, uint64_t y, uint64_t m) {
+  uint64_t room = m - y;
+  return select_ge(x, room, x - room, x + y);
+}
+
+/* (x - y) mod m for x, y < m. */
+static inline uint64_t sub_mod(uint64_t x, uint64_t y, uint64_t m) {
+  uint64_t c = x - y;
+  return select_ge(x, y, c, c + m);
+}
+
+/* One Feistel round on |lanes| inputs in lock step: their AES rounds
+ * interleave so the AES unit has |lanes| independent blocks in flight. */
+static inline __attribute__((always_inline)) void one_round(
+    const __m128i *rk, const ff1_shape *sh, const lane *ln, uint64_t *a, uint64_t *b,
+    unsigned i, const int odd, const unsigned nr, const int d12, const int decrypt,
+    const int lanes) {
   __m128i x[BATCH_LANES];
-  for (unsigned k = 0; k < FF1_ROUNDS; k++) {
-    unsigned i = decrypt ? FF1_ROUNDS - 1u - k : k;
-    const int odd = (int)(i & 1u);
+  const __m128i index_block = round_index_block(sh->b, i);
+  for (int l = 0; l < lanes; l++) {
+    uint64_t q_num = decrypt ? a[l] : b[l];
+    __m128i nb = _mm_set_epi64x((long long)__builtin_bswap64(q_num), 0);
+    x[l] = _mm_xor_si128(_mm_xor_si128(ln[l].k0, index_block), nb);
+  }
+  for (unsigned r = 1; r < nr; r++) {
     for (int l = 0; l < lanes; l++) {
-      uint64_t q_num = decrypt ? ln[l].a : ln[l].b;
-      __m128i nb = _mm_set_epi64x((long long)__builtin_bswap64(q_num), 0);
-      x[l] = _mm_xor_si128(_mm_xor_si128(ln[l].k0, iblock[i]), nb);
+      x[l] = _mm_aesenc_si128(x[l], rk[r]);
     }
-    for (unsigned r = 1; r < nr; r++) {
-      for (int l = 0; l < lanes; l++) {
-        x[l] = _mm_aesenc_si128(x[l], rk[r]);
-      }
-    }
-    for (int l = 0; l < lanes; l++) {
-      x[l] = _mm_aesenclast_si128(x[l], rk[nr]);
-      uint64_t m = odd ? sh->modulus_v : sh->modulus_u;
-      uint64_t y = round_y_mod(x[l], sh, odd, d12);
-      if (!decrypt) {
-        /* radix^m can exceed 2^63, so the sum may carry out of 64 bits;
-         * the wrapped difference is then still the right residue. */
-        uint64_t c;
-        uint64_t carry = (uint64_t)__builtin_add_overflow(ln[l].a, y, &c);
-        c -= m & ((uint64_t)0 - (carry | (uint64_t)(c >= m)));
-        ln[l].a = ln[l].b;
-        ln[l].b = c;
-      } else {
-        uint64_t c = ln[l].b - y;
-        c += m & ((uint64_t)0 - (uint64_t)(ln[l].b < y));
-        ln[l].b = ln[l].a;
-        ln[l].a = c;
-      }
+  }
+  const uint64_t m = odd ? sh->modulus_v : sh->modulus_u;
+  for (int l = 0; l < lanes; l++) {
+    x[l] = _mm_aesenclast_si128(x[l], rk[nr]);
+    uint64_t y = round_y_mod(x[l], sh, odd, d12);
+    if (!decrypt) {
+      uint64_t c = add_mod(a[l], y, m);
+      a[l] = b[l];
+      b[l] = c;
+    } else {
+      uint64_t c = sub_mod(b[l], y, m);
+      b[l] = a[l];
+      a[l] = c;
     }
   }
 }
 
-typedef void (*kernel_fn)(const __m128i *rk, const ff1_shape *sh, lane *ln,
-                          const __m128i iblock[FF1_ROUNDS]);
+/* Ten rounds on |lanes| inputs. nr, d12, decrypt and lanes are
+ * compile-time constants in every caller, so each instantiation is
+ * straight-line code; rounds go in (even, odd) pairs so the modulus of
+ * each is a constant too. */
+static inline __attribute__((always_inline)) void rounds_kernel(
+    const __m128i *rk, const ff1_shape *sh, lane *ln, const unsigned nr, const int d12,
+    const int decrypt, const int lanes) {
+  uint64_t a[BATCH_LANES], b[BATCH_LANES];
+  for (int l = 0; l < lanes; l++) {
+    a[l] = ln[l].a;
+    b[l] = ln[l].b;
+  }
+  for (unsigned k = 0; k < FF1_ROUNDS; k += 2u) {
+    if (!decrypt) {
+      one_round(rk, sh, ln, a, b, k, 0, nr, d12, decrypt, lanes);
+      one_round(rk, sh, ln, a, b, k + 1u, 1, nr, d12, decrypt, lanes);
+    } else {
+      one_round(rk, sh, ln, a, b, FF1_ROUNDS - 1u - k, 1, nr, d12, decrypt, lanes);
+      one_round(rk, sh, ln, a, b, FF1_ROUNDS - 2u - k, 0, nr, d12, decrypt, lanes);
+    }
+  }
+  for (int l = 0; l < lanes; l++) {
+    ln[l].a = a[l];
+    ln[l].b = b[l];
+  }
+}
+
+typedef void (*kernel_fn)(const __m128i *rk, const ff1_shape *sh, lane *ln);
 
 #define DEFINE_KERNEL(NR, D12, DEC, LANES)                                                 \
   static void kernel_##NR##_##D12##_##DEC##_##LANES(const __m128i *rk, const ff1_shape *sh, \
-                                                    lane *ln, const __m128i *iblock) {      \
-    rounds_kernel(rk, sh, ln, iblock, NR, D12, DEC, LANES);                                 \
+                                                    lane *ln) {                             \
+    rounds_kernel(rk, sh, ln, NR, D12, DEC, LANES);                                         \
   }
 #define DEFINE_KERNELS_FOR(NR)  \
   DEFINE_KERNEL(NR, 0, 0, 1)    \
@@ -301,19 +353,25 @@ tv_status ff1_aesni_crypt(const ff1_key *key, int decrypt, unsigned radix, const
     return generic_on_aesni(key, decrypt, radix, tweak, tweak_len, in, length, out);
   }
   const __m128i *rk = (const __m128i *)(const void *)key->round_keys;
-  __m128i iblock[FF1_ROUNDS];
-  round_index_blocks(iblock, sh.b);
   lane ln;
   lane_init(&ln, key, &sh, tweak, in);
-  kernel_for(key, &sh, decrypt, 0)(rk, &sh, &ln, iblock);
+  kernel_for(key, &sh, decrypt, 0)(rk, &sh, &ln);
   lane_output(&ln, &sh, out);
   tv_wipe(&ln, sizeof ln);
   return TV_OK;
 }
 
+/* An item of the same length and tweak length as an already checked one
+ * needs only its pointers and numerals checked. */
+static tv_status batch_item_check_same_shape(unsigned radix, const ff1_batch_item *item) {
+  TV_ENSURE(item->in != NULL && item->out != NULL, TV_E_INVALID_ARGUMENT);
+  TV_ENSURE(item->tweak != NULL || item->tweak_len == 0, TV_E_INVALID_ARGUMENT);
+  return ff1_check_numerals(radix, item->in, item->length);
+}
+
 static tv_status batch_item_check(unsigned radix, const ff1_batch_item *item) {
   TV_TRY(ff1_check_params(radix, item->length, item->tweak_len));
-  return ff1_check_numerals(radix, item->in, item->length);
+  return batch_item_check_same_shape(radix, item);
 }
 
 /* Runs up to BATCH_LANES items of one integer-path length together.
@@ -321,15 +379,13 @@ static tv_status batch_item_check(unsigned radix, const ff1_batch_item *item) {
 static void batch_group(const ff1_key *key, int decrypt, ff1_batch_item *items,
                         size_t count, const ff1_shape *sh) {
   const __m128i *rk = (const __m128i *)(const void *)key->round_keys;
-  __m128i iblock[FF1_ROUNDS];
-  round_index_blocks(iblock, sh->b);
   lane ln[BATCH_LANES];
   for (size_t l = 0; l < BATCH_LANES; l++) {
     /* Idle lanes repeat item 0; their results are thrown away. */
     const ff1_batch_item *it = &items[l < count ? l : 0];
     lane_init(&ln[l], key, sh, it->tweak, it->in);
   }
-  kernel_for(key, sh, decrypt, 1)(rk, sh, ln, iblock);
+  kernel_for(key, sh, decrypt, 1)(rk, sh, ln);
   for (size_t l = 0; l < count; l++) {
     lane_output(&ln[l], sh, items[l].out);
     items[l].status = TV_OK;
@@ -346,7 +402,7 @@ static size_t batch_run_length(unsigned radix, ff1_batch_item *items, size_t cou
     if (it->length != items[0].length || it->tweak_len != items[0].tweak_len) {
       break;
     }
-    it->status = batch_item_check(radix, it);
+    it->status = run == 0 ? batch_item_check(radix, it) : batch_item_check_same_shape(radix, it);
     if (it->status != TV_OK) {
       break;
     }

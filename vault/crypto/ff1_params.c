@@ -29,7 +29,7 @@ tv_status ff1_check_numerals(unsigned radix, const uint8_t *numerals, size_t len
    * whatever the (secret) numerals are. */
   unsigned bad = 0;
   for (size_t i = 0; i < length; i++) {
-    bad |= (unsigned)(radix - 1u - numerals[i]) >> 31;
+    bad |= (unsigned)(numerals[i] >= radix);
   }
   return bad ? TV_E_FF1_NUMERAL : TV_OK;
 }
