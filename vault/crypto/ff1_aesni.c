@@ -76,11 +76,17 @@ static inline uint64_t mod_u128(u128 y, uint64_t m, const uint64_t mu[2]) {
   return reduced;
 }
 
-static uint64_t num_from_numerals(const uint8_t *numerals, size_t len, unsigned radix) {
+/* NUM_radix of |len| numerals; ORs 1 into |*bad| if one is >= radix (the
+ * scan is the same whatever the numerals are). */
+static inline uint64_t num_from_numerals(const uint8_t *numerals, size_t len, unsigned radix,
+                                         unsigned *bad) {
   uint64_t x = 0;
+  unsigned out_of_range = 0;
   for (size_t i = 0; i < len; i++) {
+    out_of_range |= (unsigned)(numerals[i] >= radix);
     x = x * radix + numerals[i];
   }
+  *bad |= out_of_range;
   return x;
 }
 
@@ -178,21 +184,53 @@ typedef struct lane {
   uint64_t a, b;
 } lane;
 
-/* The 16 bytes of T || 0* starting at |off|, built in registers (no
- * library call, no store-to-load stall on the hot path). */
-static __m128i tweak_block(const uint8_t *tweak, size_t tweak_len, size_t off) {
-  if (off + 16u <= tweak_len) {
-    return _mm_loadu_si128((const __m128i *)(const void *)(tweak + off));
-  }
-  uint64_t half[2] = {0, 0};
-  for (size_t j = 0; off + j < tweak_len; j++) {
-    half[j / 8u] |= (uint64_t)tweak[off + j] << (8u * (j % 8u));
-  }
-  return _mm_set_epi64x((long long)half[1], (long long)half[0]);
+static inline uint64_t load_le64(const uint8_t *p) {
+  uint64_t x;
+  memcpy(&x, p, 8);
+  return x;
 }
 
-static void lane_init(lane *ln, const ff1_key *key, const ff1_shape *sh, const uint8_t *tweak,
-                      const uint8_t *in) {
+static inline uint32_t load_le32(const uint8_t *p) {
+  uint32_t x;
+  memcpy(&x, p, 4);
+  return x;
+}
+
+/* The first |n| <= 8 bytes at |p| as a little-endian word, with fixed-size
+ * (possibly overlapping) loads that never read outside p[0..n). */
+static inline uint64_t load_partial64(const uint8_t *p, size_t n) {
+  if (n >= 4u) {
+    uint64_t lo = load_le32(p), hi = load_le32(p + n - 4u);
+    return lo | (hi << (8u * (n - 4u)));
+  }
+  uint64_t x = 0;
+  for (size_t j = 0; j < n; j++) {
+    x |= (uint64_t)p[j] << (8u * j);
+  }
+  return x;
+}
+
+/* The 16 bytes of T || 0* starting at |off|, built in registers: no library
+ * call and no store-to-load stall on the hot path. */
+static __m128i tweak_block(const uint8_t *tweak, size_t tweak_len, size_t off) {
+  size_t n = off < tweak_len ? tweak_len - off : 0;
+  if (n >= 16u) {
+    return _mm_loadu_si128((const __m128i *)(const void *)(tweak + off));
+  }
+  uint64_t lo, hi = 0;
+  if (n > 8u) {
+    lo = load_le64(tweak + off);
+    hi = load_partial64(tweak + off + 8u, n - 8u);
+  } else {
+    lo = load_partial64(tweak + off, n);
+  }
+  return _mm_set_epi64x((long long)hi, (long long)lo);
+}
+
+/* Loads one input into |ln|; returns 0, or 1 if a numeral is out of
+ * range (then |ln| holds garbage that must not be output). */
+static unsigned lane_init(lane *ln, const ff1_key *key, const ff1_shape *sh, const uint8_t *tweak,
+                          const uint8_t *in) {
   const __m128i *rk = (const __m128i *)(const void *)key->round_keys;
   size_t t = sh->tweak_len;
   size_t pad = (16u - (t + sh->b + 1u) % 16u) % 16u;
@@ -203,8 +241,10 @@ static void lane_init(lane *ln, const ff1_key *key, const ff1_shape *sh, const u
   }
   __m128i base = tweak_block(tweak, t, q_len - 16u);
   ln->k0 = _mm_xor_si128(_mm_xor_si128(chain, base), rk[0]);
-  ln->a = num_from_numerals(in, sh->u, sh->radix);
-  ln->b = num_from_numerals(in + sh->u, sh->v, sh->radix);
+  unsigned bad = 0;
+  ln->a = num_from_numerals(in, sh->u, sh->radix, &bad);
+  ln->b = num_from_numerals(in + sh->u, sh->v, sh->radix, &bad);
+  return bad;
 }
 
 static void lane_output(const lane *ln, const ff1_shape *sh, uint8_t *out) {
@@ -354,56 +394,52 @@ tv_status ff1_aesni_crypt(const ff1_key *key, int decrypt, unsigned radix, const
   }
   const __m128i *rk = (const __m128i *)(const void *)key->round_keys;
   lane ln;
-  lane_init(&ln, key, &sh, tweak, in);
+  /* The caller checked the numerals already. */
+  (void)lane_init(&ln, key, &sh, tweak, in);
   kernel_for(key, &sh, decrypt, 0)(rk, &sh, &ln);
   lane_output(&ln, &sh, out);
   tv_wipe(&ln, sizeof ln);
   return TV_OK;
 }
 
-/* An item of the same length and tweak length as an already checked one
- * needs only its pointers and numerals checked. */
-static tv_status batch_item_check_same_shape(unsigned radix, const ff1_batch_item *item) {
+/* Everything about an item but its numerals. */
+static tv_status batch_item_check(unsigned radix, const ff1_batch_item *item) {
   TV_ENSURE(item->in != NULL && item->out != NULL, TV_E_INVALID_ARGUMENT);
   TV_ENSURE(item->tweak != NULL || item->tweak_len == 0, TV_E_INVALID_ARGUMENT);
-  return ff1_check_numerals(radix, item->in, item->length);
+  return ff1_check_params(radix, item->length, item->tweak_len);
 }
 
-static tv_status batch_item_check(unsigned radix, const ff1_batch_item *item) {
-  TV_TRY(ff1_check_params(radix, item->length, item->tweak_len));
-  return batch_item_check_same_shape(radix, item);
-}
-
-/* Runs up to BATCH_LANES items of one integer-path length together.
- * Items whose tweak length differs from the first take the single path. */
-static void batch_group(const ff1_key *key, int decrypt, ff1_batch_item *items,
-                        size_t count, const ff1_shape *sh) {
+/* Runs |count| (1..BATCH_LANES) items of one integer-path shape together;
+ * numerals are checked while they are loaded. */
+static void batch_group(const ff1_key *key, int decrypt, ff1_batch_item *items, size_t count,
+                        const ff1_shape *sh) {
   const __m128i *rk = (const __m128i *)(const void *)key->round_keys;
   lane ln[BATCH_LANES];
-  for (size_t l = 0; l < BATCH_LANES; l++) {
+  unsigned bad[BATCH_LANES];
+  size_t lanes = count == 1u ? 1u : BATCH_LANES;
+  for (size_t l = 0; l < lanes; l++) {
     /* Idle lanes repeat item 0; their results are thrown away. */
     const ff1_batch_item *it = &items[l < count ? l : 0];
-    lane_init(&ln[l], key, sh, it->tweak, it->in);
+    bad[l] = lane_init(&ln[l], key, sh, it->tweak, it->in);
   }
-  kernel_for(key, sh, decrypt, 1)(rk, sh, ln);
+  kernel_for(key, sh, decrypt, lanes > 1u)(rk, sh, ln);
   for (size_t l = 0; l < count; l++) {
-    lane_output(&ln[l], sh, items[l].out);
-    items[l].status = TV_OK;
+    items[l].status = bad[l] ? TV_E_FF1_NUMERAL : TV_OK;
+    if (!bad[l]) {
+      lane_output(&ln[l], sh, items[l].out);
+    }
   }
   tv_wipe(ln, sizeof ln);
 }
 
-/* Length of the run of items starting at |items| that can share a lane
- * group: valid, same length and tweak length, at most BATCH_LANES. */
-static size_t batch_run_length(unsigned radix, ff1_batch_item *items, size_t count) {
-  size_t run = 0;
+/* How many items from |items| share the first one's shape (same length and
+ * tweak length, usable pointers), at most BATCH_LANES. */
+static size_t batch_run_length(const ff1_batch_item *items, size_t count) {
+  size_t run = 1;
   while (run < count && run < BATCH_LANES) {
-    ff1_batch_item *it = &items[run];
-    if (it->length != items[0].length || it->tweak_len != items[0].tweak_len) {
-      break;
-    }
-    it->status = run == 0 ? batch_item_check(radix, it) : batch_item_check_same_shape(radix, it);
-    if (it->status != TV_OK) {
+    const ff1_batch_item *it = &items[run];
+    if (it->length != items[0].length || it->tweak_len != items[0].tweak_len ||
+        it->in == NULL || it->out == NULL || (it->tweak == NULL && it->tweak_len != 0)) {
       break;
     }
     run++;
@@ -411,28 +447,37 @@ static size_t batch_run_length(unsigned radix, ff1_batch_item *items, size_t cou
   return run;
 }
 
+/* A big-number-path item, alone. */
+static tv_status batch_one_generic(const ff1_key *key, int decrypt, unsigned radix,
+                                   const ff1_batch_item *it) {
+  TV_TRY(ff1_check_numerals(radix, it->in, it->length));
+  return generic_on_aesni(key, decrypt, radix, it->tweak, it->tweak_len, it->in, it->length,
+                          it->out);
+}
+
 tv_status ff1_aesni_crypt_batch(const ff1_key *key, int decrypt, unsigned radix,
                                 ff1_batch_item *items, size_t count) {
   tv_status first_error = TV_OK;
   size_t i = 0;
   while (i < count) {
-    size_t run = batch_run_length(radix, &items[i], count - i);
-    ff1_shape sh;
-    if (run > 1 && shape_get(key, radix, items[i].length, items[i].tweak_len, &sh)) {
-      batch_group(key, decrypt, &items[i], run, &sh);
-      i += run;
-      continue;
-    }
-    /* One item alone: invalid, a lone length, or big-number path. */
     ff1_batch_item *it = &items[i];
-    if (run == 1 || (it->status = batch_item_check(radix, it)) == TV_OK) {
-      it->status = ff1_aesni_crypt(key, decrypt, radix, it->tweak, it->tweak_len, it->in,
-                                   it->length, it->out);
+    size_t run = 1;
+    ff1_shape sh;
+    it->status = batch_item_check(radix, it);
+    if (it->status == TV_OK) {
+      if (shape_get(key, radix, it->length, it->tweak_len, &sh)) {
+        run = batch_run_length(it, count - i);
+        batch_group(key, decrypt, it, run, &sh);
+      } else {
+        it->status = batch_one_generic(key, decrypt, radix, it);
+      }
     }
-    if (it->status != TV_OK && first_error == TV_OK) {
-      first_error = it->status;
+    for (size_t j = i; j < i + run; j++) {
+      if (items[j].status != TV_OK && first_error == TV_OK) {
+        first_error = items[j].status;
+      }
     }
-    i++;
+    i += run;
   }
   return first_error;
 }
