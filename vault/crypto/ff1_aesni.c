@@ -92,7 +92,7 @@ static inline uint64_t num_from_numerals(const uint8_t *numerals, size_t len, un
 
 /* Writes STR_radix^len(x): each step divides by the radix with a Barrett
  * estimate q and fixes q and the remainder with one comparison. */
-static void numerals_from_num(uint64_t x, uint8_t *out, size_t len, const ff1_shape *sh) {
+static inline __attribute__((always_inline)) void numerals_from_num(uint64_t x, uint8_t *out, size_t len, const ff1_shape *sh) {
   const uint64_t radix = sh->radix;
   for (size_t i = len; i-- > 0;) {
     uint64_t q = mulhi64(x, sh->barrett_radix);
@@ -212,7 +212,7 @@ static inline uint64_t load_partial64(const uint8_t *p, size_t n) {
 
 /* The 16 bytes of T || 0* starting at |off|, built in registers: no library
  * call and no store-to-load stall on the hot path. */
-static __m128i tweak_block(const uint8_t *tweak, size_t tweak_len, size_t off) {
+static inline __attribute__((always_inline)) __m128i tweak_block(const uint8_t *tweak, size_t tweak_len, size_t off) {
   size_t n = off < tweak_len ? tweak_len - off : 0;
   if (n >= 16u) {
     return _mm_loadu_si128((const __m128i *)(const void *)(tweak + off));
@@ -229,7 +229,7 @@ static __m128i tweak_block(const uint8_t *tweak, size_t tweak_len, size_t off) {
 
 /* Loads one input into |ln|; returns 0, or 1 if a numeral is out of
  * range (then |ln| holds garbage that must not be output). */
-static unsigned lane_init(lane *ln, const ff1_key *key, const ff1_shape *sh, const uint8_t *tweak,
+static inline __attribute__((always_inline)) unsigned lane_init(lane *ln, const ff1_key *key, const ff1_shape *sh, const uint8_t *tweak,
                           const uint8_t *in) {
   const __m128i *rk = (const __m128i *)(const void *)key->round_keys;
   size_t t = sh->tweak_len;
@@ -247,7 +247,7 @@ static unsigned lane_init(lane *ln, const ff1_key *key, const ff1_shape *sh, con
   return bad;
 }
 
-static void lane_output(const lane *ln, const ff1_shape *sh, uint8_t *out) {
+static inline __attribute__((always_inline)) void lane_output(const lane *ln, const ff1_shape *sh, uint8_t *out) {
   numerals_from_num(ln->a, out, sh->u, sh);
   numerals_from_num(ln->b, out + sh->u, sh->v, sh);
 }
@@ -259,6 +259,21 @@ static inline __m128i round_index_block(uint32_t b, unsigned i) {
   uint64_t hi = b < 8u ? (uint64_t)i << (8u * (7u - b)) : 0;
   uint64_t lo = b < 8u ? 0 : (uint64_t)i << 56;
   return _mm_set_epi64x((long long)hi, (long long)lo);
+}
+
+/* (x + (y mod m)) mod m for d = 8, where m <= 2^32 and y < 2^64: the
+ * Barrett remainder r < 2m is left unreduced, x + r < 3m, and one pair of
+ * comparisons picks x + r, x + r - m or x + r - 2m. Two instructions
+ * shorter than reducing twice. */
+static inline uint64_t add_mod_d8(uint64_t x, uint64_t y, uint64_t m, uint64_t mu) {
+  uint64_t c = x + (y - mulhi64(y, mu) * m);
+  uint64_t c_minus_m = c - m, c_minus_2m = c - 2u * m, out = c;
+  __asm__("cmpq %[m], %[c]\n\tcmovaeq %[c1], %[out]\n\t"
+          "cmpq %[m2], %[c]\n\tcmovaeq %[c2], %[out]"
+          : [out] "+&r"(out)
+          : [c] "r"(c), [m] "r"(m), [m2] "r"(2u * m), [c1] "r"(c_minus_m), [c2] "r"(c_minus_2m)
+          : "cc");
+  return out;
 }
 
 /* y = NUM(first d bytes of R) reduced mod radix^m. */
@@ -307,6 +322,13 @@ static inline __attribute__((always_inline)) void one_round(
   const uint64_t m = odd ? sh->modulus_v : sh->modulus_u;
   for (int l = 0; l < lanes; l++) {
     x[l] = _mm_aesenclast_si128(x[l], rk[nr]);
+    if (!decrypt && !d12) {
+      uint64_t y = __builtin_bswap64((uint64_t)_mm_cvtsi128_si64(x[l]));
+      uint64_t c = add_mod_d8(a[l], y, m, odd ? sh->barrett64_v : sh->barrett64_u);
+      a[l] = b[l];
+      b[l] = c;
+      continue;
+    }
     uint64_t y = round_y_mod(x[l], sh, odd, d12);
     if (!decrypt) {
       uint64_t c = add_mod(a[l], y, m);
