@@ -11,6 +11,9 @@
 ff1_impl ff1_best_impl(void) {
   /* Checked on every call: __builtin_cpu_supports reads a table filled
    * once, so there is nothing worth caching here. */
+  if (ff1_vaes_cpu_supported()) {
+    return FF1_IMPL_VAES;
+  }
   return ff1_aesni_cpu_supported() ? FF1_IMPL_AESNI : FF1_IMPL_OPENSSL;
 }
 
@@ -18,6 +21,8 @@ const char *ff1_impl_name(ff1_impl impl) {
   switch (impl) {
     case FF1_IMPL_AESNI:
       return "aesni";
+    case FF1_IMPL_VAES:
+      return "vaes";
     case FF1_IMPL_OPENSSL:
       return "openssl";
     case FF1_IMPL_AUTO:
@@ -30,6 +35,8 @@ int ff1_impl_available(ff1_impl impl) {
   switch (impl) {
     case FF1_IMPL_AESNI:
       return ff1_aesni_cpu_supported();
+    case FF1_IMPL_VAES:
+      return ff1_vaes_cpu_supported();
     case FF1_IMPL_OPENSSL:
     case FF1_IMPL_AUTO:
       return 1;
@@ -43,7 +50,8 @@ tv_status ff1_key_new(ff1_key **out_key, ff1_impl impl, const uint8_t *key, size
   if (impl == FF1_IMPL_AUTO) {
     impl = ff1_best_impl();
   }
-  TV_ENSURE(impl == FF1_IMPL_AESNI || impl == FF1_IMPL_OPENSSL, TV_E_INVALID_ARGUMENT);
+  TV_ENSURE(impl == FF1_IMPL_AESNI || impl == FF1_IMPL_VAES || impl == FF1_IMPL_OPENSSL,
+            TV_E_INVALID_ARGUMENT);
   TV_ENSURE(ff1_impl_available(impl), TV_E_FF1_NO_AESNI);
 
   uint8_t *mem = tv_secure_alloc(KEY_ALLOC_BYTES);
@@ -52,7 +60,7 @@ tv_status ff1_key_new(ff1_key **out_key, ff1_impl impl, const uint8_t *key, size
   k->impl = impl;
   k->shape_cache = (ff1_shape_slot *)(void *)(mem + sizeof(ff1_key));
   tv_status status = TV_OK;
-  if (impl == FF1_IMPL_AESNI) {
+  if (impl != FF1_IMPL_OPENSSL) {
     aesni_expand_key(k->round_keys, &k->aes_rounds, key, key_len);
   } else {
     k->aes_rounds = (unsigned)key_len / 4u + 6u;
@@ -86,7 +94,7 @@ static tv_status crypt_one(const ff1_key *key, int decrypt, unsigned radix, cons
   TV_ENSURE(tweak != NULL || tweak_len == 0, TV_E_INVALID_ARGUMENT);
   TV_TRY(ff1_check_params(radix, length, tweak_len));
   TV_TRY(ff1_check_numerals(radix, in, length));
-  if (key->impl == FF1_IMPL_AESNI) {
+  if (key->impl != FF1_IMPL_OPENSSL) {
     return ff1_aesni_crypt(key, decrypt, radix, tweak, tweak_len, in, length, out);
   }
   return ff1_openssl_crypt(key, decrypt, radix, tweak, tweak_len, in, length, out);
@@ -105,7 +113,7 @@ tv_status ff1_decrypt(const ff1_key *key, unsigned radix, const uint8_t *tweak, 
 static tv_status crypt_batch(const ff1_key *key, int decrypt, unsigned radix,
                              ff1_batch_item *items, size_t count) {
   TV_ENSURE(key != NULL && (items != NULL || count == 0), TV_E_INVALID_ARGUMENT);
-  if (key->impl == FF1_IMPL_AESNI) {
+  if (key->impl != FF1_IMPL_OPENSSL) {
     return ff1_aesni_crypt_batch(key, decrypt, radix, items, count);
   }
   tv_status first_error = TV_OK;

@@ -7,6 +7,8 @@
  *   FF1_IMPL_AESNI    AES-NI round instructions, key schedule expanded once,
  *                     CIPH(P) cached, numerals kept in 64-bit integers when
  *                     radix^ceil(n/2) < 2^64, interleaved batches;
+ *   FF1_IMPL_VAES     the same, with the batch kernel's AES rounds on
+ *                     256-bit VAES registers (two inputs per instruction);
  *   FF1_IMPL_OPENSSL  portable: AES through OpenSSL EVP, big-number
  *                     arithmetic for every length.
  * ff1_key_new picks the fastest one the CPU supports, once per process.
@@ -41,6 +43,7 @@ typedef enum ff1_impl {
   FF1_IMPL_AUTO = 0,
   FF1_IMPL_AESNI = 1,
   FF1_IMPL_OPENSSL = 2,
+  FF1_IMPL_VAES = 3, /* FF1_IMPL_AESNI whose batches use 256-bit VAES */
 } ff1_impl;
 
 typedef struct ff1_key ff1_key;
@@ -48,7 +51,7 @@ typedef struct ff1_key ff1_key;
 /* ff1_best_impl returns the implementation ff1_key_new uses on this CPU. */
 ff1_impl ff1_best_impl(void);
 
-/* ff1_impl_name returns "aesni", "openssl" or "auto". */
+/* ff1_impl_name returns "aesni", "vaes", "openssl" or "auto". */
 const char *ff1_impl_name(ff1_impl impl);
 
 /* ff1_impl_available returns 1 if |impl| can run on this CPU. */

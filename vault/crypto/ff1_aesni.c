@@ -21,90 +21,13 @@
 #include <string.h>
 
 #include "vault/crypto/ff1_internal.h"
+#include "vault/crypto/ff1_lane.h"
 #include "vault/util/secure_mem.h"
-
-__extension__ typedef unsigned __int128 u128;
-
-#define BATCH_LANES 8
 
 int ff1_aesni_cpu_supported(void) {
   __builtin_cpu_init();
   return __builtin_cpu_supports("aes") && __builtin_cpu_supports("sse4.1") &&
          __builtin_cpu_supports("ssse3");
-}
-
-static inline uint64_t mulhi64(uint64_t a, uint64_t b) {
-  return (uint64_t)(((u128)a * b) >> 64);
-}
-
-/* Returns x >= y ? if_ge : if_lt through CMOV. Written in assembly
- * because a compiler may turn a plain select on secret data into a
- * branch (GCC does in the eight-lane kernels), which would leak timing. */
-static inline uint64_t select_ge(uint64_t x, uint64_t y, uint64_t if_ge, uint64_t if_lt) {
-  __asm__("cmpq %[y], %[x]\n\tcmovaeq %[ge], %[out]"
-          : [out] "+r"(if_lt)
-          : [x] "r"(x), [y] "r"(y), [ge] "r"(if_ge)
-          : "cc");
-  return if_lt;
-}
-
-/* |x| mod |m| for x < 2^64, given mu = floor((2^64-1)/m). The estimate
- * q = floor(x*mu/2^64) is q_true or q_true - 1, so one masked subtraction
- * finishes the job. */
-static inline uint64_t mod_u64(uint64_t x, uint64_t m, uint64_t mu) {
-  uint64_t r = x - mulhi64(x, mu) * m;
-  return select_ge(r, m, r - m, r);
-}
-
-/* |y| mod |m| for y < 2^128, given mu = floor((2^128-1)/m) as {lo, hi};
- * the same one-correction argument as mod_u64, one size up. */
-static inline uint64_t mod_u128(u128 y, uint64_t m, const uint64_t mu[2]) {
-  uint64_t y0 = (uint64_t)y, y1 = (uint64_t)(y >> 64);
-  u128 p00 = (u128)y0 * mu[0];
-  u128 p01 = (u128)y0 * mu[1];
-  u128 p10 = (u128)y1 * mu[0];
-  u128 p11 = (u128)y1 * mu[1];
-  u128 mid = (p00 >> 64) + (uint64_t)p01 + (uint64_t)p10;
-  u128 q = p11 + (p01 >> 64) + (p10 >> 64) + (mid >> 64);
-  u128 r = y - q * m; /* r < 2m < 2^65 */
-  uint64_t lo = (uint64_t)r, hi = (uint64_t)(r >> 64), reduced = lo;
-  /* reduced = r - m unless that borrows out of the high word. */
-  __asm__("subq %[m], %[red]\n\tsbbq $0, %[hi]\n\tcmovbq %[lo], %[red]"
-          : [red] "+&r"(reduced), [hi] "+&r"(hi)
-          : [m] "r"(m), [lo] "r"(lo)
-          : "cc");
-  return reduced;
-}
-
-/* NUM_radix of |len| numerals; ORs 1 into |*bad| if one is >= radix (the
- * scan is the same whatever the numerals are). */
-static inline uint64_t num_from_numerals(const uint8_t *numerals, size_t len, unsigned radix,
-                                         unsigned *bad) {
-  uint64_t x = 0;
-  unsigned out_of_range = 0;
-  for (size_t i = 0; i < len; i++) {
-    out_of_range |= (unsigned)(numerals[i] >= radix);
-    x = x * radix + numerals[i];
-  }
-  *bad |= out_of_range;
-  return x;
-}
-
-/* Writes STR_radix^len(x): each step divides by the radix with a Barrett
- * estimate q and fixes q and the remainder with one comparison. */
-static inline __attribute__((always_inline)) void numerals_from_num(uint64_t x, uint8_t *out, size_t len, const ff1_shape *sh) {
-  const uint64_t radix = sh->radix;
-  for (size_t i = len; i-- > 0;) {
-    uint64_t q = mulhi64(x, sh->barrett_radix);
-    uint64_t r = x - q * radix;
-    uint64_t r_fixed = r - radix, q_fixed = q + 1u;
-    __asm__("cmpq %[radix], %[r]\n\tcmovaeq %[rf], %[r]\n\tcmovaeq %[qf], %[q]"
-            : [r] "+&r"(r), [q] "+&r"(q)
-            : [radix] "r"(radix), [rf] "r"(r_fixed), [qf] "r"(q_fixed)
-            : "cc");
-    out[i] = (uint8_t)r;
-    x = q;
-  }
 }
 
 /* radix^e if it is below 2^64, else 0. */
@@ -176,14 +99,6 @@ static int shape_get(const ff1_key *key, unsigned radix, size_t length, size_t t
   return 1;
 }
 
-/* One input's state in the integer rounds. k0 is CBC-MAC state after P and
- * the tweak blocks, xor the constant part of Q's last block, xor round key
- * 0: each round only xors in [i] and NUM(B). */
-typedef struct lane {
-  __m128i k0;
-  uint64_t a, b;
-} lane;
-
 static inline uint64_t load_le64(const uint8_t *p) {
   uint64_t x;
   memcpy(&x, p, 8);
@@ -252,55 +167,6 @@ static inline __attribute__((always_inline)) void lane_output(const lane *ln, co
   numerals_from_num(ln->b, out + sh->u, sh->v, sh);
 }
 
-/* The block holding [i] at byte 15 - b of Q's last block: byte 15 - b is
- * in the high half for b < 8 and is the top byte of the low half for
- * b = 8. */
-static inline __m128i round_index_block(uint32_t b, unsigned i) {
-  uint64_t hi = b < 8u ? (uint64_t)i << (8u * (7u - b)) : 0;
-  uint64_t lo = b < 8u ? 0 : (uint64_t)i << 56;
-  return _mm_set_epi64x((long long)hi, (long long)lo);
-}
-
-/* (x + (y mod m)) mod m for d = 8, where m <= 2^32 and y < 2^64: the
- * Barrett remainder r < 2m is left unreduced, x + r < 3m, and one pair of
- * comparisons picks x + r, x + r - m or x + r - 2m. Two instructions
- * shorter than reducing twice. */
-static inline uint64_t add_mod_d8(uint64_t x, uint64_t y, uint64_t m, uint64_t mu) {
-  uint64_t c = x + (y - mulhi64(y, mu) * m);
-  uint64_t c_minus_m = c - m, c_minus_2m = c - 2u * m, out = c;
-  __asm__("cmpq %[m], %[c]\n\tcmovaeq %[c1], %[out]\n\t"
-          "cmpq %[m2], %[c]\n\tcmovaeq %[c2], %[out]"
-          : [out] "+&r"(out)
-          : [c] "r"(c), [m] "r"(m), [m2] "r"(2u * m), [c1] "r"(c_minus_m), [c2] "r"(c_minus_2m)
-          : "cc");
-  return out;
-}
-
-/* y = NUM(first d bytes of R) reduced mod radix^m. */
-static inline uint64_t round_y_mod(__m128i r, const ff1_shape *sh, const int odd, const int d12) {
-  uint64_t y_hi = __builtin_bswap64((uint64_t)_mm_cvtsi128_si64(r));
-  uint64_t m = odd ? sh->modulus_v : sh->modulus_u;
-  if (!d12) {
-    return mod_u64(y_hi, m, odd ? sh->barrett64_v : sh->barrett64_u);
-  }
-  uint32_t y_lo = __builtin_bswap32((uint32_t)_mm_extract_epi32(r, 2));
-  u128 y = ((u128)y_hi << 32) | y_lo;
-  return mod_u128(y, m, odd ? sh->barrett128_v : sh->barrett128_u);
-}
-
-/* (x + y) mod m for x, y < m. radix^m can exceed 2^63, so x + y may not
- * fit in 64 bits: compare x with m - y instead of the sum with m. */
-static inline uint64_t add_mod(uint64_t x, uint64_t y, uint64_t m) {
-  uint64_t room = m - y;
-  return select_ge(x, room, x - room, x + y);
-}
-
-/* (x - y) mod m for x, y < m. */
-static inline uint64_t sub_mod(uint64_t x, uint64_t y, uint64_t m) {
-  uint64_t c = x - y;
-  return select_ge(x, y, c, c + m);
-}
-
 /* One Feistel round on |lanes| inputs in lock step: their AES rounds
  * interleave so the AES unit has |lanes| independent blocks in flight. */
 static inline __attribute__((always_inline)) void one_round(
@@ -310,35 +176,16 @@ static inline __attribute__((always_inline)) void one_round(
   __m128i x[BATCH_LANES];
   const __m128i index_block = round_index_block(sh->b, i);
   for (int l = 0; l < lanes; l++) {
-    uint64_t q_num = decrypt ? a[l] : b[l];
-    __m128i nb = _mm_set_epi64x((long long)__builtin_bswap64(q_num), 0);
-    x[l] = _mm_xor_si128(_mm_xor_si128(ln[l].k0, index_block), nb);
+    x[l] = lane_round_input(&ln[l], index_block, a[l], b[l], decrypt);
   }
   for (unsigned r = 1; r < nr; r++) {
     for (int l = 0; l < lanes; l++) {
       x[l] = _mm_aesenc_si128(x[l], rk[r]);
     }
   }
-  const uint64_t m = odd ? sh->modulus_v : sh->modulus_u;
   for (int l = 0; l < lanes; l++) {
     x[l] = _mm_aesenclast_si128(x[l], rk[nr]);
-    if (!decrypt && !d12) {
-      uint64_t y = __builtin_bswap64((uint64_t)_mm_cvtsi128_si64(x[l]));
-      uint64_t c = add_mod_d8(a[l], y, m, odd ? sh->barrett64_v : sh->barrett64_u);
-      a[l] = b[l];
-      b[l] = c;
-      continue;
-    }
-    uint64_t y = round_y_mod(x[l], sh, odd, d12);
-    if (!decrypt) {
-      uint64_t c = add_mod(a[l], y, m);
-      a[l] = b[l];
-      b[l] = c;
-    } else {
-      uint64_t c = sub_mod(b[l], y, m);
-      b[l] = a[l];
-      a[l] = c;
-    }
+    lane_round_finish(x[l], sh, &a[l], &b[l], odd, d12, decrypt);
   }
 }
 
@@ -444,7 +291,11 @@ static void batch_group(const ff1_key *key, int decrypt, ff1_batch_item *items, 
     const ff1_batch_item *it = &items[l < count ? l : 0];
     bad[l] = lane_init(&ln[l], key, sh, it->tweak, it->in);
   }
-  kernel_for(key, sh, decrypt, lanes > 1u)(rk, sh, ln);
+  if (lanes > 1u && key->impl == FF1_IMPL_VAES) {
+    ff1_vaes_batch_kernel(key, sh, ln, decrypt);
+  } else {
+    kernel_for(key, sh, decrypt, lanes > 1u)(rk, sh, ln);
+  }
   for (size_t l = 0; l < count; l++) {
     items[l].status = bad[l] ? TV_E_FF1_NUMERAL : TV_OK;
     if (!bad[l]) {

@@ -90,6 +90,7 @@ tv_status ff1_openssl_crypt(const ff1_key *key, int decrypt, unsigned radix, con
 
 /* AES-NI implementation (ff1_aesni.c, aes_aesni.c). */
 int ff1_aesni_cpu_supported(void);
+int ff1_vaes_cpu_supported(void);
 void aesni_expand_key(uint8_t *round_keys, unsigned *out_rounds, const uint8_t *raw,
                       size_t raw_len);
 int aesni_encrypt_block_cb(const void *key, uint8_t block[AES_BLOCK_BYTES]);

@@ -9,7 +9,7 @@
 
 #include "vault/crypto/ff1.h"
 
-static const ff1_impl test_impls[] = {FF1_IMPL_AESNI, FF1_IMPL_OPENSSL};
+static const ff1_impl test_impls[] = {FF1_IMPL_AESNI, FF1_IMPL_VAES, FF1_IMPL_OPENSSL};
 #define TEST_IMPL_COUNT (sizeof test_impls / sizeof test_impls[0])
 
 static inline size_t test_hex_decode(const char *hex, uint8_t *out) {

@@ -70,7 +70,8 @@ static void test_bad_calls_write_nothing(void **state) {
   (void)state;
   for (size_t m = 0; m < TEST_IMPL_COUNT; m++) {
     if (!ff1_impl_available(test_impls[m])) {
-      skip();
+      print_message("%s not available on this CPU: not tested here\n", ff1_impl_name(test_impls[m]));
+      continue;
     }
     ff1_key *k = NULL;
     assert_int_equal(ff1_key_new(&k, test_impls[m], key_bytes, 32), TV_OK);
@@ -99,7 +100,8 @@ static void test_batch_marks_bad_items(void **state) {
   (void)state;
   for (size_t m = 0; m < TEST_IMPL_COUNT; m++) {
     if (!ff1_impl_available(test_impls[m])) {
-      skip();
+      print_message("%s not available on this CPU: not tested here\n", ff1_impl_name(test_impls[m]));
+      continue;
     }
     ff1_key *k = NULL;
     assert_int_equal(ff1_key_new(&k, test_impls[m], key_bytes, 16), TV_OK);

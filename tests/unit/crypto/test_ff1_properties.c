@@ -187,7 +187,8 @@ static void test_batch_equals_single(void **state) {
   uint8_t key[24] = {7};
   for (size_t m = 0; m < TEST_IMPL_COUNT; m++) {
     if (!ff1_impl_available(test_impls[m])) {
-      skip();
+      print_message("%s not available on this CPU: not tested here\n", ff1_impl_name(test_impls[m]));
+      continue;
     }
     ff1_key *k = NULL;
     assert_int_equal(ff1_key_new(&k, test_impls[m], key, 24), TV_OK);

@@ -60,7 +60,8 @@ static void test_samples_single(void **state) {
   (void)state;
   for (size_t m = 0; m < TEST_IMPL_COUNT; m++) {
     if (!ff1_impl_available(test_impls[m])) {
-      skip();
+      print_message("%s not available on this CPU: not tested here\n", ff1_impl_name(test_impls[m]));
+      continue;
     }
     for (size_t i = 0; i < SAMPLE_COUNT; i++) {
       decoded d;
@@ -91,7 +92,8 @@ static void test_samples_batch(void **state) {
   enum { COPIES = 11 };
   for (size_t m = 0; m < TEST_IMPL_COUNT; m++) {
     if (!ff1_impl_available(test_impls[m])) {
-      skip();
+      print_message("%s not available on this CPU: not tested here\n", ff1_impl_name(test_impls[m]));
+      continue;
     }
     for (size_t i = 0; i < SAMPLE_COUNT; i++) {
       decoded d;
