@@ -11,6 +11,7 @@
 #include <string.h>
 #include <time.h>
 
+#include <immintrin.h>
 #include <openssl/rand.h>
 
 #include "vault/crypto/ff1.h"
@@ -103,10 +104,7 @@ static double time_median(const ff1_key *key, const bench_case *c, workload *w, 
 /* Ten dependent AES-256 block encryptions with AES-NI: the serial latency
  * floor of one FF1 call, which chains at least ten of them. Only the
  * ratio to it means much on a shared machine. */
-#pragma GCC push_options
-#pragma GCC target("aes,sse2")
-#include <immintrin.h>
-static double time_aes_chain_floor(double seconds) {
+__attribute__((target("aes,sse2"))) static double time_aes_chain_floor(double seconds) {
   __m128i rk[15];
   for (int i = 0; i < 15; i++) {
     rk[i] = _mm_set1_epi32(0x01020304 * (i + 1));
@@ -136,7 +134,6 @@ static double time_aes_chain_floor(double seconds) {
   qsort(runs, REPS, sizeof runs[0], cmp_double);
   return runs[REPS / 2];
 }
-#pragma GCC pop_options
 
 static void report(int json, const char *name, const char *impl, const char *mode, double ns,
                    double ratio_name_value) {

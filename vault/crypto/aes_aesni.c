@@ -3,13 +3,21 @@
  * The key schedule is computed word by word as FIPS 197 describes it, with
  * SubWord done by AESKEYGENASSIST: no S-box table is indexed by key bytes,
  * so the expansion does not leak the key through the cache. */
-#pragma GCC target("aes,sse4.1")
 
 #include <immintrin.h>
 #include <string.h>
 
+/* Everything below may use these CPU features; callers dispatch on
+ * them at run time. */
+#if defined(__clang__)
+#pragma clang attribute push(__attribute__((target("aes,sse4.1"))), apply_to = function)
+#else
+#pragma GCC target("aes,sse4.1")
+#endif
+
 #include "vault/crypto/ff1_internal.h"
 #include "vault/util/secure_mem.h"
+
 
 static uint32_t sub_word(uint32_t word) {
   /* AESKEYGENASSIST puts SubWord(dword 1) into dword 0 of its result. */
@@ -55,3 +63,7 @@ int aesni_encrypt_block_cb(const void *key_ptr, uint8_t block[AES_BLOCK_BYTES]) 
   _mm_storeu_si128((__m128i *)(void *)block, x);
   return 0;
 }
+
+#if defined(__clang__)
+#pragma clang attribute pop
+#endif

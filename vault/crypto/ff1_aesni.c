@@ -15,14 +15,22 @@
  *
  * Constant time: no table lookups and no division on secret data; the
  * reductions use multiplications and masks. */
-#pragma GCC target("aes,sse4.1,ssse3")
 
 #include <immintrin.h>
 #include <string.h>
 
+/* Everything below may use these CPU features; callers dispatch on
+ * them at run time. */
+#if defined(__clang__)
+#pragma clang attribute push(__attribute__((target("aes,sse4.1,ssse3"))), apply_to = function)
+#else
+#pragma GCC target("aes,sse4.1,ssse3")
+#endif
+
 #include "vault/crypto/ff1_internal.h"
 #include "vault/crypto/ff1_lane.h"
 #include "vault/util/secure_mem.h"
+
 
 int ff1_aesni_cpu_supported(void) {
   __builtin_cpu_init();
@@ -354,3 +362,7 @@ tv_status ff1_aesni_crypt_batch(const ff1_key *key, int decrypt, unsigned radix,
   }
   return first_error;
 }
+
+#if defined(__clang__)
+#pragma clang attribute pop
+#endif

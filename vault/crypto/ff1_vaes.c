@@ -4,19 +4,35 @@
  * the same as the AES-NI kernel's (ff1_lane.h), so both pass the same
  * vectors; only the AES part differs. Chosen when the CPU has VAES and
  * AVX2 (FF1_IMPL_VAES). */
-#pragma GCC target("aes,sse4.1,ssse3,avx,avx2,vaes")
 
+#include <cpuid.h>
 #include <immintrin.h>
+
+/* Everything below may use these CPU features; callers dispatch on
+ * them at run time. */
+#if defined(__clang__)
+#pragma clang attribute push(__attribute__((target("aes,sse4.1,ssse3,avx,avx2,vaes"))), apply_to = function)
+#else
+#pragma GCC target("aes,sse4.1,ssse3,avx,avx2,vaes")
+#endif
 
 #include "vault/crypto/ff1_internal.h"
 #include "vault/crypto/ff1_lane.h"
 
+
 #define PAIRS (BATCH_LANES / 2)
 
 int ff1_vaes_cpu_supported(void) {
+  /* __builtin_cpu_supports("avx2") also checks that the OS saves the YMM
+   * registers; VAES is read from CPUID leaf 7 (ECX bit 9) because clang 14
+   * has no name for it. */
   __builtin_cpu_init();
-  return ff1_aesni_cpu_supported() && __builtin_cpu_supports("avx2") &&
-         __builtin_cpu_supports("vaes");
+  unsigned eax, ebx, ecx, edx;
+  if (!ff1_aesni_cpu_supported() || !__builtin_cpu_supports("avx2") ||
+      !__get_cpuid_count(7, 0, &eax, &ebx, &ecx, &edx)) {
+    return 0;
+  }
+  return (ecx >> 9) & 1u;
 }
 
 static inline __attribute__((always_inline)) void vaes_round(
@@ -99,3 +115,7 @@ void ff1_vaes_batch_kernel(const ff1_key *key, const ff1_shape *sh, lane *lanes,
   size_t size_index = (key->aes_rounds - 10u) / 2u;
   vaes_kernels[size_index][sh->d == 12u][decrypt != 0](key, sh, lanes);
 }
+
+#if defined(__clang__)
+#pragma clang attribute pop
+#endif
