@@ -13,27 +13,8 @@ cd "$root"
 jobs="$(nproc)"
 fuzz_seconds="${TV_FUZZ_SECONDS:-20}"
 
-packages=(
-  build-essential cmake pkg-config clang libclang-rt-14-dev
-  libssl-dev libcmocka-dev
-  default-jdk-headless libbcprov-java
-  softhsm2 opensc libp11-kit-dev
-)
-
 install_missing_packages() {
-  local missing=()
-  for pkg in "${packages[@]}"; do
-    if ! dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed"; then
-      missing+=("$pkg")
-    fi
-  done
-  if ((${#missing[@]} == 0)); then
-    return
-  fi
-  echo "== installing: ${missing[*]}"
-  export DEBIAN_FRONTEND=noninteractive
-  apt-get update -qq
-  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  bash "$root/deploy/install-deps.sh"
 }
 
 passed=0
