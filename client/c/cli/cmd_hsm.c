@@ -81,7 +81,8 @@ static int hsm_init_main(int argc, char **argv, FILE *out, FILE *err) {
   return HSM_EXIT_OK;
 }
 
-int hsm_cmd_main(int argc, char **argv, FILE *out, FILE *err) {
+int hsm_cmd_main(int argc, char **argv, FILE *in, FILE *out, FILE *err) {
+  (void)in;
   if (argc < 2) {
     fputs(hsm_usage, err);
     return HSM_EXIT_USAGE;

@@ -13,9 +13,10 @@
 #include <stdio.h>
 
 /* hsm_cmd_main runs the command with |argc|/|argv| (argv[0] is "hsm"),
- * writing results to |out| and at most one line of error to |err|.
+ * writing results to |out| and at most one line of error to |err|. |in| is
+ * unused (every command has the same signature).
  * Returns the exit status. Note: `init` sets SOFTHSM2_CONF in this
  * process's environment. */
-int hsm_cmd_main(int argc, char **argv, FILE *out, FILE *err);
+int hsm_cmd_main(int argc, char **argv, FILE *in, FILE *out, FILE *err);
 
 #endif

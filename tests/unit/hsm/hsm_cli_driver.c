@@ -9,5 +9,5 @@ int main(int argc, char **argv) {
     fputs("usage: hsm_cli_driver hsm ...\n", stderr);
     return 2;
   }
-  return hsm_cmd_main(argc - 1, argv + 1, stdout, stderr);
+  return hsm_cmd_main(argc - 1, argv + 1, stdin, stdout, stderr);
 }

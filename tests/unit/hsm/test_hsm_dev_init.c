@@ -132,7 +132,7 @@ static void run_cli(cli_result *r, int argc, char **argv) {
   FILE *out = tmpfile(), *err = tmpfile();
   assert_non_null(out);
   assert_non_null(err);
-  r->code = hsm_cmd_main(argc, argv, out, err);
+  r->code = hsm_cmd_main(argc, argv, stdin, out, err);
   rewind(out);
   rewind(err);
   memset(r->out, 0, sizeof r->out);
