@@ -6,7 +6,7 @@
 #include "vault/crypto/ff1_internal.h"
 #include "vault/util/secure_mem.h"
 
-#define KEY_ALLOC_BYTES (sizeof(ff1_key) + FF1_SHAPE_CACHE_SLOTS * sizeof(ff1_shape_slot))
+#define KEY_ALLOC_BYTES (sizeof(ff1_key) + sizeof(ff1_shape_cache))
 
 ff1_impl ff1_best_impl(void) {
   /* Checked on every call: __builtin_cpu_supports reads a table filled
@@ -58,7 +58,7 @@ tv_status ff1_key_new(ff1_key **out_key, ff1_impl impl, const uint8_t *key, size
   TV_ENSURE(mem != NULL, TV_E_NO_MEMORY);
   ff1_key *k = (ff1_key *)(void *)mem;
   k->impl = impl;
-  k->shape_cache = (ff1_shape_slot *)(void *)(mem + sizeof(ff1_key));
+  k->shape_cache = (ff1_shape_cache *)(void *)(mem + sizeof(ff1_key));
   tv_status status = TV_OK;
   if (impl != FF1_IMPL_OPENSSL) {
     aesni_expand_key(k->round_keys, &k->aes_rounds, key, key_len);
@@ -138,46 +138,54 @@ tv_status ff1_decrypt_batch(const ff1_key *key, unsigned radix, ff1_batch_item *
   return crypt_batch(key, 1, radix, items, count);
 }
 
-/* Shape cache: direct-mapped slots, each a sequence lock (Boehm, "Can
- * seqlocks get along with programming language memory models?"). Readers
- * never wait: a slot being written simply misses. */
+/* Shape cache: direct-mapped slots pointing into an append-only arena. A
+ * slot may be repointed to another shape; the old one stays valid, so a
+ * reader holding it is never left with freed memory. */
 static size_t shape_slot_index(uint64_t tag) {
   uint64_t h = tag * 0x9E3779B97F4A7C15u;
   return (size_t)(h >> 58) % FF1_SHAPE_CACHE_SLOTS;
 }
 
-int ff1_shape_lookup(const ff1_key *key, uint64_t tag, ff1_shape *out) {
-  ff1_shape_slot *slot = &key->shape_cache[shape_slot_index(tag)];
-  uint64_t seq_before = atomic_load_explicit(&slot->seq, memory_order_acquire);
-  if (seq_before == 0 || (seq_before & 1u) != 0) {
-    return 0;
-  }
-  uint64_t words[FF1_SHAPE_WORDS];
-  for (size_t i = 0; i < FF1_SHAPE_WORDS; i++) {
-    words[i] = atomic_load_explicit(&slot->words[i], memory_order_relaxed);
-  }
-  atomic_thread_fence(memory_order_acquire);
-  uint64_t seq_after = atomic_load_explicit(&slot->seq, memory_order_relaxed);
-  if (seq_before != seq_after) {
-    return 0;
-  }
-  memcpy(out, words, sizeof *out);
-  return out->tag == tag;
+const ff1_shape *ff1_shape_lookup(const ff1_key *key, uint64_t tag) {
+  const ff1_shape *shape = atomic_load_explicit(
+      &key->shape_cache->slot[shape_slot_index(tag)], memory_order_acquire);
+  return shape != NULL && shape->tag == tag ? shape : NULL;
 }
 
-void ff1_shape_store(const ff1_key *key, const ff1_shape *shape) {
-  ff1_shape_slot *slot = &key->shape_cache[shape_slot_index(shape->tag)];
-  uint64_t seq = atomic_load_explicit(&slot->seq, memory_order_relaxed);
-  if ((seq & 1u) != 0 ||
-      !atomic_compare_exchange_strong_explicit(&slot->seq, &seq, seq + 1u, memory_order_relaxed,
-                                               memory_order_relaxed)) {
-    return; /* another thread is writing this slot; the cache is optional */
+/* A shape already in the arena (it was evicted from its slot by another
+ * shape of the same slot), so that two such shapes alternating do not
+ * fill the arena with copies. */
+static const ff1_shape *arena_find(ff1_shape_cache *cache, uint64_t tag) {
+  unsigned used = atomic_load_explicit(&cache->arena_used, memory_order_relaxed);
+  used = used < FF1_SHAPE_ARENA_MAX ? used : FF1_SHAPE_ARENA_MAX;
+  for (unsigned i = 0; i < used; i++) {
+    if (atomic_load_explicit(&cache->arena_ready[i], memory_order_acquire) &&
+        cache->arena[i].tag == tag) {
+      return &cache->arena[i];
+    }
   }
-  atomic_thread_fence(memory_order_release);
-  uint64_t words[FF1_SHAPE_WORDS];
-  memcpy(words, shape, sizeof words);
-  for (size_t i = 0; i < FF1_SHAPE_WORDS; i++) {
-    atomic_store_explicit(&slot->words[i], words[i], memory_order_relaxed);
+  return NULL;
+}
+
+const ff1_shape *ff1_shape_store(const ff1_key *key, const ff1_shape *shape) {
+  ff1_shape_cache *cache = key->shape_cache;
+  _Atomic(const ff1_shape *) *slot = &cache->slot[shape_slot_index(shape->tag)];
+  const ff1_shape *published = arena_find(cache, shape->tag);
+  if (published == NULL) {
+    /* Claim an entry; never count past the end (a counter that kept
+     * growing on every miss would wrap around after 2^32 of them). */
+    unsigned index = atomic_load_explicit(&cache->arena_used, memory_order_relaxed);
+    do {
+      if (index >= FF1_SHAPE_ARENA_MAX) {
+        return NULL;
+      }
+    } while (!atomic_compare_exchange_weak_explicit(&cache->arena_used, &index, index + 1u,
+                                                    memory_order_relaxed, memory_order_relaxed));
+    cache->arena[index] = *shape;
+    atomic_store_explicit(&cache->arena_ready[index], 1, memory_order_release);
+    published = &cache->arena[index];
   }
-  atomic_store_explicit(&slot->seq, seq + 2u, memory_order_release);
+  /* Release: a reader that sees the pointer sees the shape's contents. */
+  atomic_store_explicit(slot, published, memory_order_release);
+  return published;
 }

@@ -94,17 +94,18 @@ static int shape_compute(const ff1_key *key, unsigned radix, size_t length, size
 }
 
 /* The shape for (radix, length, tweak_len), from the key's cache or newly
- * computed; returns 0 if the input needs the big-number path. */
-static int shape_get(const ff1_key *key, unsigned radix, size_t length, size_t tweak_len,
-                     ff1_shape *sh) {
-  if (ff1_shape_lookup(key, ff1_shape_tag(radix, length, tweak_len), sh)) {
-    return 1;
+ * computed into |scratch|; NULL if the input needs the big-number path. */
+static const ff1_shape *shape_get(const ff1_key *key, unsigned radix, size_t length,
+                                  size_t tweak_len, ff1_shape *scratch) {
+  const ff1_shape *cached = ff1_shape_lookup(key, ff1_shape_tag(radix, length, tweak_len));
+  if (cached != NULL) {
+    return cached;
   }
-  if (!shape_compute(key, radix, length, tweak_len, sh)) {
-    return 0;
+  if (!shape_compute(key, radix, length, tweak_len, scratch)) {
+    return NULL;
   }
-  ff1_shape_store(key, sh);
-  return 1;
+  const ff1_shape *stored = ff1_shape_store(key, scratch);
+  return stored != NULL ? stored : scratch;
 }
 
 static inline uint64_t load_le64(const uint8_t *p) {
@@ -265,16 +266,17 @@ static tv_status generic_on_aesni(const ff1_key *key, int decrypt, unsigned radi
 
 tv_status ff1_aesni_crypt(const ff1_key *key, int decrypt, unsigned radix, const uint8_t *tweak,
                           size_t tweak_len, const uint8_t *in, size_t length, uint8_t *out) {
-  ff1_shape sh;
-  if (!shape_get(key, radix, length, tweak_len, &sh)) {
+  ff1_shape scratch;
+  const ff1_shape *sh = shape_get(key, radix, length, tweak_len, &scratch);
+  if (sh == NULL) {
     return generic_on_aesni(key, decrypt, radix, tweak, tweak_len, in, length, out);
   }
   const __m128i *rk = (const __m128i *)(const void *)key->round_keys;
   lane ln;
   /* The caller checked the numerals already. */
-  (void)lane_init(&ln, key, &sh, tweak, in);
-  kernel_for(key, &sh, decrypt, 0)(rk, &sh, &ln);
-  lane_output(&ln, &sh, out);
+  (void)lane_init(&ln, key, sh, tweak, in);
+  kernel_for(key, sh, decrypt, 0)(rk, sh, &ln);
+  lane_output(&ln, sh, out);
   tv_wipe(&ln, sizeof ln);
   return TV_OK;
 }
@@ -343,12 +345,13 @@ tv_status ff1_aesni_crypt_batch(const ff1_key *key, int decrypt, unsigned radix,
   while (i < count) {
     ff1_batch_item *it = &items[i];
     size_t run = 1;
-    ff1_shape sh;
+    ff1_shape scratch;
     it->status = batch_item_check(radix, it);
     if (it->status == TV_OK) {
-      if (shape_get(key, radix, it->length, it->tweak_len, &sh)) {
+      const ff1_shape *sh = shape_get(key, radix, it->length, it->tweak_len, &scratch);
+      if (sh != NULL) {
         run = batch_run_length(it, count - i);
-        batch_group(key, decrypt, it, run, &sh);
+        batch_group(key, decrypt, it, run, sh);
       } else {
         it->status = batch_one_generic(key, decrypt, radix, it);
       }

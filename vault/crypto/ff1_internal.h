@@ -41,16 +41,21 @@ typedef struct ff1_shape {
   uint32_t tweak_len;
 } ff1_shape;
 
-#define FF1_SHAPE_WORDS (sizeof(ff1_shape) / sizeof(uint64_t))
-_Static_assert(sizeof(ff1_shape) % sizeof(uint64_t) == 0, "shape is copied as whole words");
 #define FF1_SHAPE_CACHE_SLOTS 64u
+/* Shapes ever cached per key. A key sees a handful of shapes in practice
+ * (one per value length and tweak length); past this, shapes are computed
+ * per call instead of cached. */
+#define FF1_SHAPE_ARENA_MAX 256u
 
-/* One slot of the key's shape cache, published with a sequence lock so
- * that threads sharing a key never block each other. */
-typedef struct ff1_shape_slot {
-  _Atomic uint64_t seq; /* odd while being written */
-  _Atomic uint64_t words[FF1_SHAPE_WORDS];
-} ff1_shape_slot;
+/* The key's shape cache. Published shapes are immutable and never freed
+ * before the key, so a reader keeps the pointer it loaded without locks:
+ * a lookup is one acquire load and a tag compare. */
+typedef struct ff1_shape_cache {
+  _Atomic(const ff1_shape *) slot[FF1_SHAPE_CACHE_SLOTS]; /* direct-mapped */
+  _Atomic unsigned arena_used;
+  _Atomic unsigned char arena_ready[FF1_SHAPE_ARENA_MAX]; /* entry fully written */
+  ff1_shape arena[FF1_SHAPE_ARENA_MAX];
+} ff1_shape_cache;
 
 struct ff1_key {
   alignas(16) uint8_t round_keys[AES_ROUND_KEYS_MAX * AES_BLOCK_BYTES];
@@ -59,7 +64,7 @@ struct ff1_key {
   void *evp_template;     /* EVP_CIPHER_CTX (OpenSSL path only) */
   /* Mutable even through a const key: it only memoises pure functions of
    * the key, and every slot is published atomically. */
-  ff1_shape_slot *shape_cache; /* FF1_SHAPE_CACHE_SLOTS slots */
+  ff1_shape_cache *shape_cache;
 };
 
 /* ff1_shape_tag packs a shape into one nonzero word. */
@@ -99,9 +104,11 @@ tv_status ff1_aesni_crypt(const ff1_key *key, int decrypt, unsigned radix, const
 tv_status ff1_aesni_crypt_batch(const ff1_key *key, int decrypt, unsigned radix,
                                 ff1_batch_item *items, size_t count);
 
-/* Shape cache (ff1.c): returns 1 and fills *out if (radix, length,
- * tweak_len) is cached for |key|; ff1_shape_store publishes one. */
-int ff1_shape_lookup(const ff1_key *key, uint64_t tag, ff1_shape *out);
-void ff1_shape_store(const ff1_key *key, const ff1_shape *shape);
+/* Shape cache (ff1.c): ff1_shape_lookup returns the cached shape for
+ * |tag| or NULL; ff1_shape_store publishes a copy of |shape| and returns
+ * it, or returns NULL when the arena is full (the caller then uses its own
+ * copy). */
+const ff1_shape *ff1_shape_lookup(const ff1_key *key, uint64_t tag);
+const ff1_shape *ff1_shape_store(const ff1_key *key, const ff1_shape *shape);
 
 #endif
