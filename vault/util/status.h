@@ -109,6 +109,26 @@ typedef enum tv_status {
   TV_E_KEYRING_PROPOSAL_EXPIRED = 515,
   TV_E_KEYRING_PROPOSAL_NOT_FOUND = 516,
   TV_E_KEYRING_ROTATION_PENDING = 517,
+  /* 600..699: gRPC service (request decoding, server limits) */
+  TV_E_SERVER_REQUEST_MALFORMED = 600,
+  TV_E_SERVER_REQUEST_TOO_LARGE = 601,
+  TV_E_SERVER_UNIMPLEMENTED = 602,
+  TV_E_SERVER_BUSY = 603,
+  TV_E_SERVER_SHUTTING_DOWN = 604,
+  TV_E_SERVER_CONFIG = 605,
+  /* 700..799: audit log (writing, and what its verifier finds) */
+  TV_E_AUDIT_UNAVAILABLE = 700,
+  TV_E_AUDIT_CLOSED = 701,
+  TV_E_AUDIT_ENTRY_INVALID = 702,
+  TV_E_AUDIT_MALFORMED = 703,
+  TV_E_AUDIT_ENTRY_ALTERED = 704,
+  TV_E_AUDIT_CHAIN_BROKEN = 705,
+  TV_E_AUDIT_SEQUENCE_GAP = 706,
+  TV_E_AUDIT_REORDERED = 707,
+  TV_E_AUDIT_MAC_INVALID = 708,
+  TV_E_AUDIT_TRUNCATED = 709,
+  TV_E_AUDIT_SEGMENT = 710,
+  TV_E_AUDIT_COUNTER = 711,
 } tv_status;
 
 /* tv_status_message returns a static, human-readable sentence for |status|

@@ -1,0 +1,166 @@
+#include "vault/store/store.h"
+
+#include <pthread.h>
+#include <sched.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+struct tv_store {
+  const tv_store_backend *backend;
+  void *impl;
+};
+
+void tv_store_buf_cleanup(tv_store_buf *buf) {
+  free(buf->data);
+  buf->data = NULL;
+  buf->cap = 0;
+}
+
+tv_status tv_store_open(const tv_store_backend *backend, const tv_store_options *opts, tv_store **out,
+                        tv_store_diag *diag) {
+  TV_ENSURE(opts != NULL && out != NULL && opts->dir != NULL, TV_E_INVALID_ARGUMENT);
+  tv_store_diag scratch;
+  if (diag == NULL) {
+    diag = &scratch;
+  }
+  memset(diag, 0, sizeof *diag);
+  if (backend == NULL) {
+    backend = &tv_store_backend_uring;
+  }
+  tv_store *s = calloc(1, sizeof *s);
+  TV_ENSURE(s != NULL, TV_E_NO_MEMORY);
+  s->backend = backend;
+  tv_status st = backend->open(opts, diag, &s->impl);
+  if (st != TV_OK) {
+    free(s);
+    return st;
+  }
+  *out = s;
+  return TV_OK;
+}
+
+void tv_store_close(tv_store *s) {
+  if (s == NULL) {
+    return;
+  }
+  s->backend->close(s->impl);
+  free(s);
+}
+
+tv_status tv_store_submit(tv_store *s, tv_store_op *op) {
+  TV_ENSURE(s != NULL && op != NULL && op->done != NULL, TV_E_INVALID_ARGUMENT);
+  return s->backend->submit(s->impl, op);
+}
+
+/* A blocking call's rendezvous with the writer thread. */
+typedef struct waiter {
+  pthread_mutex_t mu;
+  pthread_cond_t cv;
+  int done;
+  tv_status status;
+} waiter;
+
+static void waiter_done(tv_store_op *op, tv_status status) {
+  waiter *w = op->user;
+  pthread_mutex_lock(&w->mu);
+  w->status = status;
+  w->done = 1;
+  pthread_cond_signal(&w->cv);
+  pthread_mutex_unlock(&w->mu);
+}
+
+/* submit_and_wait retries BUSY with a growing sleep: the queue drains at
+ * the speed of the disk, so spinning would only steal the writer's CPU. */
+static tv_status submit_and_wait(tv_store *s, tv_store_op *op) {
+  waiter w = {.done = 0, .status = TV_OK};
+  pthread_mutex_init(&w.mu, NULL);
+  pthread_cond_init(&w.cv, NULL);
+  op->done = waiter_done;
+  op->user = &w;
+  tv_status st;
+  long nap_ns = 20000;
+  while ((st = tv_store_submit(s, op)) == TV_E_STORE_BUSY) {
+    struct timespec ts = {0, nap_ns};
+    nanosleep(&ts, NULL);
+    nap_ns = nap_ns < 2000000 ? nap_ns * 2 : nap_ns;
+  }
+  if (st == TV_OK) {
+    pthread_mutex_lock(&w.mu);
+    while (!w.done) {
+      pthread_cond_wait(&w.cv, &w.mu);
+    }
+    pthread_mutex_unlock(&w.mu);
+    st = w.status;
+  }
+  pthread_cond_destroy(&w.cv);
+  pthread_mutex_destroy(&w.mu);
+  return st;
+}
+
+static tv_status put_common(tv_store *s, tv_store_op_kind kind, const tv_record_put *put, tv_store_loc *out_loc) {
+  TV_ENSURE(put != NULL, TV_E_INVALID_ARGUMENT);
+  tv_store_op op;
+  memset(&op, 0, sizeof op);
+  op.kind = kind;
+  op.put = *put;
+  TV_TRY(submit_and_wait(s, &op));
+  if (out_loc != NULL) {
+    *out_loc = op.loc;
+  }
+  return TV_OK;
+}
+
+tv_status tv_store_put(tv_store *s, const tv_record_put *put, tv_store_loc *out_loc) {
+  return put_common(s, TV_STORE_OP_PUT, put, out_loc);
+}
+
+tv_status tv_store_reput(tv_store *s, const tv_record_put *put, tv_store_loc *out_loc) {
+  return put_common(s, TV_STORE_OP_REPUT, put, out_loc);
+}
+
+tv_status tv_store_delete(tv_store *s, const tv_store_key *key, uint64_t deleted_ms) {
+  TV_ENSURE(key != NULL, TV_E_INVALID_ARGUMENT);
+  tv_store_op op;
+  memset(&op, 0, sizeof op);
+  op.kind = TV_STORE_OP_DELETE;
+  op.put.ns = key->ns;
+  op.put.ns_len = key->ns_len;
+  op.put.token = key->token;
+  op.put.token_len = key->token_len;
+  op.put.created_ms = deleted_ms;
+  return submit_and_wait(s, &op);
+}
+
+tv_status tv_store_get_batch(tv_store *s, const tv_store_key *keys, size_t num_keys, tv_store_item *out_items,
+                             tv_store_buf *buf) {
+  TV_ENSURE(s != NULL && buf != NULL && (num_keys == 0 || (keys != NULL && out_items != NULL)),
+            TV_E_INVALID_ARGUMENT);
+  TV_ENSURE(num_keys <= TV_STORE_GET_ITEMS_MAX, TV_E_INVALID_ARGUMENT);
+  return s->backend->get_batch(s->impl, keys, num_keys, out_items, buf);
+}
+
+tv_status tv_store_read_locations(tv_store *s, const tv_store_loc *locs, size_t num, tv_store_item *out_items,
+                                  tv_store_buf *buf) {
+  TV_ENSURE(s != NULL && buf != NULL && (num == 0 || (locs != NULL && out_items != NULL)), TV_E_INVALID_ARGUMENT);
+  TV_ENSURE(num <= TV_STORE_GET_ITEMS_MAX, TV_E_INVALID_ARGUMENT);
+  return s->backend->read_locations(s->impl, locs, num, out_items, buf);
+}
+
+tv_status tv_store_find_fingerprint(tv_store *s, const uint8_t *ns, size_t ns_len, const uint8_t fp[16],
+                                    tv_store_item *out_items, size_t items_max, size_t *out_num,
+                                    tv_store_buf *buf) {
+  TV_ENSURE(s != NULL && ns != NULL && fp != NULL && out_num != NULL && buf != NULL, TV_E_INVALID_ARGUMENT);
+  TV_ENSURE(items_max == 0 || out_items != NULL, TV_E_INVALID_ARGUMENT);
+  return s->backend->find_fingerprint(s->impl, ns, ns_len, fp, out_items, items_max, out_num, buf);
+}
+
+tv_status tv_store_scan(tv_store *s, tv_store_scan_fn fn, void *ctx) {
+  TV_ENSURE(s != NULL && fn != NULL, TV_E_INVALID_ARGUMENT);
+  return s->backend->scan(s->impl, fn, ctx);
+}
+
+void tv_store_get_stats(tv_store *s, tv_store_stats *out) {
+  memset(out, 0, sizeof *out);
+  s->backend->get_stats(s->impl, out);
+}

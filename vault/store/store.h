@@ -1,0 +1,210 @@
+/* The vault's store: the one interface the engine uses to keep and find
+ * encrypted token records, whatever the backend.
+ *
+ * The default backend is an append-only log of segment files written
+ * through io_uring with group commit (see uring_store.c). A second backend
+ * (e.g. a distributed database) implements tv_store_backend and nothing
+ * above this header changes.
+ *
+ * Writes are asynchronous at heart: tv_store_submit queues an operation and
+ * its |done| callback runs, on one of the store's threads, only once the
+ * record is durable (or has failed). A server can therefore answer later
+ * without parking a thread per request. tv_store_put/reput/delete are
+ * blocking conveniences on top of it.
+ *
+ * The store never sees plaintext: values arrive as AES-GCM ciphertext,
+ * nonce and tag, and are stored as opaque bytes. */
+#ifndef TV_STORE_STORE_H
+#define TV_STORE_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "vault/store/index.h"
+#include "vault/store/record.h"
+#include "vault/util/status.h"
+
+typedef struct tv_store tv_store;
+
+/* Test hook: called by the writer before each batch is written. Returning
+ * a negative errno makes the store write only the first half of the batch
+ * and then behave as if the kernel failed the write with that error (a
+ * partial write followed by a failure: the worst case to clean up). */
+typedef int (*tv_store_fault_fn)(void *ctx, uint64_t batch_no);
+
+typedef struct tv_store_options {
+  const char *dir;         /* store directory; created if missing */
+  uint64_t segment_bytes;  /* roll size; 0 = TV_STORE_SEGMENT_BYTES_DEFAULT */
+  size_t tokens_hint;      /* presize the index for this many tokens */
+  int force_no_io_uring;   /* behave as if io_uring were unavailable; the
+                              environment variable TV_STORE_FORCE_NO_IO_URING=1
+                              does the same */
+  tv_store_fault_fn fault; /* tests only; NULL in production */
+  void *fault_ctx;
+} tv_store_options;
+
+/* Where a failed open found its problem. */
+typedef struct tv_store_diag {
+  char path[TV_STORE_PATH_LEN_MAX]; /* file involved, or "" */
+  uint64_t offset;                  /* byte offset in |path| */
+  char message[256];                /* one line for the operator */
+} tv_store_diag;
+
+typedef struct tv_store_key {
+  const uint8_t *ns;
+  size_t ns_len;
+  const uint8_t *token;
+  size_t token_len;
+} tv_store_key;
+
+typedef enum tv_store_op_kind {
+  TV_STORE_OP_PUT = 1,   /* new token; TV_E_STORE_TOKEN_EXISTS if live */
+  TV_STORE_OP_REPUT = 2, /* re-encrypted value for a live token */
+  TV_STORE_OP_DELETE = 3 /* tombstone; TV_E_STORE_NOT_FOUND if not live */
+} tv_store_op_kind;
+
+typedef struct tv_store_op tv_store_op;
+
+/* Called exactly once per accepted operation, from a store thread (the
+ * completion thread for successes, the writer for failures), after the
+ * record is durable and visible to readers (|status| TV_OK) or has
+ * definitely not been written (any other status). Must not block for
+ * long: it delays other producers' acknowledgements. It may submit a new
+ * operation, including reusing |op|. */
+typedef void (*tv_store_done_fn)(tv_store_op *op, tv_status status);
+
+struct tv_store_op {
+  /* Filled by the caller; the op and every byte |put| points to must stay
+   * valid until |done| runs. For DELETE only put.ns and put.token are
+   * used, and put.created_ms is the deletion time. */
+  tv_store_op_kind kind;
+  tv_record_put put;
+  tv_store_done_fn done;
+  void *user;
+  /* Set by the store before |done| runs. */
+  tv_store_loc loc;
+  uint64_t seq;
+  /* Private to the backend. */
+  struct {
+    uint64_t hash;
+    uint64_t fp_hash;
+    uint64_t old_fp_hash;
+    tv_store_loc old_loc;
+    tv_store_op *next;
+  } priv;
+};
+
+/* A growable buffer the caller owns and reuses across reads, so a busy
+ * reader stops allocating once it has seen its largest batch. */
+typedef struct tv_store_buf {
+  uint8_t *data;
+  size_t cap;
+} tv_store_buf;
+
+/* tv_store_buf_cleanup frees |buf|'s memory; the struct can be reused. */
+void tv_store_buf_cleanup(tv_store_buf *buf);
+
+/* One result of a read: |put| points into the caller's tv_store_buf and
+ * is valid until the buffer is next used or cleaned up. */
+typedef struct tv_store_item {
+  tv_status status; /* TV_OK, TV_E_STORE_NOT_FOUND, or why it failed */
+  tv_store_loc loc;
+  uint64_t seq;
+  tv_record_put put;
+} tv_store_item;
+
+/* Called by tv_store_scan for each live token; a non-OK return stops the
+ * scan and is returned by it. |put| is valid only during the call. */
+typedef tv_status (*tv_store_scan_fn)(void *ctx, const tv_record_put *put, tv_store_loc loc);
+
+typedef struct tv_store_stats {
+  uint64_t batches;       /* write batches made durable (= fdatasyncs) */
+  uint64_t records;       /* records made durable (excluding headers) */
+  uint64_t bytes;         /* bytes written in batches */
+  uint64_t failed_batches;
+  uint64_t recovered_records; /* replayed at open */
+  uint64_t torn_bytes_cut;    /* cut from the tail at open */
+  tv_index_stats index;
+} tv_store_stats;
+
+/* A backend. Every function is required; scan and reads are safe from any
+ * thread concurrently with submit. */
+typedef struct tv_store_backend {
+  const char *name;
+  tv_status (*open)(const tv_store_options *opts, tv_store_diag *diag, void **out_impl);
+  void (*close)(void *impl);
+  tv_status (*submit)(void *impl, tv_store_op *op);
+  tv_status (*get_batch)(void *impl, const tv_store_key *keys, size_t num_keys, tv_store_item *out_items,
+                         tv_store_buf *buf);
+  tv_status (*read_locations)(void *impl, const tv_store_loc *locs, size_t num, tv_store_item *out_items,
+                              tv_store_buf *buf);
+  tv_status (*find_fingerprint)(void *impl, const uint8_t *ns, size_t ns_len, const uint8_t fp[16],
+                                tv_store_item *out_items, size_t items_max, size_t *out_num, tv_store_buf *buf);
+  tv_status (*scan)(void *impl, tv_store_scan_fn fn, void *ctx);
+  void (*get_stats)(void *impl, tv_store_stats *out);
+} tv_store_backend;
+
+/* tv_store_backend_uring is the embedded io_uring log (the default). */
+extern const tv_store_backend tv_store_backend_uring;
+
+/* tv_store_open opens (creating if needed) the store described by |opts|
+ * using |backend| (NULL: tv_store_backend_uring), replaying its log. On
+ * success |*out| is owned by the caller (tv_store_close). On failure
+ * nothing is left open and, if |diag| is not NULL, it names the file and
+ * byte offset of the problem: TV_E_STORE_CORRUPT for damage before the
+ * last commit, TV_E_STORE_IO_URING_UNAVAILABLE, TV_E_STORE_LOCKED,
+ * TV_E_STORE_LAYOUT, TV_E_IO. A torn tail is not an error: it is cut. */
+tv_status tv_store_open(const tv_store_backend *backend, const tv_store_options *opts, tv_store **out,
+                        tv_store_diag *diag);
+
+/* tv_store_close waits for every accepted operation to complete (every
+ * |done| has run), then releases |s|; accepts NULL. No other call on |s|
+ * may be in progress or start once it is called. */
+void tv_store_close(tv_store *s);
+
+/* tv_store_submit queues |op|. TV_OK: op->done will run exactly once.
+ * Any other status (TV_E_STORE_BUSY when the queue is full,
+ * TV_E_STORE_CLOSED, TV_E_STORE_RECORD_FIELD / TOO_LARGE for a bad record,
+ * TV_E_INVALID_ARGUMENT): |done| will not run. */
+tv_status tv_store_submit(tv_store *s, tv_store_op *op);
+
+/* tv_store_put, tv_store_reput and tv_store_delete submit one operation
+ * and block until it is durable; they retry while the queue is BUSY.
+ * Return the operation's status; |out_loc| (may be NULL) gets the new
+ * record's location. */
+tv_status tv_store_put(tv_store *s, const tv_record_put *put, tv_store_loc *out_loc);
+tv_status tv_store_reput(tv_store *s, const tv_record_put *put, tv_store_loc *out_loc);
+tv_status tv_store_delete(tv_store *s, const tv_store_key *key, uint64_t deleted_ms);
+
+/* tv_store_get_batch looks up |num_keys| (≤ TV_STORE_GET_ITEMS_MAX) keys,
+ * reading all their records with one submission, and fills |out_items|
+ * one per key (status TV_OK, TV_E_STORE_NOT_FOUND, TV_E_INVALID_ARGUMENT
+ * for a malformed key, or a read/decode error).
+ * Returns TV_OK unless the whole batch failed (bad arguments, no memory). */
+tv_status tv_store_get_batch(tv_store *s, const tv_store_key *keys, size_t num_keys, tv_store_item *out_items,
+                             tv_store_buf *buf);
+
+/* tv_store_read_locations reads the put records at |num| (≤
+ * TV_STORE_GET_ITEMS_MAX) locations this store returned (op->loc,
+ * item.loc, scan), all in one submission, CRC-checked. Each item gets
+ * TV_OK, TV_E_INVALID_ARGUMENT (not a location of this store), TV_E_IO or
+ * the decoder's error. A location stays readable while the store is open
+ * even after its token is superseded or deleted. */
+tv_status tv_store_read_locations(tv_store *s, const tv_store_loc *locs, size_t num, tv_store_item *out_items,
+                                  tv_store_buf *buf);
+
+/* tv_store_find_fingerprint returns in |out_items| (up to |items_max|) the
+ * live puts in namespace |ns| whose fingerprint is |fp|, and their number
+ * in |*out_num|. */
+tv_status tv_store_find_fingerprint(tv_store *s, const uint8_t *ns, size_t ns_len, const uint8_t fp[16],
+                                    tv_store_item *out_items, size_t items_max, size_t *out_num,
+                                    tv_store_buf *buf);
+
+/* tv_store_scan calls |fn| for every live token (durable when the scan
+ * started), in log order. */
+tv_status tv_store_scan(tv_store *s, tv_store_scan_fn fn, void *ctx);
+
+/* tv_store_get_stats fills |out| with counters since open. */
+void tv_store_get_stats(tv_store *s, tv_store_stats *out);
+
+#endif

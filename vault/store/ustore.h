@@ -1,0 +1,136 @@
+/* Internal state of the io_uring log backend, shared by its parts:
+ * uring_store.c (open/close), recovery.c (replay at open), writer.c
+ * (group commit) and reader.c (batched reads, fingerprint lookup, scan).
+ * Not a public header. */
+#ifndef TV_STORE_USTORE_H
+#define TV_STORE_USTORE_H
+
+#include <liburing.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+
+#include "vault/store/index.h"
+#include "vault/store/opqueue.h"
+#include "vault/store/store.h"
+#include "vault/store/store_limits.h"
+
+#define TV_CONFLICT_SLOTS (TV_STORE_BATCH_RECORDS_MAX * 2)
+
+typedef struct tv_ustore {
+  char dir[TV_STORE_PATH_LEN_MAX];
+  int dir_fd;
+  int lock_fd;
+  uint64_t segment_bytes;
+  tv_store_fault_fn fault;
+  void *fault_ctx;
+  tv_index *index;
+
+  /* Open file per segment id, stored as fd + 1 (0: none). Written by the
+   * writer before any location in that segment is published; read by any
+   * thread. Sized for every possible id; untouched pages cost nothing. */
+  atomic_int *seg_fds;
+  uint32_t first_seg;
+
+  /* Durable end of the log, packed (segment id << 32 | offset), for scan. */
+  _Atomic uint64_t durable;
+
+  /* Writer thread state: touched only by the writer once it runs. */
+  uint32_t active_seg;
+  int active_fd;
+  uint64_t write_off;
+  uint64_t alloc_end;
+  uint64_t next_seq;
+  uint64_t batch_no;
+  tv_status failed; /* non-OK: the log could not be repaired; refuse writes */
+  uint8_t *batch_buf;
+  uint8_t *scratch; /* one record, for reading back an old version */
+  uint64_t *conflicts;       /* hashes in the batch being built... */
+  uint32_t *conflict_gen;    /* ...valid where the generation matches */
+  uint32_t batch_gen;
+  tv_store_op **batch_ops;
+  tv_store_op *carry_head;
+  tv_store_op *carry_tail;
+  struct io_uring wring;
+  int wring_ok;
+
+  /* Producers -> writer. */
+  tv_opqueue queue;
+  atomic_int closing;
+  atomic_int submitters;
+  atomic_int writer_sleeping;
+  pthread_mutex_t wake_mu;
+  pthread_cond_t wake_cv;
+  pthread_t writer;
+  int writer_started;
+
+  /* Writer -> completer: durable batches whose producers are still to be
+   * told. A separate thread runs the callbacks so the writer can start
+   * the next write + fdatasync while hundreds of producers are woken. */
+  pthread_mutex_t done_mu;
+  pthread_cond_t done_cv;
+  tv_store_op *done_head;
+  tv_store_op *done_tail;
+  int completer_stop;
+  pthread_t completer;
+  int completer_started;
+
+  /* Readers share a few rings, each used by one batch at a time. */
+  struct io_uring rrings[TV_STORE_READ_RINGS];
+  pthread_mutex_t rring_mu[TV_STORE_READ_RINGS];
+  int rrings_ok;
+  atomic_uint rring_next;
+
+  /* Counters. */
+  atomic_uint_fast64_t st_batches;
+  atomic_uint_fast64_t st_records;
+  atomic_uint_fast64_t st_bytes;
+  atomic_uint_fast64_t st_failed;
+  uint64_t st_recovered;
+  uint64_t st_torn_cut;
+} tv_ustore;
+
+/* tv_ustore_seg_fd returns the open fd of segment |id|, or -1. */
+int tv_ustore_seg_fd(tv_ustore *u, uint32_t id);
+
+/* tv_ustore_set_seg_fd publishes |fd| for segment |id|. */
+void tv_ustore_set_seg_fd(tv_ustore *u, uint32_t id, int fd);
+
+/* tv_ustore_read_loc reads and decodes the record at |loc| synchronously
+ * into |buf| (TV_STORE_RECORD_LEN_MAX bytes). */
+tv_status tv_ustore_read_loc(tv_ustore *u, tv_store_loc loc, uint8_t *buf, tv_record *out);
+
+/* tv_ustore_find_live looks for the live put of (ns, token) among the
+ * index candidates for |hash|, reading each candidate (writer or recovery
+ * only: no lock). Sets |*out_loc| (0 if none) and |*out_fp_hash|. */
+tv_status tv_ustore_find_live(tv_ustore *u, uint64_t hash, const uint8_t *ns, size_t ns_len, const uint8_t *token,
+                              size_t token_len, tv_store_loc *out_loc, uint64_t *out_fp_hash);
+
+/* tv_ustore_recover replays every segment into the index, cuts a torn
+ * tail, and leaves the writer state (active segment, offset, next seq)
+ * ready. Damage before the last commit: TV_E_STORE_CORRUPT with |diag|. */
+tv_status tv_ustore_recover(tv_ustore *u, tv_store_diag *diag);
+
+/* tv_ustore_writer_start starts the writer thread; tv_ustore_writer_stop
+ * completes every accepted op and joins it. */
+tv_status tv_ustore_writer_start(tv_ustore *u);
+void tv_ustore_writer_stop(tv_ustore *u);
+
+/* tv_ustore_submit queues |op| for the writer (see tv_store_submit). */
+tv_status tv_ustore_submit(void *impl, tv_store_op *op);
+
+/* Readers (see the matching tv_store_* functions). */
+tv_status tv_ustore_get_batch(void *impl, const tv_store_key *keys, size_t num_keys, tv_store_item *out_items,
+                              tv_store_buf *buf);
+tv_status tv_ustore_find_fingerprint(void *impl, const uint8_t *ns, size_t ns_len, const uint8_t fp[16],
+                                     tv_store_item *out_items, size_t items_max, size_t *out_num,
+                                     tv_store_buf *buf);
+tv_status tv_ustore_read_locations(void *impl, const tv_store_loc *locs, size_t num, tv_store_item *out_items,
+                                   tv_store_buf *buf);
+tv_status tv_ustore_scan(void *impl, tv_store_scan_fn fn, void *ctx);
+
+/* tv_key_equal compares two (namespace, token) pairs. */
+int tv_key_equal(const uint8_t *ns_a, size_t ns_a_len, const uint8_t *tok_a, size_t tok_a_len, const uint8_t *ns_b,
+                 size_t ns_b_len, const uint8_t *tok_b, size_t tok_b_len);
+
+#endif

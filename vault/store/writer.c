@@ -1,0 +1,525 @@
+/* Group commit: one writer thread drains the producers' queue into a
+ * batch, writes it with one write SQE and a linked fdatasync in a single
+ * submission, and only then publishes the records in the index and hands
+ * the batch to a completion thread that tells each producer (so waking
+ * hundreds of producers overlaps the next fdatasync). While a batch is on
+ * its way to the disk the next one accumulates, so the number of records per fsync grows with the
+ * load instead of producers waiting on each other's fsyncs.
+ *
+ * One batch is in flight at a time; recovery relies on it (only the last
+ * batch can be torn). Operations on the same token never share a batch:
+ * the second is carried to the next one, so each batch's checks (exists /
+ * not found) see the effect of every earlier operation. */
+#include <assert.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "vault/store/segment.h"
+#include "vault/store/ustore.h"
+
+/* Collected ops of one batch. */
+typedef struct batch {
+  size_t num;
+  size_t bytes;
+  tv_store_op *deferred_head;
+  tv_store_op *deferred_tail;
+} batch;
+
+static void list_append(tv_store_op **head, tv_store_op **tail, tv_store_op *op) {
+  op->priv.next = NULL;
+  if (*tail != NULL) {
+    (*tail)->priv.next = op;
+  } else {
+    *head = op;
+  }
+  *tail = op;
+}
+
+/* next_op takes carried-over ops first, so per-token order is kept. */
+static tv_store_op *next_op(tv_ustore *u) {
+  tv_store_op *op = u->carry_head;
+  if (op != NULL) {
+    u->carry_head = op->priv.next;
+    if (u->carry_head == NULL) {
+      u->carry_tail = NULL;
+    }
+    return op;
+  }
+  return tv_opqueue_pop(&u->queue);
+}
+
+/* conflict_add returns 0 if |hash| is already in this batch. Slots from
+ * earlier batches are recognised by their generation, so starting a batch
+ * costs nothing. */
+static int conflict_add(tv_ustore *u, uint64_t hash) {
+  size_t i = (size_t)(hash % TV_CONFLICT_SLOTS);
+  while (u->conflict_gen[i] == u->batch_gen) {
+    if (u->conflicts[i] == hash) {
+      return 0;
+    }
+    i = (i + 1) % TV_CONFLICT_SLOTS;
+  }
+  u->conflicts[i] = hash;
+  u->conflict_gen[i] = u->batch_gen;
+  return 1;
+}
+
+static void conflict_reset(tv_ustore *u) {
+  if (++u->batch_gen == 0) { /* wrapped: old generations could match again */
+    memset(u->conflict_gen, 0, TV_CONFLICT_SLOTS * sizeof *u->conflict_gen);
+    u->batch_gen = 1;
+  }
+}
+
+static void complete(tv_store_op *op, tv_status st) { op->done(op, st); }
+
+/* precheck decides if |op| may be written: a put needs the token absent,
+ * a re-put or delete needs it live (and learns where it is). */
+static tv_status precheck(tv_ustore *u, tv_store_op *op) {
+  const tv_record_put *p = &op->put;
+  uint64_t old_fp = 0;
+  TV_TRY(tv_ustore_find_live(u, op->priv.hash, p->ns, p->ns_len, p->token, p->token_len, &op->priv.old_loc,
+                             &old_fp));
+  op->priv.old_fp_hash = old_fp;
+  if (op->kind == TV_STORE_OP_PUT) {
+    TV_ENSURE(op->priv.old_loc == 0, TV_E_STORE_TOKEN_EXISTS);
+  } else {
+    TV_ENSURE(op->priv.old_loc != 0, TV_E_STORE_NOT_FOUND);
+  }
+  return TV_OK;
+}
+
+static tv_status encode_op(tv_ustore *u, tv_store_op *op, uint32_t batch_index, uint8_t *out, size_t out_cap,
+                           size_t *out_len) {
+  tv_record r;
+  memset(&r, 0, sizeof r);
+  r.header.seq = u->next_seq + batch_index;
+  r.header.batch_index = batch_index;
+  if (op->kind == TV_STORE_OP_DELETE) {
+    r.header.type = TV_RECORD_DELETE;
+    r.body.del.ns = op->put.ns;
+    r.body.del.ns_len = op->put.ns_len;
+    r.body.del.token = op->put.token;
+    r.body.del.token_len = op->put.token_len;
+    r.body.del.deleted_ms = op->put.created_ms;
+  } else {
+    r.header.type = op->kind == TV_STORE_OP_PUT ? TV_RECORD_PUT : TV_RECORD_REPUT;
+    r.body.put = op->put;
+  }
+  op->seq = r.header.seq;
+  return tv_record_encode(&r, out, out_cap, out_len);
+}
+
+/* add_op places |op| in the batch, defers it, or completes it with an
+ * error. Returns 0 when the batch is full (|op| deferred). */
+static int add_op(tv_ustore *u, batch *b, tv_store_op *op, size_t room) {
+  if (!conflict_add(u, op->priv.hash)) {
+    list_append(&b->deferred_head, &b->deferred_tail, op);
+    return 1;
+  }
+  tv_status st = precheck(u, op);
+  if (st != TV_OK) {
+    complete(op, st);
+    return 1;
+  }
+  size_t len = 0;
+  st = encode_op(u, op, (uint32_t)b->num, u->batch_buf + b->bytes, room - b->bytes, &len);
+  if (st == TV_E_INVALID_ARGUMENT) { /* no room left: next batch */
+    list_append(&b->deferred_head, &b->deferred_tail, op);
+    return 0;
+  }
+  if (st != TV_OK) {
+    complete(op, st);
+    return 1;
+  }
+  op->loc = tv_loc_pack(u->active_seg, u->write_off + b->bytes, (uint32_t)len);
+  u->batch_ops[b->num++] = op;
+  b->bytes += len;
+  return 1;
+}
+
+/* Ops are looked at this many behind being taken, after a prefetch of
+ * their index buckets: checking and indexing are bound by cache misses. */
+#define COLLECT_LOOKAHEAD 8u
+
+/* collect fills a batch of at most |room| bytes. Deferred ops go back in
+ * front of whatever carried ops were not reached, keeping their order. */
+static void collect(tv_ustore *u, batch *b, size_t room) {
+  conflict_reset(u);
+  memset(b, 0, sizeof *b);
+  tv_store_op *ahead[COLLECT_LOOKAHEAD];
+  size_t head = 0, num = 0, taken = 0;
+  int full = 0;
+  for (;;) {
+    tv_store_op *op = NULL;
+    if (!full && taken < TV_STORE_BATCH_RECORDS_MAX && (op = next_op(u)) != NULL) {
+      taken++;
+      tv_index_prefetch(u->index, op->priv.hash, op->kind == TV_STORE_OP_DELETE ? 0 : op->priv.fp_hash);
+      ahead[(head + num++) % COLLECT_LOOKAHEAD] = op;
+      if (num < COLLECT_LOOKAHEAD) {
+        continue;
+      }
+    }
+    if (num == 0) {
+      break;
+    }
+    tv_store_op *oldest = ahead[head];
+    head = (head + 1) % COLLECT_LOOKAHEAD;
+    num--;
+    if (full) { /* batch closed: back to the carry list, in order */
+      list_append(&b->deferred_head, &b->deferred_tail, oldest);
+    } else if (!add_op(u, b, oldest, room)) {
+      full = 1;
+    }
+  }
+  if (b->deferred_head != NULL) {
+    b->deferred_tail->priv.next = u->carry_head;
+    if (u->carry_head == NULL) {
+      u->carry_tail = b->deferred_tail;
+    }
+    u->carry_head = b->deferred_head;
+  }
+}
+
+static void fail_batch(tv_ustore *u, batch *b, tv_status st) {
+  atomic_fetch_add(&u->st_failed, 1);
+  for (size_t i = 0; i < b->num; i++) {
+    complete(u->batch_ops[i], st);
+  }
+}
+
+/* roll seals the active segment and starts the next. The old one is
+ * sealed first: once the new file exists, recovery may treat the old as
+ * final. */
+static tv_status roll(tv_ustore *u) {
+  TV_TRY(tv_segment_seal(u->active_fd, u->write_off));
+  u->alloc_end = u->write_off;
+  TV_ENSURE(u->active_seg + 1 < TV_STORE_SEGMENTS_MAX, TV_E_STORE_NO_SPACE);
+  int fd;
+  uint64_t end, alloc_end;
+  TV_TRY(tv_segment_create(u->dir_fd, u->active_seg + 1, u->next_seq, u->segment_bytes, &fd, &end, &alloc_end));
+  tv_ustore_set_seg_fd(u, u->active_seg + 1, fd);
+  u->active_seg++;
+  u->active_fd = fd;
+  u->write_off = end;
+  u->alloc_end = alloc_end;
+  u->next_seq++;
+  return TV_OK;
+}
+
+/* uring_write_sync writes |len| bytes at |off| and fdatasyncs, linked, in
+ * one submission. Returns 0 or -errno (a short write is -EIO). */
+static int uring_write_sync(struct io_uring *ring, int fd, const uint8_t *buf, size_t len, uint64_t off,
+                            int sync) {
+  /* The ring is idle between batches, so its SQ always has room. */
+  struct io_uring_sqe *sqe = io_uring_get_sqe(ring);
+  if (sqe == NULL) {
+    return -EBUSY;
+  }
+  io_uring_prep_write(sqe, fd, buf, (unsigned)len, off);
+  sqe->user_data = 1;
+  if (sync) {
+    sqe->flags |= IOSQE_IO_LINK;
+    struct io_uring_sqe *fsq = io_uring_get_sqe(ring);
+    if (fsq == NULL) {
+      abort(); /* depth >= 2 and one batch in flight: cannot happen */
+    }
+    io_uring_prep_fsync(fsq, fd, IORING_FSYNC_DATASYNC);
+    fsq->user_data = 2;
+  }
+  unsigned want = sync ? 2u : 1u;
+  int ret;
+  do {
+    ret = io_uring_submit_and_wait(ring, want);
+  } while (ret == -EINTR);
+  if (ret < 0) {
+    return ret;
+  }
+  int err = 0;
+  for (unsigned i = 0; i < want; i++) {
+    struct io_uring_cqe *cqe;
+    do {
+      ret = io_uring_wait_cqe(ring, &cqe);
+    } while (ret == -EINTR);
+    if (ret < 0) {
+      return ret;
+    }
+    int res = cqe->res;
+    int is_write = cqe->user_data == 1;
+    io_uring_cqe_seen(ring, cqe);
+    if (err == 0 && is_write && res >= 0 && (size_t)res != len) {
+      err = -EIO;
+    } else if (err == 0 && res < 0) {
+      err = res;
+    }
+  }
+  return err;
+}
+
+/* write_batch makes the batch durable, or undoes any partial write so the
+ * log ends at the last acknowledged record again. */
+static tv_status write_batch(tv_ustore *u, batch *b) {
+  tv_store_op *last = u->batch_ops[b->num - 1];
+  tv_record_set_commit(u->batch_buf + (tv_loc_offset(last->loc) - u->write_off), tv_loc_len(last->loc));
+  TV_TRY(tv_segment_prealloc(u->active_fd, u->write_off + b->bytes, u->segment_bytes, &u->alloc_end));
+  int err = u->fault != NULL ? u->fault(u->fault_ctx, u->batch_no) : 0;
+  u->batch_no++;
+  if (err < 0) {
+    uring_write_sync(&u->wring, u->active_fd, u->batch_buf, b->bytes / 2 & ~7ul, u->write_off, 0);
+  } else {
+    err = uring_write_sync(&u->wring, u->active_fd, u->batch_buf, b->bytes, u->write_off, 1);
+  }
+  if (err == 0) {
+    return TV_OK;
+  }
+  /* Cut whatever reached the file; if even that fails the log's end is
+   * unknown, and only a reopen (recovery) can establish it. */
+  if (ftruncate(u->active_fd, (off_t)u->write_off) != 0 || fsync(u->active_fd) != 0) {
+    u->failed = TV_E_STORE_WRITE_FAILED;
+  }
+  u->alloc_end = u->write_off;
+  return tv_store_errno_status(-err);
+}
+
+static void apply_op(tv_ustore *u, const tv_store_op *op) {
+  tv_status st = TV_OK;
+  const uint64_t h = op->priv.hash;
+  switch (op->kind) {
+    case TV_STORE_OP_PUT:
+      st = tv_index_token_insert(u->index, h, op->loc);
+      if (st == TV_OK) {
+        st = tv_index_fp_insert(u->index, op->priv.fp_hash, op->loc);
+      }
+      break;
+    case TV_STORE_OP_REPUT:
+      tv_index_token_replace(u->index, h, op->priv.old_loc, op->loc);
+      tv_index_fp_remove(u->index, op->priv.old_fp_hash, op->priv.old_loc);
+      st = tv_index_fp_insert(u->index, op->priv.fp_hash, op->loc);
+      break;
+    case TV_STORE_OP_DELETE:
+      tv_index_token_remove(u->index, h, op->priv.old_loc);
+      tv_index_fp_remove(u->index, op->priv.old_fp_hash, op->priv.old_loc);
+      break;
+  }
+  if (st != TV_OK) {
+    /* The record is durable but cannot be indexed: carrying on would
+     * answer "not found" for an acknowledged token. Recovery rebuilds. */
+    fprintf(stderr, "tokenvault store: index out of memory after a durable write; aborting\n");
+    abort();
+  }
+}
+
+static void publish_batch(tv_ustore *u, batch *b) {
+  u->write_off += b->bytes;
+  u->next_seq += b->num;
+  tv_index_write_begin(u->index);
+  for (size_t i = 0; i < b->num; i++) {
+    /* The buckets were loaded at collect time but an fsync has passed. */
+    if (i + COLLECT_LOOKAHEAD < b->num) {
+      const tv_store_op *later = u->batch_ops[i + COLLECT_LOOKAHEAD];
+      tv_index_prefetch(u->index, later->priv.hash, later->kind == TV_STORE_OP_DELETE ? 0 : later->priv.fp_hash);
+    }
+    apply_op(u, u->batch_ops[i]);
+  }
+  tv_index_write_end(u->index);
+  atomic_store(&u->durable, (uint64_t)u->active_seg << 32 | u->write_off);
+  atomic_fetch_add(&u->st_batches, 1);
+  atomic_fetch_add(&u->st_records, b->num);
+  atomic_fetch_add(&u->st_bytes, b->bytes);
+  /* Hand the acknowledgements to the completer thread, in order. */
+  for (size_t i = 0; i + 1 < b->num; i++) {
+    u->batch_ops[i]->priv.next = u->batch_ops[i + 1];
+  }
+  u->batch_ops[b->num - 1]->priv.next = NULL;
+  pthread_mutex_lock(&u->done_mu);
+  if (u->done_tail != NULL) {
+    u->done_tail->priv.next = u->batch_ops[0];
+  } else {
+    u->done_head = u->batch_ops[0];
+  }
+  u->done_tail = u->batch_ops[b->num - 1];
+  pthread_cond_signal(&u->done_cv);
+  pthread_mutex_unlock(&u->done_mu);
+}
+
+static void *completer_main(void *arg) {
+  tv_ustore *u = arg;
+  pthread_mutex_lock(&u->done_mu);
+  for (;;) {
+    while (u->done_head == NULL && !u->completer_stop) {
+      pthread_cond_wait(&u->done_cv, &u->done_mu);
+    }
+    tv_store_op *op = u->done_head;
+    if (op == NULL) {
+      break; /* stopping and nothing left */
+    }
+    u->done_head = NULL;
+    u->done_tail = NULL;
+    pthread_mutex_unlock(&u->done_mu);
+    while (op != NULL) {
+      tv_store_op *next = op->priv.next; /* |op| may be reused by its callback */
+      complete(op, TV_OK);
+      op = next;
+    }
+    pthread_mutex_lock(&u->done_mu);
+  }
+  pthread_mutex_unlock(&u->done_mu);
+  return NULL;
+}
+
+/* drain_fail completes up to a batch's worth of waiting ops with |st|
+ * (the log cannot take them now). Returns the number completed. */
+static size_t drain_fail(tv_ustore *u, tv_status st) {
+  size_t n = 0;
+  tv_store_op *op;
+  while (n < TV_STORE_BATCH_RECORDS_MAX && (op = next_op(u)) != NULL) {
+    complete(op, st);
+    n++;
+  }
+  if (n > 0) {
+    atomic_fetch_add(&u->st_failed, 1);
+  }
+  return n;
+}
+
+/* run_batch does one round: roll if needed, collect, write, publish.
+ * Returns 0 if there was nothing to do. */
+static int run_batch(tv_ustore *u) {
+  if (u->failed != TV_OK) {
+    return drain_fail(u, u->failed) > 0;
+  }
+  if (u->write_off >= u->segment_bytes || u->segment_bytes - u->write_off < TV_STORE_RECORD_LEN_MAX) {
+    tv_status st = roll(u);
+    if (st != TV_OK) {
+      return drain_fail(u, st) > 0;
+    }
+  }
+  size_t room = (size_t)(u->segment_bytes - u->write_off);
+  room = room > TV_STORE_BATCH_BYTES_MAX ? TV_STORE_BATCH_BYTES_MAX : room;
+  batch b;
+  collect(u, &b, room);
+  if (b.num == 0) {
+    return b.deferred_head != NULL;
+  }
+  tv_status st = write_batch(u, &b);
+  if (st != TV_OK) {
+    fail_batch(u, &b, st);
+  } else {
+    publish_batch(u, &b);
+  }
+  return 1;
+}
+
+/* writer_idle sleeps until a producer signals or 100 ms pass. The flag
+ * and the queue are checked in opposite orders by the two sides (seq_cst)
+ * so a wake-up cannot be lost. */
+static void writer_idle(tv_ustore *u) {
+  pthread_mutex_lock(&u->wake_mu);
+  atomic_store(&u->writer_sleeping, 1);
+  if (tv_opqueue_empty(&u->queue) && !atomic_load(&u->closing)) {
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    ts.tv_nsec += 100 * 1000 * 1000;
+    if (ts.tv_nsec >= 1000000000L) {
+      ts.tv_sec++;
+      ts.tv_nsec -= 1000000000L;
+    }
+    pthread_cond_timedwait(&u->wake_cv, &u->wake_mu, &ts);
+  }
+  atomic_store(&u->writer_sleeping, 0);
+  pthread_mutex_unlock(&u->wake_mu);
+}
+
+static void *writer_main(void *arg) {
+  tv_ustore *u = arg;
+  for (;;) {
+    if (run_batch(u)) {
+      continue;
+    }
+    /* Exit only when closing, no producer is mid-submit and all is done. */
+    if (atomic_load(&u->closing) && atomic_load(&u->submitters) == 0 && u->carry_head == NULL) {
+      tv_store_op *op = tv_opqueue_pop(&u->queue);
+      if (op == NULL) {
+        break;
+      }
+      list_append(&u->carry_head, &u->carry_tail, op);
+      continue;
+    }
+    writer_idle(u);
+  }
+  return NULL;
+}
+
+tv_status tv_ustore_writer_start(tv_ustore *u) {
+  TV_ENSURE(pthread_create(&u->completer, NULL, completer_main, u) == 0, TV_E_INTERNAL);
+  u->completer_started = 1;
+  TV_ENSURE(pthread_create(&u->writer, NULL, writer_main, u) == 0, TV_E_INTERNAL);
+  u->writer_started = 1;
+  return TV_OK;
+}
+
+void tv_ustore_writer_stop(tv_ustore *u) {
+  if (u->writer_started) {
+    atomic_store(&u->closing, 1);
+    pthread_mutex_lock(&u->wake_mu);
+    pthread_cond_signal(&u->wake_cv);
+    pthread_mutex_unlock(&u->wake_mu);
+    pthread_join(u->writer, NULL); /* every accepted op is now durable or failed */
+    u->writer_started = 0;
+  }
+  if (u->completer_started) {
+    pthread_mutex_lock(&u->done_mu);
+    u->completer_stop = 1;
+    pthread_cond_signal(&u->done_cv);
+    pthread_mutex_unlock(&u->done_mu);
+    pthread_join(u->completer, NULL); /* ...and every producer has been told */
+    u->completer_started = 0;
+  }
+}
+
+static int op_fields_ok(const tv_store_op *op) {
+  const tv_record_put *p = &op->put;
+  if (p->ns == NULL || p->token == NULL || p->ns_len == 0 || p->ns_len > TV_STORE_NAMESPACE_LEN_MAX ||
+      p->token_len == 0 || p->token_len > TV_STORE_TOKEN_LEN_MAX) {
+    return 0;
+  }
+  if (op->kind == TV_STORE_OP_DELETE) {
+    return 1;
+  }
+  return op->kind <= TV_STORE_OP_REPUT && op->kind >= TV_STORE_OP_PUT &&
+         p->ciphertext_len <= TV_STORE_CIPHERTEXT_LEN_MAX && p->metadata_len <= TV_STORE_METADATA_LEN_MAX &&
+         (p->ciphertext != NULL || p->ciphertext_len == 0) && (p->metadata != NULL || p->metadata_len == 0);
+}
+
+tv_status tv_ustore_submit(void *impl, tv_store_op *op) {
+  tv_ustore *u = impl;
+  TV_ENSURE(op_fields_ok(op), TV_E_STORE_RECORD_FIELD);
+  op->loc = 0;
+  op->seq = 0;
+  /* Hashing here spreads the work over the producers' threads. */
+  op->priv.hash = tv_index_token_hash(u->index, op->put.ns, op->put.ns_len, op->put.token, op->put.token_len);
+  op->priv.fp_hash = op->kind == TV_STORE_OP_DELETE
+                         ? 0
+                         : tv_index_fp_hash(u->index, op->put.ns, op->put.ns_len, op->put.fingerprint);
+  atomic_fetch_add(&u->submitters, 1);
+  if (atomic_load(&u->closing)) {
+    atomic_fetch_sub(&u->submitters, 1);
+    return TV_E_STORE_CLOSED;
+  }
+  int pushed = tv_opqueue_push(&u->queue, op);
+  atomic_fetch_sub(&u->submitters, 1);
+  TV_ENSURE(pushed, TV_E_STORE_BUSY);
+  /* Pairs with the writer's store of writer_sleeping before it looks at
+   * the queue: one of the two sides sees the other. */
+  atomic_thread_fence(memory_order_seq_cst);
+  if (atomic_load(&u->writer_sleeping)) {
+    pthread_mutex_lock(&u->wake_mu);
+    pthread_cond_signal(&u->wake_cv);
+    pthread_mutex_unlock(&u->wake_mu);
+  }
+  return TV_OK;
+}
