@@ -92,11 +92,13 @@ static tv_status crypt_one(const ff1_key *key, int decrypt, unsigned radix, cons
                            size_t tweak_len, const uint8_t *in, size_t length, uint8_t *out) {
   TV_ENSURE(key != NULL && in != NULL && out != NULL, TV_E_INVALID_ARGUMENT);
   TV_ENSURE(tweak != NULL || tweak_len == 0, TV_E_INVALID_ARGUMENT);
-  TV_TRY(ff1_check_params(radix, length, tweak_len));
-  TV_TRY(ff1_check_numerals(radix, in, length));
   if (key->impl != FF1_IMPL_OPENSSL) {
+    /* Checks the parameters (only the cheap range checks when the shape
+     * is cached) and the numerals itself, while loading them. */
     return ff1_aesni_crypt(key, decrypt, radix, tweak, tweak_len, in, length, out);
   }
+  TV_TRY(ff1_check_params(radix, length, tweak_len));
+  TV_TRY(ff1_check_numerals(radix, in, length));
   return ff1_openssl_crypt(key, decrypt, radix, tweak, tweak_len, in, length, out);
 }
 

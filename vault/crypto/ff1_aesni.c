@@ -264,17 +264,37 @@ static tv_status generic_on_aesni(const ff1_key *key, int decrypt, unsigned radi
   return ff1_generic_crypt(&cipher, decrypt, radix, tweak, tweak_len, in, length, out);
 }
 
+/* A cached shape was validated when it was computed. The range checks
+ * come first because they also make the shape tag unambiguous (its fields
+ * cannot overflow into each other), so a cache hit proves the rest. */
+static tv_status checked_shape(const ff1_key *key, unsigned radix, size_t length,
+                               size_t tweak_len, ff1_shape *scratch, const ff1_shape **out) {
+  TV_ENSURE(radix >= FF1_RADIX_MIN && radix <= FF1_RADIX_MAX, TV_E_FF1_RADIX);
+  TV_ENSURE(length <= FF1_LENGTH_MAX, TV_E_FF1_TOO_LONG);
+  TV_ENSURE(tweak_len <= FF1_TWEAK_MAX, TV_E_FF1_TWEAK_TOO_LONG);
+  *out = ff1_shape_lookup(key, ff1_shape_tag(radix, length, tweak_len));
+  if (*out == NULL) {
+    TV_TRY(ff1_check_params(radix, length, tweak_len));
+    *out = shape_get(key, radix, length, tweak_len, scratch);
+  }
+  return TV_OK;
+}
+
 tv_status ff1_aesni_crypt(const ff1_key *key, int decrypt, unsigned radix, const uint8_t *tweak,
                           size_t tweak_len, const uint8_t *in, size_t length, uint8_t *out) {
   ff1_shape scratch;
-  const ff1_shape *sh = shape_get(key, radix, length, tweak_len, &scratch);
+  const ff1_shape *sh = NULL;
+  TV_TRY(checked_shape(key, radix, length, tweak_len, &scratch, &sh));
   if (sh == NULL) {
+    TV_TRY(ff1_check_numerals(radix, in, length));
     return generic_on_aesni(key, decrypt, radix, tweak, tweak_len, in, length, out);
   }
   const __m128i *rk = (const __m128i *)(const void *)key->round_keys;
   lane ln;
-  /* The caller checked the numerals already. */
-  (void)lane_init(&ln, key, sh, tweak, in);
+  if (lane_init(&ln, key, sh, tweak, in) != 0) {
+    tv_wipe(&ln, sizeof ln);
+    return TV_E_FF1_NUMERAL;
+  }
   kernel_for(key, sh, decrypt, 0)(rk, sh, &ln);
   lane_output(&ln, sh, out);
   tv_wipe(&ln, sizeof ln);

@@ -93,7 +93,8 @@ void ff1_openssl_key_cleanup(ff1_key *key);
 tv_status ff1_openssl_crypt(const ff1_key *key, int decrypt, unsigned radix, const uint8_t *tweak,
                             size_t tweak_len, const uint8_t *in, size_t length, uint8_t *out);
 
-/* AES-NI implementation (ff1_aesni.c, aes_aesni.c). */
+/* AES-NI implementation (ff1_aesni.c, aes_aesni.c). ff1_aesni_crypt checks
+ * every parameter and numeral itself; ff1_aesni_crypt_batch checks items. */
 int ff1_aesni_cpu_supported(void);
 int ff1_vaes_cpu_supported(void);
 void aesni_expand_key(uint8_t *round_keys, unsigned *out_rounds, const uint8_t *raw,
