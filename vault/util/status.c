@@ -138,6 +138,17 @@ static const status_text status_texts[] = {
     {TV_E_AUDIT_SEGMENT, "AUDIT_SEGMENT",
      "an audit segment file is missing, out of order or from another log"},
     {TV_E_AUDIT_COUNTER, "AUDIT_COUNTER", "the HSM holds no checkpoint counter for this audit log"},
+    {TV_E_ENGINE_NAMESPACE, "ENGINE_NAMESPACE", "no such namespace is configured in the engine"},
+    {TV_E_ENGINE_NOT_FOUND, "ENGINE_NOT_FOUND", "the token does not exist in this namespace"},
+    {TV_E_ENGINE_EXPIRED, "ENGINE_EXPIRED", "the token has expired"},
+    {TV_E_ENGINE_DELETED, "ENGINE_DELETED", "the token was deleted (or its value erased)"},
+    {TV_E_ENGINE_DECRYPT, "ENGINE_DECRYPT",
+     "the stored value failed authentication (tampered, or moved from another token)"},
+    {TV_E_ENGINE_METADATA_TOO_LARGE, "ENGINE_METADATA_TOO_LARGE", "the token metadata is too large"},
+    {TV_E_ENGINE_EXPIRY, "ENGINE_EXPIRY", "the expiry is in the past or out of range"},
+    {TV_E_ENGINE_BATCH_TOO_LARGE, "ENGINE_BATCH_TOO_LARGE", "too many items in one engine call"},
+    {TV_E_ENGINE_NAMESPACE_EXISTS, "ENGINE_NAMESPACE_EXISTS", "the namespace is already configured"},
+    {TV_E_ENGINE_CLOSED, "ENGINE_CLOSED", "the engine is closing"},
 };
 
 static const status_text *status_find(tv_status status) {

@@ -129,6 +129,18 @@ typedef enum tv_status {
   TV_E_AUDIT_TRUNCATED = 709,
   TV_E_AUDIT_SEGMENT = 710,
   TV_E_AUDIT_COUNTER = 711,
+  /* 800..899: engine (tokenize / detokenize; 600..699 was already the
+   * server's). Per-item results of detokenize keep these distinct. */
+  TV_E_ENGINE_NAMESPACE = 800,
+  TV_E_ENGINE_NOT_FOUND = 801,
+  TV_E_ENGINE_EXPIRED = 802,
+  TV_E_ENGINE_DELETED = 803,
+  TV_E_ENGINE_DECRYPT = 804,
+  TV_E_ENGINE_METADATA_TOO_LARGE = 805,
+  TV_E_ENGINE_EXPIRY = 806,
+  TV_E_ENGINE_BATCH_TOO_LARGE = 807,
+  TV_E_ENGINE_NAMESPACE_EXISTS = 808,
+  TV_E_ENGINE_CLOSED = 809,
 } tv_status;
 
 /* tv_status_message returns a static, human-readable sentence for |status|
