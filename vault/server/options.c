@@ -1,0 +1,108 @@
+#include "vault/server/options.h"
+
+#include <arpa/inet.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <string.h>
+
+const char tv_options_usage[] =
+    "usage: tokenvaultd [--listen ADDR] (--tls-cert FILE --tls-key FILE --tls-ca FILE | --dev)\n"
+    "                   [--data-dir DIR] [--config FILE]\n"
+    "  --listen ADDR    host:port to serve on (default " TV_LISTEN_DEFAULT "; port 0 picks one)\n"
+    "  --tls-cert FILE  server certificate chain (PEM)\n"
+    "  --tls-key FILE   server private key (PEM)\n"
+    "  --tls-ca FILE    CA certificates that client certificates must chain to (PEM)\n"
+    "  --dev            plaintext, no client certificates; loopback addresses only\n"
+    "  --data-dir DIR   vault data directory (default ./var)\n"
+    "  --config FILE    YAML configuration (accepted; parsing is not implemented yet)\n";
+
+int tv_listen_is_loopback(const char *listen) {
+  char host[64];
+  const char *end;
+  const char *start = listen;
+  if (listen[0] == '[') {
+    start = listen + 1;
+    end = strchr(start, ']');
+    if (end == NULL || end[1] != ':') {
+      return 0;
+    }
+  } else {
+    end = strrchr(listen, ':');
+    if (end == NULL) {
+      return 0;
+    }
+  }
+  size_t len = (size_t)(end - start);
+  if (len == 0 || len >= sizeof host) {
+    return 0;
+  }
+  memcpy(host, start, len);
+  host[len] = '\0';
+  unsigned char addr[16];
+  if (inet_pton(AF_INET, host, addr) == 1) {
+    return addr[0] == 127;
+  }
+  if (inet_pton(AF_INET6, host, addr) == 1) {
+    static const unsigned char loop6[16] = {[15] = 1};
+    return memcmp(addr, loop6, 16) == 0;
+  }
+  return strcmp(host, "localhost") == 0;
+}
+
+static tv_status check_options(const tv_options *o, char *out_err, size_t out_err_len) {
+  int any_tls = o->tls_cert != NULL || o->tls_key != NULL || o->tls_ca != NULL;
+  int all_tls = o->tls_cert != NULL && o->tls_key != NULL && o->tls_ca != NULL;
+  if (o->dev && any_tls) {
+    snprintf(out_err, out_err_len, "--dev is plaintext: do not combine it with --tls-cert/--tls-key/--tls-ca");
+    return TV_E_SERVER_CONFIG;
+  }
+  if (o->dev && !tv_listen_is_loopback(o->listen)) {
+    snprintf(out_err, out_err_len,
+             "--dev refuses to listen on %s: plaintext is allowed on loopback only "
+             "(127.0.0.1, [::1] or localhost)",
+             o->listen);
+    return TV_E_SERVER_CONFIG;
+  }
+  if (!o->dev && !all_tls) {
+    snprintf(out_err, out_err_len, "mTLS needs --tls-cert, --tls-key and --tls-ca (or --dev for plaintext on loopback)");
+    return TV_E_SERVER_CONFIG;
+  }
+  return TV_OK;
+}
+
+tv_status tv_options_parse(tv_options *o, int argc, char **argv, char *out_err, size_t out_err_len) {
+  static const struct option longs[] = {
+      {"listen", required_argument, NULL, 'l'}, {"tls-cert", required_argument, NULL, 'c'},
+      {"tls-key", required_argument, NULL, 'k'}, {"tls-ca", required_argument, NULL, 'a'},
+      {"data-dir", required_argument, NULL, 'd'}, {"config", required_argument, NULL, 'f'},
+      {"dev", no_argument, NULL, 'D'},          {"help", no_argument, NULL, 'h'},
+      {NULL, 0, NULL, 0}};
+  memset(o, 0, sizeof *o);
+  o->listen = TV_LISTEN_DEFAULT;
+  o->data_dir = "./var";
+  snprintf(out_err, out_err_len, "%s", "");
+  optind = 0; /* full rescan, so the parser can run more than once */
+  opterr = 0;
+  int c;
+  while ((c = getopt_long(argc, argv, "", longs, NULL)) != -1) {
+    switch (c) {
+      case 'l': o->listen = optarg; break;
+      case 'c': o->tls_cert = optarg; break;
+      case 'k': o->tls_key = optarg; break;
+      case 'a': o->tls_ca = optarg; break;
+      case 'd': o->data_dir = optarg; break;
+      case 'f': o->config = optarg; break;
+      case 'D': o->dev = 1; break;
+      case 'h': o->help = 1; return TV_OK;
+      default:
+        snprintf(out_err, out_err_len, "unknown option or missing value: %s",
+                 optind > 0 && optind <= argc ? argv[optind - 1] : "?");
+        return TV_E_SERVER_CONFIG;
+    }
+  }
+  if (optind < argc) {
+    snprintf(out_err, out_err_len, "unexpected argument: %s", argv[optind]);
+    return TV_E_SERVER_CONFIG;
+  }
+  return check_options(o, out_err, out_err_len);
+}

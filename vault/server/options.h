@@ -1,0 +1,35 @@
+/* tokenvaultd's command line. */
+#ifndef TV_SERVER_OPTIONS_H
+#define TV_SERVER_OPTIONS_H
+
+#include <stddef.h>
+
+#include "vault/util/status.h"
+
+typedef struct tv_options {
+  const char *listen;   /* default TV_LISTEN_DEFAULT */
+  const char *tls_cert; /* paths; all three required unless dev */
+  const char *tls_key;
+  const char *tls_ca;
+  const char *data_dir; /* default "./var" */
+  const char *config;   /* NULL: built-in defaults */
+  int dev;              /* plaintext on loopback only */
+  int help;
+} tv_options;
+
+#define TV_LISTEN_DEFAULT "127.0.0.1:7443"
+
+/* tv_options_parse reads |argv| (pointers into it are kept). Returns TV_OK,
+ * or TV_E_SERVER_CONFIG with a sentence in |out_err|: unknown flag, missing
+ * TLS file without --dev, TLS flags with --dev, --dev on an address that is
+ * not loopback. */
+tv_status tv_options_parse(tv_options *out, int argc, char **argv, char *out_err, size_t out_err_len);
+
+/* tv_listen_is_loopback returns 1 if |listen| ("host:port" or
+ * "[v6]:port") names a loopback host: localhost, 127.0.0.0/8 or ::1. */
+int tv_listen_is_loopback(const char *listen);
+
+/* The usage text printed by --help. */
+extern const char tv_options_usage[];
+
+#endif

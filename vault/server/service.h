@@ -1,0 +1,44 @@
+/* The interface between the gRPC server core and the code that implements
+ * the API. The engine adapter (tokenize, detokenize, keys, audit — not
+ * written yet) fills a tv_service; the server registers every method of
+ * vault/server/methods.h and dispatches each call to its handler.
+ *
+ * A handler runs on a worker thread with the call's decoded, validated
+ * request (valid until the call is finished) and must end the call exactly
+ * once with tv_call_finish/tv_call_finish_grpc (vault/server/call.h), now or
+ * later from any thread. It must not block for long on anything but its own
+ * work; a handler that waits for storage should finish the call from the
+ * storage writer's completion instead of blocking the worker.
+ *
+ * Bidirectional streams (TokenizeStream, DetokenizeStream): the handler
+ * runs once per request message and answers it with exactly one
+ * tv_call_send (or ends the call with tv_call_finish); the server reads the
+ * next message only after that reply was written, so each stream holds at
+ * most one request and one reply in memory and a slow reader slows the
+ * writer (HTTP/2 flow control does the rest). The request must not be
+ * used once its reply is sent (the next one replaces it). When the client half-closes,
+ * the handler runs once more with request == NULL and must finish the call.
+ *
+ * Methods whose handler is NULL answer UNIMPLEMENTED ("not implemented yet:
+ * engine not wired"). Health and WhoAmI have built-in handlers that the
+ * service may replace. */
+#ifndef TV_SERVER_SERVICE_H
+#define TV_SERVER_SERVICE_H
+
+#include <protobuf-c/protobuf-c.h>
+
+#include "vault/server/call.h"
+#include "vault/server/methods.h"
+
+typedef void (*tv_handler_fn)(void *impl, tv_call *call, const ProtobufCMessage *request);
+
+typedef struct tv_handler {
+  tv_handler_fn fn; /* NULL: UNIMPLEMENTED */
+  void *impl;       /* passed back as the first argument */
+} tv_handler;
+
+typedef struct tv_service {
+  tv_handler handlers[TV_METHOD_COUNT]; /* indexed by tv_method_id */
+} tv_service;
+
+#endif

@@ -1,0 +1,20 @@
+#include "vault/server/whoami.h"
+
+#include <stdint.h>
+
+#include "tokenvault/v1/tokenvault.pb-c.h"
+
+void tv_whoami(void *impl, tv_call *call, const ProtobufCMessage *request) {
+  (void)impl;
+  const Tokenvault__V1__WhoAmIRequest *req = (const Tokenvault__V1__WhoAmIRequest *)request;
+  const tv_identity *id = tv_call_identity(call);
+  Tokenvault__V1__WhoAmIResponse resp;
+  tokenvault__v1__who_am_iresponse__init(&resp); /* the __INIT macro casts away const */
+  /* protobuf-c's pack only reads these; the casts drop const for its API. */
+  resp.request_id = (char *)(uintptr_t)req->request_id;
+  resp.principal = (char *)(uintptr_t)id->principal;
+  resp.identity_source = (char *)(uintptr_t)id->source;
+  resp.authenticated = id->authenticated;
+  resp.transport_security = (char *)(uintptr_t)id->transport;
+  tv_call_finish(call, TV_OK, NULL, &resp.base);
+}
