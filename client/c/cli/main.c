@@ -6,7 +6,9 @@
 
 #include "client/c/cli/cli_diag.h"
 #include "client/c/cli/cli_exit.h"
+#include "client/c/cli/cmd_audit.h"
 #include "client/c/cli/cmd_fpe.h"
+#include "client/c/cli/cmd_hsm.h"
 #include "vault/util/secure_mem.h"
 
 /* The command table. Adding a command is one line here plus its file
@@ -14,7 +16,8 @@
  * the declaration generated below, an #include of its header above). */
 #define TV_CLI_COMMANDS(X)                                                       \
   X(fpe, "encrypt or decrypt values with plain NIST FF1 (interop and bulk tool)") \
-  X(hsm, "HSM administration: create a development SoftHSM2 token (hsm init)")
+  X(hsm, "HSM administration: create a development SoftHSM2 token (hsm init)")     \
+  X(audit, "verify the audit log's hash chain and checkpoints, or print its tail")
 
 #define TV_CLI_DECLARE(name, summary) \
   int name##_cmd_main(int argc, char **argv, FILE *in, FILE *out, FILE *err);
