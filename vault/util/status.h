@@ -141,6 +141,27 @@ typedef enum tv_status {
   TV_E_ENGINE_BATCH_TOO_LARGE = 807,
   TV_E_ENGINE_NAMESPACE_EXISTS = 808,
   TV_E_ENGINE_CLOSED = 809,
+  /* 900..949: authorisation policy (principals, roles, limits) */
+  TV_E_POLICY_UNKNOWN_PRINCIPAL = 900,
+  TV_E_POLICY_DENIED = 901,
+  TV_E_POLICY_NETWORK = 902,
+  TV_E_POLICY_PEER = 903,
+  TV_E_POLICY_TOO_MANY_ITEMS = 904,
+  TV_E_POLICY_RATE_LIMITED = 905,
+  TV_E_POLICY_REASON_REQUIRED = 906,
+  TV_E_POLICY_CONFIG = 907,
+  TV_E_POLICY_LIMIT = 908,
+  TV_E_POLICY_METER_FULL = 909,
+  /* 950..999: daemon configuration file */
+  TV_E_CONFIG_SYNTAX = 950,
+  TV_E_CONFIG_UNKNOWN_KEY = 951,
+  TV_E_CONFIG_TYPE = 952,
+  TV_E_CONFIG_VALUE = 953,
+  TV_E_CONFIG_MISSING = 954,
+  TV_E_CONFIG_DUPLICATE = 955,
+  TV_E_CONFIG_SECRET = 956,
+  TV_E_CONFIG_IO = 957,
+  TV_E_CONFIG_TOO_LARGE = 958,
 } tv_status;
 
 /* tv_status_message returns a static, human-readable sentence for |status|

@@ -1,0 +1,146 @@
+/* Private to vault/engine: the engine struct and the helpers its files
+ * share. */
+#ifndef TV_ENGINE_ENGINE_INTERNAL_H
+#define TV_ENGINE_ENGINE_INTERNAL_H
+
+#include <pthread.h>
+#include <stdint.h>
+
+#include <openssl/types.h>
+
+#include "vault/engine/engine.h"
+
+/* Stripes of the convergence table: enough that 2..256 producers rarely
+ * share a lock; a power of two. */
+#define ENGINE_INFLIGHT_STRIPES 64u
+/* Sleep between retries while the store's queue is full. */
+#define ENGINE_BUSY_SLEEP_NS 50000L
+/* Live records of one fingerprint looked at by a convergent lookup or an
+ * erasure round (more than a few means many expired tokens of a value). */
+#define ENGINE_FP_ITEMS_MAX 16u
+/* Ciphertext bytes: a value is at most one format text. */
+#define ENGINE_CT_LEN_MAX TV_ENGINE_TEXT_LEN_MAX
+
+typedef struct engine_ns {
+  tv_engine_namespace cfg;
+  char name[FORMAT_NAMESPACE_LEN_MAX + 1];
+  size_t name_len;
+  /* HMAC-SHA-256 keyed with the namespace's fingerprint key, duplicated
+   * per use: keying (and fetching the algorithm) once, not per value. */
+  EVP_MAC_CTX *fp_mac;
+} engine_ns;
+
+struct tok_job;
+
+/* Work handed to the engine's retry thread (see engine_defer). */
+typedef struct engine_deferred {
+  void (*run)(struct engine_deferred *d);
+  struct engine_deferred *next;
+} engine_deferred;
+
+typedef struct inflight_stripe {
+  pthread_mutex_t lock;
+  struct tok_job *leaders; /* convergent tokenizations being written */
+} inflight_stripe;
+
+struct tv_engine {
+  tv_store *store;
+  tv_keyring *keyring;
+  uint64_t (*now_ms)(void *ctx);
+  void *now_ctx;
+  engine_ns ns[TV_ENGINE_NAMESPACES_MAX];
+  size_t num_ns;
+  inflight_stripe stripes[ENGINE_INFLIGHT_STRIPES];
+
+  /* Every accepted async request until its done ran (tv_engine_free). */
+  pthread_mutex_t ops_lock;
+  pthread_cond_t ops_cond;
+  uint64_t ops_inflight;
+  /* Deletes and re-encryption both re-put existing tokens: a re-encrypted
+   * copy submitted after a tombstone would bring the value back, so
+   * re-encryption waits for in-flight deletes and holds them off while it
+   * reads and re-puts a chunk. */
+  pthread_mutex_t mutate_lock;
+  pthread_cond_t mutate_cond;
+  uint64_t deletes_inflight;
+  int reencrypting;
+  /* Encryption epochs: before retiring a version, re-encryption waits for
+   * every write that reserved a key before it started (it may have taken
+   * the old version) to finish. */
+  pthread_mutex_t epoch_lock;
+  pthread_cond_t epoch_cond;
+  uint64_t epoch;
+  uint64_t epoch_writes[2];
+  /* The retry thread: store failures (a lost token race among them) are
+   * reported on the store's writer thread, which must not wait for queue
+   * space it alone frees; retries run here instead. */
+  pthread_t retry_thread;
+  pthread_mutex_t retry_lock;
+  pthread_cond_t retry_cond;
+  engine_deferred *retry_head;
+  engine_deferred *retry_tail;
+  int retry_stop;
+};
+
+/* engine_find_ns returns the namespace called |name| or NULL. */
+const engine_ns *engine_find_ns(const tv_engine *e, const char *name);
+
+/* engine_now returns the engine clock in unix ms. */
+uint64_t engine_now(const tv_engine *e);
+
+/* engine_ops_begin / engine_ops_end count accepted async requests. */
+void engine_ops_begin(tv_engine *e);
+void engine_ops_end(tv_engine *e);
+
+/* engine_epoch_enter returns the slot a write counts in;
+ * engine_epoch_leave releases it; engine_epoch_drain waits until every
+ * write entered before the call has left. */
+unsigned engine_epoch_enter(tv_engine *e);
+void engine_epoch_leave(tv_engine *e, unsigned slot);
+void engine_epoch_drain(tv_engine *e);
+
+/* engine_defer runs |d->run(d)| soon on the engine's retry thread. */
+void engine_defer(tv_engine *e, engine_deferred *d);
+
+/* engine_submit submits |op| to the store, waiting while its queue is
+ * full. */
+tv_status engine_submit(tv_engine *e, tv_store_op *op);
+
+/* engine_token_canon writes the store key of |token| (separators removed,
+ * upper-cased except for generic formats) to |out| (TV_ENGINE_TEXT_LEN_MAX
+ * + 1 bytes). TV_E_INVALID_ARGUMENT if empty or too long. */
+tv_status engine_token_canon(const engine_ns *ns, const char *token, size_t token_len, char *out,
+                             size_t *out_len);
+
+/* engine_fp_mac_new makes the keyed HMAC-SHA-256 context of a namespace
+ * (free with EVP_MAC_CTX_free). */
+tv_status engine_fp_mac_new(const uint8_t *fp_key, EVP_MAC_CTX **out);
+
+/* engine_fingerprint computes HMAC-SHA-256(fingerprint key, u8 len(ns) ||
+ * ns || canonical value) truncated to 16 bytes. */
+tv_status engine_fingerprint(const engine_ns *ns, const format_value *value, uint8_t out[TV_RECORD_FINGERPRINT_LEN]);
+
+/* engine_seal encrypts |pt| (|pt_len| <= ENGINE_CT_LEN_MAX) for (ns,
+ * token, version) into |put|'s nonce and tag and |ct| (|pt_len| bytes). */
+tv_status engine_seal(const engine_ns *ns, const uint8_t *token, size_t token_len, uint32_t version,
+                      const uint8_t *key, const uint8_t *pt, size_t pt_len, uint8_t *ct,
+                      tv_record_put *put);
+
+/* engine_forget_keys wipes every thread's cached GCM key (see seal.c);
+ * called when an engine is freed and when versions are retired, so no
+ * copy of a key outlives its use. */
+void engine_forget_keys(void);
+
+/* engine_open decrypts |put| (whose ns, token, version bind it) into
+ * |out_pt| (ENGINE_CT_LEN_MAX bytes). TV_E_ENGINE_DECRYPT, with |out_pt|
+ * wiped, if authentication fails. */
+tv_status engine_open(const tv_record_put *put, const uint8_t *key, uint8_t *out_pt, size_t *out_len);
+
+/* engine_record_state maps a live record to TV_OK, TV_E_ENGINE_DELETED or
+ * TV_E_ENGINE_EXPIRED at time |now|. */
+tv_status engine_record_state(const tv_record_put *put, uint64_t now);
+
+/* engine_key_of fills a store key for namespace |ns| and token bytes. */
+tv_store_key engine_key_of(const engine_ns *ns, const char *token, size_t token_len);
+
+#endif

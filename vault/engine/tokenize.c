@@ -1,0 +1,354 @@
+/* Tokenize: validate, fingerprint, find (convergent) or mint a token,
+ * encrypt, and answer once the record is durable.
+ *
+ * Each item is a job. A job prepares on the submitting thread and ends in
+ * the store's completion callback; a PUT that loses a race for its token
+ * (TV_E_STORE_TOKEN_EXISTS: the store is what guarantees uniqueness)
+ * moves on to the next attempt from that callback. In a convergent
+ * namespace the first job of a fingerprint registers in a striped table;
+ * later jobs of the same fingerprint wait on it and take its token, so
+ * racing callers end with exactly one token. */
+#include <assert.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "vault/engine/engine_internal.h"
+#include "vault/util/secure_mem.h"
+
+typedef struct tok_job {
+  tv_store_op op; /* first: the store hands it back to tok_done */
+  engine_deferred retry;
+  tv_engine *e;
+  const engine_ns *ns;
+  tv_tokenize_req *req;
+  tv_tokenize_item *item;
+  format_value value;
+  uint8_t fp[TV_RECORD_FINGERPRINT_LEN];
+  uint64_t created_ms; /* one clock reading for created and expiry */
+  uint64_t expires_ms;
+  uint32_t min_attempt;
+  format_token tok;
+  char key_token[TV_ENGINE_TEXT_LEN_MAX + 1];
+  size_t key_token_len;
+  uint8_t ct[ENGINE_CT_LEN_MAX];
+  unsigned epoch_slot;
+  int in_epoch;
+  int leader;
+  struct tok_job *next_leader;
+  struct tok_job *waiters;
+  struct tok_job *next_waiter;
+} tok_job;
+
+static void job_finish(tok_job *job, tv_status status);
+static void job_write(tok_job *job);
+
+static void req_item_done(tv_tokenize_req *req) {
+  if (atomic_fetch_sub(&req->priv.pending, 1) != 1) {
+    return;
+  }
+  tv_engine *e = req->priv.engine;
+  tok_job *jobs = req->priv.jobs;
+  tv_wipe(jobs, req->num_items * sizeof *jobs);
+  free(jobs);
+  req->priv.jobs = NULL;
+  req->done(req); /* may free req */
+  engine_ops_end(e);
+}
+
+static inflight_stripe *stripe_of(tv_engine *e, const uint8_t fp[TV_RECORD_FINGERPRINT_LEN]) {
+  return &e->stripes[fp[0] & (ENGINE_INFLIGHT_STRIPES - 1u)];
+}
+
+/* Renders canonical token |canon| in the shape of the job's input: a
+ * separator wherever the input had one (tokens replace characters one for
+ * one, so the shapes match). */
+static void shape_token(tok_job *job, const char *canon, size_t canon_len) {
+  const format_value *v = &job->value;
+  size_t c = 0;
+  size_t n = 0;
+  for (size_t i = 0; i < v->text_len && n < TV_ENGINE_TEXT_LEN_MAX; i++) {
+    int sep = (int)((v->separator_bits[i / 64] >> (i % 64)) & 1u);
+    if (sep) {
+      job->item->token[n++] = v->text[i];
+    } else if (c < canon_len) {
+      job->item->token[n++] = canon[c++];
+    }
+  }
+  job->item->token[n] = '\0';
+  job->item->token_len = n;
+}
+
+static void leader_release(tok_job *job, tv_status status) {
+  inflight_stripe *s = stripe_of(job->e, job->fp);
+  pthread_mutex_lock(&s->lock);
+  tok_job **pp = &s->leaders;
+  while (*pp != job) {
+    assert(*pp != NULL);
+    pp = &(*pp)->next_leader;
+  }
+  *pp = job->next_leader;
+  tok_job *w = job->waiters;
+  job->waiters = NULL;
+  job->leader = 0;
+  pthread_mutex_unlock(&s->lock);
+  while (w != NULL) {
+    tok_job *next = w->next_waiter;
+    if (status == TV_OK) {
+      shape_token(w, job->key_token, job->key_token_len);
+      w->item->existing = 1;
+    }
+    job_finish(w, status);
+    w = next;
+  }
+}
+
+static void job_finish(tok_job *job, tv_status status) {
+  if (job->in_epoch) {
+    engine_epoch_leave(job->e, job->epoch_slot);
+    job->in_epoch = 0;
+  }
+  if (job->leader) {
+    leader_release(job, status);
+  }
+  job->item->status = status;
+  if (status != TV_OK) {
+    job->item->token_len = 0;
+    job->item->token[0] = '\0';
+  }
+  format_value_wipe(&job->value);
+  tv_wipe(job->ct, sizeof job->ct);
+  req_item_done(job->req);
+}
+
+static tv_status item_expiry(uint64_t now, const engine_ns *ns, const tv_tokenize_item *item, uint64_t *out) {
+  if (item->expires_ms != 0) {
+    TV_ENSURE(item->expires_ms > now && item->expires_ms - now <= TV_ENGINE_TTL_MS_MAX, TV_E_ENGINE_EXPIRY);
+    *out = item->expires_ms;
+    return TV_OK;
+  }
+  uint64_t ttl = item->ttl_ms != 0 ? item->ttl_ms : ns->cfg.default_ttl_ms;
+  TV_ENSURE(ttl <= TV_ENGINE_TTL_MS_MAX, TV_E_ENGINE_EXPIRY);
+  *out = ttl != 0 ? now + ttl : 0;
+  return TV_OK;
+}
+
+static tv_status used_cb(void *ctx, const format_token *token, int *out_used) {
+  tok_job *job = ctx;
+  *out_used = 1;
+  if (token->attempt < job->min_attempt) {
+    return TV_OK; /* lost a race at this attempt already */
+  }
+  char canon[TV_ENGINE_TEXT_LEN_MAX + 1];
+  size_t canon_len = 0;
+  TV_TRY(engine_token_canon(job->ns, token->text, token->text_len, canon, &canon_len));
+  tv_store_key key = engine_key_of(job->ns, canon, canon_len);
+  tv_store_item it;
+  tv_store_buf buf = {0};
+  tv_status st = tv_store_get_batch(job->e->store, &key, 1, &it, &buf);
+  tv_store_buf_cleanup(&buf);
+  TV_TRY(st);
+  if (it.status == TV_E_STORE_NOT_FOUND) {
+    *out_used = 0;
+    return TV_OK;
+  }
+  return it.status; /* TV_OK: taken (live, expired or tombstoned) */
+}
+
+/* Looks for a live token of the job's fingerprint; TV_OK with the item
+ * filled if there is one, TV_E_ENGINE_NOT_FOUND if not. */
+static tv_status find_existing(tok_job *job) {
+  tv_store_item items[ENGINE_FP_ITEMS_MAX];
+  size_t num = 0;
+  tv_store_buf buf = {0};
+  tv_status st = tv_store_find_fingerprint(job->e->store, (const uint8_t *)job->ns->name, job->ns->name_len,
+                                           job->fp, items, ENGINE_FP_ITEMS_MAX, &num, &buf);
+  if (st == TV_OK) {
+    st = TV_E_ENGINE_NOT_FOUND;
+    uint64_t now = engine_now(job->e);
+    for (size_t i = 0; i < num && i < ENGINE_FP_ITEMS_MAX; i++) {
+      const tv_record_put *p = &items[i].put;
+      if (items[i].status == TV_OK && engine_record_state(p, now) == TV_OK &&
+          p->token_len <= TV_ENGINE_TEXT_LEN_MAX) {
+        memcpy(job->key_token, p->token, p->token_len);
+        job->key_token[p->token_len] = '\0';
+        job->key_token_len = p->token_len;
+        shape_token(job, job->key_token, job->key_token_len);
+        job->item->existing = 1;
+        st = TV_OK;
+        break;
+      }
+    }
+  }
+  tv_store_buf_cleanup(&buf);
+  return st;
+}
+
+/* Registers |job| as the leader of its fingerprint, or queues it behind
+ * the leader there is. Returns 1 if it is now the leader. */
+static int convergent_enter(tok_job *job) {
+  inflight_stripe *s = stripe_of(job->e, job->fp);
+  pthread_mutex_lock(&s->lock);
+  for (tok_job *l = s->leaders; l != NULL; l = l->next_leader) {
+    if (l->ns == job->ns && memcmp(l->fp, job->fp, sizeof job->fp) == 0) {
+      job->next_waiter = l->waiters;
+      l->waiters = job;
+      pthread_mutex_unlock(&s->lock);
+      return 0;
+    }
+  }
+  job->leader = 1;
+  job->next_leader = s->leaders;
+  s->leaders = job;
+  pthread_mutex_unlock(&s->lock);
+  return 1;
+}
+
+static tv_status job_prepare(tok_job *job) {
+  tv_tokenize_item *item = job->item;
+  TV_ENSURE(item->value != NULL || item->value_len == 0, TV_E_INVALID_ARGUMENT);
+  TV_ENSURE(item->metadata_len <= TV_ENGINE_METADATA_LEN_MAX, TV_E_ENGINE_METADATA_TOO_LARGE);
+  TV_ENSURE(item->metadata != NULL || item->metadata_len == 0, TV_E_INVALID_ARGUMENT);
+  job->created_ms = engine_now(job->e);
+  TV_TRY(item_expiry(job->created_ms, job->ns, item, &job->expires_ms));
+  TV_TRY(format_parse(&job->ns->cfg.format, item->value, item->value_len, &job->value));
+  return engine_fingerprint(job->ns, &job->value, job->fp);
+}
+
+static void job_start(tok_job *job) {
+  tv_status st = job_prepare(job);
+  if (st != TV_OK) {
+    job_finish(job, st);
+    return;
+  }
+  if (job->ns->cfg.convergent) {
+    if (!convergent_enter(job)) {
+      return; /* the leader finishes it */
+    }
+    st = find_existing(job);
+    if (st != TV_E_ENGINE_NOT_FOUND) {
+      job_finish(job, st);
+      return;
+    }
+  }
+  job_write(job);
+}
+
+static tv_status job_encrypt(tok_job *job) {
+  tv_keyring_keys keys;
+  TV_TRY(tv_keyring_active(job->e->keyring, &keys, job->ns->name));
+  TV_TRY(format_generate(&job->ns->cfg.format, keys.token_ff1, &job->value, used_cb, job, &job->tok));
+  TV_TRY(engine_token_canon(job->ns, job->tok.text, job->tok.text_len, job->key_token, &job->key_token_len));
+  job->epoch_slot = engine_epoch_enter(job->e);
+  job->in_epoch = 1;
+  TV_TRY(tv_keyring_reserve(job->e->keyring, &keys, NULL, job->ns->name, 1));
+  tv_record_put *put = &job->op.put;
+  memset(put, 0, sizeof *put);
+  TV_TRY(engine_seal(job->ns, (const uint8_t *)job->key_token, job->key_token_len, keys.version,
+                     keys.value_key, (const uint8_t *)job->value.text, job->value.text_len, job->ct, put));
+  put->ns = (const uint8_t *)job->ns->name;
+  put->ns_len = job->ns->name_len;
+  put->token = (const uint8_t *)job->key_token;
+  put->token_len = job->key_token_len;
+  memcpy(put->fingerprint, job->fp, sizeof job->fp);
+  put->created_ms = job->created_ms;
+  put->expires_ms = job->expires_ms;
+  put->metadata = job->item->metadata;
+  put->metadata_len = job->item->metadata_len;
+  return TV_OK;
+}
+
+static void tok_retry(engine_deferred *d) {
+  tok_job *job = (tok_job *)((char *)d - offsetof(tok_job, retry));
+  job_write(job);
+}
+
+static void tok_done(tv_store_op *op, tv_status status) {
+  tok_job *job = (tok_job *)op;
+  if (status == TV_OK) {
+    memcpy(job->item->token, job->tok.text, job->tok.text_len);
+    job->item->token[job->tok.text_len] = '\0';
+    job->item->token_len = job->tok.text_len;
+    job->item->existing = 0;
+  }
+  if (status != TV_E_STORE_TOKEN_EXISTS) {
+    job_finish(job, status);
+    return;
+  }
+  /* Another writer took this candidate between our check and our write.
+   * This runs on the store's writer thread: retry elsewhere. */
+  engine_epoch_leave(job->e, job->epoch_slot);
+  job->in_epoch = 0;
+  job->min_attempt = job->tok.attempt + 1u;
+  job->retry.run = tok_retry;
+  engine_defer(job->e, &job->retry);
+}
+
+static void job_write(tok_job *job) {
+  tv_status st = job_encrypt(job);
+  if (st == TV_OK) {
+    job->op.kind = TV_STORE_OP_PUT;
+    job->op.done = tok_done;
+    job->op.user = job;
+    st = engine_submit(job->e, &job->op);
+  }
+  if (st != TV_OK) {
+    job_finish(job, st);
+  }
+}
+
+tv_status tv_engine_tokenize_submit(tv_engine *engine, tv_tokenize_req *req) {
+  TV_ENSURE(engine != NULL && req != NULL && req->done != NULL && req->items != NULL, TV_E_INVALID_ARGUMENT);
+  TV_ENSURE(req->num_items >= 1, TV_E_INVALID_ARGUMENT);
+  TV_ENSURE(req->num_items <= TV_ENGINE_BATCH_ITEMS_MAX, TV_E_ENGINE_BATCH_TOO_LARGE);
+  const engine_ns *ns = engine_find_ns(engine, req->ns);
+  TV_ENSURE(ns != NULL, TV_E_ENGINE_NAMESPACE);
+  tok_job *jobs = calloc(req->num_items, sizeof *jobs);
+  TV_ENSURE(jobs != NULL, TV_E_NO_MEMORY);
+  req->priv.jobs = jobs;
+  req->priv.engine = engine;
+  /* One extra count keeps |done| from running before the loop ends. */
+  atomic_store(&req->priv.pending, req->num_items + 1);
+  engine_ops_begin(engine);
+  for (size_t i = 0; i < req->num_items; i++) {
+    tok_job *job = &jobs[i];
+    job->e = engine;
+    job->ns = ns;
+    job->req = req;
+    job->item = &req->items[i];
+    job->item->existing = 0;
+    job->item->token_len = 0;
+    job->item->token[0] = '\0';
+    job_start(job);
+  }
+  req_item_done(req);
+  return TV_OK;
+}
+
+typedef struct sync_wait {
+  pthread_mutex_t lock;
+  pthread_cond_t cond;
+  int done;
+} sync_wait;
+
+static void sync_done(tv_tokenize_req *req) {
+  sync_wait *w = req->user;
+  pthread_mutex_lock(&w->lock);
+  w->done = 1;
+  pthread_cond_signal(&w->cond);
+  pthread_mutex_unlock(&w->lock);
+}
+
+tv_status tv_engine_tokenize(tv_engine *engine, const char *ns, tv_tokenize_item *items, size_t num_items) {
+  sync_wait w = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0};
+  tv_tokenize_req req = {.ns = ns, .items = items, .num_items = num_items, .done = sync_done, .user = &w};
+  TV_TRY(tv_engine_tokenize_submit(engine, &req));
+  pthread_mutex_lock(&w.lock);
+  while (!w.done) {
+    pthread_cond_wait(&w.cond, &w.lock);
+  }
+  pthread_mutex_unlock(&w.lock);
+  pthread_mutex_destroy(&w.lock);
+  pthread_cond_destroy(&w.cond);
+  return TV_OK;
+}
