@@ -14,6 +14,9 @@
  *                   gRPC server with N concurrent calls drives the store);
  *   replay          reopening a store of R records: records/s recovered
  *                   (files are in the page cache: a warm restart);
+ *   replay_checkpoint the same store reopened from an index checkpoint
+ *                   (written at close) against the full replay: open
+ *                   time with and without it, and the checkpoint's cost;
  *   index_memory    bytes of index per token at 1M tokens (10M with
  *                   --big-index), grown on demand and presized.
  * The store directory defaults to $TMPDIR (or /tmp) and is removed after. */
@@ -22,6 +25,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <fcntl.h>
 #include <unistd.h>
@@ -81,11 +85,12 @@ static void remove_dir(const char *dir) {
   }
 }
 
-static tv_store *open_store(const char *dir, size_t hint) {
+static tv_store *open_store_ckpt(const char *dir, size_t hint, uint64_t checkpoint_records) {
   tv_store_options o;
   memset(&o, 0, sizeof o);
   o.dir = dir;
   o.tokens_hint = hint;
+  o.checkpoint_records = checkpoint_records;
   tv_store *s;
   tv_store_diag d;
   tv_status st = tv_store_open(NULL, &o, &s, &d);
@@ -95,6 +100,8 @@ static tv_store *open_store(const char *dir, size_t hint) {
   }
   return s;
 }
+
+static tv_store *open_store(const char *dir, size_t hint) { return open_store_ckpt(dir, hint, 0); }
 
 static double fsync_baseline(const config *c, const char *when) {
   char dir[4200], path[4300];
@@ -329,6 +336,46 @@ static void bench_get_batch(const config *c, tv_store *s, uint64_t records) {
   }
 }
 
+/* bench_replay_checkpoint: one more put in a session with checkpoints on
+ * (so close writes one covering the whole log), then a timed reopen that
+ * loads it and replays only what follows it (nothing). */
+static void bench_replay_checkpoint(const config *c, const char *dir, double full_secs, uint64_t full_records) {
+  tv_store *s = open_store_ckpt(dir, 0, UINT64_MAX);
+  bench_rec r;
+  rec_make(&r, c->replay_records);
+  if (tv_store_put(s, &r.put, NULL) != TV_OK) {
+    fprintf(stderr, "store_bench: put failed\n");
+    exit(1);
+  }
+  double t0 = now_s();
+  tv_store_close(s);
+  double write_secs = now_s() - t0;
+  t0 = now_s();
+  s = open_store(dir, 0);
+  double secs = now_s() - t0;
+  tv_store_stats st;
+  tv_store_get_stats(s, &st);
+  tv_store_close(s);
+  char path[4300];
+  snprintf(path, sizeof path, "%s/CHECKPOINT", dir);
+  struct stat sb;
+  if (st.checkpoint_tokens == 0 || stat(path, &sb) != 0) {
+    fprintf(stderr, "store_bench: the checkpoint was not used\n");
+    exit(1);
+  }
+  if (c->json) {
+    printf("{\"case\":\"replay_checkpoint\",\"records\":%llu,\"full_replay_s\":%.3f,\"checkpoint_open_s\":%.3f,"
+           "\"tokens_from_checkpoint\":%llu,\"tail_records\":%llu,\"checkpoint_bytes\":%lld,"
+           "\"close_with_checkpoint_s\":%.3f,\"cache\":\"warm\"}\n",
+           (unsigned long long)full_records, full_secs, secs, (unsigned long long)st.checkpoint_tokens,
+           (unsigned long long)st.recovered_records, (long long)sb.st_size, write_secs);
+  } else {
+    printf("replay_ckpt    %9llu tokens: open %.3f s with checkpoint vs %.3f s full replay "
+           "(checkpoint %lld bytes, written at close in %.3f s)\n",
+           (unsigned long long)st.checkpoint_tokens, secs, full_secs, (long long)sb.st_size, write_secs);
+  }
+}
+
 static void bench_replay(const config *c) {
   char dir[4200];
   make_dir(c, dir, sizeof dir);
@@ -351,6 +398,7 @@ static void bench_replay(const config *c) {
   report_index(c, "store", st.index.tokens, st.index.bytes, "from_log");
   bench_get_batch(c, s, c->replay_records);
   tv_store_close(s);
+  bench_replay_checkpoint(c, dir, secs, st.recovered_records);
   remove_dir(dir);
 }
 

@@ -315,3 +315,27 @@ void tv_index_get_stats(tv_index *idx, tv_index_stats *out) {
   out->bytes = table_bytes(&idx->tokens) + table_bytes(&idx->fps) + sizeof *idx;
   pthread_rwlock_unlock(&idx->lock);
 }
+
+uint64_t tv_index_seed(const tv_index *idx) { return idx->seed; }
+
+static size_t table_export(const table *t, uint64_t *out, size_t out_max) {
+  size_t n = 0;
+  for (size_t i = 0; i < t->cap; i++) {
+    if (t->slots[i].loc != 0) {
+      if (n < out_max) {
+        out[2 * n] = t->slots[i].hash;
+        out[2 * n + 1] = t->slots[i].loc;
+      }
+      n++;
+    }
+  }
+  return n;
+}
+
+size_t tv_index_token_export(const tv_index *idx, uint64_t *out, size_t out_max) {
+  return table_export(&idx->tokens, out, out_max);
+}
+
+size_t tv_index_fp_export(const tv_index *idx, uint64_t *out, size_t out_max) {
+  return table_export(&idx->fps, out, out_max);
+}

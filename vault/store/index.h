@@ -92,6 +92,16 @@ int tv_index_fp_remove(tv_index *idx, uint64_t hash, tv_store_loc loc);
  * any reader exists). TV_E_NO_MEMORY leaves the index unchanged. */
 tv_status tv_index_reserve(tv_index *idx, size_t tokens);
 
+/* tv_index_seed returns the hash key |idx| was created with (an index
+ * checkpoint stores it: its hashes are only valid under that key). */
+uint64_t tv_index_seed(const tv_index *idx);
+
+/* tv_index_token_export and tv_index_fp_export copy up to |out_max|
+ * entries as (hash, location) pairs into |out| (2 * out_max words) and
+ * return the number of entries. Writer thread only (no lock taken). */
+size_t tv_index_token_export(const tv_index *idx, uint64_t *out, size_t out_max);
+size_t tv_index_fp_export(const tv_index *idx, uint64_t *out, size_t out_max);
+
 /* tv_index_stats reports live tokens and bytes allocated for both tables. */
 typedef struct tv_index_stats {
   size_t tokens;

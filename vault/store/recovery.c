@@ -20,6 +20,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "vault/store/checkpoint.h"
 #include "vault/store/cursor.h"
 #include "vault/store/segment.h"
 #include "vault/store/ustore.h"
@@ -29,6 +30,8 @@ typedef struct seg_scan {
   const uint8_t *map;
   uint64_t size;
   int is_last;
+  uint64_t start; /* replay from here (after a checkpoint), else 0 */
+  int skip;       /* wholly covered by a checkpoint: not replayed */
   uint64_t end; /* out: end of the last good record */
   int torn;     /* out: non-zero bytes after |end| are to be cut */
 } seg_scan;
@@ -188,7 +191,7 @@ static tv_status scan_segment(tv_ustore *u, seg_scan *s, uint64_t *last_seq, tv_
   static _Thread_local pipeline pl; /* ~4 KiB: kept off the stack */
   pl.head = 0;
   pl.num = 0;
-  uint64_t off = 0;
+  uint64_t off = s->start;
   tv_record_header prev;
   int have_prev = 0;
   while (off < s->size) {
@@ -202,6 +205,7 @@ static tv_status scan_segment(tv_ustore *u, seg_scan *s, uint64_t *last_seq, tv_
     TV_TRY(check_record(u, s, off, &r, *last_seq, diag));
     TV_TRY(pipeline_push(u, &pl, &r, tv_loc_pack(s->id, off, (uint32_t)len)));
     *last_seq = r.header.seq;
+    u->last_loc = tv_loc_pack(s->id, off, (uint32_t)len);
     prev = r.header;
     have_prev = 1;
     off += len;
@@ -235,8 +239,8 @@ static tv_status open_map(tv_ustore *u, seg_scan *s, int *out_fd, tv_store_diag 
  * check) to learn how many tokens the index must hold. */
 static size_t count_puts(const seg_scan *s) {
   size_t n = 0;
-  uint64_t off = 0;
-  while (off + TV_STORE_RECORD_HEADER_LEN <= s->size) {
+  uint64_t off = s->start;
+  while (!s->skip && off + TV_STORE_RECORD_HEADER_LEN <= s->size) {
     const uint8_t *p = s->map + off;
     uint32_t plen = tv_le32(p + 8);
     if (tv_le32(p) != TV_RECORD_MAGIC || plen == 0 || plen > TV_STORE_RECORD_PAYLOAD_LEN_MAX) {
@@ -249,6 +253,9 @@ static size_t count_puts(const seg_scan *s) {
 }
 
 static tv_status scan_mapped(tv_ustore *u, seg_scan *s, uint64_t *last_seq, tv_store_diag *diag) {
+  if (s->skip) {
+    return TV_OK;
+  }
   if (s->size == 0) {
     return s->is_last ? TV_OK : corrupt(u, diag, s->id, 0, "empty sealed segment");
   }
@@ -267,6 +274,7 @@ static tv_status finish_tail(tv_ustore *u, const seg_scan *s, int fd, uint64_t l
   }
   if (s->end == 0) { /* not even a header survived: start the segment again */
     TV_TRY(tv_segment_reinit(fd, s->id, last_seq + 1, u->segment_bytes, &u->write_off, &u->alloc_end));
+    u->last_loc = tv_loc_pack(s->id, 0, (uint32_t)u->write_off);
     last_seq++;
   } else {
     u->write_off = s->end;
@@ -287,13 +295,62 @@ static tv_status check_ids(tv_ustore *u, const uint32_t *ids, size_t num, tv_sto
   return TV_OK;
 }
 
+/* ckpt_matches: the checkpoint's last record is in the log where it says,
+ * with the sequence number it says (a log rewritten by repair or a
+ * different store's file fails this). */
+static int ckpt_matches(const seg_scan *s, const tv_ckpt_pos *pos) {
+  uint64_t off = tv_loc_offset(pos->last_loc);
+  if (tv_loc_segment(pos->last_loc) != pos->segment || off + tv_loc_len(pos->last_loc) != pos->offset ||
+      pos->offset > s->size || s->map == NULL) {
+    return 0;
+  }
+  tv_record r;
+  size_t len;
+  return tv_record_decode(s->map + off, s->size - off, &r, &len) == TV_OK && len == tv_loc_len(pos->last_loc) &&
+         r.header.seq == pos->last_seq;
+}
+
+/* use_checkpoint loads a valid checkpoint, if any, in place of the empty
+ * index, and marks the log it covers as not to be replayed. Anything
+ * wrong with it: ignored, and the whole log is replayed. */
+static void use_checkpoint(tv_ustore *u, seg_scan *scans, size_t num, uint64_t *last_seq) {
+  tv_index *idx;
+  tv_ckpt_pos pos;
+  if (tv_ckpt_load(u->dir_fd, 0, &idx, &pos) != TV_OK) {
+    return;
+  }
+  size_t at = num;
+  for (size_t i = 0; i < num; i++) {
+    at = scans[i].id == pos.segment ? i : at;
+  }
+  if (at == num || !ckpt_matches(&scans[at], &pos)) {
+    tv_index_free(idx);
+    return;
+  }
+  tv_index_free(u->index);
+  u->index = idx;
+  for (size_t i = 0; i < at; i++) {
+    scans[i].skip = 1;
+  }
+  scans[at].start = pos.offset;
+  scans[at].end = pos.offset;
+  *last_seq = pos.last_seq;
+  u->last_loc = pos.last_loc;
+  tv_index_stats st;
+  tv_index_get_stats(u->index, &st);
+  u->st_ckpt_tokens = st.tokens;
+}
+
 /* replay_all maps every segment, sizes the index from a header-only pass
  * (so replay never rehashes), then checks and replays each in order. */
 static tv_status replay_all(tv_ustore *u, seg_scan *scans, int *fds, size_t num, uint64_t *last_seq,
                             tv_store_diag *diag) {
-  size_t puts = 0;
   for (size_t i = 0; i < num; i++) {
     TV_TRY(open_map(u, &scans[i], &fds[i], diag));
+  }
+  use_checkpoint(u, scans, num, last_seq);
+  size_t puts = (size_t)u->st_ckpt_tokens;
+  for (size_t i = 0; i < num; i++) {
     puts += count_puts(&scans[i]);
   }
   TV_TRY(tv_index_reserve(u->index, puts));
@@ -343,6 +400,7 @@ tv_status tv_ustore_recover(tv_ustore *u, tv_store_diag *diag) {
     if (st == TV_OK) {
       tv_ustore_set_seg_fd(u, 1, u->active_fd);
       u->next_seq = 2;
+      u->last_loc = tv_loc_pack(1, 0, (uint32_t)u->write_off);
     }
   } else {
     u->first_seg = ids[0];

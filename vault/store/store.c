@@ -164,3 +164,11 @@ void tv_store_get_stats(tv_store *s, tv_store_stats *out) {
   memset(out, 0, sizeof *out);
   s->backend->get_stats(s->impl, out);
 }
+
+tv_status tv_store_snapshot(tv_store *s, const char *dest_dir, const char *const *extra_paths, size_t num_extra,
+                            tv_store_snapshot_info *info) {
+  TV_ENSURE(s != NULL && dest_dir != NULL && info != NULL && (extra_paths != NULL || num_extra == 0),
+            TV_E_INVALID_ARGUMENT);
+  memset(info, 0, sizeof *info);
+  return s->backend->snapshot(s->impl, dest_dir, extra_paths, num_extra, info);
+}

@@ -39,6 +39,10 @@ typedef struct tv_store_options {
   int force_no_io_uring;   /* behave as if io_uring were unavailable; the
                               environment variable TV_STORE_FORCE_NO_IO_URING=1
                               does the same */
+  uint64_t checkpoint_records; /* write an index checkpoint after this many
+                                  records and at close, so open replays only
+                                  the log after it; 0 = never write one (an
+                                  existing checkpoint is still used) */
   tv_store_fault_fn fault; /* tests only; NULL in production */
   void *fault_ctx;
 } tv_store_options;
@@ -124,8 +128,20 @@ typedef struct tv_store_stats {
   uint64_t failed_batches;
   uint64_t recovered_records; /* replayed at open */
   uint64_t torn_bytes_cut;    /* cut from the tail at open */
+  uint64_t checkpoint_tokens; /* tokens loaded from a checkpoint at open */
+  uint64_t checkpoints_written;
   tv_index_stats index;
 } tv_store_stats;
+
+/* What tv_store_snapshot copied, or where it failed. */
+typedef struct tv_store_snapshot_info {
+  uint64_t last_seq;    /* sequence number of the last record copied */
+  uint64_t records;     /* put, re-put and delete records copied */
+  uint64_t bytes;       /* bytes copied: segments and extra files */
+  uint32_t segments;    /* segment files copied */
+  uint32_t extra_files; /* extra files copied */
+  tv_store_diag diag;   /* on failure: the file and offset involved */
+} tv_store_snapshot_info;
 
 /* A backend. Every function is required; scan and reads are safe from any
  * thread concurrently with submit. */
@@ -141,6 +157,8 @@ typedef struct tv_store_backend {
   tv_status (*find_fingerprint)(void *impl, const uint8_t *ns, size_t ns_len, const uint8_t fp[16],
                                 tv_store_item *out_items, size_t items_max, size_t *out_num, tv_store_buf *buf);
   tv_status (*scan)(void *impl, tv_store_scan_fn fn, void *ctx);
+  tv_status (*snapshot)(void *impl, const char *dest_dir, const char *const *extra_paths, size_t num_extra,
+                        tv_store_snapshot_info *info);
   void (*get_stats)(void *impl, tv_store_stats *out);
 } tv_store_backend;
 
@@ -203,6 +221,20 @@ tv_status tv_store_find_fingerprint(tv_store *s, const uint8_t *ns, size_t ns_le
 /* tv_store_scan calls |fn| for every live token (durable when the scan
  * started), in log order. */
 tv_status tv_store_scan(tv_store *s, tv_store_scan_fn fn, void *ctx);
+
+/* tv_store_snapshot writes an online, consistent backup of |s| into
+ * |dest_dir| (created if missing; TV_E_STORE_BACKUP_TARGET if it exists
+ * and is not empty) while writers go on appending. The copy holds every
+ * record up to the last commit that was durable when the call started
+ * (so everything acknowledged before the call), re-checked record by
+ * record, plus a copy of each of the |num_extra| files at |extra_paths|
+ * (each opened once and copied to its base name: files replaced by
+ * rename, like the keyring, are copied consistently). Files and the
+ * directory are synced and MANIFEST is written last. |info| (required)
+ * gets the last sequence number, counts, and on failure the file and
+ * offset involved; a failed snapshot leaves no MANIFEST (see backup.h). */
+tv_status tv_store_snapshot(tv_store *s, const char *dest_dir, const char *const *extra_paths, size_t num_extra,
+                            tv_store_snapshot_info *info);
 
 /* tv_store_get_stats fills |out| with counters since open. */
 void tv_store_get_stats(tv_store *s, tv_store_stats *out);

@@ -185,6 +185,7 @@ static tv_status ustore_open(const tv_store_options *opts, tv_store_diag *diag, 
   u->lock_fd = -1;
   u->segment_bytes = seg;
   u->fault = opts->fault;
+  u->ckpt_every = opts->checkpoint_records;
   u->fault_ctx = opts->fault_ctx;
   pthread_mutex_init(&u->wake_mu, NULL);
   pthread_cond_init(&u->wake_cv, NULL);
@@ -214,6 +215,8 @@ static void ustore_get_stats(void *impl, tv_store_stats *out) {
   out->failed_batches = atomic_load(&u->st_failed);
   out->recovered_records = u->st_recovered;
   out->torn_bytes_cut = u->st_torn_cut;
+  out->checkpoint_tokens = u->st_ckpt_tokens;
+  out->checkpoints_written = atomic_load(&u->st_ckpt_written);
   tv_index_get_stats(u->index, &out->index);
 }
 
@@ -226,5 +229,6 @@ const tv_store_backend tv_store_backend_uring = {
     .read_locations = tv_ustore_read_locations,
     .find_fingerprint = tv_ustore_find_fingerprint,
     .scan = tv_ustore_scan,
+    .snapshot = tv_ustore_snapshot,
     .get_stats = ustore_get_stats,
 };

@@ -42,6 +42,9 @@ typedef struct tv_ustore {
   uint64_t alloc_end;
   uint64_t next_seq;
   uint64_t batch_no;
+  tv_store_loc last_loc;  /* last record of the log (ends at write_off) */
+  uint64_t ckpt_every;    /* records between checkpoints; 0: none */
+  uint64_t ckpt_since;    /* records since the last checkpoint */
   tv_status failed; /* non-OK: the log could not be repaired; refuse writes */
   uint8_t *batch_buf;
   uint8_t *scratch; /* one record, for reading back an old version */
@@ -88,6 +91,8 @@ typedef struct tv_ustore {
   atomic_uint_fast64_t st_failed;
   uint64_t st_recovered;
   uint64_t st_torn_cut;
+  uint64_t st_ckpt_tokens;
+  atomic_uint_fast64_t st_ckpt_written;
 } tv_ustore;
 
 /* tv_ustore_seg_fd returns the open fd of segment |id|, or -1. */
@@ -128,6 +133,11 @@ tv_status tv_ustore_find_fingerprint(void *impl, const uint8_t *ns, size_t ns_le
 tv_status tv_ustore_read_locations(void *impl, const tv_store_loc *locs, size_t num, tv_store_item *out_items,
                                    tv_store_buf *buf);
 tv_status tv_ustore_scan(void *impl, tv_store_scan_fn fn, void *ctx);
+
+/* tv_ustore_snapshot copies the log up to its durable mark (see
+ * tv_store_snapshot). */
+tv_status tv_ustore_snapshot(void *impl, const char *dest_dir, const char *const *extra_paths, size_t num_extra,
+                             tv_store_snapshot_info *info);
 
 /* tv_key_equal compares two (namespace, token) pairs. */
 int tv_key_equal(const uint8_t *ns_a, size_t ns_a_len, const uint8_t *tok_a, size_t tok_a_len, const uint8_t *ns_b,

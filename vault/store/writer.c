@@ -18,6 +18,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "vault/store/checkpoint.h"
 #include "vault/store/segment.h"
 #include "vault/store/ustore.h"
 
@@ -208,6 +209,7 @@ static tv_status roll(tv_ustore *u) {
   u->write_off = end;
   u->alloc_end = alloc_end;
   u->next_seq++;
+  u->last_loc = tv_loc_pack(u->active_seg, 0, (uint32_t)end);
   return TV_OK;
 }
 
@@ -316,6 +318,8 @@ static void apply_op(tv_ustore *u, const tv_store_op *op) {
 static void publish_batch(tv_ustore *u, batch *b) {
   u->write_off += b->bytes;
   u->next_seq += b->num;
+  u->last_loc = u->batch_ops[b->num - 1]->loc;
+  u->ckpt_since += b->num;
   tv_index_write_begin(u->index);
   for (size_t i = 0; i < b->num; i++) {
     /* The buckets were loaded at collect time but an fsync has passed. */
@@ -386,6 +390,18 @@ static size_t drain_fail(tv_ustore *u, tv_status st) {
   return n;
 }
 
+/* checkpoint writes the index as of the end of the log. In the writer, so
+ * the index and the position match exactly; writes wait meanwhile (tens
+ * of ms per million tokens), which is why it is every |ckpt_every|
+ * records, not every batch. A failure only means open replays more. */
+static void checkpoint(tv_ustore *u) {
+  tv_ckpt_pos pos = {u->active_seg, u->write_off, u->next_seq - 1, u->last_loc};
+  if (tv_ckpt_write(u->dir_fd, u->index, &pos) == TV_OK) {
+    atomic_fetch_add(&u->st_ckpt_written, 1);
+  }
+  u->ckpt_since = 0;
+}
+
 /* run_batch does one round: roll if needed, collect, write, publish.
  * Returns 0 if there was nothing to do. */
 static int run_batch(tv_ustore *u) {
@@ -410,6 +426,9 @@ static int run_batch(tv_ustore *u) {
     fail_batch(u, &b, st);
   } else {
     publish_batch(u, &b);
+    if (u->ckpt_every != 0 && u->ckpt_since >= u->ckpt_every) {
+      checkpoint(u);
+    }
   }
   return 1;
 }
@@ -444,6 +463,9 @@ static void *writer_main(void *arg) {
     if (atomic_load(&u->closing) && atomic_load(&u->submitters) == 0 && u->carry_head == NULL) {
       tv_store_op *op = tv_opqueue_pop(&u->queue);
       if (op == NULL) {
+        if (u->ckpt_every != 0 && u->ckpt_since > 0 && u->failed == TV_OK) {
+          checkpoint(u); /* so the next open replays nothing */
+        }
         break;
       }
       list_append(&u->carry_head, &u->carry_tail, op);

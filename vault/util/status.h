@@ -90,6 +90,7 @@ typedef enum tv_status {
   TV_E_STORE_BUSY = 415,
   TV_E_STORE_LOCKED = 416,
   TV_E_STORE_LAYOUT = 417,
+  TV_E_STORE_BACKUP_TARGET = 418,
   /* 500..599: keyring (data keys, rotation, two-officer approvals) */
   TV_E_KEYRING_NOT_FOUND = 500,
   TV_E_KEYRING_EXISTS = 501,
