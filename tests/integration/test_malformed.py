@@ -56,8 +56,19 @@ with t.insecure_channel(server.port) as ch:
     big = b"\x1a" + b"\x80\x80\x48" + b"x" * (1024 * 1024 + 1024)  # one 1.2 MiB field
     raw(ch, TOKENIZE, big, EXHAUSTED, "a message over the 1 MiB receive limit")
 
-    # A valid request passes decoding and reaches the (unwired) engine.
-    raw(ch, TOKENIZE, good_bytes, grpc.StatusCode.UNIMPLEMENTED, "a valid request is decoded and dispatched")
+    # A valid request passes decoding and reaches the engine: one token per
+    # value, in order, each keeping the value's last four digits.
+    reply = TV.TokenizeResponse.FromString(t.unary(ch, TOKENIZE)(good_bytes, timeout=5))
+    t.check(reply.request_id == "r" and [r.status.code for r in reply.results] == [0, 0]
+            and [r.token[-4:] for r in reply.results] == ["1111", "0004"],
+            "a valid request is decoded, dispatched and answered by the engine")
+    # A well-formed request whose values break the format: per-item status.
+    bad = TV.TokenizeRequest(namespace="pan", values=["4111111111111112", "12ab"]).SerializeToString()
+    reply = TV.TokenizeResponse.FromString(t.unary(ch, TOKENIZE)(bad, timeout=5))
+    t.check([r.status.name for r in reply.results][0] == "FORMAT_LUHN" and reply.results[1].status.code != 0
+            and all(r.token == "" for r in reply.results), "bad values get per-item format statuses, no token")
+    raw(ch, TOKENIZE, TV.TokenizeRequest(namespace="nope", values=["1"]).SerializeToString(),
+        grpc.StatusCode.NOT_FOUND, "unknown namespace", "unknown namespace 'nope'")
 
     check = t.unary(ch, "/grpc.health.v1.Health/Check", HEALTH.HealthCheckRequest, HEALTH.HealthCheckResponse)
     t.check(check(HEALTH.HealthCheckRequest(), timeout=5).status == HEALTH.HealthCheckResponse.SERVING,

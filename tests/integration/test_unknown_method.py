@@ -1,5 +1,6 @@
 """Unknown methods answer UNIMPLEMENTED at once (not at the deadline);
-known methods whose engine is not wired say so."""
+known methods that are not served yet (VerifyAudit, ReadAudit) say so;
+a served method (Tokenize) answers."""
 import grpc
 
 import tvtest as t
@@ -14,19 +15,23 @@ with t.insecure_channel(server.port) as ch:
                                        grpc.StatusCode.UNIMPLEMENTED, DEADLINE_S, "unknown method " + method)
         t.check(took < 1.0, "%s answered in %.3f s, well under the %d s deadline" % (method, took, DEADLINE_S))
 
-    tokenize = t.unary(ch, "/tokenvault.v1.TokenVault/Tokenize", TV.TokenizeRequest, TV.TokenizeResponse)
-    err, took = t.expect_rpc_error(
-        lambda to: tokenize(TV.TokenizeRequest(namespace="pan", values=["4111111111111111"]), timeout=to),
-        grpc.StatusCode.UNIMPLEMENTED, DEADLINE_S, "Tokenize before the engine is wired")
-    t.check("not implemented yet: engine not wired" in err.details(), "the message says why: " + err.details())
+    verify = t.unary(ch, "/tokenvault.v1.TokenVault/VerifyAudit", TV.VerifyAuditRequest, TV.VerifyAuditResponse)
+    err, took = t.expect_rpc_error(lambda to: verify(TV.VerifyAuditRequest(), timeout=to),
+                                   grpc.StatusCode.UNIMPLEMENTED, DEADLINE_S, "VerifyAudit is not served yet")
+    t.check("not implemented yet" in err.details(), "the message says why: " + err.details())
 
-    stream = ch.stream_stream("/tokenvault.v1.TokenVault/TokenizeStream",
-                              request_serializer=lambda m: m.SerializeToString(),
-                              response_deserializer=TV.TokenizeResponse.FromString)
+    tokenize = t.unary(ch, "/tokenvault.v1.TokenVault/Tokenize", TV.TokenizeRequest, TV.TokenizeResponse)
+    got = tokenize(TV.TokenizeRequest(namespace="pan", values=["4111111111111111"]), timeout=DEADLINE_S)
+    t.check(got.results[0].status.code == 0 and got.results[0].token.endswith("1111")
+            and got.results[0].token != "4111111111111111", "Tokenize is served by the engine")
+
+    stream = ch.unary_stream("/tokenvault.v1.TokenVault/ReadAudit",
+                             request_serializer=lambda m: m.SerializeToString(),
+                             response_deserializer=TV.AuditEntry.FromString)
     err, took = t.expect_rpc_error(
-        lambda to: list(stream(iter([TV.TokenizeRequest(namespace="pan", values=["1"])]), timeout=to)),
-        grpc.StatusCode.UNIMPLEMENTED, DEADLINE_S, "TokenizeStream (bidi) before the engine is wired")
-    t.check(took < 1.0, "bidi UNIMPLEMENTED answered in %.3f s" % took)
+        lambda to: list(stream(TV.ReadAuditRequest(), timeout=to)),
+        grpc.StatusCode.UNIMPLEMENTED, DEADLINE_S, "ReadAudit (server streaming) is not served yet")
+    t.check(took < 1.0, "streaming UNIMPLEMENTED answered in %.3f s" % took)
 
     check = t.unary(ch, "/grpc.health.v1.Health/Check", HEALTH.HealthCheckRequest, HEALTH.HealthCheckResponse)
     t.check(check(HEALTH.HealthCheckRequest(), timeout=5).status == HEALTH.HealthCheckResponse.SERVING,

@@ -267,6 +267,8 @@ const tv_identity *tv_call_identity(const tv_call *call) { return &call->identit
 
 const tv_method *tv_call_method(const tv_call *call) { return call->method; }
 
+const char *tv_call_peer(const tv_call *call) { return call->peer; }
+
 tv_call *tv_call_new(tv_server *server, const tv_method *method, void (*accept_fn)(void *, int)) {
   tv_call *call = calloc(1, sizeof *call);
   if (call == NULL) {

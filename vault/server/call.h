@@ -23,6 +23,10 @@ const tv_identity *tv_call_identity(const tv_call *call);
  * to handlers). */
 const tv_method *tv_call_method(const tv_call *call);
 
+/* tv_call_peer returns the network peer ("ipv4:127.0.0.1:51234"), valid
+ * until the call is finished. For audit and logs: never an identity. */
+const char *tv_call_peer(const tv_call *call);
+
 /* tv_call_is_cancelled returns 1 once the client cancelled, the deadline
  * passed or the connection dropped; a handler should stop work early. */
 int tv_call_is_cancelled(tv_call *call);

@@ -61,6 +61,14 @@ static int fail(const char *event, const char *msg, int code) {
 }
 
 int tv_daemon_main(int argc, char **argv, const tv_service *service) {
+  return tv_daemon_run(argc, argv, service, NULL);
+}
+
+static int close_hooks(const tv_daemon_hooks *hooks) {
+  return hooks != NULL && hooks->close != NULL ? hooks->close(hooks->ctx) : 0;
+}
+
+int tv_daemon_run(int argc, char **argv, const tv_service *base_service, const tv_daemon_hooks *hooks) {
   if (tv_harden_process() != 0) {
     tv_log_message("warn", "harden", "could not disable core dumps");
   }
@@ -83,18 +91,29 @@ int tv_daemon_main(int argc, char **argv, const tv_service *service) {
   if (!opts.dev && tv_tls_files_load(&tls, opts.tls_cert, opts.tls_key, opts.tls_ca, err, sizeof err) != TV_OK) {
     return fail("tls", err, 2);
   }
+  tv_service svc = *base_service;
+  const tv_service *service = &svc;
+  if (hooks != NULL && hooks->open != NULL) {
+    tv_status ost = hooks->open(hooks->ctx, &opts, &svc, err, sizeof err);
+    if (ost != TV_OK) {
+      tv_tls_files_cleanup(&tls);
+      return fail("open", err[0] != '\0' ? err : tv_status_message(ost), ost == TV_E_SERVER_CONFIG ? 2 : 1);
+    }
+  }
   tv_server_config config = {opts.listen, tls.cert_pem, tls.key_pem, tls.ca_pem};
   tv_server *server = NULL;
   tv_status st = tv_server_start(&server, &config, service, err, sizeof err);
   tv_tls_files_cleanup(&tls); /* gRPC keeps its own copy; wipe ours now */
   if (st != TV_OK) {
+    (void)close_hooks(hooks);
     return fail("start", err[0] != '\0' ? err : tv_status_message(st), st == TV_E_SERVER_CONFIG ? 2 : 1);
   }
   log_start(&opts, tv_server_port(server));
   wait_for_stop(&set);
   if (tv_server_stop(server) != TV_OK) {
+    (void)close_hooks(hooks);
     return 1;
   }
   tv_log_message("info", "stopped", "all calls drained");
-  return 0;
+  return close_hooks(hooks);
 }

@@ -4,7 +4,25 @@
 #ifndef TV_SERVER_DAEMON_H
 #define TV_SERVER_DAEMON_H
 
+#include <stddef.h>
+
+#include "vault/server/options.h"
 #include "vault/server/service.h"
+
+/* What the process serves from, opened after the command line is read and
+ * signals are blocked (so its threads inherit the mask), closed after the
+ * server has drained every call. */
+typedef struct tv_daemon_hooks {
+  /* Opens the backend for |opts| and fills |service|'s handlers. Not TV_OK:
+   * the process exits (2 for TV_E_SERVER_CONFIG, else 1) with |err|. */
+  tv_status (*open)(void *ctx, const tv_options *opts, tv_service *service, char *err, size_t err_len);
+  /* Closes what open opened; returns 0 or 1 if closing failed. */
+  int (*close)(void *ctx);
+  void *ctx;
+} tv_daemon_hooks;
+
+/* tv_daemon_run is tv_daemon_main with |hooks| (may be NULL). */
+int tv_daemon_run(int argc, char **argv, const tv_service *service, const tv_daemon_hooks *hooks);
 
 /* tv_daemon_main runs the server for |service| until SIGTERM or SIGINT and
  * returns the process exit status: 0 after a clean drain, 2 for a usage or

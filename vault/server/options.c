@@ -7,14 +7,21 @@
 
 const char tv_options_usage[] =
     "usage: tokenvaultd [--listen ADDR] (--tls-cert FILE --tls-key FILE --tls-ca FILE | --dev)\n"
-    "                   [--data-dir DIR] [--config FILE]\n"
+    "                   [--data-dir DIR] [--config FILE] [--init]\n"
+    "                   [--hsm-module PATH] [--hsm-token-label L] (--hsm-pin-file F | --hsm-pin-env VAR)\n"
     "  --listen ADDR    host:port to serve on (default " TV_LISTEN_DEFAULT "; port 0 picks one)\n"
     "  --tls-cert FILE  server certificate chain (PEM)\n"
     "  --tls-key FILE   server private key (PEM)\n"
     "  --tls-ca FILE    CA certificates that client certificates must chain to (PEM)\n"
     "  --dev            plaintext, no client certificates; loopback addresses only\n"
     "  --data-dir DIR   vault data directory (default ./var)\n"
-    "  --config FILE    YAML configuration (accepted; parsing is not implemented yet)\n";
+    "  --config FILE    YAML configuration (accepted; parsing is not implemented yet)\n"
+    "  --init           create the keyring in DIR on first start (otherwise it must exist)\n"
+    "  --hsm-module PATH      PKCS#11 module (default: SoftHSM2)\n"
+    "  --hsm-token-label L    HSM token holding the KEK and MAC key (required without --dev)\n"
+    "  --hsm-pin-file F       file holding the user PIN (one line)\n"
+    "  --hsm-pin-env VAR      environment variable holding the user PIN\n"
+    "  (--dev makes and reuses a SoftHSM2 token in DIR/hsm; never pass a PIN as an argument)\n";
 
 int tv_listen_is_loopback(const char *listen) {
   char host[64];
@@ -63,8 +70,19 @@ static tv_status check_options(const tv_options *o, char *out_err, size_t out_er
              o->listen);
     return TV_E_SERVER_CONFIG;
   }
+  int hsm_flags = o->hsm_module != NULL || o->hsm_token_label != NULL || o->hsm_pin_file != NULL ||
+                  o->hsm_pin_env != NULL;
+  if (o->dev && hsm_flags) {
+    snprintf(out_err, out_err_len, "--dev makes its own SoftHSM2 token: do not combine it with --hsm-* flags");
+    return TV_E_SERVER_CONFIG;
+  }
   if (!o->dev && !all_tls) {
     snprintf(out_err, out_err_len, "mTLS needs --tls-cert, --tls-key and --tls-ca (or --dev for plaintext on loopback)");
+    return TV_E_SERVER_CONFIG;
+  }
+  if (!o->dev && hsm_flags && (o->hsm_token_label == NULL || (o->hsm_pin_file == NULL) == (o->hsm_pin_env == NULL))) {
+    snprintf(out_err, out_err_len,
+             "the HSM needs --hsm-token-label and exactly one of --hsm-pin-file or --hsm-pin-env");
     return TV_E_SERVER_CONFIG;
   }
   return TV_OK;
@@ -76,6 +94,9 @@ tv_status tv_options_parse(tv_options *o, int argc, char **argv, char *out_err, 
       {"tls-key", required_argument, NULL, 'k'}, {"tls-ca", required_argument, NULL, 'a'},
       {"data-dir", required_argument, NULL, 'd'}, {"config", required_argument, NULL, 'f'},
       {"dev", no_argument, NULL, 'D'},          {"help", no_argument, NULL, 'h'},
+      {"hsm-module", required_argument, NULL, 'm'}, {"hsm-token-label", required_argument, NULL, 't'},
+      {"hsm-pin-file", required_argument, NULL, 'p'}, {"hsm-pin-env", required_argument, NULL, 'e'},
+      {"init", no_argument, NULL, 'i'},
       {NULL, 0, NULL, 0}};
   memset(o, 0, sizeof *o);
   o->listen = TV_LISTEN_DEFAULT;
@@ -93,6 +114,11 @@ tv_status tv_options_parse(tv_options *o, int argc, char **argv, char *out_err, 
       case 'd': o->data_dir = optarg; break;
       case 'f': o->config = optarg; break;
       case 'D': o->dev = 1; break;
+      case 'm': o->hsm_module = optarg; break;
+      case 't': o->hsm_token_label = optarg; break;
+      case 'p': o->hsm_pin_file = optarg; break;
+      case 'e': o->hsm_pin_env = optarg; break;
+      case 'i': o->init = 1; break;
       case 'h': o->help = 1; return TV_OK;
       default:
         snprintf(out_err, out_err_len, "unknown option or missing value: %s",

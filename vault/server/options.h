@@ -15,6 +15,13 @@ typedef struct tv_options {
   const char *config;   /* NULL: built-in defaults */
   int dev;              /* plaintext on loopback only */
   int help;
+  /* The HSM (production; --dev makes its own SoftHSM2 token). The PIN is
+   * read from a file or an environment variable, never from argv. */
+  const char *hsm_module;      /* NULL: TV_HSM_DEFAULT_MODULE */
+  const char *hsm_token_label; /* required without --dev */
+  const char *hsm_pin_file;    /* exactly one of these two without --dev */
+  const char *hsm_pin_env;
+  int init; /* create the keyring if it does not exist */
 } tv_options;
 
 #define TV_LISTEN_DEFAULT "127.0.0.1:7443"
