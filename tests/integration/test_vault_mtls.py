@@ -22,13 +22,33 @@ tls = t.mtls_server_pki()
 t.make_cert("ca", "officer-a", "officer-a", "URI:spiffe://tokenvault/officer-a")
 t.make_cert("ca", "officer-b", "officer-b", "URI:spiffe://tokenvault/officer-b")
 hsm_file = ["--hsm-token-label", "tokenvault-dev", "--hsm-pin-file", PIN]
+# Namespaces and roles come from the config file; the HSM flags override
+# its hsm block (a PIN flag replaces its PIN source).
+CONFIG = t.path("vault-mtls.yaml")
+with open(CONFIG, "w") as f:
+    f.write("""listen: 127.0.0.1:7443
+data_dir: %s
+hsm: {module: /usr/lib/softhsm/libsofthsm2.so, token_label: other-token, pin_env: TV_NOT_SET}
+audit: {dir: %s/audit}
+namespaces:
+  - {name: pan, format: {kind: pan, keep_first: 6, keep_last: 4, length_min: 16, length_max: 19}, convergent: true}
+roles:
+  - name: officer
+    permissions:
+      - {namespace: pan, allow: [tokenize, "detokenize:masked", "detokenize:full", delete]}
+      - {namespace: "*", allow: ["keys:read", "keys:rotate", "keys:approve", "audit:read"]}
+principals:
+  - {name: "spiffe://tokenvault/officer-a", roles: [officer]}
+  - {name: "spiffe://tokenvault/officer-b", roles: [officer]}
+""" % (DATA, DATA))
+hsm_file = ["--config", CONFIG] + hsm_file
 
 p = subprocess.run([t.SERVER, "--listen", "127.0.0.1:0", "--data-dir", DATA, *tls, *hsm_file],
                    capture_output=True, timeout=30)
 t.check(p.returncode != 0 and "--init" in p.stderr.decode(), "a missing keyring is refused and --init is named")
 p = subprocess.run([t.SERVER, "--listen", "127.0.0.1:0", *tls, "--hsm-token-label", "tokenvault-dev"],
                    capture_output=True, timeout=30)
-t.check(p.returncode == 2 and "--hsm-pin-file" in p.stderr.decode(), "the HSM PIN source is required")
+t.check(p.returncode == 2 and "--config" in p.stderr.decode(), "HSM flags without a config file are refused")
 p = subprocess.run([t.SERVER, "--dev", "--listen", "127.0.0.1:0", "--hsm-pin-file", PIN],
                    capture_output=True, timeout=30)
 t.check(p.returncode == 2, "--dev refuses --hsm-* flags")
@@ -78,7 +98,7 @@ t.check(rc == 0, "SIGTERM exits 0")
 
 with open(PIN) as f:
     os.environ["TV_TEST_HSM_PIN"] = f.read().strip()
-server = t.Server("--listen", "127.0.0.1:0", "--data-dir", DATA, *tls, "--hsm-token-label", "tokenvault-dev",
+server = t.Server("--listen", "127.0.0.1:0", "--config", CONFIG, *tls, "--hsm-token-label", "tokenvault-dev",
                   "--hsm-pin-env", "TV_TEST_HSM_PIN")
 with t.secure_channel(server.port, "officer-b") as ch:
     c = vc.Client(ch)

@@ -8,6 +8,7 @@
 #include "vault/server/options.h"
 #include "vault/server/server.h"
 #include "vault/server/tls_files.h"
+#include "vault/server/tls_reload.h"
 #include "vault/util/secure_mem.h"
 
 /* Signals are taken synchronously by the main thread with sigwait; every
@@ -19,16 +20,48 @@ static void block_signals(sigset_t *out_set) {
   sigaddset(out_set, SIGHUP);
   pthread_sigmask(SIG_BLOCK, out_set, NULL);
   signal(SIGPIPE, SIG_IGN);
+  /* A file-size limit must fail the write (the audit log then refuses
+   * data calls), not kill the vault. */
+  signal(SIGXFSZ, SIG_IGN);
 }
 
-static void wait_for_stop(const sigset_t *set) {
+/* SIGHUP: the TLS files (same paths) first, then the policy. A bad file
+ * is refused with a log line and the old one stays in use. */
+static const char *reload_tls(const tv_settings *s, tv_tls_reloader *reloader) {
+  if (reloader == NULL) {
+    return "NONE";
+  }
+  char err[512];
+  tv_tls_files files = {0};
+  tv_status st = tv_tls_files_load(&files, s->tls_cert, s->tls_key, s->tls_ca, err, sizeof err);
+  if (st == TV_OK) {
+    st = tv_tls_reloader_update(reloader, &files, err, sizeof err);
+  }
+  tv_tls_files_cleanup(&files);
+  if (st != TV_OK) {
+    tv_log_line line;
+    tv_log_begin(&line, "error", "reload_tls_refused");
+    tv_log_str(&line, "reason", err);
+    tv_log_str(&line, "kept", "the certificates in use");
+    tv_log_end(&line);
+    return "REFUSED";
+  }
+  tv_log_message("info", "reload_tls", "TLS files re-read: new connections get them, open ones keep theirs");
+  return "OK";
+}
+
+static void wait_for_stop(const sigset_t *set, const tv_settings *s, tv_tls_reloader *reloader,
+                          const tv_daemon_hooks *hooks) {
   for (;;) {
     int sig = 0;
     if (sigwait(set, &sig) != 0) {
       continue;
     }
     if (sig == SIGHUP) {
-      tv_log_message("warn", "reload", "SIGHUP: policy and certificate reload is not implemented yet");
+      const char *tls = reload_tls(s, reloader);
+      if (hooks != NULL && hooks->reload != NULL) {
+        hooks->reload(hooks->ctx, s, tls);
+      }
       continue;
     }
     tv_log_line line;
@@ -39,19 +72,17 @@ static void wait_for_stop(const sigset_t *set) {
   }
 }
 
-static void log_start(const tv_options *o, int port) {
+static void log_start(const tv_settings *s, int port) {
   tv_log_line line;
   tv_log_begin(&line, "info", "listening");
-  tv_log_str(&line, "address", o->listen);
+  tv_log_str(&line, "address", s->listen);
   tv_log_int(&line, "port", port);
-  tv_log_str(&line, "mode", o->dev ? "dev-plaintext" : "mtls");
-  tv_log_str(&line, "data_dir", o->data_dir);
+  tv_log_str(&line, "mode", s->dev ? "dev-plaintext" : s->tls ? "mtls" : "plaintext-loopback");
+  tv_log_str(&line, "data_dir", s->data_dir);
+  tv_log_str(&line, "config", s->config_path != NULL ? s->config_path : s->dev ? "built-in dev" : "none");
   tv_log_end(&line);
-  if (o->dev) {
+  if (s->dev) {
     tv_log_message("warn", "dev_mode", "plaintext without client authentication: for development only");
-  }
-  if (o->config != NULL) {
-    tv_log_message("warn", "config", "--config accepted but configuration parsing is not implemented yet");
   }
 }
 
@@ -68,11 +99,77 @@ static int close_hooks(const tv_daemon_hooks *hooks) {
   return hooks != NULL && hooks->close != NULL ? hooks->close(hooks->ctx) : 0;
 }
 
+/* The TLS files, checked, into a reloader (gRPC keeps its own copy; ours
+ * is wiped at once). */
+static tv_status load_tls(const tv_settings *s, tv_tls_reloader **out, char *err, size_t err_len) {
+  *out = NULL;
+  if (!s->tls) {
+    return TV_OK;
+  }
+  tv_tls_files tls = {0};
+  tv_status st = tv_tls_files_load(&tls, s->tls_cert, s->tls_key, s->tls_ca, err, err_len);
+  if (st == TV_OK) {
+    st = tv_tls_reloader_new(out, &tls, err, err_len);
+  }
+  tv_tls_files_cleanup(&tls);
+  return st;
+}
+
+/* Serves until SIGTERM/SIGINT; |s| is resolved, the backend open. */
+static int serve(tv_settings *s, const tv_service *service, tv_tls_reloader *reloader, const sigset_t *set,
+                 const tv_daemon_hooks *hooks) {
+  char err[512];
+  tv_server_config config = {.listen = s->listen, .tls_reloader = reloader};
+  tv_server *server = NULL;
+  tv_status st = tv_server_start(&server, &config, service, err, sizeof err);
+  if (st != TV_OK) {
+    (void)close_hooks(hooks);
+    return fail("start", err[0] != '\0' ? err : tv_status_message(st), st == TV_E_SERVER_CONFIG ? 2 : 1);
+  }
+  log_start(s, tv_server_port(server));
+  wait_for_stop(set, s, reloader, hooks);
+  if (hooks != NULL && hooks->draining != NULL) {
+    hooks->draining(hooks->ctx);
+  }
+  if (tv_server_stop(server) != TV_OK) {
+    (void)close_hooks(hooks);
+    return 1;
+  }
+  tv_log_message("info", "stopped", "all calls drained");
+  return close_hooks(hooks);
+}
+
+static int run_settings(tv_settings *s, const tv_service *base_service, const tv_daemon_hooks *hooks) {
+  char err[512] = "";
+  sigset_t set;
+  block_signals(&set);
+  tv_tls_reloader *reloader = NULL;
+  if (load_tls(s, &reloader, err, sizeof err) != TV_OK) {
+    return fail("tls", err, 2);
+  }
+  tv_service svc = *base_service;
+  int rc = 0;
+  tv_status ost = TV_OK;
+  if (hooks != NULL && hooks->open != NULL && s->open_vault) {
+    ost = hooks->open(hooks->ctx, s, &svc, err, sizeof err);
+  } else if (!s->open_vault) {
+    tv_log_message("warn", "no_vault", "no --config and no --dev: the vault is not opened, "
+                                       "data and key methods answer UNIMPLEMENTED");
+  }
+  if (ost != TV_OK) {
+    rc = fail("open", err[0] != '\0' ? err : tv_status_message(ost), ost == TV_E_SERVER_CONFIG ? 2 : 1);
+  } else {
+    rc = serve(s, &svc, reloader, &set, hooks);
+  }
+  tv_tls_reloader_free(reloader); /* the server is gone: no more handshakes */
+  return rc;
+}
+
 int tv_daemon_run(int argc, char **argv, const tv_service *base_service, const tv_daemon_hooks *hooks) {
   if (tv_harden_process() != 0) {
     tv_log_message("warn", "harden", "could not disable core dumps");
   }
-  char err[512];
+  char err[CONFIG_ERROR_TEXT_MAX + 64];
   tv_options opts;
   if (tv_options_parse(&opts, argc, argv, err, sizeof err) != TV_OK) {
     fputs(tv_options_usage, stderr);
@@ -82,38 +179,12 @@ int tv_daemon_run(int argc, char **argv, const tv_service *base_service, const t
     fputs(tv_options_usage, stdout);
     return 0;
   }
-  if (opts.config != NULL && access(opts.config, R_OK) != 0) {
-    return fail("config", "--config file is not readable", 2);
+  tv_settings settings;
+  if (tv_settings_resolve(&settings, &opts, err, sizeof err) != TV_OK) {
+    tv_settings_cleanup(&settings);
+    return fail("config", err, 2);
   }
-  sigset_t set;
-  block_signals(&set);
-  tv_tls_files tls = {0};
-  if (!opts.dev && tv_tls_files_load(&tls, opts.tls_cert, opts.tls_key, opts.tls_ca, err, sizeof err) != TV_OK) {
-    return fail("tls", err, 2);
-  }
-  tv_service svc = *base_service;
-  const tv_service *service = &svc;
-  if (hooks != NULL && hooks->open != NULL) {
-    tv_status ost = hooks->open(hooks->ctx, &opts, &svc, err, sizeof err);
-    if (ost != TV_OK) {
-      tv_tls_files_cleanup(&tls);
-      return fail("open", err[0] != '\0' ? err : tv_status_message(ost), ost == TV_E_SERVER_CONFIG ? 2 : 1);
-    }
-  }
-  tv_server_config config = {opts.listen, tls.cert_pem, tls.key_pem, tls.ca_pem};
-  tv_server *server = NULL;
-  tv_status st = tv_server_start(&server, &config, service, err, sizeof err);
-  tv_tls_files_cleanup(&tls); /* gRPC keeps its own copy; wipe ours now */
-  if (st != TV_OK) {
-    (void)close_hooks(hooks);
-    return fail("start", err[0] != '\0' ? err : tv_status_message(st), st == TV_E_SERVER_CONFIG ? 2 : 1);
-  }
-  log_start(&opts, tv_server_port(server));
-  wait_for_stop(&set);
-  if (tv_server_stop(server) != TV_OK) {
-    (void)close_hooks(hooks);
-    return 1;
-  }
-  tv_log_message("info", "stopped", "all calls drained");
-  return close_hooks(hooks);
+  int rc = run_settings(&settings, base_service, hooks);
+  tv_settings_cleanup(&settings);
+  return rc;
 }

@@ -7,18 +7,26 @@
 #include <stddef.h>
 
 #include "vault/server/options.h"
+#include "vault/server/settings.h"
 #include "vault/server/service.h"
 
 /* What the process serves from, opened after the command line is read and
  * signals are blocked (so its threads inherit the mask), closed after the
  * server has drained every call. */
 typedef struct tv_daemon_hooks {
-  /* Opens the backend for |opts| and fills |service|'s handlers. Not TV_OK:
-   * the process exits (2 for TV_E_SERVER_CONFIG, else 1) with |err|. */
-  tv_status (*open)(void *ctx, const tv_options *opts, tv_service *service, char *err, size_t err_len);
+  /* Opens the backend for |settings| (it may take the config's policy)
+   * and fills |service|'s handlers. Not TV_OK: the process exits (2 for
+   * TV_E_SERVER_CONFIG, else 1) with |err|. */
+  tv_status (*open)(void *ctx, tv_settings *settings, tv_service *service, char *err, size_t err_len);
   /* Closes what open opened; returns 0 or 1 if closing failed. */
   int (*close)(void *ctx);
   void *ctx;
+  /* SIGHUP, after the TLS files were re-read (|tls_outcome|: "OK",
+   * "REFUSED" or "NONE"): re-read the policy; may be NULL. */
+  void (*reload)(void *ctx, const tv_settings *settings, const char *tls_outcome);
+  /* SIGTERM/SIGINT, before the drain starts (readiness probes turn
+   * unready while calls drain); may be NULL. */
+  void (*draining)(void *ctx);
 } tv_daemon_hooks;
 
 /* tv_daemon_run is tv_daemon_main with |hooks| (may be NULL). */

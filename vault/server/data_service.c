@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "tokenvault/v1/tokenvault.pb-c.h"
+#include "vault/server/authz.h"
 #include "vault/server/engine_service.h"
 #include "vault/server/svc_call.h"
 #include "vault/util/secure_mem.h"
@@ -134,6 +135,13 @@ static void handle_tokenize_one(void *impl, tv_call *call, const ProtobufCMessag
   tokenvault__v1__tokenize_response__init(&t->resp);
   t->resp.request_id = r->request_id;
   t->base.response = &t->resp.base;
+  if (!svc_authorize_method(&t->base, 0, NULL)) {
+    for (size_t i = 0; i < r->n_values; i++) {
+      wipe_request_text(r->values[i]); /* refused values are not kept either */
+    }
+    svc_call_end(&t->base); /* refused before any engine work: audited and answered */
+    return;
+  }
   if (r->n_values == 0) {
     svc_call_end(&t->base); /* nothing to do: an empty answer */
     return;
@@ -224,6 +232,10 @@ static void handle_detokenize_one(void *impl, tv_call *call, const ProtobufCMess
   tokenvault__v1__detokenize_response__init(&d->resp);
   d->resp.request_id = r->request_id;
   d->base.response = &d->resp.base;
+  if (!svc_authorize_method(&d->base, r->reveal == TOKENVAULT__V1__REVEAL__REVEAL_FULL, r->reason)) {
+    svc_call_end(&d->base);
+    return;
+  }
   tv_status st = r->n_tokens == 0 ? TV_OK : detok_run(d, r);
   if (st != TV_OK) {
     unknown_namespace(&d->base, st);
@@ -298,6 +310,10 @@ static void handle_delete(void *impl, tv_call *call, const ProtobufCMessage *req
   tokenvault__v1__delete_tokens_response__init(&d->resp);
   d->resp.request_id = r->request_id;
   d->base.response = &d->resp.base;
+  if (!svc_authorize_method(&d->base, 0, NULL)) {
+    svc_call_end(&d->base);
+    return;
+  }
   if (r->n_tokens == 0) {
     svc_call_end(&d->base);
     return;
@@ -329,6 +345,11 @@ static void handle_erase(void *impl, tv_call *call, const ProtobufCMessage *requ
   tokenvault__v1__erase_value_response__init(&e->resp);
   e->resp.request_id = r->request_id;
   e->base.response = &e->resp.base;
+  if (!svc_authorize_method(&e->base, 0, NULL)) {
+    wipe_request_text(r->value); /* before the end: the request goes with the call */
+    svc_call_end(&e->base);
+    return;
+  }
   size_t erased = 0;
   tv_status st = tv_engine_erase_value(e->base.vault->engine, &erased, r->namespace_, r->value, strlen(r->value));
   wipe_request_text(r->value);
@@ -442,6 +463,10 @@ static void handle_info(void *impl, tv_call *call, const ProtobufCMessage *reque
   tokenvault__v1__get_token_info_response__init(&f->resp);
   f->resp.request_id = r->request_id;
   f->base.response = &f->resp.base;
+  if (!svc_authorize_method(&f->base, 0, NULL)) {
+    svc_call_end(&f->base);
+    return;
+  }
   tv_status st = r->n_tokens == 0 ? TV_OK : info_run(f, r);
   if (st != TV_OK) {
     unknown_namespace(&f->base, st);
@@ -485,4 +510,5 @@ void tv_engine_service_fill(tv_service *service, tv_vault *vault) {
   service->handlers[TV_METHOD_ERASE_VALUE] = (tv_handler){handle_erase, vault};
   service->handlers[TV_METHOD_GET_TOKEN_INFO] = (tv_handler){handle_info, vault};
   tv_key_service_fill(service, vault);
+  tv_audit_service_fill(service, vault);
 }

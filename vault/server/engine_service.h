@@ -17,8 +17,10 @@
  * unknown or deleted token) are ItemStatus entries with the tv_status
  * code, its name and its message, and the call itself is OK.
  *
- * VerifyAudit and ReadAudit are not served yet (UNIMPLEMENTED). No authorisation yet: every caller may call
- * every method (vault/policy is wired later). */
+ * Audit methods (audit_service.c): VerifyAudit, ReadAudit.
+ *
+ * Every handler checks the caller against the policy before any engine
+ * work (vault/server/authz.h has the method -> permission table). */
 #ifndef TV_SERVER_ENGINE_SERVICE_H
 #define TV_SERVER_ENGINE_SERVICE_H
 
@@ -31,5 +33,8 @@ void tv_engine_service_fill(tv_service *service, tv_vault *vault);
 
 /* Internal: the key handlers (key_service.c). */
 void tv_key_service_fill(tv_service *service, tv_vault *vault);
+
+/* Internal: the audit handlers (audit_service.c). */
+void tv_audit_service_fill(tv_service *service, tv_vault *vault);
 
 #endif

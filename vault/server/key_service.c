@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "tokenvault/v1/tokenvault.pb-c.h"
+#include "vault/server/authz.h"
 #include "vault/server/engine_service.h"
 #include "vault/server/svc_call.h"
 
@@ -24,13 +25,8 @@ static uint32_t kek_version_of(const char *label) {
   return i < len ? (uint32_t)strtoul(label + i, NULL, 10) : 1u;
 }
 
-static int known_namespace(const char *ns) {
-  for (size_t i = 0; i < tv_vault_namespaces_count; i++) {
-    if (strcmp(ns, tv_vault_namespaces[i]) == 0) {
-      return 1;
-    }
-  }
-  return 0;
+static int known_namespace(const tv_vault *vault, const char *ns) {
+  return config_find_namespace(vault->config, ns) != NULL;
 }
 
 static void fill_key(key_pb *k, const char *ns, const tv_keyring_version_info *v, uint32_t kek_version) {
@@ -60,15 +56,16 @@ static void list_cleanup(svc_call *c) {
 }
 
 static tv_status list_run(list_call *l, const char *only) {
-  size_t cap = tv_vault_namespaces_count * TV_KEYRING_VERSIONS_MAX, n = 0;
+  const tv_config *config = l->base.vault->config;
+  size_t cap = config->namespaces_len * TV_KEYRING_VERSIONS_MAX, n = 0;
   l->keys = calloc(cap, sizeof *l->keys);
   l->key_ptrs = calloc(cap, sizeof *l->key_ptrs);
   TV_ENSURE(l->keys != NULL && l->key_ptrs != NULL, TV_E_NO_MEMORY);
   char label[TV_HSM_LABEL_MAX + 1];
   TV_TRY(tv_keyring_kek_label(l->base.vault->keyring, label));
   uint32_t kek = kek_version_of(label);
-  for (size_t i = 0; i < tv_vault_namespaces_count; i++) {
-    const char *ns = tv_vault_namespaces[i];
+  for (size_t i = 0; i < config->namespaces_len; i++) {
+    const char *ns = config->namespaces[i].name;
     if (only[0] != '\0' && strcmp(only, ns) != 0) {
       continue;
     }
@@ -97,7 +94,11 @@ static void handle_list_keys(void *impl, tv_call *call, const ProtobufCMessage *
   tokenvault__v1__list_keys_response__init(&l->resp);
   l->resp.request_id = r->request_id;
   l->base.response = &l->resp.base;
-  if (r->namespace_[0] != '\0' && !known_namespace(r->namespace_)) {
+  if (!svc_authorize_method(&l->base, 0, NULL)) {
+    svc_call_end(&l->base);
+    return;
+  }
+  if (r->namespace_[0] != '\0' && !known_namespace(impl, r->namespace_)) {
     svc_call_fail(&l->base, TV_E_KEYRING_NAMESPACE, "unknown namespace");
     return;
   }
@@ -147,7 +148,11 @@ static void handle_rotate(void *impl, tv_call *call, const ProtobufCMessage *req
   tokenvault__v1__rotate_data_key_response__init(&rc->resp);
   rc->resp.request_id = r->request_id;
   rc->base.response = &rc->resp.base;
-  if (!known_namespace(r->namespace_)) {
+  if (!svc_authorize_method(&rc->base, 0, NULL)) {
+    svc_call_end(&rc->base);
+    return;
+  }
+  if (!known_namespace(impl, r->namespace_)) {
     svc_call_fail(&rc->base, TV_E_KEYRING_NAMESPACE, "unknown namespace");
     return;
   }
@@ -195,6 +200,10 @@ static kek_call *kek_begin(tv_call *call, void *impl, const char *request_id) {
     return NULL;
   }
   svc_call_begin(&k->base, call, impl, NULL, request_id, 1);
+  if (!svc_authorize_method(&k->base, 0, NULL)) {
+    svc_call_end(&k->base); /* refused: audited and answered */
+    return NULL;
+  }
   return k;
 }
 

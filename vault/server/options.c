@@ -6,21 +6,28 @@
 #include <string.h>
 
 const char tv_options_usage[] =
-    "usage: tokenvaultd [--listen ADDR] (--tls-cert FILE --tls-key FILE --tls-ca FILE | --dev)\n"
-    "                   [--data-dir DIR] [--config FILE] [--init]\n"
-    "                   [--hsm-module PATH] [--hsm-token-label L] (--hsm-pin-file F | --hsm-pin-env VAR)\n"
-    "  --listen ADDR    host:port to serve on (default " TV_LISTEN_DEFAULT "; port 0 picks one)\n"
-    "  --tls-cert FILE  server certificate chain (PEM)\n"
-    "  --tls-key FILE   server private key (PEM)\n"
-    "  --tls-ca FILE    CA certificates that client certificates must chain to (PEM)\n"
-    "  --dev            plaintext, no client certificates; loopback addresses only\n"
-    "  --data-dir DIR   vault data directory (default ./var)\n"
-    "  --config FILE    YAML configuration (accepted; parsing is not implemented yet)\n"
+    "usage: tokenvaultd --config FILE [options]      (production: everything from FILE)\n"
+    "       tokenvaultd --dev [--config FILE] [options] (plaintext on loopback, own SoftHSM2 token)\n"
+    "       tokenvaultd --tls-cert F --tls-key F --tls-ca F [--listen ADDR] (Health and WhoAmI only)\n"
+    "  --config FILE    YAML configuration: listen, tls, data_dir, hsm, audit, namespaces, roles,\n"
+    "                   principals (see deploy/config/tokenvault.prod.yaml). SIGHUP re-reads its\n"
+    "                   roles, principals and limits and the TLS files. A flag below given on the\n"
+    "                   command line overrides the file's value for that setting.\n"
+    "  --listen ADDR    host:port to serve on (default: the file's, else " TV_LISTEN_DEFAULT "; port 0 picks one)\n"
+    "  --tls-cert FILE  server certificate chain (PEM)      (overrides tls.cert)\n"
+    "  --tls-key FILE   server private key (PEM)            (overrides tls.key)\n"
+    "  --tls-ca FILE    CA that client certificates must chain to (PEM) (overrides tls.client_ca)\n"
+    "  --dev            plaintext, no client certificates, loopback only; the caller is dev:local;\n"
+    "                   without --config the built-in dev configuration (7 namespaces, every\n"
+    "                   permission for dev:local); the file's tls and hsm blocks are ignored\n"
+    "  --data-dir DIR   vault data directory (overrides data_dir; --dev default ./var)\n"
     "  --init           create the keyring in DIR on first start (otherwise it must exist)\n"
-    "  --hsm-module PATH      PKCS#11 module (default: SoftHSM2)\n"
-    "  --hsm-token-label L    HSM token holding the KEK and MAC key (required without --dev)\n"
-    "  --hsm-pin-file F       file holding the user PIN (one line)\n"
-    "  --hsm-pin-env VAR      environment variable holding the user PIN\n"
+    "  --metrics-listen ADDR  host:port for GET /metrics and /healthz over HTTP (overrides\n"
+    "                   metrics.listen; port 0 picks one; \"\" turns it off)\n"
+    "  --hsm-module PATH      PKCS#11 module (overrides hsm.module)\n"
+    "  --hsm-token-label L    HSM token holding the KEK and MAC key (overrides hsm.token_label)\n"
+    "  --hsm-pin-file F       file holding the user PIN, one line (overrides hsm.pin_file/pin_env)\n"
+    "  --hsm-pin-env VAR      environment variable holding the user PIN (overrides the same)\n"
     "  (--dev makes and reuses a SoftHSM2 token in DIR/hsm; never pass a PIN as an argument)\n";
 
 int tv_listen_is_loopback(const char *listen) {
@@ -56,6 +63,9 @@ int tv_listen_is_loopback(const char *listen) {
   return strcmp(host, "localhost") == 0;
 }
 
+/* Checks that need no configuration file; the rest (TLS required, the
+ * listen address of plaintext) is tv_settings_resolve's, once the file's
+ * values are known. */
 static tv_status check_options(const tv_options *o, char *out_err, size_t out_err_len) {
   int any_tls = o->tls_cert != NULL || o->tls_key != NULL || o->tls_ca != NULL;
   int all_tls = o->tls_cert != NULL && o->tls_key != NULL && o->tls_ca != NULL;
@@ -63,7 +73,11 @@ static tv_status check_options(const tv_options *o, char *out_err, size_t out_er
     snprintf(out_err, out_err_len, "--dev is plaintext: do not combine it with --tls-cert/--tls-key/--tls-ca");
     return TV_E_SERVER_CONFIG;
   }
-  if (o->dev && !tv_listen_is_loopback(o->listen)) {
+  if (any_tls && !all_tls) {
+    snprintf(out_err, out_err_len, "mTLS needs all of --tls-cert, --tls-key and --tls-ca (or none: the file's tls block)");
+    return TV_E_SERVER_CONFIG;
+  }
+  if (o->dev && o->listen != NULL && !tv_listen_is_loopback(o->listen)) {
     snprintf(out_err, out_err_len,
              "--dev refuses to listen on %s: plaintext is allowed on loopback only "
              "(127.0.0.1, [::1] or localhost)",
@@ -76,13 +90,8 @@ static tv_status check_options(const tv_options *o, char *out_err, size_t out_er
     snprintf(out_err, out_err_len, "--dev makes its own SoftHSM2 token: do not combine it with --hsm-* flags");
     return TV_E_SERVER_CONFIG;
   }
-  if (!o->dev && !all_tls) {
-    snprintf(out_err, out_err_len, "mTLS needs --tls-cert, --tls-key and --tls-ca (or --dev for plaintext on loopback)");
-    return TV_E_SERVER_CONFIG;
-  }
-  if (!o->dev && hsm_flags && (o->hsm_token_label == NULL || (o->hsm_pin_file == NULL) == (o->hsm_pin_env == NULL))) {
-    snprintf(out_err, out_err_len,
-             "the HSM needs --hsm-token-label and exactly one of --hsm-pin-file or --hsm-pin-env");
+  if (o->hsm_pin_file != NULL && o->hsm_pin_env != NULL) {
+    snprintf(out_err, out_err_len, "give at most one of --hsm-pin-file or --hsm-pin-env");
     return TV_E_SERVER_CONFIG;
   }
   return TV_OK;
@@ -97,10 +106,9 @@ tv_status tv_options_parse(tv_options *o, int argc, char **argv, char *out_err, 
       {"hsm-module", required_argument, NULL, 'm'}, {"hsm-token-label", required_argument, NULL, 't'},
       {"hsm-pin-file", required_argument, NULL, 'p'}, {"hsm-pin-env", required_argument, NULL, 'e'},
       {"init", no_argument, NULL, 'i'},
+      {"metrics-listen", required_argument, NULL, 'M'},
       {NULL, 0, NULL, 0}};
   memset(o, 0, sizeof *o);
-  o->listen = TV_LISTEN_DEFAULT;
-  o->data_dir = "./var";
   snprintf(out_err, out_err_len, "%s", "");
   optind = 0; /* full rescan, so the parser can run more than once */
   opterr = 0;
@@ -119,6 +127,7 @@ tv_status tv_options_parse(tv_options *o, int argc, char **argv, char *out_err, 
       case 'p': o->hsm_pin_file = optarg; break;
       case 'e': o->hsm_pin_env = optarg; break;
       case 'i': o->init = 1; break;
+      case 'M': o->metrics_listen = optarg; break;
       case 'h': o->help = 1; return TV_OK;
       default:
         snprintf(out_err, out_err_len, "unknown option or missing value: %s",

@@ -7,12 +7,14 @@
 #include "vault/util/status.h"
 
 typedef struct tv_options {
-  const char *listen;   /* default TV_LISTEN_DEFAULT */
-  const char *tls_cert; /* paths; all three required unless dev */
+  /* NULL: not given on the command line (the config file's value, or a
+   * default, applies: see vault/server/settings.h). */
+  const char *listen;
+  const char *tls_cert; /* paths: all three or none */
   const char *tls_key;
   const char *tls_ca;
-  const char *data_dir; /* default "./var" */
-  const char *config;   /* NULL: built-in defaults */
+  const char *data_dir;
+  const char *config;   /* NULL: no file (--dev: the built-in dev config) */
   int dev;              /* plaintext on loopback only */
   int help;
   /* The HSM (production; --dev makes its own SoftHSM2 token). The PIN is
@@ -22,14 +24,16 @@ typedef struct tv_options {
   const char *hsm_pin_file;    /* exactly one of these two without --dev */
   const char *hsm_pin_env;
   int init; /* create the keyring if it does not exist */
+  const char *metrics_listen; /* NULL: the config's metrics.listen */
 } tv_options;
 
 #define TV_LISTEN_DEFAULT "127.0.0.1:7443"
 
 /* tv_options_parse reads |argv| (pointers into it are kept). Returns TV_OK,
- * or TV_E_SERVER_CONFIG with a sentence in |out_err|: unknown flag, missing
- * TLS file without --dev, TLS flags with --dev, --dev on an address that is
- * not loopback. */
+ * or TV_E_SERVER_CONFIG with a sentence in |out_err|: unknown flag, only
+ * some of the TLS flags, TLS or HSM flags with --dev, both PIN flags,
+ * --dev on an address that is not loopback. Whether TLS is configured at
+ * all is decided later, with the config file (tv_settings_resolve). */
 tv_status tv_options_parse(tv_options *out, int argc, char **argv, char *out_err, size_t out_err_len);
 
 /* tv_listen_is_loopback returns 1 if |listen| ("host:port" or

@@ -280,6 +280,9 @@ static grpc_arg int_arg(const char *key, int value) {
 }
 
 static grpc_server_credentials *make_credentials(const tv_server_config *config) {
+  if (config->tls_reloader != NULL) {
+    return tv_tls_reloader_credentials(config->tls_reloader);
+  }
   if (config->tls_cert_pem == NULL) {
     return grpc_insecure_server_credentials_create();
   }

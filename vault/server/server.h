@@ -8,6 +8,7 @@
 #include <stddef.h>
 
 #include "vault/server/service.h"
+#include "vault/server/tls_reload.h"
 #include "vault/util/status.h"
 
 typedef struct tv_server tv_server;
@@ -17,6 +18,9 @@ typedef struct tv_server_config {
   const char *tls_cert_pem; /* server certificate chain; NULL: plaintext */
   const char *tls_key_pem;  /* its private key */
   const char *tls_ca_pem;   /* CA that client certificates must chain to */
+  /* Not NULL: mTLS with certificates from this reloader (SIGHUP can swap
+   * them); the three PEM fields are then ignored. */
+  tv_tls_reloader *tls_reloader;
 } tv_server_config;
 
 /* tv_server_start calls grpc_init, binds |config->listen| and starts

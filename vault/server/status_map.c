@@ -63,7 +63,17 @@ static grpc_status_code map_specific(tv_status s) {
     case TV_E_HSM_KEY_DISABLED:
       return GRPC_STATUS_FAILED_PRECONDITION;
     case TV_E_KEYRING_SAME_OFFICER:
+    case TV_E_POLICY_UNKNOWN_PRINCIPAL:
+    case TV_E_POLICY_DENIED:
+    case TV_E_POLICY_NETWORK:
+    case TV_E_POLICY_PEER:
       return GRPC_STATUS_PERMISSION_DENIED;
+    case TV_E_POLICY_TOO_MANY_ITEMS: /* the caller's own limits, not the server's */
+    case TV_E_POLICY_RATE_LIMITED:
+    case TV_E_POLICY_METER_FULL:
+      return GRPC_STATUS_RESOURCE_EXHAUSTED;
+    case TV_E_POLICY_REASON_REQUIRED:
+      return GRPC_STATUS_FAILED_PRECONDITION;
     default:
       return GRPC_STATUS_UNKNOWN; /* not listed: decided by range below */
   }

@@ -5,6 +5,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "vault/config/config.h"
+#include "vault/server/metrics.h"
 #include "vault/server/status_map.h"
 
 static uint64_t mono_us(void) {
@@ -24,6 +26,10 @@ void svc_call_begin(svc_call *c, tv_call *call, tv_vault *vault, const char *ns,
   c->call = call;
   c->vault = vault;
   c->method = tv_call_method(call)->name;
+  const tv_identity *id = tv_call_identity(call);
+  /* A plaintext listener has no certificate to name the caller by; the
+   * config only allows one on loopback and calls its caller dev:local. */
+  c->principal = id->authenticated ? id->principal : vault->plaintext ? CONFIG_DEV_PRINCIPAL : "";
   c->ns = ns;
   c->request_id = request_id;
   c->items = items;
@@ -33,14 +39,10 @@ void svc_call_begin(svc_call *c, tv_call *call, tv_vault *vault, const char *ns,
 }
 
 const char *svc_principal(const svc_call *c) {
-  const tv_identity *id = tv_call_identity(c->call);
-  if (id->authenticated && id->principal[0] != '\0') {
-    return id->principal;
-  }
-  return c->vault->dev ? "dev" : NULL;
+  return c->principal[0] != '\0' ? c->principal : NULL;
 }
 
-static void release(svc_call *c) {
+void svc_call_release(svc_call *c) {
   if (c->cleanup != NULL) {
     c->cleanup(c);
   } else {
@@ -52,17 +54,31 @@ static void release(svc_call *c) {
 static void stream_sent(tv_call *call, int success, void *arg) {
   (void)call;
   (void)success;
-  release(arg);
+  svc_call_release(arg);
+}
+
+/* Counts the call (stream message) with the code it is answered with;
+ * latency includes the audit fsync, as the client sees it. */
+static void count_call(const svc_call *c, tv_status audit_status) {
+  int code = audit_status != TV_OK  ? GRPC_STATUS_UNAVAILABLE
+             : c->grpc_override != 0 ? c->grpc_override
+                                     : (int)tv_status_to_grpc(c->status);
+  tv_metrics_call_done(c->vault->metrics, tv_call_method(c->call)->id, code, c->items, mono_us() - c->start_us);
 }
 
 /* Runs on the audit writer thread: the line is durable (or failed). */
 static void audited(void *arg, tv_status status, uint64_t seq) {
   (void)seq;
   svc_call *c = arg;
+  count_call(c, status);
+  if (status == TV_OK && c->after_audit != NULL && c->grpc_override == 0 && c->status == TV_OK) {
+    c->after_audit(c);
+    return;
+  }
   if (status == TV_OK && c->stream && c->grpc_override == 0 && c->status == TV_OK) {
     if (tv_call_send(c->call, c->response, stream_sent, c) != TV_OK) {
       tv_call_finish_grpc(c->call, GRPC_STATUS_INTERNAL, "could not send the reply", NULL);
-      release(c);
+      svc_call_release(c);
     }
     return;
   }
@@ -74,14 +90,13 @@ static void audited(void *arg, tv_status status, uint64_t seq) {
     tv_call_finish(c->call, c->status, c->detail[0] != '\0' ? c->detail : NULL,
                    c->status == TV_OK ? c->response : NULL);
   }
-  release(c);
+  svc_call_release(c);
 }
 
 void svc_call_end(svc_call *c) {
-  const tv_identity *id = tv_call_identity(c->call);
   tv_audit_entry e = {
       .type = TV_AUDIT_CALL,
-      .principal = id->principal,
+      .principal = c->principal,
       .peer = tv_call_peer(c->call),
       .method = c->method,
       .ns = c->ns,
@@ -94,8 +109,9 @@ void svc_call_end(svc_call *c) {
   };
   tv_status st = tv_audit_append_async(c->vault->audit, &e, audited, c);
   if (st != TV_OK) {
+    count_call(c, st);
     tv_call_finish_grpc(c->call, GRPC_STATUS_UNAVAILABLE, "audit log unavailable: call refused", NULL);
-    release(c);
+    svc_call_release(c);
   }
 }
 

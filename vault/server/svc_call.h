@@ -24,6 +24,8 @@ struct svc_call {
   tv_call *call;
   tv_vault *vault;
   const char *method;     /* "Tokenize" */
+  const char *principal;  /* who: the certificate's principal, dev:local on
+                             plaintext, "" if unknown (never authorised) */
   const char *ns;         /* from the request; may be NULL */
   const char *request_id; /* from the request */
   const char *purpose;    /* full reveals: the caller's reason */
@@ -36,6 +38,10 @@ struct svc_call {
                         with tv_call_send, a failure ends the stream */
   const ProtobufCMessage *response;
   void (*cleanup)(svc_call *c); /* wipes and frees; NULL: free(c) */
+  /* Not NULL: once a successful call's audit line is durable, this runs
+   * instead of the answer and owns the rest of the call (finish and
+   * release via svc_call_release): server-streaming answers. */
+  void (*after_audit)(svc_call *c);
 };
 
 /* svc_call_begin fills the common fields of |c| for |call|. */
@@ -53,8 +59,11 @@ void svc_call_fail(svc_call *c, tv_status status, const char *detail);
 void svc_call_fail_grpc(svc_call *c, int grpc_code, const char *detail);
 
 /* svc_principal returns who is calling: the certificate's principal, or
- * "dev" under --dev; NULL when an officer name is needed and there is none. */
+ * CONFIG_DEV_PRINCIPAL on a plaintext listener; NULL if there is none. */
 const char *svc_principal(const svc_call *c);
+
+/* svc_call_release runs |c|'s cleanup (for after_audit owners). */
+void svc_call_release(svc_call *c);
 
 /* svc_now_ms returns unix time in milliseconds. */
 uint64_t svc_now_ms(void);

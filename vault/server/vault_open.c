@@ -9,15 +9,6 @@
 #include <unistd.h>
 
 #include "hsm/dev_init.h"
-#include "vault/format/format.h"
-
-const char *const tv_vault_namespaces[] = {"pan", "iban", "bank_account", "ssn",
-                                           "tw_national_id", "cn_resident_id", "de_tax_id"};
-const size_t tv_vault_namespaces_count = sizeof tv_vault_namespaces / sizeof tv_vault_namespaces[0];
-
-static const tv_format_kind namespace_kinds[] = {FORMAT_PAN, FORMAT_IBAN, FORMAT_BANK_ACCOUNT,
-                                                 FORMAT_US_SSN, FORMAT_TW_NATIONAL_ID,
-                                                 FORMAT_CN_RESIDENT_ID, FORMAT_DE_TAX_ID};
 
 static tv_status failf(tv_status st, char *out_err, size_t out_err_len, const char *what,
                        const char *extra) {
@@ -41,7 +32,7 @@ static tv_status make_dir(const char *path) {
 
 /* --dev: the SoftHSM2 token in <data>/hsm, made on the first start. The
  * module reads SOFTHSM2_CONF when first loaded, so it is set before. */
-static tv_status open_dev_hsm(tv_vault *v, const tv_options *opts, char *err, size_t err_len) {
+static tv_status open_dev_hsm(tv_vault *v, const tv_settings *opts, char *err, size_t err_len) {
   char dir[PATH_MAX], conf[PATH_MAX], pin[PATH_MAX];
   if (join(dir, opts->data_dir, "hsm") != TV_OK || join(conf, dir, "softhsm2.conf") != TV_OK ||
       join(pin, dir, "user.pin") != TV_OK) {
@@ -65,12 +56,19 @@ static tv_status open_dev_hsm(tv_vault *v, const tv_options *opts, char *err, si
   return TV_OK;
 }
 
-static tv_status open_hsm(tv_vault *v, const tv_options *opts, char *err, size_t err_len) {
+static tv_status open_hsm(tv_vault *v, const tv_settings *opts, char *err, size_t err_len) {
   if (opts->dev) {
     return open_dev_hsm(v, opts, err, err_len);
   }
+  if ((opts->hsm_token_label == NULL && opts->hsm_token_serial == NULL) ||
+      (opts->hsm_pin_file == NULL) == (opts->hsm_pin_env == NULL)) {
+    snprintf(err, err_len, "the HSM needs a token (--hsm-token-label or hsm.token_label/token_serial) and "
+                           "exactly one PIN source (--hsm-pin-file, --hsm-pin-env, hsm.pin_file or hsm.pin_env)");
+    return TV_E_SERVER_CONFIG;
+  }
   tv_hsm_config hc = {.module_path = opts->hsm_module,
                       .token_label = opts->hsm_token_label,
+                      .token_serial = opts->hsm_token_serial,
                       .pin_kind = opts->hsm_pin_file != NULL ? TV_HSM_PIN_FILE : TV_HSM_PIN_ENV,
                       .pin_source = opts->hsm_pin_file != NULL ? opts->hsm_pin_file : opts->hsm_pin_env};
   tv_status st = tv_hsm_open(&v->hsm, &hc);
@@ -81,12 +79,12 @@ static tv_status open_hsm(tv_vault *v, const tv_options *opts, char *err, size_t
 }
 
 /* The keyring: created on the first --dev start or with --init. */
-static tv_status open_keyring(tv_vault *v, const tv_options *opts, char *err, size_t err_len) {
+static tv_status open_keyring(tv_vault *v, const tv_settings *opts, char *err, size_t err_len) {
   char path[PATH_MAX];
   if (join(path, opts->data_dir, "keyring") != TV_OK) {
     return failf(TV_E_INVALID_ARGUMENT, err, err_len, "--data-dir is too long", NULL);
   }
-  tv_keyring_options ko = {.path = path, .mac_label = TV_HSM_DEV_MAC_LABEL, .kek_label = TV_HSM_DEV_KEK_LABEL};
+  tv_keyring_options ko = {.path = path, .mac_label = opts->mac_label, .kek_label = opts->kek_label};
   tv_status st = tv_keyring_open(&v->keyring, v->hsm, &ko);
   if (st == TV_E_KEYRING_NOT_FOUND && (opts->dev || opts->init)) {
     st = tv_keyring_create(&v->keyring, v->hsm, &ko);
@@ -96,21 +94,24 @@ static tv_status open_keyring(tv_vault *v, const tv_options *opts, char *err, si
   if (st != TV_OK) {
     return failf(st, err, err_len, "opening the keyring failed", path);
   }
-  for (size_t i = 0; i < tv_vault_namespaces_count; i++) {
-    st = tv_keyring_add_namespace(v->keyring, tv_vault_namespaces[i]);
+  for (size_t i = 0; i < v->config->namespaces_len; i++) {
+    const char *name = v->config->namespaces[i].name;
+    st = tv_keyring_add_namespace(v->keyring, name);
     if (st != TV_OK && st != TV_E_KEYRING_NAMESPACE_EXISTS) {
-      return failf(st, err, err_len, "adding namespace keys failed", tv_vault_namespaces[i]);
+      return failf(st, err, err_len, "adding namespace keys failed", name);
     }
   }
   return TV_OK;
 }
 
-static tv_status open_engine(tv_vault *v, const tv_options *opts, char *err, size_t err_len) {
+static tv_status open_engine(tv_vault *v, const tv_settings *opts, char *err, size_t err_len) {
   char dir[PATH_MAX];
   if (join(dir, opts->data_dir, "store") != TV_OK) {
     return failf(TV_E_INVALID_ARGUMENT, err, err_len, "--data-dir is too long", NULL);
   }
-  tv_store_options so = {.dir = dir};
+  /* An index checkpoint every million records (and one at close, which
+   * the store adds) keeps restart time bounded as the log grows. */
+  tv_store_options so = {.dir = dir, .checkpoint_records = 1000000u};
   tv_store_diag diag;
   tv_status st = tv_store_open(NULL, &so, &v->store, &diag);
   if (st != TV_OK) {
@@ -121,42 +122,65 @@ static tv_status open_engine(tv_vault *v, const tv_options *opts, char *err, siz
   if (st != TV_OK) {
     return failf(st, err, err_len, "creating the engine failed", NULL);
   }
-  for (size_t i = 0; i < tv_vault_namespaces_count; i++) {
-    tv_engine_namespace ns = {.convergent = 1};
+  for (size_t i = 0; i < v->config->namespaces_len; i++) {
+    const config_namespace *c = &v->config->namespaces[i];
+    tv_engine_namespace ns = {.format = c->format, .convergent = c->convergent,
+                              .default_ttl_ms = c->default_ttl_s * 1000u};
     char why[256] = "";
-    st = format_config_init(&ns.format, namespace_kinds[i], tv_vault_namespaces[i]);
-    if (st == TV_OK) {
-      st = tv_engine_add_namespace(v->engine, &ns, why, sizeof why);
-    }
+    st = tv_engine_add_namespace(v->engine, &ns, why, sizeof why);
     if (st != TV_OK) {
-      return failf(st, err, err_len, "configuring a namespace failed", why[0] != '\0' ? why : tv_vault_namespaces[i]);
+      return failf(st, err, err_len, "configuring a namespace failed", why[0] != '\0' ? why : c->name);
     }
   }
   return TV_OK;
 }
 
-static tv_status open_audit(tv_vault *v, const tv_options *opts, char *err, size_t err_len) {
-  char dir[PATH_MAX];
-  if (join(dir, opts->data_dir, "audit") != TV_OK) {
-    return failf(TV_E_INVALID_ARGUMENT, err, err_len, "--data-dir is too long", NULL);
-  }
-  tv_audit_config ac = {.dir = dir, .hsm = v->hsm, .mac_label = TV_HSM_DEV_MAC_LABEL};
+static tv_status open_audit(tv_vault *v, const tv_settings *opts, char *err, size_t err_len) {
+  snprintf(v->audit_dir, sizeof v->audit_dir, "%s", opts->audit_dir);
+  tv_audit_config ac = {.dir = opts->audit_dir, .hsm = v->hsm, .mac_label = opts->mac_label,
+                        .checkpoint_interval_ms = opts->checkpoint_interval_ms};
   tv_status st = tv_audit_open(&v->audit, &ac);
   if (st != TV_OK) {
-    return failf(st, err, err_len, "opening the audit log failed", dir);
+    return failf(st, err, err_len, "opening the audit log failed", opts->audit_dir);
   }
   return TV_OK;
 }
 
-tv_status tv_vault_open(tv_vault *out, const tv_options *opts, char *out_err, size_t out_err_len) {
+/* The policy is published through a handle so a SIGHUP reload can swap
+ * it while calls run; the meter outlives reloads so a reload never hands
+ * anyone a fresh minute of reveals. */
+static tv_status open_policy(tv_vault *v, tv_settings *opts, char *err, size_t err_len) {
+  tv_policy *policy = config_take_policy(opts->config);
+  if (policy == NULL) {
+    return failf(TV_E_INVALID_ARGUMENT, err, err_len, "the configuration has no policy", NULL);
+  }
+  tv_status st = policy_handle_new(policy, &v->policy);
+  if (st != TV_OK) {
+    policy_release(policy);
+    return failf(st, err, err_len, "publishing the policy failed", NULL);
+  }
+  st = policy_meter_new(NULL, NULL, &v->meter);
+  if (st != TV_OK) {
+    return failf(st, err, err_len, "allocating the reveal meter failed", NULL);
+  }
+  return TV_OK;
+}
+
+tv_status tv_vault_open(tv_vault *out, tv_settings *opts, char *out_err, size_t out_err_len) {
   memset(out, 0, sizeof *out);
   out->dev = opts->dev;
+  out->plaintext = !opts->tls;
+  out->config = opts->config;
   snprintf(out_err, out_err_len, "%s", "");
+  TV_ENSURE(opts->config != NULL, TV_E_INVALID_ARGUMENT);
   tv_status st = make_dir(opts->data_dir);
   if (st != TV_OK) {
     return failf(st, out_err, out_err_len, "cannot create the data directory", opts->data_dir);
   }
-  st = open_hsm(out, opts, out_err, out_err_len);
+  st = open_policy(out, opts, out_err, out_err_len);
+  if (st == TV_OK) {
+    st = open_hsm(out, opts, out_err, out_err_len);
+  }
   if (st == TV_OK) {
     st = open_keyring(out, opts, out_err, out_err_len);
   }
@@ -183,6 +207,8 @@ tv_status tv_vault_close(tv_vault *vault) {
   tv_store_close(vault->store);
   tv_keyring_free(vault->keyring);
   tv_hsm_free(vault->hsm);
+  policy_meter_free(vault->meter);
+  policy_handle_free(vault->policy);
   memset(vault, 0, sizeof *vault);
   return st;
 }

@@ -8,20 +8,23 @@
  *   <dir>/audit/    the audit log (tv_audit)
  *   <dir>/hsm/      --dev only: the SoftHSM2 token made by hsm_dev_init
  *
- * Until configuration files are parsed (vault/config, wired by the lead)
- * the namespaces are the built-in set below, in --dev and in production
- * alike; their keys are added to the keyring the first time they are
- * missing. */
+ * The namespaces are the configuration's (the built-in dev configuration
+ * has pan, iban, bank_account, ssn, tw_national_id, cn_resident_id,
+ * de_tax_id); their keys are added to the keyring the first time they are
+ * missing. The audit log lives in the settings' audit_dir (--dev:
+ * <dir>/audit). */
 #ifndef TV_SERVER_VAULT_OPEN_H
 #define TV_SERVER_VAULT_OPEN_H
 
+#include <limits.h>
 #include <stddef.h>
 
 #include "hsm/hsm.h"
 #include "vault/audit/audit.h"
 #include "vault/engine/engine.h"
 #include "vault/keyring/keyring.h"
-#include "vault/server/options.h"
+#include "vault/policy/policy.h"
+#include "vault/server/settings.h"
 #include "vault/store/store.h"
 #include "vault/util/status.h"
 
@@ -31,21 +34,24 @@ typedef struct tv_vault {
   tv_store *store;
   tv_engine *engine;
   tv_audit_log *audit;
-  int dev; /* 1: opened with --dev (no client identities) */
+  const tv_config *config; /* borrowed from the settings: the namespaces */
+  policy_handle *policy;   /* the published policy; SIGHUP swaps it */
+  policy_meter *meter;     /* reveal counters, kept across reloads */
+  char audit_dir[PATH_MAX];
+  int dev;       /* 1: opened with --dev */
+  int plaintext; /* 1: no TLS, so every caller is CONFIG_DEV_PRINCIPAL */
+  struct tv_metrics *metrics; /* NULL: calls are not counted (no metrics port) */
 } tv_vault;
 
-/* The built-in namespaces: pan, iban, bank_account, ssn, tw_national_id,
- * cn_resident_id, de_tax_id (all convergent, no default TTL). */
-extern const char *const tv_vault_namespaces[];
-extern const size_t tv_vault_namespaces_count;
-
-/* tv_vault_open opens every part for |opts| into |*out| (zeroed first).
- * With --dev a SoftHSM2 token, keyring, store and audit log are created
- * under the data directory on the first start and reused later. Without
- * --dev the HSM flags are used and a missing keyring is an error unless
- * --init was given. On failure everything opened is closed again and
- * |out_err| holds a sentence (never a PIN). */
-tv_status tv_vault_open(tv_vault *out, const tv_options *opts, char *out_err, size_t out_err_len);
+/* tv_vault_open opens every part for |settings| into |*out| (zeroed
+ * first) and takes the configuration's policy (settings->config keeps the
+ * namespaces and must outlive the vault). With --dev a SoftHSM2 token,
+ * keyring, store and audit log are created under the data directory on
+ * the first start and reused later. Without --dev the settings' HSM is
+ * used and a missing keyring is an error unless --init was given. On
+ * failure everything opened is closed again and |out_err| holds a
+ * sentence (never a PIN). */
+tv_status tv_vault_open(tv_vault *out, tv_settings *settings, char *out_err, size_t out_err_len);
 
 /* tv_vault_close frees the engine (waits for its callbacks, which append
  * to the audit log), closes the audit log (final checkpoint), the store,

@@ -1,0 +1,48 @@
+/* Authorisation of one call of the engine service: which permission each
+ * method needs, and the check every handler runs before any engine work.
+ *
+ *   Tokenize, TokenizeStream          tokenize            (namespace)
+ *   Detokenize, DetokenizeStream      detokenize:full     for REVEAL_FULL
+ *                                     detokenize:masked   for MASKED and NONE
+ *   DeleteTokens, EraseValue          delete              (namespace)
+ *   GetTokenInfo                      tokenize            (namespace)
+ *   ListKeys, GetRotationStatus       keys:read           (namespace or "*")
+ *   RotateDataKey                     keys:rotate         (namespace)
+ *   ProposeKekRotation                keys:rotate         ("*")
+ *   ApproveKekRotation                keys:approve        ("*")
+ *   VerifyAudit, ReadAudit            audit:read          ("*")
+ *   Health.*, WhoAmI                  none
+ *
+ * Why these choices: REVEAL_NONE still tells the caller whether a token
+ * exists and is live, so it needs the least reveal permission and counts
+ * against reveals_per_minute like a masked reveal (an existence scan is
+ * rate-limited too). GetTokenInfo never returns a value, only metadata of
+ * tokens the caller's side created, so whoever may tokenize in a
+ * namespace may read it. */
+#ifndef TV_SERVER_AUTHZ_H
+#define TV_SERVER_AUTHZ_H
+
+#include "vault/policy/policy.h"
+#include "vault/server/methods.h"
+#include "vault/server/svc_call.h"
+
+/* tv_method_permission sets *out_permission to what method |id| needs
+ * (|reveal_full| selects detokenize:full for the Detokenize methods) and
+ * returns 1, or returns 0 for methods every caller may use. */
+int tv_method_permission(tv_method_id id, int reveal_full, tv_permission *out_permission);
+
+/* svc_authorize checks |c| (its principal, peer, namespace and items)
+ * for |permission|; |reason| is the full-reveal reason or NULL. Returns 1
+ * if allowed. Otherwise returns 0 with the refusal in c->status and
+ * c->detail (gRPC PERMISSION_DENIED, RESOURCE_EXHAUSTED or
+ * FAILED_PRECONDITION; NOT_FOUND for a namespace that does not exist,
+ * told only to principals the policy knows); a limit refusal has also
+ * queued an alert entry. The caller wipes what it must, then ends the
+ * call with svc_call_end, which audits the refusal and answers it. */
+int svc_authorize(svc_call *c, tv_permission permission, const char *reason);
+
+/* svc_authorize_method is svc_authorize with the permission of |c|'s
+ * method; returns 1 at once for methods that need none. */
+int svc_authorize_method(svc_call *c, int reveal_full, const char *reason);
+
+#endif

@@ -1,0 +1,120 @@
+#include "vault/server/metrics_vault.h"
+
+#include <assert.h>
+#include <string.h>
+
+static void render_counter(tv_metrics_text *out, const char *name, const char *help, uint64_t value) {
+  tv_metrics_text_printf(out, "# HELP %s %s\n# TYPE %s counter\n%s %llu\n", name, help, name, name,
+                         (unsigned long long)value);
+}
+
+static void render_gauge(tv_metrics_text *out, const char *name, const char *help, uint64_t value) {
+  tv_metrics_text_printf(out, "# HELP %s %s\n# TYPE %s gauge\n%s %llu\n", name, help, name, name,
+                         (unsigned long long)value);
+}
+
+/* Group-commit size is records / batches over any interval (rate() of both
+ * counters): one fdatasync per batch, so it is also records per fsync. */
+static void render_store(tv_store *store, tv_metrics_text *out) {
+  tv_store_stats st;
+  tv_store_get_stats(store, &st);
+  render_counter(out, "tokenvault_store_batches_total", "Write batches made durable (one fdatasync each).",
+                 st.batches);
+  render_counter(out, "tokenvault_store_records_total", "Records made durable; / batches = group-commit size.",
+                 st.records);
+  render_counter(out, "tokenvault_store_bytes_total", "Bytes written in durable batches.", st.bytes);
+  render_counter(out, "tokenvault_store_failed_batches_total", "Write batches that failed.", st.failed_batches);
+  render_counter(out, "tokenvault_store_checkpoints_total", "Index checkpoints written.", st.checkpoints_written);
+  render_gauge(out, "tokenvault_store_recovered_records", "Records replayed from the log at open.",
+               st.recovered_records);
+  render_gauge(out, "tokenvault_store_index_tokens", "Live tokens in the index.", st.index.tokens);
+  render_gauge(out, "tokenvault_store_index_fingerprints", "Fingerprints in the index.", st.index.fingerprints);
+  render_gauge(out, "tokenvault_store_index_bytes", "Memory held by the index tables.", st.index.bytes);
+}
+
+static void render_audit(tv_audit_log *audit, tv_metrics_text *out) {
+  tv_audit_stats st;
+  tv_audit_stats_get(audit, &st);
+  render_counter(out, "tokenvault_audit_entries_total", "Audit entries acknowledged durable.", st.entries);
+  render_counter(out, "tokenvault_audit_syncs_total", "Audit fdatasyncs; entries / syncs = group-commit size.",
+                 st.syncs);
+  render_counter(out, "tokenvault_audit_checkpoints_total", "HSM-MACed audit checkpoints written.",
+                 st.checkpoints);
+  render_counter(out, "tokenvault_audit_failures_total", "Audit batches that failed (data calls refused).",
+                 st.failures);
+  render_gauge(out, "tokenvault_audit_segment", "Current audit segment number.", st.segment);
+}
+
+/* One namespace's value keys, summarised. */
+typedef struct ns_keys {
+  int known;
+  uint64_t by_state[TV_KEY_DESTROYED + 1];
+  uint32_t active;
+} ns_keys;
+
+static void collect_keys(tv_keyring *keyring, const char *ns, ns_keys *out) {
+  tv_keyring_version_info infos[TV_METRICS_KEY_VERSIONS_MAX];
+  size_t count = 0;
+  memset(out, 0, sizeof *out);
+  if (tv_keyring_list_versions(keyring, infos, &count, TV_METRICS_KEY_VERSIONS_MAX, ns) != TV_OK) {
+    return; /* a namespace without keys yet: nothing to report */
+  }
+  out->known = 1;
+  size_t listed = count < TV_METRICS_KEY_VERSIONS_MAX ? count : TV_METRICS_KEY_VERSIONS_MAX;
+  for (size_t i = 0; i < listed; i++) {
+    if (infos[i].state >= TV_KEY_ACTIVE && infos[i].state <= TV_KEY_DESTROYED) {
+      out->by_state[infos[i].state]++;
+    }
+    if (infos[i].state == TV_KEY_ACTIVE) {
+      out->active = infos[i].version;
+    }
+  }
+}
+
+static void ns_label(tv_metrics_text *out, const char *metric, const char *ns) {
+  tv_metrics_text_printf(out, "%s{namespace=\"", metric);
+  tv_metrics_text_label(out, ns);
+  tv_metrics_text_printf(out, "\"");
+}
+
+/* Versions by state per namespace: decrypt-only versions are rotations
+ * whose re-encryption has not finished (the rotation progress an operator
+ * waits on); the active one is what new values are encrypted under. Each
+ * family's samples are one group, as the exposition format requires. */
+static void render_keys(tv_keyring *keyring, const tv_config *config, tv_metrics_text *out) {
+  ns_keys keys[TV_METRICS_NAMESPACES_MAX];
+  size_t n = config->namespaces_len < TV_METRICS_NAMESPACES_MAX ? config->namespaces_len : TV_METRICS_NAMESPACES_MAX;
+  for (size_t i = 0; i < n; i++) {
+    collect_keys(keyring, config->namespaces[i].name, &keys[i]);
+  }
+  tv_metrics_text_printf(out, "# HELP tokenvault_key_versions Value key versions by state; decrypt-only ones await "
+                              "re-encryption.\n# TYPE tokenvault_key_versions gauge\n");
+  for (size_t i = 0; i < n; i++) {
+    for (int s = TV_KEY_ACTIVE; keys[i].known && s <= TV_KEY_DESTROYED; s++) {
+      ns_label(out, "tokenvault_key_versions", config->namespaces[i].name);
+      tv_metrics_text_printf(out, ",state=\"%s\"} %llu\n", tv_key_state_name((tv_key_state)s),
+                             (unsigned long long)keys[i].by_state[s]);
+    }
+  }
+  tv_metrics_text_printf(out, "# HELP tokenvault_key_active_version The value key version new values use.\n"
+                              "# TYPE tokenvault_key_active_version gauge\n");
+  for (size_t i = 0; i < n; i++) {
+    if (keys[i].known) {
+      ns_label(out, "tokenvault_key_active_version", config->namespaces[i].name);
+      tv_metrics_text_printf(out, "} %u\n", keys[i].active);
+    }
+  }
+}
+
+void tv_metrics_render_vault(tv_vault *vault, tv_metrics_text *out) {
+  assert(vault != NULL && out != NULL);
+  if (vault->store != NULL) {
+    render_store(vault->store, out);
+  }
+  if (vault->audit != NULL) {
+    render_audit(vault->audit, out);
+  }
+  if (vault->keyring != NULL && vault->config != NULL) {
+    render_keys(vault->keyring, vault->config, out);
+  }
+}
