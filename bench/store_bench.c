@@ -2,7 +2,7 @@
  * io_uring log store.
  *
  *   store_bench [--json] [--seconds S] [--dir DIR] [--replay-records N]
- *               [--big-index] [--smoke]
+ *               [--big-index] [--smoke] [--direct-rounds K]
  *
  * Cases (one line each; with --json one JSON object per line):
  *   fsync_baseline  the disk's plain rate of 4 KiB write + fdatasync, one
@@ -10,6 +10,10 @@
  *                   appends can be read as a multiple of it;
  *   append          durable ~150-byte token puts with N producer threads
  *                   each blocking on its own put (1, 16, 256);
+ *   append_direct   the same with O_DIRECT writes from a registered
+ *                   buffer (store option direct_io), 16 and 256 producers;
+ *                   --direct-rounds K runs only this comparison, K rounds
+ *                   alternating which of the two goes first;
  *   append_async    N puts kept in flight by completion callbacks (how a
  *                   gRPC server with N concurrent calls drives the store);
  *   replay          reopening a store of R records: records/s recovered
@@ -18,7 +22,9 @@
  *                   (written at close) against the full replay: open
  *                   time with and without it, and the checkpoint's cost;
  *   index_memory    bytes of index per token at 1M tokens (10M with
- *                   --big-index), grown on demand and presized.
+ *                   --big-index), grown on demand and presized;
+ *   compact         compaction of R records of which R/3 are superseded:
+ *                   records/s and bytes/s read, bytes before and after.
  * The store directory defaults to $TMPDIR (or /tmp) and is removed after. */
 #include <pthread.h>
 #include <stdatomic.h>
@@ -39,6 +45,7 @@ typedef struct config {
   const char *base;
   uint64_t replay_records;
   int big_index;
+  int direct_rounds; /* > 0: only the buffered vs O_DIRECT comparison */
 } config;
 
 static double now_s(void) {
@@ -85,12 +92,13 @@ static void remove_dir(const char *dir) {
   }
 }
 
-static tv_store *open_store_ckpt(const char *dir, size_t hint, uint64_t checkpoint_records) {
+static tv_store *open_store_opts(const char *dir, size_t hint, uint64_t checkpoint_records, int direct_io) {
   tv_store_options o;
   memset(&o, 0, sizeof o);
   o.dir = dir;
   o.tokens_hint = hint;
   o.checkpoint_records = checkpoint_records;
+  o.direct_io = direct_io;
   tv_store *s;
   tv_store_diag d;
   tv_status st = tv_store_open(NULL, &o, &s, &d);
@@ -99,6 +107,10 @@ static tv_store *open_store_ckpt(const char *dir, size_t hint, uint64_t checkpoi
     exit(1);
   }
   return s;
+}
+
+static tv_store *open_store_ckpt(const char *dir, size_t hint, uint64_t checkpoint_records) {
+  return open_store_opts(dir, hint, checkpoint_records, 0);
 }
 
 static tv_store *open_store(const char *dir, size_t hint) { return open_store_ckpt(dir, hint, 0); }
@@ -168,10 +180,12 @@ static void report_append(const config *c, const char *name, int producers, uint
   }
 }
 
-static void bench_append(const config *c, int producers, double fsync_rate) {
+/* |direct|: the O_DIRECT + registered buffer experiment (store option
+ * direct_io), reported as "append_direct". */
+static void bench_append(const config *c, int producers, double fsync_rate, int direct) {
   char dir[4200];
   make_dir(c, dir, sizeof dir);
-  tv_store *s = open_store(dir, 0);
+  tv_store *s = open_store_opts(dir, 0, 0, direct);
   atomic_int stop = 0;
   producer *p = calloc((size_t)producers, sizeof *p);
   pthread_t *th = calloc((size_t)producers, sizeof *th);
@@ -194,7 +208,10 @@ static void bench_append(const config *c, int producers, double fsync_rate) {
   tv_store_get_stats(s, &after);
   after.batches -= before.batches;
   after.records -= before.records;
-  report_append(c, "append", producers, total, secs, &after, fsync_rate);
+  if (direct && after.direct_io != 2) {
+    fprintf(stderr, "store_bench: O_DIRECT run without a registered buffer (mode %d)\n", after.direct_io);
+  }
+  report_append(c, direct ? "append_direct" : "append", producers, total, secs, &after, fsync_rate);
   tv_store_close(s);
   free(p);
   free(th);
@@ -215,6 +232,7 @@ typedef struct async_run {
   atomic_ullong done;
   atomic_int outstanding;
   uint64_t limit; /* stop after this many ids (0: until stop) */
+  tv_store_op_kind kind; /* 0: PUT */
 } async_run;
 
 static void slot_submit(slot *sl);
@@ -238,7 +256,7 @@ static void slot_submit(slot *sl) {
   }
   rec_make(&sl->rec, id);
   memset(&sl->op, 0, sizeof sl->op);
-  sl->op.kind = TV_STORE_OP_PUT;
+  sl->op.kind = run->kind != 0 ? run->kind : TV_STORE_OP_PUT;
   sl->op.put = sl->rec.put;
   sl->op.done = slot_done;
   sl->op.user = sl;
@@ -402,6 +420,44 @@ static void bench_replay(const config *c) {
   remove_dir(dir);
 }
 
+/* Compaction of a store of R puts of which R/2 were re-put (so a third of
+ * the records are superseded): records and bytes read per second, and
+ * what is left. Files in the page cache; the output is fsynced. */
+static void bench_compact(const config *c) {
+  char dir[4200];
+  make_dir(c, dir, sizeof dir);
+  async_run run = {.s = open_store(dir, 0), .limit = c->replay_records};
+  run_async(&run, 4096, 0);
+  async_run re = {.s = run.s, .limit = c->replay_records / 2, .kind = TV_STORE_OP_REPUT};
+  run_async(&re, 4096, 0);
+  tv_store_compact_progress p;
+  double t0 = now_s();
+  tv_status st = tv_store_compact(run.s, NULL, &p);
+  double secs = now_s() - t0;
+  if (st != TV_OK) {
+    fprintf(stderr, "store_bench: compact: %s\n", tv_status_name(st));
+    exit(1);
+  }
+  tv_store_compact_report r;
+  tv_store_compact_progress_get(&p, &r);
+  if (c->json) {
+    printf("{\"case\":\"compact\",\"records\":%llu,\"records_kept\":%llu,\"seconds\":%.3f,"
+           "\"records_per_s\":%.0f,\"bytes_in\":%llu,\"bytes_out\":%llu,\"bytes_per_s\":%.0f,"
+           "\"swap_stall_ms\":%.1f,\"cache\":\"warm\"}\n",
+           (unsigned long long)r.records_done, (unsigned long long)r.records_kept, secs,
+           (double)r.records_done / secs, (unsigned long long)r.bytes_done, (unsigned long long)r.bytes_written,
+           (double)r.bytes_done / secs, (double)r.swap_stall_us / 1000);
+  } else {
+    printf("compact        %9llu records (%llu kept) in %.3f s: %10.0f records/s, %.1f MB/s read, "
+           "%llu -> %llu bytes, reads held %.1f ms by the swap\n",
+           (unsigned long long)r.records_done, (unsigned long long)r.records_kept, secs,
+           (double)r.records_done / secs, (double)r.bytes_done / secs / 1e6, (unsigned long long)r.bytes_done,
+           (unsigned long long)r.bytes_written, (double)r.swap_stall_us / 1000);
+  }
+  tv_store_close(run.s);
+  remove_dir(dir);
+}
+
 /* The index alone at a given size: the same structure the store uses. */
 static void bench_index(const config *c, size_t tokens, int presized) {
   tv_index *idx;
@@ -442,6 +498,8 @@ static config parse_args(int argc, char **argv) {
       c.base = argv[++i];
     } else if (strcmp(argv[i], "--replay-records") == 0 && i + 1 < argc) {
       c.replay_records = strtoull(argv[++i], NULL, 10);
+    } else if (strcmp(argv[i], "--direct-rounds") == 0 && i + 1 < argc) {
+      c.direct_rounds = atoi(argv[++i]);
     } else if (strcmp(argv[i], "--big-index") == 0) {
       c.big_index = 1;
     } else if (strcmp(argv[i], "--smoke") == 0) {
@@ -449,7 +507,7 @@ static config parse_args(int argc, char **argv) {
       c.replay_records = 2000;
     } else {
       fprintf(stderr, "usage: store_bench [--json] [--seconds S] [--dir DIR] [--replay-records N] "
-                      "[--big-index] [--smoke]\n");
+                      "[--big-index] [--smoke] [--direct-rounds K]\n");
       exit(2);
     }
   }
@@ -460,16 +518,38 @@ static config parse_args(int argc, char **argv) {
   return c;
 }
 
+/* compare_direct alternates buffered and O_DIRECT appends at 16 and 256
+ * producers, |rounds| times, swapping which goes first each round, so
+ * the disk's drifting fsync latency weighs on both alike. */
+static void compare_direct(const config *c, int rounds) {
+  double fsync_rate = fsync_baseline(c, "before");
+  const int producers[] = {16, 256};
+  for (int r = 0; r < rounds; r++) {
+    for (size_t i = 0; i < 2; i++) {
+      bench_append(c, producers[i], fsync_rate, r % 2);
+      bench_append(c, producers[i], fsync_rate, 1 - r % 2);
+    }
+  }
+  fsync_baseline(c, "after");
+}
+
 int main(int argc, char **argv) {
   config c = parse_args(argc, argv);
   /* The disk's fsync latency drifts (shared hosts): it is measured before
    * and after the appends. The ratio printed with each append uses the
    * "before" figure; "after" and "mean" show how much it drifted. */
+  if (c.direct_rounds > 0) {
+    compare_direct(&c, c.direct_rounds);
+    return 0;
+  }
   double fsync_before = fsync_baseline(&c, "before");
   double fsync_rate = fsync_before;
   const int producers[] = {1, 16, 256};
   for (size_t i = 0; i < sizeof producers / sizeof producers[0]; i++) {
-    bench_append(&c, producers[i], fsync_rate);
+    bench_append(&c, producers[i], fsync_rate, 0);
+    if (producers[i] > 1) { /* right after the buffered run: same disk weather */
+      bench_append(&c, producers[i], fsync_rate, 1);
+    }
   }
   const int inflight[] = {256, 4096};
   for (size_t i = 0; i < sizeof inflight / sizeof inflight[0]; i++) {
@@ -480,6 +560,7 @@ int main(int argc, char **argv) {
     printf("{\"case\":\"fsync_baseline\",\"when\":\"mean\",\"fsyncs_per_s\":%.0f}\n", (fsync_before + fsync_after) / 2);
   }
   bench_replay(&c);
+  bench_compact(&c);
   size_t tokens = c.replay_records < 1000000 ? (size_t)c.replay_records : 1000000;
   bench_index(&c, tokens, 0);
   bench_index(&c, tokens, 1);

@@ -237,10 +237,17 @@ tv_status engine_token_canon(const engine_ns *ns, const char *token, size_t toke
   return TV_OK;
 }
 
+int engine_is_tombstone(const tv_record_put *put) {
+  return put->key_version == TV_ENGINE_TOMBSTONE_VERSION && put->expires_ms == 0;
+}
+
 tv_status engine_record_state(const tv_record_put *put, uint64_t now) {
-  if (put->key_version == TV_ENGINE_TOMBSTONE_VERSION) {
+  if (engine_is_tombstone(put)) {
     return TV_E_ENGINE_DELETED;
   }
+  /* Version 0 with an expiry: compaction's stub of an expired value
+   * (vault/store/compact.h). Its expiry has passed, so the check below
+   * answers EXPIRED, as the full record did. */
   if (put->expires_ms != 0 && put->expires_ms <= now) {
     return TV_E_ENGINE_EXPIRED;
   }

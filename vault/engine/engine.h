@@ -238,8 +238,33 @@ typedef struct tv_reencrypt_options {
  * keyring (RETIRED). Stopping early (records_max) or a crash loses
  * nothing: run it again to resume. |options| may be NULL. A record that
  * fails authentication is left as it is and counted in |remaining|.
- * Physical compaction of segment files is not done here. */
+ * Physical compaction of segment files is not done here (see
+ * tv_engine_complete_rotation). */
 tv_status tv_engine_reencrypt(tv_engine *engine, tv_reencrypt_progress *out_progress, const char *ns,
                               const tv_reencrypt_options *options);
+
+typedef struct tv_rotation_options {
+  tv_reencrypt_options reencrypt;
+  uint64_t compact_bytes_per_s; /* compaction rate limit; 0: unlimited */
+} tv_rotation_options;
+
+typedef struct tv_rotation_progress {
+  tv_reencrypt_progress reencrypt; /* final once the call returns */
+  tv_store_compact_progress compact; /* live: tv_store_compact_progress_get */
+} tv_rotation_progress;
+
+/* tv_engine_complete_rotation finishes a data-key rotation of |ns|:
+ * tv_engine_reencrypt (every record moved to the active version, unused
+ * older versions retired), then tv_store_compact, which drops the
+ * superseded old-version records (and every other dead record of the
+ * store, expired values stripped at the engine's clock) from disk. After
+ * TV_OK with |reencrypt.remaining| 0 no ciphertext of |ns| under an older
+ * version is left on disk, so a retired version can be destroyed.
+ * Layering: the store never sees keys; re-encryption is the engine's,
+ * physical compaction the store's. Runs on the caller's thread (a daemon
+ * uses a background thread and polls |out_progress->compact|). |options|
+ * may be NULL. Errors: those of the two calls. */
+tv_status tv_engine_complete_rotation(tv_engine *engine, tv_rotation_progress *out_progress, const char *ns,
+                                      const tv_rotation_options *options);
 
 #endif

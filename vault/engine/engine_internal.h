@@ -136,6 +136,11 @@ void engine_forget_keys(void);
  * wiped, if authentication fails. */
 tv_status engine_open(const tv_record_put *put, const uint8_t *key, uint8_t *out_pt, size_t *out_len);
 
+/* engine_is_tombstone: |put| is an engine tombstone (version 0, no
+ * expiry), not compaction's stub of an expired value (version 0 with its
+ * past expiry kept), which still answers EXPIRED and can be deleted. */
+int engine_is_tombstone(const tv_record_put *put);
+
 /* engine_record_state maps a live record to TV_OK, TV_E_ENGINE_DELETED or
  * TV_E_ENGINE_EXPIRED at time |now|. */
 tv_status engine_record_state(const tv_record_put *put, uint64_t now);

@@ -49,7 +49,7 @@ static tv_status del_submit_one(tv_engine *e, const engine_ns *ns, del_job *job,
     return TV_E_ENGINE_NOT_FOUND;
   }
   TV_TRY(it->status);
-  if (it->put.key_version == TV_ENGINE_TOMBSTONE_VERSION) {
+  if (engine_is_tombstone(&it->put)) {
     return TV_E_ENGINE_DELETED;
   }
   tv_record_put *put = &job->op.put;
@@ -190,7 +190,7 @@ static tv_status erase_round(tv_engine *e, const engine_ns *ns, const uint8_t *f
   size_t n = 0;
   for (size_t i = 0; st == TV_OK && i < num && i < ENGINE_FP_ITEMS_MAX; i++) {
     const tv_record_put *p = &items[i].put;
-    if (items[i].status == TV_OK && p->key_version != TV_ENGINE_TOMBSTONE_VERSION &&
+    if (items[i].status == TV_OK && !engine_is_tombstone(p) &&
         p->token_len <= TV_ENGINE_TEXT_LEN_MAX) {
       memcpy(tokens[n], p->token, p->token_len);
       ptrs[n] = tokens[n];

@@ -302,3 +302,17 @@ tv_status tv_engine_reencrypt(tv_engine *engine, tv_reencrypt_progress *out_prog
   TV_TRY(st);
   return retire_unused(engine, n, out_progress);
 }
+
+tv_status tv_engine_complete_rotation(tv_engine *engine, tv_rotation_progress *out_progress, const char *ns,
+                                      const tv_rotation_options *options) {
+  TV_ENSURE(engine != NULL && out_progress != NULL, TV_E_INVALID_ARGUMENT);
+  tv_store_compact_progress_init(&out_progress->compact);
+  tv_rotation_options defaults = {0};
+  const tv_rotation_options *o = options != NULL ? options : &defaults;
+  TV_TRY(tv_engine_reencrypt(engine, &out_progress->reencrypt, ns, &o->reencrypt));
+  /* Compaction keeps version-0 records (tombstones, expired stubs) and the
+   * newest record of each token: after the re-puts above, that is the
+   * active version's copy, so the old ciphertexts leave the disk here. */
+  tv_store_compact_options co = {.bytes_per_s = o->compact_bytes_per_s, .now_ms = engine_now(engine)};
+  return tv_store_compact(engine->store, &co, &out_progress->compact);
+}

@@ -163,7 +163,9 @@ tv_status tv_ustore_get_batch(void *impl, const tv_store_key *keys, size_t num_k
   }
   read_req *reqs;
   size_t n;
+  pthread_rwlock_rdlock(&u->swap_lock); /* locations stay valid until read */
   tv_status st = gather(u, hashes, num_keys, 0, buf, &reqs, &n, TV_STORE_CANDIDATES_MAX);
+  pthread_rwlock_unlock(&u->swap_lock);
   if (hashes != hashes_stack) {
     free(hashes);
   }
@@ -200,7 +202,10 @@ tv_status tv_ustore_find_fingerprint(void *impl, const uint8_t *ns, size_t ns_le
   read_req *reqs;
   size_t n;
   /* A value may have several tokens in a non-convergent namespace. */
-  TV_TRY(gather(u, &h, 1, 1, buf, &reqs, &n, TV_STORE_CANDIDATES_MAX));
+  pthread_rwlock_rdlock(&u->swap_lock);
+  tv_status gst = gather(u, &h, 1, 1, buf, &reqs, &n, TV_STORE_CANDIDATES_MAX);
+  pthread_rwlock_unlock(&u->swap_lock);
+  TV_TRY(gst);
   size_t found = 0;
   for (size_t i = 0; i < n; i++) {
     tv_record r;
@@ -230,6 +235,7 @@ tv_status tv_ustore_read_locations(void *impl, const tv_store_loc *locs, size_t 
   read_req *reqs = (read_req *)(void *)buf->data;
   size_t n = 0;
   bytes = 0;
+  pthread_rwlock_rdlock(&u->swap_lock); /* a file checked here is the one read */
   for (size_t i = 0; i < num; i++) {
     memset(&out_items[i], 0, sizeof out_items[i]);
     uint32_t len = tv_loc_len(locs[i]);
@@ -242,6 +248,7 @@ tv_status tv_ustore_read_locations(void *impl, const tv_store_loc *locs, size_t 
     bytes += len;
   }
   read_all(u, reqs, n, buf->data);
+  pthread_rwlock_unlock(&u->swap_lock);
   for (size_t i = 0; i < n; i++) {
     tv_store_item *it = &out_items[reqs[i].item];
     tv_record r;
@@ -292,8 +299,7 @@ static tv_status scan_one(tv_ustore *u, uint32_t id, uint64_t len, tv_store_scan
   return st;
 }
 
-tv_status tv_ustore_scan(void *impl, tv_store_scan_fn fn, void *ctx) {
-  tv_ustore *u = impl;
+static tv_status scan_locked(tv_ustore *u, tv_store_scan_fn fn, void *ctx) {
   uint64_t durable = atomic_load(&u->durable);
   uint32_t last = (uint32_t)(durable >> 32);
   for (uint32_t id = u->first_seg; id <= last; id++) {
@@ -306,4 +312,12 @@ tv_status tv_ustore_scan(void *impl, tv_store_scan_fn fn, void *ctx) {
     TV_TRY(scan_one(u, id, len, fn, ctx));
   }
   return TV_OK;
+}
+
+tv_status tv_ustore_scan(void *impl, tv_store_scan_fn fn, void *ctx) {
+  tv_ustore *u = impl;
+  pthread_rwlock_rdlock(&u->maint_lock); /* segment files stay put meanwhile */
+  tv_status st = scan_locked(u, fn, ctx);
+  pthread_rwlock_unlock(&u->maint_lock);
+  return st;
 }

@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "vault/store/checkpoint.h"
+#include "vault/store/compact_manifest.h"
 #include "vault/store/cursor.h"
 #include "vault/store/segment.h"
 #include "vault/store/ustore.h"
@@ -391,6 +392,9 @@ static tv_status recover_segments(tv_ustore *u, const uint32_t *ids, size_t num,
 tv_status tv_ustore_recover(tv_ustore *u, tv_store_diag *diag) {
   uint32_t *ids = NULL;
   size_t num = 0;
+  /* A compaction that committed its manifest is finished first, one that
+   * did not is discarded: either way the segments below are one log. */
+  TV_TRY(tv_compact_resume(u->dir_fd, u->dir, diag));
   TV_TRY(tv_segment_list(u->dir, &ids, &num));
   tv_status st;
   if (num == 0) {

@@ -11,6 +11,8 @@
  * record before it and the first intact one after it. */
 #include "vault/store/repair.h"
 
+#include "vault/store/compact_manifest.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -326,6 +328,10 @@ tv_status tv_store_repair(const char *dir, tv_store_repair_report *report) {
   }
   uint32_t *ids = NULL;
   size_t num = 0;
+  tv_store_diag diag; /* a bad COMPACT stops repair too: open names it */
+  if (st == TV_OK) { /* first the one log a committed compaction left */
+    st = tv_compact_resume(dir_fd, dir, &diag);
+  }
   if (st == TV_OK) {
     st = tv_segment_list(dir, &ids, &num);
   }

@@ -101,10 +101,13 @@ tv_status tv_ustore_snapshot(void *impl, const char *dest_dir, const char *const
     tv_backup_diag(&info->diag, dest_dir, ".", 0, "destination must be a new or empty directory");
     return st;
   }
+  /* A compaction's swap would replace files under the copy: wait it out. */
+  pthread_rwlock_rdlock(&u->maint_lock);
   uint64_t mark = atomic_load(&u->durable);
   tv_backup_manifest m;
   memset(&m, 0, sizeof m);
   st = copy_segments(u, mark, dfd, dest_dir, &m, info);
+  pthread_rwlock_unlock(&u->maint_lock);
   if (st == TV_OK) {
     st = copy_extras(extra_paths, num_extra, dfd, dest_dir, &m, info);
   }

@@ -172,3 +172,14 @@ tv_status tv_store_snapshot(tv_store *s, const char *dest_dir, const char *const
   memset(info, 0, sizeof *info);
   return s->backend->snapshot(s->impl, dest_dir, extra_paths, num_extra, info);
 }
+
+tv_status tv_store_compact(tv_store *s, const tv_store_compact_options *opts, tv_store_compact_progress *progress) {
+  TV_ENSURE(s != NULL, TV_E_INVALID_ARGUMENT);
+  tv_store_compact_options none = {0};
+  tv_store_compact_progress scratch;
+  if (progress == NULL) {
+    progress = &scratch;
+  }
+  tv_store_compact_progress_init(progress);
+  return s->backend->compact(s->impl, opts != NULL ? opts : &none, progress);
+}

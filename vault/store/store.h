@@ -20,6 +20,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "vault/store/compact.h"
 #include "vault/store/index.h"
 #include "vault/store/record.h"
 #include "vault/util/status.h"
@@ -45,6 +46,9 @@ typedef struct tv_store_options {
                                   existing checkpoint is still used) */
   tv_store_fault_fn fault; /* tests only; NULL in production */
   void *fault_ctx;
+  int direct_io; /* experiment (store_bench): write batches with O_DIRECT from
+                    a registered buffer instead of through the page cache;
+                    measured slower here, so off (see README, "O_DIRECT") */
 } tv_store_options;
 
 /* Where a failed open found its problem. */
@@ -130,6 +134,8 @@ typedef struct tv_store_stats {
   uint64_t torn_bytes_cut;    /* cut from the tail at open */
   uint64_t checkpoint_tokens; /* tokens loaded from a checkpoint at open */
   uint64_t checkpoints_written;
+  int direct_io; /* 0: buffered writes; 1: O_DIRECT; 2: O_DIRECT from a
+                    buffer registered with io_uring */
   tv_index_stats index;
 } tv_store_stats;
 
@@ -159,6 +165,7 @@ typedef struct tv_store_backend {
   tv_status (*scan)(void *impl, tv_store_scan_fn fn, void *ctx);
   tv_status (*snapshot)(void *impl, const char *dest_dir, const char *const *extra_paths, size_t num_extra,
                         tv_store_snapshot_info *info);
+  tv_status (*compact)(void *impl, const tv_store_compact_options *opts, tv_store_compact_progress *progress);
   void (*get_stats)(void *impl, tv_store_stats *out);
 } tv_store_backend;
 
@@ -207,7 +214,10 @@ tv_status tv_store_get_batch(tv_store *s, const tv_store_key *keys, size_t num_k
  * item.loc, scan), all in one submission, CRC-checked. Each item gets
  * TV_OK, TV_E_INVALID_ARGUMENT (not a location of this store), TV_E_IO or
  * the decoder's error. A location stays readable while the store is open
- * even after its token is superseded or deleted. */
+ * even after its token is superseded or deleted, until a compaction
+ * completes: after that an older location may name another record or
+ * none (TV_E_INVALID_ARGUMENT or a decode error), so a caller that holds
+ * locations across a compaction confirms what it read by its key. */
 tv_status tv_store_read_locations(tv_store *s, const tv_store_loc *locs, size_t num, tv_store_item *out_items,
                                   tv_store_buf *buf);
 
@@ -219,7 +229,7 @@ tv_status tv_store_find_fingerprint(tv_store *s, const uint8_t *ns, size_t ns_le
                                     tv_store_buf *buf);
 
 /* tv_store_scan calls |fn| for every live token (durable when the scan
- * started), in log order. */
+ * started), in log order. A compaction's swap waits for running scans. */
 tv_status tv_store_scan(tv_store *s, tv_store_scan_fn fn, void *ctx);
 
 /* tv_store_snapshot writes an online, consistent backup of |s| into
@@ -235,6 +245,21 @@ tv_status tv_store_scan(tv_store *s, tv_store_scan_fn fn, void *ctx);
  * offset involved; a failed snapshot leaves no MANIFEST (see backup.h). */
 tv_status tv_store_snapshot(tv_store *s, const char *dest_dir, const char *const *extra_paths, size_t num_extra,
                             tv_store_snapshot_info *info);
+
+/* tv_store_compact rewrites the sealed segments of |s| without
+ * superseded, deleted and (|opts->now_ms|) expired values, on the
+ * caller's thread, while writers keep appending and readers keep reading
+ * (see compact.h for what is kept). It first seals the active segment so
+ * everything written before the call is covered. The swap is atomic
+ * through a manifest: a crash at any point leaves, after reopen, either
+ * the old segments or the new ones. |opts| may be NULL (no rate limit,
+ * expired values kept); |progress| (may be NULL) is updated as it goes
+ * and can be read from another thread. TV_OK when swapped;
+ * TV_E_STORE_BUSY if a compaction is already running; TV_E_STORE_LAYOUT
+ * if an earlier swap could not finish (reopen the store to complete it);
+ * TV_E_STORE_CORRUPT if a sealed segment does not decode; write errors
+ * (TV_E_STORE_NO_SPACE, ...) leave the old segments in use. */
+tv_status tv_store_compact(tv_store *s, const tv_store_compact_options *opts, tv_store_compact_progress *progress);
 
 /* tv_store_get_stats fills |out| with counters since open. */
 void tv_store_get_stats(tv_store *s, tv_store_stats *out);

@@ -39,6 +39,10 @@
 #define TV_STORE_BATCH_BYTES_MAX (1u << 20)
 #define TV_STORE_BATCH_RECORDS_MAX 4096u
 
+/* O_DIRECT experiment: offsets, lengths and the buffer are aligned to
+ * this (the largest logical block size in common use). */
+#define TV_STORE_DIRECT_BLOCK 4096u
+
 /* Producers queued for the writer; beyond this, submit says BUSY
  * (back-pressure instead of unbounded memory). Power of two. */
 #define TV_STORE_QUEUE_ITEMS_MAX 16384u

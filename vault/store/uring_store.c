@@ -79,6 +79,10 @@ static void ustore_free(tv_ustore *u) {
   if (u->wring_ok) {
     io_uring_queue_exit(&u->wring);
   }
+  if (u->direct_fd >= 0) {
+    close(u->direct_fd);
+  }
+  free(u->dbuf);
   for (int i = 0; i < u->rrings_ok; i++) {
     io_uring_queue_exit(&u->rrings[i]);
     pthread_mutex_destroy(&u->rring_mu[i]);
@@ -95,6 +99,10 @@ static void ustore_free(tv_ustore *u) {
   pthread_cond_destroy(&u->wake_cv);
   pthread_mutex_destroy(&u->done_mu);
   pthread_cond_destroy(&u->done_cv);
+  pthread_rwlock_destroy(&u->swap_lock);
+  pthread_rwlock_destroy(&u->maint_lock);
+  pthread_mutex_destroy(&u->task_mu);
+  pthread_cond_destroy(&u->task_cv);
   free(u->batch_buf);
   free(u->scratch);
   free(u->conflicts);
@@ -165,12 +173,45 @@ static tv_status alloc_state(tv_ustore *u, const tv_store_options *opts) {
   return TV_OK;
 }
 
+/* init_direct sets up the O_DIRECT experiment: the aligned buffer, and
+ * its registration (fixed-buffer writes skip pinning pages per write);
+ * without registration the writes still go direct, unregistered. */
+static tv_status init_direct(tv_ustore *u) {
+  void *p = NULL;
+  size_t len = TV_STORE_BATCH_BYTES_MAX + 2 * TV_STORE_DIRECT_BLOCK;
+  TV_ENSURE(posix_memalign(&p, TV_STORE_DIRECT_BLOCK, len) == 0, TV_E_NO_MEMORY);
+  u->dbuf = p;
+  u->dbuf_base = UINT64_MAX;
+  u->direct = 1;
+  struct iovec iov = {.iov_base = p, .iov_len = len};
+  u->dbuf_registered = io_uring_register_buffers(&u->wring, &iov, 1) == 0;
+  return TV_OK;
+}
+
 static tv_status ustore_open_steps(tv_ustore *u, const tv_store_options *opts, tv_store_diag *diag) {
   TV_TRY(init_rings(u, opts, diag));
   TV_TRY(alloc_state(u, opts));
+  if (opts->direct_io) {
+    TV_TRY(init_direct(u));
+  }
   TV_TRY(open_dir(u, diag));
   TV_TRY(tv_ustore_recover(u, diag));
   return tv_ustore_writer_start(u);
+}
+
+/* See ustore.h: the swap must not wait behind an endless stream of
+ * overlapping point reads, so writers are preferred on swap_lock (no
+ * point read nests another). Scans may nest (a scan callback can scan),
+ * so maint_lock keeps the default, reader-preferring kind. */
+static void init_compaction_locks(tv_ustore *u) {
+  pthread_rwlockattr_t attr;
+  pthread_rwlockattr_init(&attr);
+  pthread_rwlockattr_setkind_np(&attr, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
+  pthread_rwlock_init(&u->swap_lock, &attr);
+  pthread_rwlockattr_destroy(&attr);
+  pthread_rwlock_init(&u->maint_lock, NULL);
+  pthread_mutex_init(&u->task_mu, NULL);
+  pthread_cond_init(&u->task_cv, NULL);
 }
 
 static tv_status ustore_open(const tv_store_options *opts, tv_store_diag *diag, void **out_impl) {
@@ -183,6 +224,7 @@ static tv_status ustore_open(const tv_store_options *opts, tv_store_diag *diag, 
   snprintf(u->dir, sizeof u->dir, "%s", opts->dir);
   u->dir_fd = -1;
   u->lock_fd = -1;
+  u->direct_fd = -1;
   u->segment_bytes = seg;
   u->fault = opts->fault;
   u->ckpt_every = opts->checkpoint_records;
@@ -191,6 +233,7 @@ static tv_status ustore_open(const tv_store_options *opts, tv_store_diag *diag, 
   pthread_cond_init(&u->wake_cv, NULL);
   pthread_mutex_init(&u->done_mu, NULL);
   pthread_cond_init(&u->done_cv, NULL);
+  init_compaction_locks(u);
   tv_status st = ustore_open_steps(u, opts, diag);
   if (st != TV_OK) {
     tv_ustore_writer_stop(u); /* if only one of the threads had started */
@@ -217,6 +260,7 @@ static void ustore_get_stats(void *impl, tv_store_stats *out) {
   out->torn_bytes_cut = u->st_torn_cut;
   out->checkpoint_tokens = u->st_ckpt_tokens;
   out->checkpoints_written = atomic_load(&u->st_ckpt_written);
+  out->direct_io = u->direct ? 1 + u->dbuf_registered : 0;
   tv_index_get_stats(u->index, &out->index);
 }
 
@@ -230,5 +274,6 @@ const tv_store_backend tv_store_backend_uring = {
     .find_fingerprint = tv_ustore_find_fingerprint,
     .scan = tv_ustore_scan,
     .snapshot = tv_ustore_snapshot,
+    .compact = tv_ustore_compact,
     .get_stats = ustore_get_stats,
 };

@@ -30,7 +30,30 @@ typedef struct tv_ustore {
    * writer before any location in that segment is published; read by any
    * thread. Sized for every possible id; untouched pages cost nothing. */
   atomic_int *seg_fds;
-  uint32_t first_seg;
+  uint32_t first_seg; /* changed only by a compaction's swap (see below) */
+
+  /* Compaction (compact.c). A swap replaces segment files whose ids are
+   * reused, so a location read from the index must be used before the
+   * swap or not at all: point readers hold |swap_lock| shared from index
+   * lookup to the end of their reads, and the writer holds it exclusive
+   * while it installs the new files and remaps the index (writer-
+   * preferring, so a stream of readers cannot starve the swap). Scans and
+   * snapshots walk first_seg.. for a long time: they hold |maint_lock|
+   * shared, and the compacting thread takes it exclusive around the swap
+   * (so a scan sees the old files or the new ones, never half of each). */
+  pthread_rwlock_t swap_lock;
+  pthread_rwlock_t maint_lock;
+  atomic_int compacting;
+
+  /* A job for the writer thread, run between two batches (so no write
+   * is in flight): rolling the segment and the swap are done there. */
+  pthread_mutex_t task_mu;
+  pthread_cond_t task_cv;
+  tv_status (*task_fn)(struct tv_ustore *u, void *ctx);
+  void *task_ctx;
+  tv_status task_status;
+  int task_state; /* 0 none, 1 posted, 2 done */
+  atomic_int task_posted;
 
   /* Durable end of the log, packed (segment id << 32 | offset), for scan. */
   _Atomic uint64_t durable;
@@ -56,6 +79,17 @@ typedef struct tv_ustore {
   tv_store_op *carry_tail;
   struct io_uring wring;
   int wring_ok;
+
+  /* O_DIRECT experiment (opts.direct_io): a 4 KiB-aligned buffer, whose
+   * first bytes hold the log's last partial block (rewritten with each
+   * batch, since direct writes are whole blocks), registered with wring
+   * when the kernel allows; and an O_DIRECT fd of the active segment. */
+  int direct;
+  int direct_fd;
+  uint32_t direct_seg;
+  uint8_t *dbuf;
+  uint64_t dbuf_base; /* file offset of dbuf[0]; UINT64_MAX: not loaded */
+  int dbuf_registered;
 
   /* Producers -> writer. */
   tv_opqueue queue;
@@ -120,6 +154,19 @@ tv_status tv_ustore_recover(tv_ustore *u, tv_store_diag *diag);
  * completes every accepted op and joins it. */
 tv_status tv_ustore_writer_start(tv_ustore *u);
 void tv_ustore_writer_stop(tv_ustore *u);
+
+/* tv_ustore_writer_call runs |fn(u, ctx)| on the writer thread between
+ * two batches and returns its status (blocks the caller until then). */
+tv_status tv_ustore_writer_call(tv_ustore *u, tv_status (*fn)(tv_ustore *u, void *ctx), void *ctx);
+
+/* tv_ustore_roll_if_used seals the active segment and starts a new one
+ * if the active segment holds any record; tv_ustore_checkpoint writes an
+ * index checkpoint if they are enabled. Writer thread only. */
+tv_status tv_ustore_roll_if_used(tv_ustore *u);
+void tv_ustore_checkpoint(tv_ustore *u);
+
+/* tv_ustore_compact compacts the sealed segments (see tv_store_compact). */
+tv_status tv_ustore_compact(void *impl, const tv_store_compact_options *opts, tv_store_compact_progress *progress);
 
 /* tv_ustore_submit queues |op| for the writer (see tv_store_submit). */
 tv_status tv_ustore_submit(void *impl, tv_store_op *op);

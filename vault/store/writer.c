@@ -12,6 +12,7 @@
  * not found) see the effect of every earlier operation. */
 #include <assert.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -216,13 +217,17 @@ static tv_status roll(tv_ustore *u) {
 /* uring_write_sync writes |len| bytes at |off| and fdatasyncs, linked, in
  * one submission. Returns 0 or -errno (a short write is -EIO). */
 static int uring_write_sync(struct io_uring *ring, int fd, const uint8_t *buf, size_t len, uint64_t off,
-                            int sync) {
+                            int sync, int fixed) {
   /* The ring is idle between batches, so its SQ always has room. */
   struct io_uring_sqe *sqe = io_uring_get_sqe(ring);
   if (sqe == NULL) {
     return -EBUSY;
   }
-  io_uring_prep_write(sqe, fd, buf, (unsigned)len, off);
+  if (fixed) {
+    io_uring_prep_write_fixed(sqe, fd, buf, (unsigned)len, off, 0);
+  } else {
+    io_uring_prep_write(sqe, fd, buf, (unsigned)len, off);
+  }
   sqe->user_data = 1;
   if (sync) {
     sqe->flags |= IOSQE_IO_LINK;
@@ -262,6 +267,60 @@ static int uring_write_sync(struct io_uring *ring, int fd, const uint8_t *buf, s
   return err;
 }
 
+/* direct_prepare opens the active segment for O_DIRECT and makes sure
+ * dbuf starts with the block the log ends in (a direct write rewrites it
+ * whole). Returns 0 or -errno. */
+static int direct_prepare(tv_ustore *u) {
+  if (u->direct_fd < 0 || u->direct_seg != u->active_seg) {
+    if (u->direct_fd >= 0) {
+      close(u->direct_fd);
+    }
+    char name[32];
+    tv_segment_name(name, sizeof name, u->active_seg);
+    u->direct_fd = openat(u->dir_fd, name, O_WRONLY | O_DIRECT | O_CLOEXEC);
+    if (u->direct_fd < 0) {
+      u->direct = errno == EINVAL ? 0 : u->direct;
+      return -errno;
+    }
+    u->direct_seg = u->active_seg;
+    u->dbuf_base = UINT64_MAX;
+  }
+  uint64_t base = u->write_off & ~(uint64_t)(TV_STORE_DIRECT_BLOCK - 1);
+  if (u->dbuf_base != base) {
+    size_t head = (size_t)(u->write_off - base);
+    if (head > 0 && pread(u->active_fd, u->dbuf, head, (off_t)base) != (ssize_t)head) {
+      return -EIO;
+    }
+    u->dbuf_base = base;
+  }
+  return 0;
+}
+
+/* direct_write_sync writes the batch as whole blocks from dbuf (the tail
+ * block first, zeros after the batch: recovery reads zeros as the end of
+ * the log), linked to an fdatasync. */
+static int direct_write_sync(tv_ustore *u, size_t bytes) {
+  int err = direct_prepare(u);
+  if (err != 0) {
+    return err;
+  }
+  size_t head = (size_t)(u->write_off - u->dbuf_base);
+  memcpy(u->dbuf + head, u->batch_buf, bytes);
+  size_t end = head + bytes;
+  size_t total = (end + TV_STORE_DIRECT_BLOCK - 1) & ~(size_t)(TV_STORE_DIRECT_BLOCK - 1);
+  memset(u->dbuf + end, 0, total - end);
+  err = uring_write_sync(&u->wring, u->direct_fd, u->dbuf, total, u->dbuf_base, 1, u->dbuf_registered);
+  if (err != 0) {
+    u->dbuf_base = UINT64_MAX;
+    return err;
+  }
+  uint64_t new_end = u->write_off + bytes;
+  uint64_t new_base = new_end & ~(uint64_t)(TV_STORE_DIRECT_BLOCK - 1);
+  memmove(u->dbuf, u->dbuf + (new_base - u->dbuf_base), (size_t)(new_end - new_base));
+  u->dbuf_base = new_base;
+  return 0;
+}
+
 /* write_batch makes the batch durable, or undoes any partial write so the
  * log ends at the last acknowledged record again. */
 static tv_status write_batch(tv_ustore *u, batch *b) {
@@ -271,9 +330,13 @@ static tv_status write_batch(tv_ustore *u, batch *b) {
   int err = u->fault != NULL ? u->fault(u->fault_ctx, u->batch_no) : 0;
   u->batch_no++;
   if (err < 0) {
-    uring_write_sync(&u->wring, u->active_fd, u->batch_buf, b->bytes / 2 & ~7ul, u->write_off, 0);
+    uring_write_sync(&u->wring, u->active_fd, u->batch_buf, b->bytes / 2 & ~7ul, u->write_off, 0, 0);
+    u->dbuf_base = UINT64_MAX;
+  } else if (u->direct && (err = direct_write_sync(u, b->bytes)) != -EINVAL) {
+    /* done direct; EINVAL: the filesystem refuses O_DIRECT (tmpfs), so
+     * direct_prepare turned it off and the batch goes buffered below */
   } else {
-    err = uring_write_sync(&u->wring, u->active_fd, u->batch_buf, b->bytes, u->write_off, 1);
+    err = uring_write_sync(&u->wring, u->active_fd, u->batch_buf, b->bytes, u->write_off, 1, 0);
   }
   if (err == 0) {
     return TV_OK;
@@ -402,9 +465,73 @@ static void checkpoint(tv_ustore *u) {
   u->ckpt_since = 0;
 }
 
+void tv_ustore_checkpoint(tv_ustore *u) {
+  if (u->ckpt_every != 0 && u->failed == TV_OK) {
+    checkpoint(u);
+  }
+}
+
+tv_status tv_ustore_roll_if_used(tv_ustore *u) {
+  TV_TRY(u->failed);
+  if (tv_loc_segment(u->last_loc) != u->active_seg || tv_loc_offset(u->last_loc) != 0) {
+    TV_TRY(roll(u)); /* else only its header: as good as sealed already */
+  }
+  /* A roll leaves the durable mark in the segment before (it moves with
+   * the next batch); compaction is about to replace that segment, and
+   * scans and snapshots must not read it by the old mark. */
+  atomic_store(&u->durable, (uint64_t)u->active_seg << 32 | u->write_off);
+  return TV_OK;
+}
+
+/* run_task runs a job posted by tv_ustore_writer_call, if any. Here,
+ * between batches, nothing is in flight and the index is the writer's. */
+static void run_task(tv_ustore *u) {
+  if (!atomic_load(&u->task_posted)) {
+    return;
+  }
+  pthread_mutex_lock(&u->task_mu);
+  if (u->task_state == 1) {
+    tv_status (*fn)(tv_ustore *, void *) = u->task_fn;
+    void *ctx = u->task_ctx;
+    pthread_mutex_unlock(&u->task_mu);
+    tv_status st = fn(u, ctx);
+    pthread_mutex_lock(&u->task_mu);
+    u->task_status = st;
+    u->task_state = 2;
+    atomic_store(&u->task_posted, 0);
+    pthread_cond_broadcast(&u->task_cv);
+  }
+  pthread_mutex_unlock(&u->task_mu);
+}
+
+tv_status tv_ustore_writer_call(tv_ustore *u, tv_status (*fn)(tv_ustore *u, void *ctx), void *ctx) {
+  pthread_mutex_lock(&u->task_mu);
+  while (u->task_state == 1) { /* one job at a time */
+    pthread_cond_wait(&u->task_cv, &u->task_mu);
+  }
+  u->task_fn = fn;
+  u->task_ctx = ctx;
+  u->task_state = 1;
+  atomic_store(&u->task_posted, 1);
+  pthread_mutex_unlock(&u->task_mu);
+  pthread_mutex_lock(&u->wake_mu);
+  pthread_cond_signal(&u->wake_cv);
+  pthread_mutex_unlock(&u->wake_mu);
+  pthread_mutex_lock(&u->task_mu);
+  while (u->task_state != 2) {
+    pthread_cond_wait(&u->task_cv, &u->task_mu);
+  }
+  tv_status st = u->task_status;
+  u->task_state = 0;
+  pthread_cond_broadcast(&u->task_cv);
+  pthread_mutex_unlock(&u->task_mu);
+  return st;
+}
+
 /* run_batch does one round: roll if needed, collect, write, publish.
  * Returns 0 if there was nothing to do. */
 static int run_batch(tv_ustore *u) {
+  run_task(u);
   if (u->failed != TV_OK) {
     return drain_fail(u, u->failed) > 0;
   }
@@ -439,7 +566,7 @@ static int run_batch(tv_ustore *u) {
 static void writer_idle(tv_ustore *u) {
   pthread_mutex_lock(&u->wake_mu);
   atomic_store(&u->writer_sleeping, 1);
-  if (tv_opqueue_empty(&u->queue) && !atomic_load(&u->closing)) {
+  if (tv_opqueue_empty(&u->queue) && !atomic_load(&u->closing) && !atomic_load(&u->task_posted)) {
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
     ts.tv_nsec += 100 * 1000 * 1000;
