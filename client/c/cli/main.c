@@ -9,6 +9,7 @@
 #include "client/c/cli/cmd_audit.h"
 #include "client/c/cli/cmd_fpe.h"
 #include "client/c/cli/cmd_hsm.h"
+#include "client/c/cli/cmd_net.h"
 #include "vault/util/secure_mem.h"
 
 /* The command table. Adding a command is one line here plus its file
@@ -17,7 +18,15 @@
 #define TV_CLI_COMMANDS(X)                                                       \
   X(fpe, "encrypt or decrypt values with plain NIST FF1 (interop and bulk tool)") \
   X(hsm, "HSM administration: create a development SoftHSM2 token (hsm init)")     \
-  X(audit, "verify the audit log's hash chain and checkpoints, or print its tail")
+  X(audit, "verify the audit log's hash chain and checkpoints, or print its tail")        \
+  X(tokenize, "replace values (arguments, CSV columns, JSON Lines fields) by tokens")   \
+  X(detokenize, "turn tokens back into values: full, masked or none")                   \
+  X(delete, "delete tokens so they no longer resolve")                                  \
+  X(erase, "remove every token of a value (right to erasure)")                          \
+  X(info, "what the vault knows about tokens (never their values)")                     \
+  X(keys, "data keys and KEK rotation: list, rotate, propose-kek, approve-kek, status") \
+  X(health, "is tokenvaultd serving")                                                   \
+  X(whoami, "how tokenvaultd sees you (principal, transport)")
 
 #define TV_CLI_DECLARE(name, summary) \
   int name##_cmd_main(int argc, char **argv, FILE *in, FILE *out, FILE *err);
@@ -41,7 +50,8 @@ static void print_usage(FILE *stream) {
     fprintf(stream, "  %-12s %s\n", cli_commands[i].name, cli_commands[i].summary);
   }
   fputs("\n'tokenvault COMMAND --help' describes a command.\n"
-        "Exit status: 0 success, 1 I/O or system failure, 2 bad usage or bad input.\n",
+        "Exit status: 0 success, 1 I/O or system failure (server commands: some items\n"
+        "failed), 2 bad usage or bad input, 3 server or connection error, 4 permission denied.\n",
         stream);
 }
 
