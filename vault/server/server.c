@@ -295,7 +295,11 @@ static grpc_server_credentials *make_credentials(const tv_server_config *config)
 static tv_status server_bind(tv_server *s, const tv_server_config *config, char *out_err, size_t out_err_len) {
   grpc_arg args[] = {int_arg(GRPC_ARG_MAX_RECEIVE_MESSAGE_LENGTH, TV_MESSAGE_BYTES_MAX),
                      int_arg(GRPC_ARG_MAX_SEND_MESSAGE_LENGTH, TV_RESPONSE_BYTES_MAX),
-                     int_arg(GRPC_ARG_MAX_CONCURRENT_STREAMS, TV_STREAMS_PER_CONNECTION_MAX)};
+                     int_arg(GRPC_ARG_MAX_CONCURRENT_STREAMS, TV_STREAMS_PER_CONNECTION_MAX),
+                     /* gRPC sets SO_REUSEPORT by default: a second tokenvaultd
+                      * would then bind the same port and silently take half
+                      * of the connections. One port, one vault. */
+                     int_arg(GRPC_ARG_ALLOW_REUSEPORT, 0)};
   grpc_channel_args channel_args = {sizeof args / sizeof args[0], args};
   s->server = grpc_server_create(&channel_args, NULL);
   s->cq = grpc_completion_queue_create_for_next(NULL);
