@@ -104,6 +104,21 @@ static tv_status open_keyring(tv_vault *v, const tv_settings *opts, char *err, s
   return TV_OK;
 }
 
+/* The operator needs the file and offset of damage, and what to do. */
+static tv_status store_open_failed(tv_status st, const tv_store_diag *diag, const char *dir, char *err,
+                                   size_t err_len) {
+  char detail[TV_STORE_PATH_LEN_MAX + 400];
+  if (diag->path[0] == '\0') {
+    return failf(st, err, err_len, "opening the store failed", dir);
+  }
+  snprintf(detail, sizeof detail, "%s at offset %llu: %s%s", diag->path, (unsigned long long)diag->offset,
+           diag->message,
+           st == TV_E_STORE_CORRUPT ? " (stop here; `tokenvault store repair --data-dir DIR` keeps every "
+                                      "intact record and reports what was lost)"
+                                    : "");
+  return failf(st, err, err_len, "opening the store failed", detail);
+}
+
 static tv_status open_engine(tv_vault *v, const tv_settings *opts, char *err, size_t err_len) {
   char dir[PATH_MAX];
   if (join(dir, opts->data_dir, "store") != TV_OK) {
@@ -113,9 +128,10 @@ static tv_status open_engine(tv_vault *v, const tv_settings *opts, char *err, si
    * the store adds) keeps restart time bounded as the log grows. */
   tv_store_options so = {.dir = dir, .checkpoint_records = 1000000u};
   tv_store_diag diag;
+  memset(&diag, 0, sizeof diag);
   tv_status st = tv_store_open(NULL, &so, &v->store, &diag);
   if (st != TV_OK) {
-    return failf(st, err, err_len, "opening the store failed", dir);
+    return store_open_failed(st, &diag, dir, err, err_len);
   }
   tv_engine_options eo = {.store = v->store, .keyring = v->keyring};
   st = tv_engine_new(&v->engine, &eo);

@@ -26,7 +26,8 @@
   X(info, "what the vault knows about tokens (never their values)")                     \
   X(keys, "data keys and KEK rotation: list, rotate, propose-kek, approve-kek, status") \
   X(health, "is tokenvaultd serving")                                                   \
-  X(whoami, "how tokenvaultd sees you (principal, transport)")
+  X(whoami, "how tokenvaultd sees you (principal, transport)")                           \
+  X(store, "offline: back up, verify, restore or repair a vault's data directory")
 
 #define TV_CLI_DECLARE(name, summary) \
   int name##_cmd_main(int argc, char **argv, FILE *in, FILE *out, FILE *err);
