@@ -30,8 +30,8 @@ for addr in ("127.0.0.1:0", "localhost:0"):
                 "--dev on %s: Health/Check over plaintext" % addr)
         me = t.unary(ch, "/tokenvault.v1.TokenVault/WhoAmI", TV.WhoAmIRequest, TV.WhoAmIResponse)(
             TV.WhoAmIRequest(), timeout=5)
-        t.check(not me.authenticated and me.principal == "" and me.transport_security == "insecure",
-                "--dev: WhoAmI reports an unauthenticated, insecure caller")
+        t.check(not me.authenticated and me.principal == "dev:local" and me.transport_security == "insecure",
+                "--dev: WhoAmI reports dev:local, unauthenticated, over an insecure transport")
     t.check(any(l.get("event") == "dev_mode" for l in server.lines()), "--dev logs a warning")
     rc, _ = server.terminate(10)
     t.check(rc == 0, "SIGTERM exits 0")

@@ -193,11 +193,13 @@ describe('--dev vault (plaintext)', () => {
     assert.deepEqual([rot.namespace, rot.version, rot.state], [ns, 2, 'ACTIVE']);
     assert.ok(rot.kekVersion >= 1);
     const states = Object.fromEntries((await c.listKeys(ns)).map((k) => [k.version, k.state]));
-    assert.deepEqual(states, { 1: 'DECRYPT_ONLY', 2: 'ACTIVE' });
+    // tokenvaultd's rotation worker may already have moved the record and
+    // retired version 1 (tests/integration/test_vault_rotation.py).
+    assert.ok(['DECRYPT_ONLY', 'RETIRED'].includes(states[1]) && states[2] === 'ACTIVE', JSON.stringify(states));
     assert.deepEqual(await c.detokenize(ns, [tok], { reveal: 'full', reason: 'after rotation' }), ['219-09-9999']);
     const [fresh] = await c.tokenize(ns, ['078-05-1121']);
     assert.equal((await c.info(ns, [fresh]))[0].keyVersion, 2, 'new values use the new version');
-    assert.equal((await c.info(ns, [tok]))[0].keyVersion, 1);
+    assert.ok([1, 2].includes((await c.info(ns, [tok]))[0].keyVersion), 'version 1, or 2 once re-encrypted');
     await rejectsVault(c.rotateDataKey('nope'), 'NOT_FOUND');
     const st = await c.rotationStatus();
     assert.equal(st.kekVersion, 1);

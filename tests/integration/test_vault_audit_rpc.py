@@ -5,6 +5,8 @@ filtered by principal, method and from_seq, with the chain's prev hash,
 alert entries included, never a value."""
 import glob
 import os
+import re
+import time
 
 import grpc
 
@@ -100,6 +102,51 @@ with open(seg, "r+b") as f:
     f.seek(at)
     f.write(target)
 t.check(verify().intact, "restored: intact again")
+
+
+# ---- from_seq / to_seq ---------------------------------------------------------
+# The whole chain is always walked (a range rests on every line before it);
+# the answer speaks for the range.
+def verify_range(lo, hi):
+    return siem.call("VerifyAudit", TV.VerifyAuditRequest(from_seq=lo, to_seq=hi), TV.VerifyAuditResponse)
+
+
+r = verify_range(mine[0].seq, mine[-1].seq)
+t.check(r.intact and r.entries_checked == mine[-1].seq - mine[0].seq + 1,
+        "a range of the intact log: intact, only its %d entries counted" % r.entries_checked)
+for lo, hi, what in ((5, 2, "is after to_seq"), (10 ** 12, 0, "is past the log's last entry")):
+    try:
+        verify_range(lo, hi)
+        t.fail("range %d..%d accepted" % (lo, hi))
+    except grpc.RpcError as e:
+        t.check(e.code() == grpc.StatusCode.INVALID_ARGUMENT and what in e.details(),
+                "range %d..%d refused: %s" % (lo, hi, e.details()))
+time.sleep(2.5)  # the audit config checkpoints every 2 s: seal what is there
+crm.detokenize("pan", tokens[:1], vc.MASKED)
+lines = open(seg, encoding="utf-8").read().split("\n")
+seqs = [(int(re.match(r'\{"seq":(\d+),', ln).group(1)), ln) for ln in lines if ln]
+sealed = max(q for q, ln in seqs if '"type":"checkpoint"' in ln)
+after = next(q for q, ln in seqs if q > sealed and '"type":"call"' in ln)
+with open(seg, "rb") as f:
+    current = f.read()
+line = next(ln for q, ln in seqs if q == after).encode()
+at = current.index(line) + line.index(b'"latency_us":') + len(b'"latency_us":')
+digit = current[at:at + 1]
+with open(seg, "r+b") as f:  # in place, same length: the writer only appends
+    f.seek(at)
+    f.write(b"1" if digit != b"1" else b"2")
+r = verify_range(2, sealed)
+t.check(r.intact and r.first_bad_seq == 0 and ("at seq %d" % after) in r.status.message,
+        "2..%d sealed before the edit at %d: intact, the later problem named (%s)" % (sealed, after, r.status.message))
+r = verify_range(2, after)
+t.check(not r.intact and r.first_bad_seq == after, "a range reaching the edited entry is not intact")
+r = verify_range(after + 1, 0)
+t.check(not r.intact and r.first_bad_seq == after and r.status.name == "AUDIT_ENTRY_ALTERED",
+        "a range after the edit is not intact either: its chain runs through it")
+with open(seg, "r+b") as f:
+    f.seek(at)
+    f.write(digit)
+t.check(verify().intact, "restored again: intact")
 
 try:
     crm.call("VerifyAudit", TV.VerifyAuditRequest(), TV.VerifyAuditResponse)

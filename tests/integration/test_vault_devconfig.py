@@ -48,7 +48,8 @@ server = t.Server("--dev", "--config", CONFIG, "--listen", "127.0.0.1:0", "--dat
 with t.insecure_channel(server.port) as ch:
     c = vc.Client(ch)
     who = c.call("WhoAmI", vc.TV.WhoAmIRequest(), vc.TV.WhoAmIResponse)
-    t.check(who.principal == "" and not who.authenticated, "plaintext: no certificate identity")
+    t.check(who.principal == "dev:local" and not who.authenticated,
+            "plaintext: no certificate identity; WhoAmI names dev:local, as the policy does")
     tok = vc.ok_tokens(c.tokenize("iban", ["DE89370400440532013000"]))[0]
     t.check(tok != "DE89370400440532013000", "dev:local tokenizes iban (the file's role)")
     try:

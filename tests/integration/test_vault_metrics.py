@@ -111,24 +111,43 @@ with t.insecure_channel(server.port) as ch:
     replies = list(dstream(iter([vc.TV.DetokenizeRequest(namespace="pan", tokens=tokens[:3], reveal=vc.NONE)] * 2),
                            timeout=10))
     t.check(len(replies) == 2, "stream answered both messages")
+    # Answered by the server core, not svc_call: counted all the same.
+    for _ in range(2):
+        t.unary(ch, "/grpc.health.v1.Health/Check", vc.HEALTH.HealthCheckRequest, vc.HEALTH.HealthCheckResponse)(
+            vc.HEALTH.HealthCheckRequest(), timeout=5)
+    c.call("WhoAmI", vc.TV.WhoAmIRequest(), vc.TV.WhoAmIResponse)
+    # Refused while decoding, before any handler: counted too.
+    t.expect_rpc_error(lambda to: t.unary(ch, vc.SVC + "Tokenize")(b"\xff" * 8, timeout=to),
+                       grpc.StatusCode.INVALID_ARGUMENT, 5, "a malformed Tokenize")
 
 after, text = scrape(mport)
 expect_calls = {('Tokenize', 'OK'): 3, ('Detokenize', 'OK'): 2, ('Detokenize', refused_code): 1,
-                ('DetokenizeStream', 'OK'): 2, ('Tokenize', 'INVALID_ARGUMENT'): 0}
+                ('DetokenizeStream', 'OK'): 2, ('Tokenize', 'INVALID_ARGUMENT'): 1,
+                ('Health.Check', 'OK'): 2, ('WhoAmI', 'OK'): 1}
 for (meth, code), n in expect_calls.items():
     d = delta(after, before, 'tokenvault_calls_total{method="%s",code="%s"}' % (meth, code))
     t.check(d == n, "calls_total %s %s moved by %d (got %d)" % (meth, code, n, d))
 t.check(delta(after, before, 'tokenvault_items_total{method="Tokenize"}') == 5, "Tokenize items +5")
 t.check(delta(after, before, 'tokenvault_items_total{method="DetokenizeStream"}') == 6, "DetokenizeStream items +6")
-t.check(delta(after, before, 'tokenvault_call_latency_seconds_count{method="Tokenize"}') == 3,
-        "Tokenize histogram count +3")
+t.check(delta(after, before, 'tokenvault_call_latency_seconds_count{method="Tokenize"}') == 4,
+        "Tokenize histogram count +4 (3 answered, 1 malformed)")
 t.check(delta(after, before, 'tokenvault_call_latency_seconds_sum{method="Tokenize"}') > 0, "latency sum grew")
+t.check(delta(after, before, 'tokenvault_call_latency_seconds_count{method="Health.Check"}') == 2,
+        "Health.Check histogram count +2")
+t.check(delta(after, before, 'tokenvault_items_total{method="WhoAmI"}') == 0, "WhoAmI carries no items")
 check_histograms(after)
 t.check(delta(after, before, "tokenvault_store_records_total") == 5, "store: exactly 5 new records made durable")
 t.check(delta(after, before, "tokenvault_store_index_tokens") == 5, "index: 5 more live tokens")
 t.check(delta(after, before, "tokenvault_store_batches_total") >= 1, "store: group commits counted")
 t.check(delta(after, before, "tokenvault_audit_entries_total") == 8, "audit: one entry per call or stream message (8)")
 t.check(after["tokenvault_audit_failures_total"] == 0, "audit: no failures")
+fsyncs = after["tokenvault_audit_fsync_seconds_count"]
+t.check(fsyncs == after["tokenvault_audit_syncs_total"] and delta(after, before, "tokenvault_audit_fsync_seconds_count") >= 1,
+        "audit fsync histogram: one observation per fdatasync (%d)" % fsyncs)
+t.check(after['tokenvault_audit_fsync_seconds_bucket{le="+Inf"}'] == fsyncs
+        and after['tokenvault_audit_fsync_seconds_bucket{le="5e-05"}'] <= fsyncs, "audit fsync buckets cumulative")
+t.check(0 <= after["tokenvault_audit_fsync_max_seconds"] <= after["tokenvault_audit_fsync_seconds_sum"] + 1e-6,
+        "audit fsync max within the sum (max %.6f s)" % after["tokenvault_audit_fsync_max_seconds"])
 leaked = [s for s in PANS + tokens + [p[-4:] + "\"" for p in PANS] if s in text]
 t.check(not leaked, "no value, token or value fragment in the exposition (%s)" % leaked)
 
@@ -137,6 +156,15 @@ dup = subprocess.run([t.SERVER, "--dev", "--listen", "127.0.0.1:0", "--data-dir"
                         "--metrics-listen", "127.0.0.1:%d" % mport], cwd=t.WORK, capture_output=True, timeout=60)
 t.check(dup.returncode == 2, "metrics port in use -> exit 2 (got %d)" % dup.returncode)
 t.check(b"cannot listen for metrics on 127.0.0.1:%d" % mport in dup.stderr, "the error names the metrics address")
+
+# Neither --dev nor --config: no vault to measure, so --metrics-listen is
+# refused by name rather than silently ignored (checked before any TLS file
+# is read, so these paths need not exist).
+novault = subprocess.run([t.SERVER, "--listen", "127.0.0.1:0", "--tls-cert", "no.crt", "--tls-key", "no.key",
+                          "--tls-ca", "no.ca", "--metrics-listen", "127.0.0.1:0"], cwd=t.WORK,
+                         capture_output=True, timeout=30)
+t.check(novault.returncode == 2 and b"--metrics-listen 127.0.0.1:0 needs a vault" in novault.stderr,
+        "--metrics-listen without a vault -> exit 2 naming the flag (got %d)" % novault.returncode)
 
 # --dev without a config asks for 127.0.0.1:9464 by default; with that
 # port taken (by us, or by anyone) the vault must still start, metrics off.

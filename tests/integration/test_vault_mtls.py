@@ -67,7 +67,11 @@ t.check([(k.version, k.state) for k in keys] == [(1, vc.TV.KEY_STATE_ACTIVE)], "
 rot = ca.rotate("pan")
 t.check(rot.key.version == 2 and rot.key.state == vc.TV.KEY_STATE_ACTIVE, "RotateDataKey: version 2 active")
 states = {k.version: k.state for k in ca.list_keys("pan").keys}
-t.check(states == {1: vc.TV.KEY_STATE_DECRYPT_ONLY, 2: vc.TV.KEY_STATE_ACTIVE}, "version 1 is now decrypt-only")
+# The background rotation worker may already have moved the two records
+# and retired version 1 (test_vault_rotation.py covers that in full).
+t.check(states in ({1: vc.TV.KEY_STATE_DECRYPT_ONLY, 2: vc.TV.KEY_STATE_ACTIVE},
+                   {1: vc.TV.KEY_STATE_RETIRED, 2: vc.TV.KEY_STATE_ACTIVE}),
+        "version 1 is now decrypt-only (or already retired by the rotation worker)")
 t.check([r.value for r in ca.detokenize("pan", tokens, vc.FULL, reason="r").results] == values,
         "after RotateDataKey old tokens still detokenize")
 t.check(vc.ok_tokens(ca.tokenize("pan", values)) == tokens, "after RotateDataKey the same values keep their tokens")

@@ -107,6 +107,9 @@ code, _ = code_of(lambda: rep.detokenize("pan", [TOKENS["pan"]], vc.NONE))
 t.check(code == grpc.StatusCode.RESOURCE_EXHAUSTED, "REVEAL_NONE counts as a reveal too")
 alerts = [line for line in pc.audit_lines(DATA) if '"type":"alert"' in line and REPORTING in line]
 t.check(alerts and '"alert":"reveal_rate_exceeded"' in alerts[0], "the audit log has the alert entry")
+t.check('"limit":10,' in alerts[0], "the alert names the role's real limit, 10 a minute (%s)" % alerts[0])
+too_many = [line for line in pc.audit_lines(DATA) if '"alert":"limit_exceeded"' in line and CRM in line]
+t.check(too_many and '"limit":5,' in too_many[0], "the items alert names items_per_request 5 (%s)" % too_many[:1])
 
 # ---- the matrix ----------------------------------------------------------
 # Written from the role descriptions, not read from the config file.

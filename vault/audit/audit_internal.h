@@ -36,6 +36,7 @@ typedef struct audit_file {
   uint64_t segment;
   uint64_t size;   /* durable length of the current segment */
   int broken;      /* a write failed: cut back to |size| before the next */
+  uint64_t last_sync_us;    /* how long the last successful fdatasync took */
   uint64_t counter_pending; /* checkpoint seq the HSM counter still lacks */
   uint8_t log_id[AUDIT_LOG_ID_LEN];
   char counter_label[AUDIT_COUNTER_LABEL_MAX];
@@ -118,8 +119,9 @@ tv_status audit_file_latest(audit_file *file, uint64_t *out_segment);
 tv_status audit_file_create(audit_file *file, uint64_t segment, const char *header,
                             size_t header_len);
 
-/* audit_file_write writes |len| bytes at the durable end and fdatasyncs.
- * On failure the file is marked broken; TV_E_AUDIT_UNAVAILABLE. */
+/* audit_file_write writes |len| bytes at the durable end and fdatasyncs
+ * (its duration in |last_sync_us|). On failure the file is marked broken;
+ * TV_E_AUDIT_UNAVAILABLE. */
 tv_status audit_file_write(audit_file *file, const char *buf, size_t len);
 
 /* audit_file_repair cuts a broken file back to its durable length. */
@@ -161,6 +163,10 @@ tv_status audit_write_batch(tv_audit_log *log, uint64_t first, size_t count,
 
 /* audit_writer_main is the writer thread (log.c). */
 void *audit_writer_main(void *arg);
+
+/* audit_stats_sync counts one successful fdatasync that took |us| in
+ * |stats| (syncs, latency sum, max and bucket). */
+void audit_stats_sync(tv_audit_stats *stats, uint64_t us);
 
 /* audit_checkpoint_due says whether a checkpoint must seal the next batch. */
 int audit_checkpoint_due(const tv_audit_log *log, size_t count);

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "vault/audit/audit_internal.h"
@@ -101,8 +102,15 @@ tv_status audit_file_create(audit_file *file, uint64_t segment, const char *head
   file->fd = fd;
   file->segment = segment;
   file->size = fresh.size;
+  file->last_sync_us = fresh.last_sync_us;
   file->broken = 0;
   return TV_OK;
+}
+
+static uint64_t mono_us(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
 }
 
 tv_status audit_file_write(audit_file *file, const char *buf, size_t len) {
@@ -118,10 +126,12 @@ tv_status audit_file_write(audit_file *file, const char *buf, size_t len) {
     }
     done += (size_t)n;
   }
+  uint64_t sync_start = mono_us();
   if (fdatasync(file->fd) != 0) {
     file->broken = 1;
     return TV_E_AUDIT_UNAVAILABLE;
   }
+  file->last_sync_us = mono_us() - sync_start;
   file->size += len;
   return TV_OK;
 }

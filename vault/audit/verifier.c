@@ -19,6 +19,16 @@ void audit_verifier_init(audit_verifier *v, tv_audit_verify_result *result, tv_h
   v->from_genesis = from_genesis;
   v->result = result;
   result->macs_checked = hsm != NULL;
+  audit_verifier_set_range(v, 0, 0);
+}
+
+void audit_verifier_set_range(audit_verifier *v, uint64_t from, uint64_t to) {
+  v->range_from = from;
+  v->range_to = to != 0 ? to : UINT64_MAX;
+}
+
+static int in_range(const audit_verifier *v, uint64_t seq) {
+  return seq >= v->range_from && seq <= v->range_to;
 }
 
 __attribute__((format(printf, 4, 5))) static tv_status report(audit_verifier *v,
@@ -153,6 +163,7 @@ static tv_status check_checkpoint(audit_verifier *v, const audit_line *l, const 
     TV_TRY(check_mac(v, l, text));
   }
   v->result->checkpoints++;
+  v->result->range_checkpoints += in_range(v, l->seq);
   v->result->last_checkpoint_seq = l->seq;
   return TV_OK;
 }
@@ -195,6 +206,7 @@ static tv_status check_line(audit_verifier *v, const char *text, size_t len, con
   v->expected_seq = l.seq + 1;
   v->result->last_seq = l.seq;
   v->result->lines++;
+  v->result->range_lines += in_range(v, l.seq);
   v->result->unsealed = v->since_checkpoint;
   return TV_OK;
 }

@@ -23,11 +23,18 @@ typedef struct audit_verifier {
   uint64_t since_checkpoint;
   size_t file_index;
   uint64_t file_line;      /* lines of the current file so far */
+  uint64_t range_from;     /* lines with seq in [range_from, range_to] */
+  uint64_t range_to;       /* are also counted in result->range_* */
 } audit_verifier;
 
 /* audit_verifier_init starts a walk that writes into |result| (cleared). */
 void audit_verifier_init(audit_verifier *v, tv_audit_verify_result *result, tv_hsm *hsm,
                          int from_genesis);
+
+/* audit_verifier_set_range counts the lines with seq |from|..|to| (0:
+ * unbounded on that side) in result->range_lines / range_checkpoints as
+ * well; the walk itself still checks every line from the start. */
+void audit_verifier_set_range(audit_verifier *v, uint64_t from, uint64_t to);
 
 /* audit_verifier_file checks the |len| bytes of file |file_index|, line by
  * line. Returns TV_OK or the first problem (recorded in the result). */

@@ -57,6 +57,11 @@ typedef struct tv_audit_verify_result {
   int counter_checked;      /* 1 if the HSM counter was compared */
   uint64_t counter;         /* its value, when checked */
   char log_id_hex[33];
+
+  /* Of |lines| and |checkpoints|: those whose seq is in the range the
+   * walk was asked about (audit_verifier_set_range; default: all). */
+  uint64_t range_lines;
+  uint64_t range_checkpoints;
 } tv_audit_verify_result;
 
 /* tv_audit_verify_files verifies the segment files |paths| (|paths_count|
@@ -68,6 +73,26 @@ typedef struct tv_audit_verify_result {
  * (then nothing is proven either way). */
 tv_status tv_audit_verify_files(tv_audit_verify_result *out, tv_hsm *hsm,
                                 const char *const *paths, size_t paths_count);
+
+/* tv_audit_verify_range_judge says whether a walk from the genesis
+ * (|walk_status| and |r|, as tv_audit_verify_files left them) proves the
+ * entries with seq |from_seq|..|to_seq| (0: from the first / to the last).
+ *
+ * A range is only as sound as the chain that leads to it: every line
+ * before it is hashed into its first "prev", so a problem at or before
+ * |to_seq| — even one before |from_seq| — means the range is not proven.
+ * A problem after |to_seq| leaves it proven only if a checkpoint at or
+ * after |to_seq| verified in the HSM before the problem (the range is then
+ * chained from the genesis and sealed); otherwise the range's entries are
+ * only chained through the broken part, which anyone able to rewrite the
+ * files could have redone.
+ *
+ * Returns TV_OK if the range is proven (|*out_bad_seq| = 0, or the seq of
+ * a problem after the range that did not touch it); else |walk_status|,
+ * with |*out_bad_seq| the seq where the problem is (the line after the
+ * last good one when the finding has no seq of its own). */
+tv_status tv_audit_verify_range_judge(const tv_audit_verify_result *r, tv_status walk_status, uint64_t from_seq,
+                                      uint64_t to_seq, uint64_t *out_bad_seq);
 
 /* tv_audit_verify_buffer verifies |len| bytes of a log given in memory as
  * if they were one file (fuzzing and tests). */

@@ -6,6 +6,21 @@
 #include "hsm/counter.h"
 #include "vault/audit/audit_internal.h"
 
+const uint64_t tv_audit_sync_bucket_bounds_us[TV_AUDIT_SYNC_BUCKETS_COUNT] = {
+    50, 100, 250, 500, 1000, 2500, 5000, 10000, 25000, 100000, 500000, 2000000,
+};
+
+void audit_stats_sync(tv_audit_stats *stats, uint64_t us) {
+  size_t b = 0;
+  while (b < TV_AUDIT_SYNC_BUCKETS_COUNT && us > tv_audit_sync_bucket_bounds_us[b]) {
+    b++;
+  }
+  stats->syncs++;
+  stats->sync_us_sum += us;
+  stats->sync_us_max = us > stats->sync_us_max ? us : stats->sync_us_max;
+  stats->sync_buckets[b]++;
+}
+
 int audit_checkpoint_due(const tv_audit_log *log, size_t count) {
   const audit_chain_state *chain = &log->chain;
   if (chain->since_checkpoint + count == 0) {
@@ -48,7 +63,7 @@ static tv_status rotate(tv_audit_log *log) {
   if (chain.since_checkpoint > 0) {
     TV_TRY(audit_compose_checkpoint(log, log->batch, &pos, &chain));
     TV_TRY(audit_file_write(&log->file, log->batch, pos));
-    log->wstats.syncs++;
+    audit_stats_sync(&log->wstats, log->file.last_sync_us);
     log->chain = chain;
     TV_TRY(checkpoint_written(log, chain.last_checkpoint_seq));
   }
@@ -56,7 +71,7 @@ static tv_status rotate(tv_audit_log *log) {
   uint64_t next = log->file.segment + 1;
   TV_TRY(audit_compose_segment(log->batch, &pos, &chain, &log->file, next));
   TV_TRY(audit_file_create(&log->file, next, log->batch, pos));
-  log->wstats.syncs++;
+  audit_stats_sync(&log->wstats, log->file.last_sync_us);
   log->chain = chain;
   return TV_OK;
 }
@@ -89,7 +104,7 @@ static tv_status write_batch(tv_audit_log *log, uint64_t first, size_t count,
     return TV_OK;
   }
   TV_TRY(audit_file_write(&log->file, log->batch, len));
-  log->wstats.syncs++;
+  audit_stats_sync(&log->wstats, log->file.last_sync_us);
   uint64_t checkpoint_before = log->chain.last_checkpoint_seq;
   log->chain = chain;
   if (chain.last_checkpoint_seq != checkpoint_before) {

@@ -15,7 +15,7 @@
 
 static const cfg_key root_keys[] = {
     {"listen", 1}, {"tls", 0},        {"data_dir", 1},   {"hsm", 1},       {"metrics", 0},
-    {"audit", 1},  {"namespaces", 1}, {"roles", 0},      {"principals", 0},
+    {"audit", 1},  {"namespaces", 1}, {"roles", 0},      {"principals", 0}, {"rotation", 0},
 };
 
 /* "host:port" with a port in 1..65535; "[v6]:port" for IPv6. */
@@ -182,6 +182,32 @@ static tv_status parse_audit(cfg_ctx *ctx, const yaml_node_t *root) {
   return status;
 }
 
+/* rotation: how fast tokenvaultd's background rotation worker may go
+ * (vault/server/rotation_worker.h). Optional; 0 re-encryption rate is
+ * unlimited, the compaction rate defaults to 64 MiB/s. */
+static tv_status parse_rotation(cfg_ctx *ctx, const yaml_node_t *root) {
+  static const cfg_key keys[] = {{"reencrypt_records_per_s", 0}, {"compact_bytes_per_s", 0}};
+  config_rotation *out = &ctx->cfg->rotation;
+  out->compact_bytes_per_s = CONFIG_COMPACT_BYTES_PER_S_DEFAULT;
+  yaml_node_t *rotation = NULL;
+  size_t mark = 0;
+  TV_TRY(cfg_map_get(ctx, root, "rotation", &rotation, &mark));
+  if (rotation == NULL) {
+    return TV_OK;
+  }
+  tv_status status = cfg_map_check(ctx, rotation, keys, COUNT(keys));
+  if (status == TV_OK) {
+    status = cfg_get_uint(ctx, rotation, "reencrypt_records_per_s", 0, UINT32_MAX,
+                          &out->reencrypt_records_per_s);
+  }
+  if (status == TV_OK) { /* at least 1 MiB/s: slower would take days on a real store */
+    status = cfg_get_uint(ctx, rotation, "compact_bytes_per_s", UINT64_C(1) << 20, UINT64_C(1) << 40,
+                          &out->compact_bytes_per_s);
+  }
+  cfg_path_pop(ctx, mark);
+  return status;
+}
+
 static tv_status parse_listen(cfg_ctx *ctx, const yaml_node_t *root) {
   int loopback = 0;
   tv_config *cfg = ctx->cfg;
@@ -204,6 +230,7 @@ static tv_status parse_root(cfg_ctx *ctx, const yaml_node_t *root) {
   TV_TRY(parse_hsm(ctx, root));
   TV_TRY(parse_metrics(ctx, root));
   TV_TRY(parse_audit(ctx, root));
+  TV_TRY(parse_rotation(ctx, root));
   yaml_node_t *namespaces = NULL;
   size_t mark = 0;
   TV_TRY(cfg_map_get(ctx, root, "namespaces", &namespaces, &mark));

@@ -56,6 +56,13 @@ typedef struct config_audit {
   uint64_t checkpoint_interval_s; /* default 60 */
 } config_audit;
 
+/* Background rotation completion rates (tokenvaultd's rotation worker). */
+#define CONFIG_COMPACT_BYTES_PER_S_DEFAULT (UINT64_C(64) * 1024 * 1024)
+typedef struct config_rotation {
+  uint64_t reencrypt_records_per_s; /* 0: unlimited (default) */
+  uint64_t compact_bytes_per_s;     /* default CONFIG_COMPACT_BYTES_PER_S_DEFAULT */
+} config_rotation;
+
 typedef struct config_namespace {
   char name[FORMAT_NAMESPACE_LEN_MAX + 1];
   tv_format format; /* validated by format_config_validate */
@@ -71,6 +78,7 @@ typedef struct tv_config {
   config_hsm hsm;
   char metrics_listen[CONFIG_ADDRESS_LEN_MAX + 1]; /* "" = no metrics port */
   config_audit audit;
+  config_rotation rotation;
   config_namespace namespaces[CONFIG_NAMESPACES_MAX];
   size_t namespaces_len;
   tv_policy *policy; /* frozen; owned (one reference) */

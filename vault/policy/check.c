@@ -72,10 +72,21 @@ static tv_status apply_limits(const policy_role *role, policy_meter *meter,
   return TV_OK;
 }
 
+/* Which of the role's limits a refusal from apply_limits names. */
+static uint64_t refusing_limit(const policy_limits *l, tv_status status) {
+  switch (status) {
+    case TV_E_POLICY_TOO_MANY_ITEMS: return l->items_max;
+    case TV_E_POLICY_RATE_LIMITED:
+    case TV_E_POLICY_METER_FULL: return l->reveals_per_minute_max;
+    default: return 0;
+  }
+}
+
 tv_status policy_check(const tv_policy *policy, policy_meter *meter, const policy_request *request,
                        policy_decision *out) {
   assert(out != NULL);
   out->role = NULL;
+  out->limit = 0;
   out->status = TV_E_POLICY_DENIED;
   if (policy == NULL || request == NULL || (unsigned)request->permission >= TV_PERM_COUNT) {
     return out->status;
@@ -102,6 +113,7 @@ tv_status policy_check(const tv_policy *policy, policy_meter *meter, const polic
     }
     out->role = role->name;
     out->status = apply_limits(role, meter, request);
+    out->limit = refusing_limit(&role->limits, out->status);
     return out->status;
   }
   out->status = refusal;

@@ -91,6 +91,11 @@ typedef struct policy_request {
 typedef struct policy_decision {
   tv_status status;
   const char *role;
+  /* The role's limit behind a RESOURCE_EXHAUSTED refusal, for the alert
+   * entry: items_max for _TOO_MANY_ITEMS, reveals_per_minute_max for
+   * _RATE_LIMITED and _METER_FULL (the limit that could not be counted).
+   * 0 otherwise. */
+  uint64_t limit;
 } policy_decision;
 
 /* policy_permission_name returns "tokenize", "detokenize:masked", ... or

@@ -3,6 +3,7 @@
  * sequence, checkpoint MACs and the HSM counter); ReadAudit streams the
  * most recent entries. Both need audit:read and block one worker while
  * they read the segments (rare calls by auditors). */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -23,20 +24,27 @@
 
 /* ---- VerifyAudit ------------------------------------------------------ */
 
+/* from_seq/to_seq: the walk always starts at the genesis, since a range is
+ * only as sound as the chain that leads to it; the answer then speaks for
+ * the range only (tv_audit_verify_range_judge says when a problem after
+ * the range leaves it proven). */
 typedef struct verify_call {
   svc_call base;
   Tokenvault__V1__VerifyAuditResponse resp;
   Tokenvault__V1__ItemStatus status;
   tv_audit_verify_result result;
+  char message[TV_AUDIT_FINDING_TEXT_MAX + 96];
 } verify_call;
 
-static tv_status verify_once(tv_vault *v, tv_audit_verify_result *result) {
+static tv_status verify_once(tv_vault *v, const Tokenvault__V1__VerifyAuditRequest *r,
+                             tv_audit_verify_result *result) {
   tv_audit_stats stats;
   tv_audit_stats_get(v->audit, &stats);
   tv_audit_files files;
   TV_TRY(tv_audit_files_map(&files, v->audit_dir, stats.segment));
   audit_verifier walk;
   audit_verifier_init(&walk, result, v->hsm, 1);
+  audit_verifier_set_range(&walk, r->from_seq, r->to_seq);
   tv_status st = TV_OK;
   for (size_t i = 0; i < files.count && st == TV_OK; i++) {
     st = audit_verifier_file(&walk, i, files.files[i].buf, files.files[i].len);
@@ -50,6 +58,46 @@ static tv_status verify_once(tv_vault *v, tv_audit_verify_result *result) {
 
 static int is_finding(tv_status st) {
   return st >= TV_E_AUDIT_MALFORMED && st <= TV_E_AUDIT_COUNTER;
+}
+
+/* The answer for the range: |walk| is the whole log's finding (or TV_OK). */
+static void verify_answer(verify_call *vc, const Tokenvault__V1__VerifyAuditRequest *r, tv_status walk) {
+  uint64_t bad = 0;
+  tv_status st = tv_audit_verify_range_judge(&vc->result, walk, r->from_seq, r->to_seq, &bad);
+  const char *message = "";
+  if (st != TV_OK) {
+    message = vc->result.text;
+  } else if (walk != TV_OK) { /* proven range, a problem after it: said, not hidden */
+    snprintf(vc->message, sizeof vc->message, "the range is intact and sealed; after it, at seq %llu: %s",
+             (unsigned long long)bad, vc->result.text);
+    message = vc->message;
+  }
+  tokenvault__v1__item_status__init(&vc->status);
+  vc->status.code = (uint32_t)st;
+  vc->status.name = (char *)(uintptr_t)tv_status_name(st);
+  vc->status.message = (char *)(uintptr_t)message;
+  vc->resp.intact = st == TV_OK;
+  vc->resp.entries_checked = vc->result.range_lines;
+  vc->resp.checkpoints_checked = vc->result.range_checkpoints;
+  vc->resp.first_bad_seq = st == TV_OK ? 0 : bad;
+  vc->resp.status = &vc->status;
+}
+
+/* Ranges that cannot be answered: reversed, or starting past the log's end
+ * (an intact log then proves nothing about them). 1 if |vc| was failed. */
+static int range_refused(verify_call *vc, const Tokenvault__V1__VerifyAuditRequest *r, tv_status walk) {
+  char why[160];
+  if (r->to_seq != 0 && r->from_seq > r->to_seq) {
+    snprintf(why, sizeof why, "from_seq %llu is after to_seq %llu", (unsigned long long)r->from_seq,
+             (unsigned long long)r->to_seq);
+  } else if (walk == TV_OK && r->from_seq > vc->result.last_seq) {
+    snprintf(why, sizeof why, "from_seq %llu is past the log's last entry (seq %llu)",
+             (unsigned long long)r->from_seq, (unsigned long long)vc->result.last_seq);
+  } else {
+    return 0;
+  }
+  svc_call_fail(&vc->base, TV_E_INVALID_ARGUMENT, why);
+  return 1;
 }
 
 static void handle_verify(void *impl, tv_call *call, const ProtobufCMessage *request) {
@@ -69,21 +117,16 @@ static void handle_verify(void *impl, tv_call *call, const ProtobufCMessage *req
   }
   tv_status st = TV_E_AUDIT_TRUNCATED;
   for (int i = 0; i < AUDIT_VERIFY_ATTEMPTS_MAX && st == TV_E_AUDIT_TRUNCATED; i++) {
-    st = verify_once(vc->base.vault, &vc->result);
+    st = verify_once(vc->base.vault, r, &vc->result);
   }
   if (st != TV_OK && !is_finding(st)) {
     svc_call_fail(&vc->base, st, "the audit log could not be read or the HSM failed: nothing proven");
     return;
   }
-  tokenvault__v1__item_status__init(&vc->status);
-  vc->status.code = (uint32_t)st;
-  vc->status.name = (char *)(uintptr_t)tv_status_name(st);
-  vc->status.message = st == TV_OK ? (char *)(uintptr_t) "" : vc->result.text;
-  vc->resp.intact = st == TV_OK;
-  vc->resp.entries_checked = vc->result.lines;
-  vc->resp.checkpoints_checked = vc->result.checkpoints;
-  vc->resp.first_bad_seq = st == TV_OK ? 0 : vc->result.seq;
-  vc->resp.status = &vc->status;
+  if (range_refused(vc, r, st)) {
+    return;
+  }
+  verify_answer(vc, r, st);
   svc_call_end(&vc->base);
 }
 

@@ -39,9 +39,10 @@ static void alert_done(void *arg, tv_status status, uint64_t seq) {
 
 /* Over a limit: an alert entry goes into the log before the refusal's own
  * entry (one writer, first in first out), so a SIEM sees the event. */
-static void write_alert(svc_call *c, tv_status why, const char *role) {
+static void write_alert(svc_call *c, const policy_decision *d) {
+  tv_status why = d->status;
   char detail[160];
-  snprintf(detail, sizeof detail, "%s (role %s)", tv_status_name(why), role != NULL ? role : "?");
+  snprintf(detail, sizeof detail, "%s (role %s)", tv_status_name(why), d->role != NULL ? d->role : "?");
   tv_audit_entry e = {.type = TV_AUDIT_ALERT,
                       .principal = c->principal,
                       .peer = tv_call_peer(c->call),
@@ -50,6 +51,7 @@ static void write_alert(svc_call *c, tv_status why, const char *role) {
                       .items = c->items,
                       .request_id = c->request_id,
                       .alert = why == TV_E_POLICY_RATE_LIMITED ? "reveal_rate_exceeded" : "limit_exceeded",
+                      .limit = d->limit,
                       .detail = detail};
   if (tv_audit_append_async(c->vault->audit, &e, alert_done, NULL) != TV_OK) {
     alert_done(NULL, TV_E_AUDIT_UNAVAILABLE, 0);
@@ -85,7 +87,7 @@ int svc_authorize(svc_call *c, tv_permission permission, const char *reason) {
     return 1;
   }
   if (is_exhausted(st)) {
-    write_alert(c, st, d.role); /* d.role points into |policy|: still held */
+    write_alert(c, &d); /* d.role points into |policy|: still held */
   }
   policy_release(policy);
   /* Names the rule, never a value: the principal is the caller's own. */

@@ -39,6 +39,7 @@ struct tv_call {
   tv_tag recv_tag; /* bidi streams: fn set by the server */
   grpc_byte_buffer *recv_buffer;
   int streaming;   /* bidi: read the next request after each reply is sent */
+  int handled;     /* the handler ran (read once the last reference went) */
   atomic_int refs; /* owner (until finish) + one per batch in flight */
 
   pthread_mutex_t lock; /* guards everything below */
@@ -82,9 +83,9 @@ int tv_call_finish_started(tv_call *call);
 /* tv_call_latency_us returns the microseconds since tv_call_start. */
 uint64_t tv_call_latency_us(const tv_call *call);
 
-/* tv_server_call_log writes the call's log line when its last reference
- * goes; tv_server_call_released then tells shutdown one call fewer is alive
- * (both in server.c). */
+/* tv_server_call_log writes the call's log line and tells the service's
+ * on_call_end when its last reference goes; tv_server_call_released then
+ * tells shutdown one call fewer is alive (both in server.c). */
 void tv_server_call_log(tv_server *server, const tv_call *call);
 void tv_server_call_released(tv_server *server);
 

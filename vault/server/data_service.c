@@ -7,6 +7,7 @@
 #include "vault/server/authz.h"
 #include "vault/server/engine_service.h"
 #include "vault/server/svc_call.h"
+#include "vault/server/vault_core.h"
 #include "vault/util/secure_mem.h"
 
 typedef Tokenvault__V1__ItemStatus item_status_pb;
@@ -511,4 +512,5 @@ void tv_engine_service_fill(tv_service *service, tv_vault *vault) {
   service->handlers[TV_METHOD_GET_TOKEN_INFO] = (tv_handler){handle_info, vault};
   tv_key_service_fill(service, vault);
   tv_audit_service_fill(service, vault);
+  tv_vault_core_fill(service, vault);
 }

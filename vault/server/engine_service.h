@@ -27,7 +27,8 @@
 #include "vault/server/service.h"
 #include "vault/server/vault_open.h"
 
-/* tv_engine_service_fill sets |service|'s data and key handlers to serve
+/* tv_engine_service_fill sets |service|'s data, key and audit handlers,
+ * its WhoAmI and its call accounting (vault/server/vault_core.h) to serve
  * |vault|, which must stay open until the server has stopped. */
 void tv_engine_service_fill(tv_service *service, tv_vault *vault);
 

@@ -11,6 +11,7 @@
 #include "tokenvault/v1/tokenvault.pb-c.h"
 #include "vault/server/authz.h"
 #include "vault/server/engine_service.h"
+#include "vault/server/rotation_worker.h"
 #include "vault/server/svc_call.h"
 
 typedef Tokenvault__V1__DataKeyInfo key_pb;
@@ -125,6 +126,12 @@ static tv_status rotate_run(rotate_call *rc, const char *ns) {
   size_t count = 0;
   char label[TV_HSM_LABEL_MAX + 1];
   TV_TRY(tv_keyring_rotate_data_key(kr, &version, ns));
+  /* The new version is durable: moving the records onto it is the
+   * worker's (a failure to queue is harmless, the next start resumes the
+   * rotation from the keyring's DECRYPT_ONLY state). */
+  if (rc->base.vault->rotation != NULL) {
+    (void)tv_rotation_worker_enqueue(rc->base.vault->rotation, ns);
+  }
   TV_TRY(tv_keyring_kek_label(kr, label));
   TV_TRY(tv_keyring_list_versions(kr, rc->versions, &count, TV_KEYRING_VERSIONS_MAX, ns));
   for (size_t i = 0; i < count && i < TV_KEYRING_VERSIONS_MAX; i++) {
@@ -178,6 +185,9 @@ typedef struct kek_call {
   proposal_pb *pb_ptrs[TV_KEYRING_PROPOSALS_MAX];
   char ids[TV_KEYRING_PROPOSALS_MAX][24];
   char approver[TV_KEYRING_PRINCIPAL_LEN_MAX + 1];
+  tv_rotation_status rotations[TV_ENGINE_NAMESPACES_MAX];
+  Tokenvault__V1__DataKeyRotation rotation_pbs[TV_ENGINE_NAMESPACES_MAX];
+  Tokenvault__V1__DataKeyRotation *rotation_ptrs[TV_ENGINE_NAMESPACES_MAX];
 } kek_call;
 
 static void fill_proposal(kek_call *k, size_t i, Tokenvault__V1__ProposalState state) {
@@ -295,6 +305,35 @@ static void handle_approve(void *impl, tv_call *call, const ProtobufCMessage *re
   svc_call_end(&k->base);
 }
 
+_Static_assert((int)TV_ROTATION_QUEUED == (int)TOKENVAULT__V1__ROTATION_PHASE__ROTATION_PHASE_QUEUED &&
+                   (int)TV_ROTATION_COMPACTING == (int)TOKENVAULT__V1__ROTATION_PHASE__ROTATION_PHASE_COMPACTING &&
+                   (int)TV_ROTATION_RETRYING == (int)TOKENVAULT__V1__ROTATION_PHASE__ROTATION_PHASE_RETRYING,
+               "rotation phases are sent as the proto's numbers");
+
+/* The data-key rotations the background worker has run or queued. */
+static void fill_rotations(kek_call *k) {
+  size_t n = tv_rotation_worker_status(k->base.vault->rotation, k->rotations, TV_ENGINE_NAMESPACES_MAX);
+  n = n < TV_ENGINE_NAMESPACES_MAX ? n : TV_ENGINE_NAMESPACES_MAX;
+  for (size_t i = 0; i < n; i++) {
+    const tv_rotation_status *r = &k->rotations[i];
+    Tokenvault__V1__DataKeyRotation *p = &k->rotation_pbs[i];
+    tokenvault__v1__data_key_rotation__init(p);
+    p->namespace_ = (char *)(uintptr_t)r->ns;
+    p->phase = (Tokenvault__V1__RotationPhase)r->phase;
+    p->active_version = r->active_version;
+    p->records_done = r->records_done;
+    p->records_total = r->records_total;
+    p->bytes_done = r->bytes_done;
+    p->bytes_total = r->bytes_total;
+    p->failed_attempts = r->attempts;
+    p->last_error = (char *)(uintptr_t)(r->last_error != TV_OK ? tv_status_name(r->last_error) : "");
+    p->finished_at_unix_ms = (int64_t)r->finished_ms;
+    k->rotation_ptrs[i] = p;
+  }
+  k->resp.status.n_data_key_rotations = n;
+  k->resp.status.data_key_rotations = k->rotation_ptrs;
+}
+
 static tv_status status_run(kek_call *k) {
   tv_keyring *kr = k->base.vault->keyring;
   char label[TV_HSM_LABEL_MAX + 1];
@@ -310,6 +349,7 @@ static tv_status status_run(kek_call *k) {
   k->resp.status.kek_version = kek_version_of(label);
   k->resp.status.n_proposals = count;
   k->resp.status.proposals = k->pb_ptrs;
+  fill_rotations(k);
   return TV_OK;
 }
 

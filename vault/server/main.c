@@ -4,6 +4,8 @@
  * vault/server/vault_open.h) from the settings (vault/server/settings.h)
  * and serves it through the engine adapter (engine_service.h). SIGHUP
  * re-reads the config file's roles, principals and limits (reload.c). */
+#include <limits.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "vault/server/daemon.h"
@@ -11,24 +13,58 @@
 #include "vault/server/log.h"
 #include "vault/server/metrics_daemon.h"
 #include "vault/server/reload.h"
+#include "vault/server/rotation_worker.h"
 #include "vault/server/vault_open.h"
 
 typedef struct vault_hooks {
   tv_vault vault;
   int open;
   tv_metrics_daemon metrics; /* started when metrics_listen is set */
+  const char *ns_names[TV_ENGINE_NAMESPACES_MAX]; /* the rotation worker's namespaces */
+  char pending_path[PATH_MAX];                    /* <data_dir>/rotation-pending */
 } vault_hooks;
+
+/* The background rotation worker over the open vault; it resumes at once
+ * whatever rotation the last process left unfinished. */
+static tv_status start_rotation(vault_hooks *h, const tv_settings *settings, char *err, size_t err_len) {
+  const tv_config *config = settings->config;
+  for (size_t i = 0; i < config->namespaces_len && i < TV_ENGINE_NAMESPACES_MAX; i++) {
+    h->ns_names[i] = config->namespaces[i].name;
+  }
+  int n = snprintf(h->pending_path, sizeof h->pending_path, "%s/rotation-pending", settings->data_dir);
+  TV_ENSURE(n > 0 && (size_t)n < sizeof h->pending_path, TV_E_INVALID_ARGUMENT);
+  tv_rotation_worker_options o = {
+      .engine = h->vault.engine, .store = h->vault.store, .keyring = h->vault.keyring,
+      .audit = h->vault.audit, .namespaces = h->ns_names,
+      .num_namespaces = config->namespaces_len < TV_ENGINE_NAMESPACES_MAX ? config->namespaces_len
+                                                                         : TV_ENGINE_NAMESPACES_MAX,
+      .pending_path = h->pending_path, .records_per_s = config->rotation.reencrypt_records_per_s,
+      .compact_bytes_per_s = config->rotation.compact_bytes_per_s};
+  tv_status st = tv_rotation_worker_start(&h->vault.rotation, &o);
+  if (st != TV_OK) {
+    snprintf(err, err_len, "starting the rotation worker failed: %s", tv_status_name(st));
+  }
+  return st;
+}
 
 static tv_status open_vault(void *ctx, tv_settings *settings, tv_service *service, char *err, size_t err_len) {
   vault_hooks *h = ctx;
   TV_TRY(tv_vault_open(&h->vault, settings, err, err_len));
   h->open = 1;
+  tv_status rst = start_rotation(h, settings, err, err_len);
+  if (rst != TV_OK) {
+    (void)tv_vault_close(&h->vault);
+    h->open = 0;
+    return rst;
+  }
   if (settings->metrics_listen[0] != '\0') {
     /* The built-in dev configuration's port is optional (see metrics_daemon.h). */
     int builtin = settings->config_path == NULL && settings->config != NULL &&
                   settings->metrics_listen == settings->config->metrics_listen;
     tv_status st = tv_metrics_daemon_start(&h->metrics, settings->metrics_listen, builtin, &h->vault, err, err_len);
     if (st != TV_OK) { /* a port that cannot be bound is a start-up error */
+      tv_rotation_worker_free(h->vault.rotation);
+      h->vault.rotation = NULL;
       (void)tv_vault_close(&h->vault);
       h->open = 0;
       return st;
@@ -46,6 +82,10 @@ static int close_vault(void *ctx) {
   }
   h->open = 0;
   tv_metrics_daemon_stop(&h->metrics); /* no scrape reads a closing vault */
+  /* Before the vault closes: the worker uses the engine, store and audit
+   * log. It was asked to stop when draining began. */
+  tv_rotation_worker_free(h->vault.rotation);
+  h->vault.rotation = NULL;
   tv_status st = tv_vault_close(&h->vault);
   tv_metrics_daemon_free(&h->metrics);
   if (st != TV_OK) {
@@ -64,7 +104,11 @@ static void reload_vault(void *ctx, const tv_settings *settings, const char *tls
 }
 
 static void draining(void *ctx) {
-  tv_metrics_daemon_draining(&((vault_hooks *)ctx)->metrics);
+  vault_hooks *h = ctx;
+  tv_metrics_daemon_draining(&h->metrics);
+  /* Asked now so it stops while the calls drain; a compaction under way
+   * cannot be cancelled and is waited for in close_vault. */
+  tv_rotation_worker_stop(h->vault.rotation);
 }
 
 int main(int argc, char **argv) {

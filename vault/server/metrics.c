@@ -28,24 +28,6 @@ struct tv_metrics {
   method_hist latency[TV_METHOD_COUNT];
 };
 
-/* Health and WhoAmI are answered by the server core, not through the
- * engine's svc_call path that counts calls: zeros for them would read as
- * "never called", so their series are left out unless something counted. */
-static int counted_elsewhere(size_t method) {
-  return method == TV_METHOD_HEALTH_CHECK || method == TV_METHOD_HEALTH_WATCH || method == TV_METHOD_WHO_AM_I;
-}
-
-static int method_rendered(const tv_metrics *m, size_t method) {
-  if (!counted_elsewhere(method)) {
-    return 1;
-  }
-  uint64_t n = 0;
-  for (size_t b = 0; b <= TV_METRICS_BUCKETS_COUNT; b++) {
-    n += atomic_load_explicit(&m->latency[method].buckets[b], memory_order_relaxed);
-  }
-  return n != 0;
-}
-
 static const char *const grpc_code_names[TV_METRICS_GRPC_CODES_COUNT] = {
     "OK",           "CANCELLED",      "UNKNOWN",           "INVALID_ARGUMENT", "DEADLINE_EXCEEDED",
     "NOT_FOUND",    "ALREADY_EXISTS", "PERMISSION_DENIED", "RESOURCE_EXHAUSTED", "FAILED_PRECONDITION",
@@ -165,9 +147,6 @@ static void render_counts(const tv_metrics *m, tv_metrics_text *out) {
   tv_metrics_text_printf(out, "# HELP tokenvault_items_total Items (values or tokens) in answered calls, by method.\n"
                               "# TYPE tokenvault_items_total counter\n");
   for (size_t i = 0; i < TV_METHOD_COUNT; i++) {
-    if (!method_rendered(m, i)) {
-      continue;
-    }
     tv_metrics_text_printf(out, "tokenvault_items_total{method=\"%s\"} %llu\n", tv_method_get((tv_method_id)i)->name,
                            (unsigned long long)atomic_load_explicit(&m->items[i], memory_order_relaxed));
   }
@@ -200,9 +179,7 @@ void tv_metrics_render_calls(const tv_metrics *m, tv_metrics_text *out) {
   tv_metrics_text_printf(out, "# HELP tokenvault_call_latency_seconds Time from a call's start to its audited answer.\n"
                               "# TYPE tokenvault_call_latency_seconds histogram\n");
   for (size_t i = 0; i < TV_METHOD_COUNT; i++) {
-    if (method_rendered(m, i)) {
-      render_hist(&m->latency[i], tv_method_get((tv_method_id)i)->name, out);
-    }
+    render_hist(&m->latency[i], tv_method_get((tv_method_id)i)->name, out);
   }
 }
 

@@ -55,9 +55,9 @@ void tv_metrics_call_done(tv_metrics *m, tv_method_id method, int grpc_code, uin
 
 /* tv_metrics_render_calls appends the call counters (only the method and
  * code pairs seen so far), and the item counters and latency histograms of
- * every engine method (zeros included, so a dashboard sees a method before
- * its first call) to |out|. Health and WhoAmI, which the server core
- * answers without counting, appear only once something counted them. */
+ * every method (zeros included, so a dashboard sees a method before its
+ * first call) to |out|. Health and WhoAmI are counted too (by
+ * vault/server/vault_core.h), so their zeros mean "not called". */
 void tv_metrics_render_calls(const tv_metrics *m, tv_metrics_text *out);
 
 /* tv_metrics_render_build appends tokenvault_build_info. */

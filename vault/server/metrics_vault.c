@@ -3,6 +3,8 @@
 #include <assert.h>
 #include <string.h>
 
+#include "vault/server/rotation_worker.h"
+
 static void render_counter(tv_metrics_text *out, const char *name, const char *help, uint64_t value) {
   tv_metrics_text_printf(out, "# HELP %s %s\n# TYPE %s counter\n%s %llu\n", name, help, name, name,
                          (unsigned long long)value);
@@ -32,6 +34,30 @@ static void render_store(tv_store *store, tv_metrics_text *out) {
   render_gauge(out, "tokenvault_store_index_bytes", "Memory held by the index tables.", st.index.bytes);
 }
 
+/* The audit fdatasync is on every data call's path (a call is answered
+ * only once its audit line is durable), so its latency is the floor of
+ * every call's: a histogram for the distribution, the max for stalls the
+ * buckets would blur. Bucket counts arrive non-cumulative. */
+static void render_audit_fsync(const tv_audit_stats *st, tv_metrics_text *out) {
+  tv_metrics_text_printf(out, "# HELP tokenvault_audit_fsync_seconds Audit log fdatasync latency.\n"
+                              "# TYPE tokenvault_audit_fsync_seconds histogram\n");
+  uint64_t cumulative = 0;
+  for (size_t b = 0; b < TV_AUDIT_SYNC_BUCKETS_COUNT; b++) {
+    cumulative += st->sync_buckets[b];
+    tv_metrics_text_printf(out, "tokenvault_audit_fsync_seconds_bucket{le=\"%g\"} %llu\n",
+                           (double)tv_audit_sync_bucket_bounds_us[b] / 1e6, (unsigned long long)cumulative);
+  }
+  cumulative += st->sync_buckets[TV_AUDIT_SYNC_BUCKETS_COUNT];
+  tv_metrics_text_printf(out, "tokenvault_audit_fsync_seconds_bucket{le=\"+Inf\"} %llu\n"
+                              "tokenvault_audit_fsync_seconds_sum %.6f\n"
+                              "tokenvault_audit_fsync_seconds_count %llu\n",
+                         (unsigned long long)cumulative, (double)st->sync_us_sum / 1e6, (unsigned long long)cumulative);
+  tv_metrics_text_printf(out, "# HELP tokenvault_audit_fsync_max_seconds Slowest audit fdatasync since start.\n"
+                              "# TYPE tokenvault_audit_fsync_max_seconds gauge\n"
+                              "tokenvault_audit_fsync_max_seconds %.6f\n",
+                         (double)st->sync_us_max / 1e6);
+}
+
 static void render_audit(tv_audit_log *audit, tv_metrics_text *out) {
   tv_audit_stats st;
   tv_audit_stats_get(audit, &st);
@@ -43,6 +69,7 @@ static void render_audit(tv_audit_log *audit, tv_metrics_text *out) {
   render_counter(out, "tokenvault_audit_failures_total", "Audit batches that failed (data calls refused).",
                  st.failures);
   render_gauge(out, "tokenvault_audit_segment", "Current audit segment number.", st.segment);
+  render_audit_fsync(&st, out);
 }
 
 /* One namespace's value keys, summarised. */
@@ -106,6 +133,41 @@ static void render_keys(tv_keyring *keyring, const tv_config *config, tv_metrics
   }
 }
 
+static void rotation_sample(tv_metrics_text *out, const char *metric, const char *ns, uint64_t value) {
+  ns_label(out, metric, ns);
+  tv_metrics_text_printf(out, "} %llu\n", (unsigned long long)value);
+}
+
+/* Background rotation completion per namespace (rotation_worker.h): the
+ * phase as its number (so one gauge can alert on RETRYING) and the
+ * re-encryption and compaction progress as done/total pairs. Only the
+ * namespaces rotated since start are listed. */
+static void render_rotations(tv_vault *vault, tv_metrics_text *out) {
+  tv_rotation_status st[TV_METRICS_NAMESPACES_MAX];
+  size_t n = tv_rotation_worker_status(vault->rotation, st, TV_METRICS_NAMESPACES_MAX);
+  n = n < TV_METRICS_NAMESPACES_MAX ? n : TV_METRICS_NAMESPACES_MAX;
+  static const struct {
+    const char *name;
+    const char *help;
+  } families[] = {
+      {"tokenvault_rotation_phase", "Rotation phase: 1 queued, 2 reencrypting, 3 compacting, 4 done, 5 retrying."},
+      {"tokenvault_rotation_records_done", "Records re-encrypted by the current or last rotation run."},
+      {"tokenvault_rotation_records_total", "Records to re-encrypt in that run (0 until known)."},
+      {"tokenvault_rotation_bytes_done", "Segment bytes compacted by that run."},
+      {"tokenvault_rotation_bytes_total", "Segment bytes to compact in that run."},
+      {"tokenvault_rotation_failed_attempts", "Failed rotation runs since the last success."},
+  };
+  for (size_t f = 0; n > 0 && f < sizeof families / sizeof families[0]; f++) {
+    tv_metrics_text_printf(out, "# HELP %s %s\n# TYPE %s gauge\n", families[f].name, families[f].help,
+                           families[f].name);
+    for (size_t i = 0; i < n; i++) {
+      const uint64_t values[] = {(uint64_t)st[i].phase, st[i].records_done, st[i].records_total,
+                                 st[i].bytes_done,      st[i].bytes_total,  st[i].attempts};
+      rotation_sample(out, families[f].name, st[i].ns, values[f]);
+    }
+  }
+}
+
 void tv_metrics_render_vault(tv_vault *vault, tv_metrics_text *out) {
   assert(vault != NULL && out != NULL);
   if (vault->store != NULL) {
@@ -116,5 +178,8 @@ void tv_metrics_render_vault(tv_vault *vault, tv_metrics_text *out) {
   }
   if (vault->keyring != NULL && vault->config != NULL) {
     render_keys(vault->keyring, vault->config, out);
+  }
+  if (vault->rotation != NULL) {
+    render_rotations(vault, out);
   }
 }

@@ -71,8 +71,23 @@ static void shutdown_notified(void *owner, int success) {
 
 /* ---- call accounting and logs ---- */
 
+/* The code a call ended with: the one it was finished with, else
+ * CANCELLED (the client went away or the server cancelled it). */
+static int call_end_code(const tv_call *call) {
+  return call->finish_started ? (int)call->finish_code : (int)GRPC_STATUS_CANCELLED;
+}
+
+static void report_call_end(tv_server *s, const tv_call *call) {
+  if (s->service.on_call_end == NULL || call->method == NULL) {
+    return; /* unknown methods have no row to count them under */
+  }
+  tv_call_end end = {.method = call->method->id, .grpc_code = call_end_code(call), .handled = call->handled,
+                     .latency_us = tv_call_latency_us(call)};
+  s->service.on_call_end(s->service.on_call_end_ctx, &end);
+}
+
 void tv_server_call_log(tv_server *s, const tv_call *call) {
-  (void)s;
+  report_call_end(s, call);
   tv_log_line line;
   tv_log_begin(&line, "info", "call");
   tv_log_str(&line, "method", call->method != NULL ? call->method->name : "unknown");
@@ -186,6 +201,7 @@ static void handle_request(tv_call *call, int end_of_stream) {
     return;
   }
   if (end_of_stream) {
+    call->handled = 1;
     handler->fn(handler->impl, call, NULL);
     return;
   }
@@ -196,6 +212,7 @@ static void handle_request(tv_call *call, int end_of_stream) {
   } else if (handler->fn == NULL) {
     tv_call_finish(call, TV_E_SERVER_UNIMPLEMENTED, TV_NOT_WIRED, NULL);
   } else {
+    call->handled = 1;
     handler->fn(handler->impl, call, call->request.msg);
   }
 }

@@ -25,6 +25,8 @@
 #ifndef TV_SERVER_SERVICE_H
 #define TV_SERVER_SERVICE_H
 
+#include <stdint.h>
+
 #include <protobuf-c/protobuf-c.h>
 
 #include "vault/server/call.h"
@@ -37,8 +39,25 @@ typedef struct tv_handler {
   void *impl;       /* passed back as the first argument */
 } tv_handler;
 
+/* How one call of a known method ended, for the service's accounting. */
+typedef struct tv_call_end {
+  tv_method_id method;
+  int grpc_code;       /* the code it was answered with; CANCELLED if none */
+  int handled;         /* 1: its handler ran (for a stream: at least once) */
+  uint64_t latency_us; /* from the call's start to its end */
+} tv_call_end;
+
+/* Called once per call of a known method when the server releases it, on
+ * whichever thread that happens (keep it short, never block). Calls the
+ * server answers without the service's handlers — malformed requests,
+ * deadlines passed, a full queue, a draining server, and the built-in
+ * Health and WhoAmI — are seen only here. */
+typedef void (*tv_call_end_fn)(void *ctx, const tv_call_end *end);
+
 typedef struct tv_service {
   tv_handler handlers[TV_METHOD_COUNT]; /* indexed by tv_method_id */
+  tv_call_end_fn on_call_end;           /* NULL: not told */
+  void *on_call_end_ctx;
 } tv_service;
 
 #endif

@@ -133,6 +133,12 @@ tv_status tv_settings_resolve(tv_settings *s, const tv_options *o, char *err, si
                  "opening the vault needs --config FILE (its namespaces, roles and principals); "
                  "--hsm-* flags only override the file's hsm block");
   }
+  if (o->metrics_listen != NULL) {
+    /* Refused rather than ignored: an operator who asked for a metrics
+     * port would otherwise scrape nothing and not know why. */
+    return failf(err, err_len, "--metrics-listen %s needs a vault to measure: add --config FILE (or --dev); "
+                 "without either tokenvaultd serves only Health and WhoAmI", o->metrics_listen);
+  }
   s->data_dir = o->data_dir != NULL ? o->data_dir : "./var";
   return TV_OK;
 }

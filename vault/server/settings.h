@@ -12,7 +12,8 @@
  *                          ./var); the built-in dev configuration unless a
  *                          file is given (its tls, hsm, data_dir and
  *                          audit.dir are then not used).
- *   neither                mTLS flags only: no vault, Health and WhoAmI. */
+ *   neither                mTLS flags only: no vault, Health and WhoAmI
+ *                          (so --metrics-listen is refused: no metrics). */
 #ifndef TV_SERVER_SETTINGS_H
 #define TV_SERVER_SETTINGS_H
 

@@ -41,6 +41,10 @@ typedef struct tv_vault {
   int dev;       /* 1: opened with --dev */
   int plaintext; /* 1: no TLS, so every caller is CONFIG_DEV_PRINCIPAL */
   struct tv_metrics *metrics; /* NULL: calls are not counted (no metrics port) */
+  /* Completes data-key rotations in the background (rotation_worker.h);
+   * started by tokenvaultd after the open, NULL elsewhere (no background
+   * rotation: RotateDataKey then only adds the version). */
+  struct tv_rotation_worker *rotation;
 } tv_vault;
 
 /* tv_vault_open opens every part for |settings| into |*out| (zeroed

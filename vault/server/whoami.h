@@ -7,8 +7,18 @@
 
 #include "vault/server/call.h"
 
-/* tv_whoami is a tv_handler_fn; |impl| is unused. Roles are empty until
- * the authorisation policy is wired in (its adapter replaces this). */
+/* What a WhoAmI handler reports beyond the call's own identity. */
+typedef struct tv_whoami_options {
+  /* Not NULL: the principal of a caller without a verified certificate on
+   * a plaintext listener — the name the policy authorises it by
+   * (CONFIG_DEV_PRINCIPAL for a vault in --dev), so WhoAmI answers what
+   * the data methods use. NULL: such a caller has no principal (""). */
+  const char *plaintext_principal;
+} tv_whoami_options;
+
+/* tv_whoami is a tv_handler_fn; |impl| is a const tv_whoami_options * or
+ * NULL (no options: the built-in handler of a server without a vault).
+ * It always answers OK. Roles are left empty. */
 void tv_whoami(void *impl, tv_call *call, const ProtobufCMessage *request);
 
 #endif

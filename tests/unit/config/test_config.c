@@ -105,7 +105,7 @@ static void test_unknown_keys(void **state) {
   (void)state;
   expect_error("listn: 127.0.0.1:7443\n", TV_E_CONFIG_UNKNOWN_KEY,
                "config line 1: listn: unknown key (expected one of: listen, tls, data_dir, hsm, "
-               "metrics, audit, namespaces, roles, principals)");
+               "metrics, audit, namespaces, roles, principals, rotation)");
   expect_error(HEAD "  checkpoint_intervall: 5s\n" PAN_NS, TV_E_CONFIG_UNKNOWN_KEY,
                "config line 9: audit.checkpoint_intervall: unknown key (expected one of: dir, "
                "checkpoint_interval)");
@@ -346,6 +346,30 @@ static void test_load_missing_file(void **state) {
                       "config: cannot open /nonexistent/tokenvault.yaml: No such file or directory");
 }
 
+/* The optional rotation block: defaults, values, and refusals. */
+static void test_rotation_block(void **state) {
+  (void)state;
+  tv_config *cfg = NULL;
+  config_error err;
+  const char *plain = HEAD PAN_NS;
+  assert_int_equal(config_parse(plain, strlen(plain), &cfg, &err), TV_OK);
+  assert_int_equal(cfg->rotation.reencrypt_records_per_s, 0);
+  assert_int_equal(cfg->rotation.compact_bytes_per_s, CONFIG_COMPACT_BYTES_PER_S_DEFAULT);
+  config_free(cfg);
+  const char *set = HEAD PAN_NS "rotation: {reencrypt_records_per_s: 500, compact_bytes_per_s: 2097152}\n";
+  assert_int_equal(config_parse(set, strlen(set), &cfg, &err), TV_OK);
+  assert_int_equal(cfg->rotation.reencrypt_records_per_s, 500);
+  assert_int_equal(cfg->rotation.compact_bytes_per_s, 2097152);
+  config_free(cfg);
+  expect_error(HEAD PAN_NS "rotation: {compact_rate: 5}\n", TV_E_CONFIG_UNKNOWN_KEY,
+               "config line 12: rotation.compact_rate: unknown key (expected one of: "
+               "reencrypt_records_per_s, compact_bytes_per_s)");
+  expect_error(HEAD PAN_NS "rotation: {compact_bytes_per_s: 1000}\n", TV_E_CONFIG_VALUE,
+               "config line 12: rotation.compact_bytes_per_s: must be in 1048576..1099511627776, got 1000");
+  expect_error(HEAD PAN_NS "rotation: {reencrypt_records_per_s: fast}\n", TV_E_CONFIG_TYPE,
+               "config line 12: rotation.reencrypt_records_per_s: expected a whole number, got 'fast'");
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_valid_minimal),    cmocka_unit_test(test_valid_alternatives),
@@ -355,6 +379,7 @@ int main(void) {
       cmocka_unit_test(test_domain_floor),     cmocka_unit_test(test_missing_keys),
       cmocka_unit_test(test_policy_errors),    cmocka_unit_test(test_yaml_level_errors),
       cmocka_unit_test(test_nesting_limit),    cmocka_unit_test(test_load_missing_file),
+      cmocka_unit_test(test_rotation_block),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -110,6 +110,12 @@ static void test_batch_refusal_consumes_nothing(void **state) {
   assert_int_equal(policy_meter_new(fake_clock, NULL, &m), TV_OK);
   assert_int_equal(reveal(p, m, "spiffe://fin", 6), TV_OK);
   assert_int_equal(reveal(p, m, "spiffe://fin", 5), TV_E_POLICY_RATE_LIMITED);
+  /* The refusal names the per-minute limit that refused it. */
+  policy_request over = {.principal = "spiffe://fin", .peer = "ipv4:10.0.0.1:1",
+                         .permission = TV_PERM_DETOKENIZE_MASKED, .ns = "pan", .items = 5};
+  policy_decision refused;
+  assert_int_equal(policy_check(p, m, &over, &refused), TV_E_POLICY_RATE_LIMITED);
+  assert_int_equal(refused.limit, 10);
   assert_int_equal(reveal(p, m, "spiffe://fin", 4), TV_OK);
   assert_int_equal(reveal(p, m, "spiffe://fin", 1), TV_E_POLICY_RATE_LIMITED);
   /* More than a minute's worth in one request can never pass. */

@@ -173,9 +173,11 @@ static void test_items_max(void **state) {
                         .permission = TV_PERM_DETOKENIZE_FULL, .ns = "pan", .items = 100};
   policy_decision d;
   assert_int_equal(policy_check(p, NULL, &req, &d), TV_OK);
+  assert_int_equal(d.limit, 0); /* allowed: no limit to name */
   req.items = 101;
   assert_int_equal(policy_check(p, NULL, &req, &d), TV_E_POLICY_TOO_MANY_ITEMS);
   assert_string_equal(d.role, "finance");
+  assert_int_equal(d.limit, 100); /* the alert entry records the real limit */
   req.items = UINT64_MAX;
   assert_int_equal(policy_check(p, NULL, &req, &d), TV_E_POLICY_TOO_MANY_ITEMS);
   policy_release(p);

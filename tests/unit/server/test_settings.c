@@ -123,6 +123,25 @@ static void test_plaintext_rules(void **state) {
   free(path);
 }
 
+/* Neither --dev nor --config: no vault, so nothing to measure; a metrics
+ * address is refused by name instead of being silently dropped. With a
+ * vault the same flag is taken. */
+static void test_metrics_needs_vault(void **state) {
+  (void)state;
+  char err[700];
+  tv_settings s;
+  char *no_vault[] = {"tokenvaultd", "--tls-cert", "c", "--tls-key", "k", "--tls-ca", "a",
+                      "--metrics-listen", "127.0.0.1:9464", NULL};
+  assert_int_equal(resolve(&s, err, sizeof err, 9, no_vault), TV_E_SERVER_CONFIG);
+  assert_non_null(strstr(err, "--metrics-listen 127.0.0.1:9464 needs a vault"));
+  assert_non_null(strstr(err, "--config"));
+  tv_settings_cleanup(&s);
+  char *dev[] = {"tokenvaultd", "--dev", "--data-dir", "/tmp/x", "--metrics-listen", "127.0.0.1:0", NULL};
+  assert_int_equal(resolve(&s, err, sizeof err, 6, dev), TV_OK);
+  assert_string_equal(s.metrics_listen, "127.0.0.1:0");
+  tv_settings_cleanup(&s);
+}
+
 static void test_dev_builtin(void **state) {
   (void)state;
   char err[700];
@@ -177,6 +196,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_file_values),   cmocka_unit_test(test_flags_override),
       cmocka_unit_test(test_plaintext_rules), cmocka_unit_test(test_dev_builtin),
+      cmocka_unit_test(test_metrics_needs_vault),
       cmocka_unit_test(test_bad_file_named), cmocka_unit_test(test_restart_needed),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
