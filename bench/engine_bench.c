@@ -4,12 +4,16 @@
  *              is fsynced), PAN namespace, convergent (fingerprint lookup
  *              first) and FF1; with 1 and 16 producer threads, 256 threads,
  *              256 single-value requests in flight through the async API
- *              (one submitting thread), and 64 requests of 64 values in
- *              flight (4096 values);
+ *              (one submitting thread), 64 requests of 64 values in
+ *              flight (4096 values) and 32 requests of 1000 values
+ *              (32 000 values: twice the store's queue, so back pressure);
  *   detokenize FULL reveal of records already in the page cache, batches of
  *              1000, with 1 and 2 threads.
  *
  *   engine_bench [--json] [--seconds S] [--smoke]
+ *
+ * Each case also reports the process's CPU time (user + system, every
+ * thread) per value: on a shared machine it varies less than values/s.
  *
  * --json prints one object per line. --smoke: a very short run of every
  * case (checks the benchmark works, not the speed). The store lives in a
@@ -22,6 +26,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -33,6 +38,9 @@
 #define THREADS_MAX 256
 #define DETOK_BATCH 1000
 #define ASYNC_BATCH 64
+/* Values per request in the "many in flight" case: 32 such requests hold
+ * twice the store's queue, so producers meet its back pressure. */
+#define ASYNC_BIG_BATCH 1000
 
 typedef struct bench {
   int json;
@@ -97,8 +105,22 @@ static void keep_token(bench *b, const tv_tokenize_item *item) {
   pthread_mutex_unlock(&b->tokens_lock);
 }
 
+/* cpu_s returns the CPU seconds (user + system) this process used so far. */
+static double cpu_s(void) {
+  struct rusage ru;
+  getrusage(RUSAGE_SELF, &ru);
+  return (double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
+         (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
+}
+
+/* CPU time at the start of the running case (cases run one at a time). */
+static double case_cpu0;
+
+static void case_begin(void) { case_cpu0 = cpu_s(); }
+
 static void report(const bench *b, const char *name, const char *mode, unsigned producers, uint64_t values,
                    uint64_t failed, double secs, const tv_store_stats *s0) {
+  double cpu_us = values > 0 ? (cpu_s() - case_cpu0) * 1e6 / (double)values : 0.0;
   tv_store_stats s1;
   tv_store_get_stats(b->store, &s1);
   uint64_t batches = s1.batches - s0->batches;
@@ -106,11 +128,14 @@ static void report(const bench *b, const char *name, const char *mode, unsigned 
   double rate = secs > 0 ? (double)values / secs : 0.0;
   if (b->json) {
     printf("{\"case\":\"%s\",\"mode\":\"%s\",\"producers\":%u,\"values\":%llu,\"failed\":%llu,"
-           "\"seconds\":%.3f,\"values_per_s\":%.0f,\"records_per_fsync\":%.1f}\n",
-           name, mode, producers, (unsigned long long)values, (unsigned long long)failed, secs, rate, per_fsync);
+           "\"seconds\":%.3f,\"values_per_s\":%.0f,\"records_per_fsync\":%.1f,\"cpu_us_per_value\":%.2f}\n",
+           name, mode, producers, (unsigned long long)values, (unsigned long long)failed, secs, rate, per_fsync,
+           cpu_us);
   } else {
-    printf("%-11s %-13s producers %3u: %10.0f values/s (%llu in %.2f s, %llu failed, %.1f records/fsync)\n", name,
-           mode, producers, rate, (unsigned long long)values, secs, (unsigned long long)failed, per_fsync);
+    printf("%-11s %-13s producers %3u: %10.0f values/s (%llu in %.2f s, %llu failed, %.1f records/fsync, "
+           "%.2f CPU us/value)\n",
+           name, mode, producers, rate, (unsigned long long)values, secs, (unsigned long long)failed, per_fsync,
+           cpu_us);
   }
   fflush(stdout);
 }
@@ -145,6 +170,7 @@ static int bench_threads(bench *b, unsigned producers) {
   static pthread_t threads[THREADS_MAX];
   tv_store_stats s0;
   tv_store_get_stats(b->store, &s0);
+  case_begin();
   double start = now_s();
   for (unsigned i = 0; i < producers; i++) {
     args[i] = (thr_arg){.b = b, .until = start + b->seconds};
@@ -167,8 +193,8 @@ static int bench_threads(bench *b, unsigned producers) {
 
 typedef struct async_req {
   tv_tokenize_req req;
-  tv_tokenize_item items[ASYNC_BATCH];
-  char pans[ASYNC_BATCH][17];
+  tv_tokenize_item items[ASYNC_BIG_BATCH];
+  char pans[ASYNC_BIG_BATCH][17];
   struct async_ctx *ctx;
 } async_req;
 
@@ -212,6 +238,7 @@ static int bench_async(bench *b, unsigned in_flight, size_t per_req) {
   }
   tv_store_stats s0;
   tv_store_get_stats(b->store, &s0);
+  case_begin();
   double start = now_s();
   double until = start + b->seconds;
   while (now_s() < until) {
@@ -293,6 +320,7 @@ static int bench_detok(bench *b, unsigned producers) {
   pthread_t threads[2];
   tv_store_stats s0;
   tv_store_get_stats(b->store, &s0);
+  case_begin();
   double start = now_s();
   for (unsigned i = 0; i < producers; i++) {
     args[i] = (detok_arg){.b = b, .until = start + b->seconds, .offset = i * (b->num_tokens / 2)};
@@ -397,6 +425,7 @@ int main(int argc, char **argv) {
   rc = rc == 0 ? bench_threads(&b, 256) : rc;
   rc = rc == 0 ? bench_async(&b, 256, 1) : rc;
   rc = rc == 0 ? bench_async(&b, 64, ASYNC_BATCH) : rc;
+  rc = rc == 0 ? bench_async(&b, 32, ASYNC_BIG_BATCH) : rc;
   rc = rc == 0 ? bench_detok(&b, 1) : rc;
   rc = rc == 0 ? bench_detok(&b, 2) : rc;
   teardown(&b);

@@ -53,7 +53,7 @@ static tv_status detok_one(detok_ctx *c, const tv_store_item *it, tv_detokenize_
   if (st == TV_OK) {
     st = reveal_value(c, pt, pt_len, item);
   }
-  tv_wipe(pt, sizeof pt);
+  tv_wipe(pt, pt_len); /* what was decrypted (a failed open wiped it all) */
   return st;
 }
 

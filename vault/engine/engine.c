@@ -201,14 +201,9 @@ void engine_epoch_drain(tv_engine *e) {
 }
 
 tv_status engine_submit(tv_engine *e, tv_store_op *op) {
-  for (;;) {
-    tv_status st = tv_store_submit(e->store, op);
-    if (st != TV_E_STORE_BUSY) {
-      return st;
-    }
-    struct timespec ts = {0, ENGINE_BUSY_SLEEP_NS};
-    nanosleep(&ts, NULL);
-  }
+  /* Blocks on the store's low-water signal while its queue is full (never
+   * called on the store's writer thread: retries go to the retry thread). */
+  return tv_store_submit_wait(e->store, op);
 }
 
 static int is_separator(const engine_ns *ns, char c) {
@@ -229,7 +224,8 @@ tv_status engine_token_canon(const engine_ns *ns, const char *token, size_t toke
     if (is_separator(ns, c)) {
       continue;
     }
-    out[n++] = fold ? (char)toupper((unsigned char)c) : c;
+    /* ASCII fold without the locale table lookup (tokens are ASCII). */
+    out[n++] = fold && c >= 'a' && c <= 'z' ? (char)(c - 'a' + 'A') : c;
   }
   out[n] = '\0';
   TV_ENSURE(n >= 1 && n <= TV_STORE_TOKEN_LEN_MAX, TV_E_INVALID_ARGUMENT);

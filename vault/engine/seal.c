@@ -2,6 +2,7 @@
  * key version, and the keyed fingerprint used for convergence and erasure. */
 #include <assert.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/types.h>
@@ -66,7 +67,7 @@ typedef struct gcm_cache {
   gcm_slot slot[2]; /* [0] decrypt, [1] encrypt */
   uint8_t nonces[NONCE_POOL_NUM * TV_RECORD_NONCE_LEN];
   size_t nonces_left;
-  pid_t nonces_pid; /* a forked child must never reuse its parent's pool */
+  unsigned nonces_fork_gen; /* a forked child must never reuse its parent's pool */
 } gcm_cache;
 
 static pthread_key_t cache_tls;
@@ -91,7 +92,15 @@ static void cache_free(void *p) {
   free(c);
 }
 
+/* Bumped in every forked child (pthread_atfork): a pool filled under an
+ * older generation was inherited from the parent. Cheaper than a getpid
+ * system call per nonce. */
+static atomic_uint fork_gen;
+
+static void on_fork_child(void) { atomic_fetch_add(&fork_gen, 1); }
+
 static void algs_fetch(void) {
+  pthread_atfork(NULL, NULL, on_fork_child);
   alg_gcm = EVP_CIPHER_fetch(NULL, "AES-256-GCM", NULL);
   alg_hmac = EVP_MAC_fetch(NULL, "HMAC", NULL);
   cache_tls_ok = pthread_key_create(&cache_tls, cache_free) == 0;
@@ -200,12 +209,12 @@ void engine_forget_keys(void) {
 static tv_status next_nonce(uint8_t out[TV_RECORD_NONCE_LEN]) {
   gcm_cache *c = cache_get();
   TV_ENSURE(c != NULL, TV_E_NO_MEMORY);
-  pid_t pid = getpid();
-  if (c->nonces_left == 0 || c->nonces_pid != pid) {
+  unsigned gen = atomic_load(&fork_gen);
+  if (c->nonces_left == 0 || c->nonces_fork_gen != gen) {
     c->nonces_left = 0;
     TV_ENSURE(RAND_bytes(c->nonces, sizeof c->nonces) == 1, TV_E_CRYPTO_BACKEND);
     c->nonces_left = NONCE_POOL_NUM;
-    c->nonces_pid = pid;
+    c->nonces_fork_gen = gen;
   }
   c->nonces_left--;
   uint8_t *n = c->nonces + c->nonces_left * TV_RECORD_NONCE_LEN;

@@ -7,7 +7,13 @@
  * moves on to the next attempt from that callback. In a convergent
  * namespace the first job of a fingerprint registers in a striped table;
  * later jobs of the same fingerprint wait on it and take its token, so
- * racing callers end with exactly one token. */
+ * racing callers end with exactly one token.
+ *
+ * A call runs in two passes: every item is prepared (parsed,
+ * fingerprinted, looked up) first, then the items that need a new record
+ * share one reservation of encryption counts (one keyring call, one
+ * epoch entry for the whole request) and are written. Retries after a
+ * lost race reserve one count each, as they come. */
 #include <assert.h>
 #include <stddef.h>
 #include <stdlib.h>
@@ -35,29 +41,49 @@ typedef struct tok_job {
   unsigned epoch_slot;
   int in_epoch;
   int leader;
+  struct tok_job *next_write; /* the call's list of items to write */
   struct tok_job *next_leader;
+  struct tok_job **leader_pprev; /* what points at this job: O(1) unlink */
   struct tok_job *waiters;
   struct tok_job *next_waiter;
 } tok_job;
 
+/* One call's jobs, and the epoch slot its shared reservation counts in
+ * (held until the last item is final: every write using those counts has
+ * finished by then). */
+typedef struct tok_arena {
+  unsigned epoch_slot;
+  int in_epoch;
+  tok_job jobs[];
+} tok_arena;
+
+/* Keys and encryption counts reserved once for a call's new records. */
+typedef struct tok_batch {
+  tv_keyring_keys keys;
+  size_t left;
+} tok_batch;
+
 static void job_finish(tok_job *job, tv_status status);
-static void job_write(tok_job *job);
+static void job_write(tok_job *job, tok_batch *batch);
 
 static void req_item_done(tv_tokenize_req *req) {
   if (atomic_fetch_sub(&req->priv.pending, 1) != 1) {
     return;
   }
   tv_engine *e = req->priv.engine;
-  tok_job *jobs = req->priv.jobs;
-  tv_wipe(jobs, req->num_items * sizeof *jobs);
-  free(jobs);
+  tok_arena *arena = req->priv.jobs;
+  if (arena->in_epoch) {
+    engine_epoch_leave(e, arena->epoch_slot);
+  }
+  free(arena); /* each job wiped its secrets in job_finish */
   req->priv.jobs = NULL;
   req->done(req); /* may free req */
   engine_ops_end(e);
 }
 
 static inflight_stripe *stripe_of(tv_engine *e, const uint8_t fp[TV_RECORD_FINGERPRINT_LEN]) {
-  return &e->stripes[fp[0] & (ENGINE_INFLIGHT_STRIPES - 1u)];
+  unsigned h = (unsigned)fp[0] | (unsigned)fp[1] << 8; /* fp is a MAC: uniform */
+  return &e->stripes[h & (ENGINE_INFLIGHT_STRIPES - 1u)];
 }
 
 /* Renders canonical token |canon| in the shape of the job's input: a
@@ -82,12 +108,11 @@ static void shape_token(tok_job *job, const char *canon, size_t canon_len) {
 static void leader_release(tok_job *job, tv_status status) {
   inflight_stripe *s = stripe_of(job->e, job->fp);
   pthread_mutex_lock(&s->lock);
-  tok_job **pp = &s->leaders;
-  while (*pp != job) {
-    assert(*pp != NULL);
-    pp = &(*pp)->next_leader;
+  assert(*job->leader_pprev == job);
+  *job->leader_pprev = job->next_leader;
+  if (job->next_leader != NULL) {
+    job->next_leader->leader_pprev = job->leader_pprev;
   }
-  *pp = job->next_leader;
   tok_job *w = job->waiters;
   job->waiters = NULL;
   job->leader = 0;
@@ -116,8 +141,9 @@ static void job_finish(tok_job *job, tv_status status) {
     job->item->token_len = 0;
     job->item->token[0] = '\0';
   }
+  /* The ciphertext is as long as the value: wipe what was used. */
+  tv_wipe(job->ct, job->value.text_len <= sizeof job->ct ? job->value.text_len : sizeof job->ct);
   format_value_wipe(&job->value);
-  tv_wipe(job->ct, sizeof job->ct);
   req_item_done(job->req);
 }
 
@@ -199,6 +225,10 @@ static int convergent_enter(tok_job *job) {
   }
   job->leader = 1;
   job->next_leader = s->leaders;
+  job->leader_pprev = &s->leaders;
+  if (s->leaders != NULL) {
+    s->leaders->leader_pprev = &job->next_leader;
+  }
   s->leaders = job;
   pthread_mutex_unlock(&s->lock);
   return 1;
@@ -215,33 +245,47 @@ static tv_status job_prepare(tok_job *job) {
   return engine_fingerprint(job->ns, &job->value, job->fp);
 }
 
-static void job_start(tok_job *job) {
+/* job_begin prepares |job| and finds an existing token; returns 1 if a
+ * new record must be written, 0 if the job is final or a leader's waiter. */
+static int job_begin(tok_job *job) {
   tv_status st = job_prepare(job);
   if (st != TV_OK) {
     job_finish(job, st);
-    return;
+    return 0;
   }
   if (job->ns->cfg.convergent) {
     if (!convergent_enter(job)) {
-      return; /* the leader finishes it */
+      return 0; /* the leader finishes it */
     }
     st = find_existing(job);
     if (st != TV_E_ENGINE_NOT_FOUND) {
       job_finish(job, st);
-      return;
+      return 0;
     }
   }
-  job_write(job);
+  return 1;
 }
 
-static tv_status job_encrypt(tok_job *job) {
-  tv_keyring_keys keys;
-  TV_TRY(tv_keyring_active(job->e->keyring, &keys, job->ns->name));
-  TV_TRY(format_generate(&job->ns->cfg.format, keys.token_ff1, &job->value, used_cb, job, &job->tok));
-  TV_TRY(engine_token_canon(job->ns, job->tok.text, job->tok.text_len, job->key_token, &job->key_token_len));
+/* job_keys takes one count from the call's reservation, or (a retry, or
+ * the reservation failed) reserves one for this job alone. */
+static tv_status job_keys(tok_job *job, tok_batch *batch, tv_keyring_keys *keys) {
+  if (batch != NULL && batch->left > 0) {
+    batch->left--;
+    *keys = batch->keys;
+    return TV_OK;
+  }
   job->epoch_slot = engine_epoch_enter(job->e);
   job->in_epoch = 1;
-  TV_TRY(tv_keyring_reserve(job->e->keyring, &keys, NULL, job->ns->name, 1));
+  return tv_keyring_reserve(job->e->keyring, keys, NULL, job->ns->name, 1);
+}
+
+static tv_status job_encrypt(tok_job *job, tok_batch *batch) {
+  tv_keyring_keys keys;
+  /* The epoch is entered before the count is reserved (job_keys), so a
+   * re-encryption that retires a version waits for this write. */
+  TV_TRY(job_keys(job, batch, &keys));
+  TV_TRY(format_generate(&job->ns->cfg.format, keys.token_ff1, &job->value, used_cb, job, &job->tok));
+  TV_TRY(engine_token_canon(job->ns, job->tok.text, job->tok.text_len, job->key_token, &job->key_token_len));
   tv_record_put *put = &job->op.put;
   memset(put, 0, sizeof *put);
   TV_TRY(engine_seal(job->ns, (const uint8_t *)job->key_token, job->key_token_len, keys.version,
@@ -260,7 +304,7 @@ static tv_status job_encrypt(tok_job *job) {
 
 static void tok_retry(engine_deferred *d) {
   tok_job *job = (tok_job *)((char *)d - offsetof(tok_job, retry));
-  job_write(job);
+  job_write(job, NULL);
 }
 
 static void tok_done(tv_store_op *op, tv_status status) {
@@ -277,15 +321,17 @@ static void tok_done(tv_store_op *op, tv_status status) {
   }
   /* Another writer took this candidate between our check and our write.
    * This runs on the store's writer thread: retry elsewhere. */
-  engine_epoch_leave(job->e, job->epoch_slot);
-  job->in_epoch = 0;
+  if (job->in_epoch) {
+    engine_epoch_leave(job->e, job->epoch_slot);
+    job->in_epoch = 0;
+  }
   job->min_attempt = job->tok.attempt + 1u;
   job->retry.run = tok_retry;
   engine_defer(job->e, &job->retry);
 }
 
-static void job_write(tok_job *job) {
-  tv_status st = job_encrypt(job);
+static void job_write(tok_job *job, tok_batch *batch) {
+  tv_status st = job_encrypt(job, batch);
   if (st == TV_OK) {
     job->op.kind = TV_STORE_OP_PUT;
     job->op.done = tok_done;
@@ -297,21 +343,13 @@ static void job_write(tok_job *job) {
   }
 }
 
-tv_status tv_engine_tokenize_submit(tv_engine *engine, tv_tokenize_req *req) {
-  TV_ENSURE(engine != NULL && req != NULL && req->done != NULL && req->items != NULL, TV_E_INVALID_ARGUMENT);
-  TV_ENSURE(req->num_items >= 1, TV_E_INVALID_ARGUMENT);
-  TV_ENSURE(req->num_items <= TV_ENGINE_BATCH_ITEMS_MAX, TV_E_ENGINE_BATCH_TOO_LARGE);
-  const engine_ns *ns = engine_find_ns(engine, req->ns);
-  TV_ENSURE(ns != NULL, TV_E_ENGINE_NAMESPACE);
-  tok_job *jobs = calloc(req->num_items, sizeof *jobs);
-  TV_ENSURE(jobs != NULL, TV_E_NO_MEMORY);
-  req->priv.jobs = jobs;
-  req->priv.engine = engine;
-  /* One extra count keeps |done| from running before the loop ends. */
-  atomic_store(&req->priv.pending, req->num_items + 1);
-  engine_ops_begin(engine);
+/* begin_all runs the first pass over a call's items and returns the
+ * list of those that need a new record, in order. */
+static tok_job *begin_all(tv_engine *engine, const engine_ns *ns, tv_tokenize_req *req, tok_arena *arena) {
+  tok_job *head = NULL;
+  tok_job **tail = &head;
   for (size_t i = 0; i < req->num_items; i++) {
-    tok_job *job = &jobs[i];
+    tok_job *job = &arena->jobs[i];
     job->e = engine;
     job->ns = ns;
     job->req = req;
@@ -319,7 +357,53 @@ tv_status tv_engine_tokenize_submit(tv_engine *engine, tv_tokenize_req *req) {
     job->item->existing = 0;
     job->item->token_len = 0;
     job->item->token[0] = '\0';
-    job_start(job);
+    if (job_begin(job)) {
+      *tail = job;
+      tail = &job->next_write;
+    }
+  }
+  return head;
+}
+
+/* batch_reserve reserves one count per job on |writes| with one keyring
+ * call. On failure (say fewer counts left than asked) nothing is shared
+ * and each job reserves its own, so items get their own statuses. */
+static void batch_reserve(tv_engine *e, const engine_ns *ns, tok_arena *arena, const tok_job *writes,
+                          tok_batch *batch) {
+  size_t n = 0;
+  for (const tok_job *j = writes; j != NULL; j = j->next_write) {
+    n++;
+  }
+  if (n < 2) {
+    return; /* nothing to share */
+  }
+  arena->epoch_slot = engine_epoch_enter(e);
+  arena->in_epoch = 1;
+  if (tv_keyring_reserve(e->keyring, &batch->keys, NULL, ns->name, n) == TV_OK) {
+    batch->left = n;
+  }
+}
+
+tv_status tv_engine_tokenize_submit(tv_engine *engine, tv_tokenize_req *req) {
+  TV_ENSURE(engine != NULL && req != NULL && req->done != NULL && req->items != NULL, TV_E_INVALID_ARGUMENT);
+  TV_ENSURE(req->num_items >= 1, TV_E_INVALID_ARGUMENT);
+  TV_ENSURE(req->num_items <= TV_ENGINE_BATCH_ITEMS_MAX, TV_E_ENGINE_BATCH_TOO_LARGE);
+  const engine_ns *ns = engine_find_ns(engine, req->ns);
+  TV_ENSURE(ns != NULL, TV_E_ENGINE_NAMESPACE);
+  tok_arena *arena = calloc(1, sizeof *arena + req->num_items * sizeof(tok_job));
+  TV_ENSURE(arena != NULL, TV_E_NO_MEMORY);
+  req->priv.jobs = arena;
+  req->priv.engine = engine;
+  /* One extra count keeps |done| from running before the loops end. */
+  atomic_store(&req->priv.pending, req->num_items + 1);
+  engine_ops_begin(engine);
+  tok_job *writes = begin_all(engine, ns, req, arena);
+  tok_batch batch = {.left = 0};
+  batch_reserve(engine, ns, arena, writes, &batch);
+  while (writes != NULL) {
+    tok_job *next = writes->next_write; /* |writes| may finish and be freed */
+    job_write(writes, &batch);
+    writes = next;
   }
   req_item_done(req);
   return TV_OK;

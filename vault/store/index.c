@@ -241,6 +241,25 @@ size_t tv_index_fp_find(tv_index *idx, uint64_t hash, tv_store_loc *out, size_t 
   return n;
 }
 
+/* Lookups issued ahead of use by tv_index_token_find_many. */
+#define FIND_LOOKAHEAD 8u
+
+void tv_index_token_find_many(tv_index *idx, const uint64_t *hashes, size_t num, tv_store_loc *out, size_t per_max,
+                              size_t *counts) {
+  pthread_rwlock_rdlock(&idx->lock);
+  const table *t = &idx->tokens;
+  for (size_t i = 0; i < num && i < FIND_LOOKAHEAD; i++) {
+    __builtin_prefetch(&t->slots[home(t, hashes[i])]);
+  }
+  for (size_t i = 0; i < num; i++) {
+    if (i + FIND_LOOKAHEAD < num) {
+      __builtin_prefetch(&t->slots[home(t, hashes[i + FIND_LOOKAHEAD])]);
+    }
+    counts[i] = table_find(t, hashes[i], out + i * per_max, per_max);
+  }
+  pthread_rwlock_unlock(&idx->lock);
+}
+
 size_t tv_index_token_find_w(tv_index *idx, uint64_t hash, tv_store_loc *out, size_t out_max) {
   return table_find(&idx->tokens, hash, out, out_max);
 }

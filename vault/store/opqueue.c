@@ -55,6 +55,12 @@ tv_store_op *tv_opqueue_pop(tv_opqueue *q) {
   return op;
 }
 
+size_t tv_opqueue_size(tv_opqueue *q) {
+  size_t head = atomic_load(&q->head);
+  size_t tail = atomic_load(&q->tail);
+  return tail > head ? tail - head : 0;
+}
+
 int tv_opqueue_empty(tv_opqueue *q) {
   size_t pos = atomic_load_explicit(&q->head, memory_order_relaxed);
   return atomic_load(&q->cells[pos & q->mask].seq) != pos + 1;

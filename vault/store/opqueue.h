@@ -34,6 +34,11 @@ int tv_opqueue_push(tv_opqueue *q, tv_store_op *op);
  * the single consumer may call it. */
 tv_store_op *tv_opqueue_pop(tv_opqueue *q);
 
+/* tv_opqueue_size returns how many ops are queued (claimed cells count):
+ * exact when producers and consumer are quiet, a snapshot otherwise. Any
+ * thread. */
+size_t tv_opqueue_size(tv_opqueue *q);
+
 /* tv_opqueue_empty returns 1 if the consumer would find nothing to pop
  * now (a claimed but unpublished cell counts as empty). Consumer only. */
 int tv_opqueue_empty(tv_opqueue *q);

@@ -98,6 +98,42 @@ static void read_all(tv_ustore *u, read_req *reqs, size_t n, uint8_t *base) {
   pthread_mutex_unlock(&u->rring_mu[r]);
 }
 
+/* copy_mapped fills |q| from the segment's map (or by pread if there is
+ * none, or the record lies beyond it). Only for locations just taken from
+ * the index under swap_lock: they are durable records inside the file,
+ * so the map is never touched past the file's end. */
+static void copy_mapped(tv_ustore *u, read_req *q, uint8_t *base) {
+  uint32_t len = tv_loc_len(q->loc);
+  uint64_t off = tv_loc_offset(q->loc);
+  const uint8_t *m = tv_ustore_seg_map(u, tv_loc_segment(q->loc));
+  if (m != NULL && off + len <= u->map_len) {
+    memcpy(base + q->buf_off, m + off, len);
+    q->res = (int)len;
+    return;
+  }
+  int fd = tv_ustore_seg_fd(u, tv_loc_segment(q->loc));
+  if (fd < 0) {
+    q->res = -EBADF;
+    return;
+  }
+  ssize_t n = pread(fd, base + q->buf_off, len, (off_t)off);
+  q->res = n >= 0 ? (int)n : -errno;
+}
+
+/* read_trusted reads index locations: from the maps (records are
+ * immutable once written; a page-cache hit costs a memcpy instead of a
+ * system call per record), or in io_uring submissions if the store was
+ * opened with uring_reads. */
+static void read_trusted(tv_ustore *u, read_req *reqs, size_t n, uint8_t *base) {
+  if (u->seg_maps == NULL) {
+    read_all(u, reqs, n, base);
+    return;
+  }
+  for (size_t i = 0; i < n; i++) {
+    copy_mapped(u, &reqs[i], base);
+  }
+}
+
 /* decode_req checks a completed read and decodes its put. */
 static tv_status decode_req(const read_req *q, const uint8_t *base, tv_record *out) {
   TV_ENSURE(q->res >= 0 && (uint32_t)q->res == tv_loc_len(q->loc), TV_E_IO);
@@ -106,6 +142,23 @@ static tv_status decode_req(const read_req *q, const uint8_t *base, tv_record *o
   TV_ENSURE(len == tv_loc_len(q->loc), TV_E_STORE_RECORD_LENGTH);
   TV_ENSURE(out->header.type == TV_RECORD_PUT || out->header.type == TV_RECORD_REPUT, TV_E_STORE_RECORD_TYPE);
   return TV_OK;
+}
+
+/* Index lookups done under one lock hold: short enough not to keep the
+ * writer's publish waiting long. */
+#define FIND_CHUNK 64u
+
+/* find_chunk looks up |m| (<= FIND_CHUNK) hashes: token lookups batched
+ * with prefetches, fingerprint lookups (one key per call) one by one. */
+static void find_chunk(tv_ustore *u, const uint64_t *hashes, size_t m, int by_fp, tv_store_loc *locs,
+                       size_t per_key_max, size_t *counts) {
+  if (!by_fp) {
+    tv_index_token_find_many(u->index, hashes, m, locs, per_key_max, counts);
+    return;
+  }
+  for (size_t i = 0; i < m; i++) {
+    counts[i] = tv_index_fp_find(u->index, hashes[i], locs + i * per_key_max, per_key_max);
+  }
 }
 
 /* gather runs the index lookups (fingerprint table if |by_fp|, else token
@@ -117,15 +170,19 @@ static tv_status gather(tv_ustore *u, const uint64_t *hashes, size_t num, int by
   TV_TRY(buf_reserve(buf, reqs_max * sizeof(read_req)));
   read_req *reqs = (read_req *)(void *)buf->data;
   size_t n = 0, bytes = 0;
-  for (size_t i = 0; i < num; i++) {
-    tv_store_loc locs[TV_STORE_CANDIDATES_MAX];
-    size_t k = by_fp ? tv_index_fp_find(u->index, hashes[i], locs, per_key_max)
-                     : tv_index_token_find(u->index, hashes[i], locs, per_key_max);
-    k = k < per_key_max ? k : per_key_max;
-    for (size_t j = 0; j < k; j++) {
-      reqs[n] = (read_req){.item = (uint32_t)i, .res = 0, .loc = locs[j], .buf_off = bytes};
-      bytes += tv_loc_len(locs[j]);
-      n++;
+  for (size_t i0 = 0; i0 < num; i0 += FIND_CHUNK) {
+    size_t m = num - i0 < FIND_CHUNK ? num - i0 : FIND_CHUNK;
+    tv_store_loc locs[FIND_CHUNK * TV_STORE_CANDIDATES_MAX];
+    size_t counts[FIND_CHUNK];
+    find_chunk(u, hashes + i0, m, by_fp, locs, per_key_max, counts);
+    for (size_t i = 0; i < m; i++) {
+      size_t k = counts[i] < per_key_max ? counts[i] : per_key_max;
+      for (size_t j = 0; j < k; j++) {
+        tv_store_loc loc = locs[i * per_key_max + j];
+        reqs[n] = (read_req){.item = (uint32_t)(i0 + i), .res = 0, .loc = loc, .buf_off = bytes};
+        bytes += tv_loc_len(loc);
+        n++;
+      }
     }
   }
   size_t head = reqs_max * sizeof(read_req);
@@ -134,7 +191,7 @@ static tv_status gather(tv_ustore *u, const uint64_t *hashes, size_t num, int by
   for (size_t i = 0; i < n; i++) {
     reqs[i].buf_off += head;
   }
-  read_all(u, reqs, n, buf->data);
+  read_trusted(u, reqs, n, buf->data);
   *out_reqs = reqs;
   *out_num = n;
   return TV_OK;

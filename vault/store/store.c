@@ -53,6 +53,28 @@ tv_status tv_store_submit(tv_store *s, tv_store_op *op) {
   return s->backend->submit(s->impl, op);
 }
 
+/* poll_submit retries BUSY with a growing sleep, for a backend without
+ * submit_wait: the queue drains at the speed of the disk, so spinning
+ * would only steal the writer's CPU. */
+static tv_status poll_submit(tv_store *s, tv_store_op *op) {
+  tv_status st;
+  long nap_ns = 20000;
+  while ((st = tv_store_submit(s, op)) == TV_E_STORE_BUSY) {
+    struct timespec ts = {0, nap_ns};
+    nanosleep(&ts, NULL);
+    nap_ns = nap_ns < 2000000 ? nap_ns * 2 : nap_ns;
+  }
+  return st;
+}
+
+tv_status tv_store_submit_wait(tv_store *s, tv_store_op *op) {
+  TV_ENSURE(s != NULL && op != NULL && op->done != NULL, TV_E_INVALID_ARGUMENT);
+  if (s->backend->submit_wait == NULL) {
+    return poll_submit(s, op);
+  }
+  return s->backend->submit_wait(s->impl, op);
+}
+
 /* A blocking call's rendezvous with the writer thread. */
 typedef struct waiter {
   pthread_mutex_t mu;
@@ -70,21 +92,15 @@ static void waiter_done(tv_store_op *op, tv_status status) {
   pthread_mutex_unlock(&w->mu);
 }
 
-/* submit_and_wait retries BUSY with a growing sleep: the queue drains at
- * the speed of the disk, so spinning would only steal the writer's CPU. */
+/* submit_and_wait submits |op| (waiting for queue space) and blocks until
+ * it is durable or failed. */
 static tv_status submit_and_wait(tv_store *s, tv_store_op *op) {
   waiter w = {.done = 0, .status = TV_OK};
   pthread_mutex_init(&w.mu, NULL);
   pthread_cond_init(&w.cv, NULL);
   op->done = waiter_done;
   op->user = &w;
-  tv_status st;
-  long nap_ns = 20000;
-  while ((st = tv_store_submit(s, op)) == TV_E_STORE_BUSY) {
-    struct timespec ts = {0, nap_ns};
-    nanosleep(&ts, NULL);
-    nap_ns = nap_ns < 2000000 ? nap_ns * 2 : nap_ns;
-  }
+  tv_status st = tv_store_submit_wait(s, op);
   if (st == TV_OK) {
     pthread_mutex_lock(&w.mu);
     while (!w.done) {

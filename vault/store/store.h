@@ -49,6 +49,11 @@ typedef struct tv_store_options {
   int direct_io; /* experiment (store_bench): write batches with O_DIRECT from
                     a registered buffer instead of through the page cache;
                     measured slower here, so off (see README, "O_DIRECT") */
+  int uring_reads; /* point reads (get_batch, find_fingerprint) through
+                      io_uring submissions instead of copying from read-only
+                      maps of the segments: for data mostly not in the page
+                      cache, where one submission overlaps the disk reads
+                      a map would fault in one by one (see README) */
 } tv_store_options;
 
 /* Where a failed open found its problem. */
@@ -149,8 +154,9 @@ typedef struct tv_store_snapshot_info {
   tv_store_diag diag;   /* on failure: the file and offset involved */
 } tv_store_snapshot_info;
 
-/* A backend. Every function is required; scan and reads are safe from any
- * thread concurrently with submit. */
+/* A backend. Every function is required except |submit_wait| (NULL: the
+ * wrapper retries |submit| with a growing sleep); scan and reads are safe
+ * from any thread concurrently with submit. */
 typedef struct tv_store_backend {
   const char *name;
   tv_status (*open)(const tv_store_options *opts, tv_store_diag *diag, void **out_impl);
@@ -167,6 +173,7 @@ typedef struct tv_store_backend {
                         tv_store_snapshot_info *info);
   tv_status (*compact)(void *impl, const tv_store_compact_options *opts, tv_store_compact_progress *progress);
   void (*get_stats)(void *impl, tv_store_stats *out);
+  tv_status (*submit_wait)(void *impl, tv_store_op *op);
 } tv_store_backend;
 
 /* tv_store_backend_uring is the embedded io_uring log (the default). */
@@ -192,6 +199,14 @@ void tv_store_close(tv_store *s);
  * TV_E_STORE_CLOSED, TV_E_STORE_RECORD_FIELD / TOO_LARGE for a bad record,
  * TV_E_INVALID_ARGUMENT): |done| will not run. */
 tv_status tv_store_submit(tv_store *s, tv_store_op *op);
+
+/* tv_store_submit_wait is tv_store_submit, except that while the queue is
+ * full it blocks (never TV_E_STORE_BUSY) until the writer has drained the
+ * queue to its low-water mark, woken by the writer rather than polling.
+ * Never call it on the writer thread (a |done| callback with an error
+ * status may run there): only the writer drains the queue. Same statuses
+ * and ownership otherwise. */
+tv_status tv_store_submit_wait(tv_store *s, tv_store_op *op);
 
 /* tv_store_put, tv_store_reput and tv_store_delete submit one operation
  * and block until it is durable; they retry while the queue is BUSY.

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/mman.h>
 #include <sys/random.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -24,6 +25,48 @@ int tv_ustore_seg_fd(tv_ustore *u, uint32_t id) {
 
 void tv_ustore_set_seg_fd(tv_ustore *u, uint32_t id, int fd) {
   atomic_store_explicit(&u->seg_fds[id], fd + 1, memory_order_release);
+  if (u->seg_maps != NULL) {
+    pthread_mutex_lock(&u->map_mu);
+    uint8_t *m = atomic_exchange(&u->seg_maps[id], NULL);
+    pthread_mutex_unlock(&u->map_mu);
+    if (m != NULL) {
+      munmap(m, u->map_len);
+    }
+  }
+}
+
+uint8_t *tv_ustore_seg_map(tv_ustore *u, uint32_t id) {
+  if (u->seg_maps == NULL || id >= TV_STORE_SEGMENTS_MAX) {
+    return NULL;
+  }
+  uint8_t *m = atomic_load_explicit(&u->seg_maps[id], memory_order_acquire);
+  if (m != NULL) {
+    return m;
+  }
+  pthread_mutex_lock(&u->map_mu);
+  m = atomic_load(&u->seg_maps[id]);
+  int fd = tv_ustore_seg_fd(u, id);
+  if (m == NULL && fd >= 0) {
+    void *p = mmap(NULL, u->map_len, PROT_READ, MAP_SHARED, fd, 0);
+    if (p != MAP_FAILED) {
+      m = p;
+      atomic_store_explicit(&u->seg_maps[id], m, memory_order_release);
+    }
+  }
+  pthread_mutex_unlock(&u->map_mu);
+  return m;
+}
+
+static void unmap_all(tv_ustore *u) {
+  for (uint32_t id = 0; id < TV_STORE_SEGMENTS_MAX; id++) {
+    uint8_t *m = atomic_load(&u->seg_maps[id]);
+    if (m != NULL) {
+      munmap(m, u->map_len);
+    }
+  }
+  free(u->seg_maps);
+  u->seg_maps = NULL;
+  pthread_mutex_destroy(&u->map_mu);
 }
 
 int tv_key_equal(const uint8_t *ns_a, size_t ns_a_len, const uint8_t *tok_a, size_t tok_a_len, const uint8_t *ns_b,
@@ -66,6 +109,9 @@ tv_status tv_ustore_find_live(tv_ustore *u, uint64_t hash, const uint8_t *ns, si
 }
 
 static void ustore_free(tv_ustore *u) {
+  if (u->seg_maps != NULL) {
+    unmap_all(u);
+  }
   if (u->seg_fds != NULL) {
     for (uint32_t id = u->first_seg; id < TV_STORE_SEGMENTS_MAX; id++) {
       int fd = tv_ustore_seg_fd(u, id);
@@ -97,6 +143,8 @@ static void ustore_free(tv_ustore *u) {
   tv_opqueue_cleanup(&u->queue);
   pthread_mutex_destroy(&u->wake_mu);
   pthread_cond_destroy(&u->wake_cv);
+  pthread_mutex_destroy(&u->space_mu);
+  pthread_cond_destroy(&u->space_cv);
   pthread_mutex_destroy(&u->done_mu);
   pthread_cond_destroy(&u->done_cv);
   pthread_rwlock_destroy(&u->swap_lock);
@@ -188,6 +236,21 @@ static tv_status init_direct(tv_ustore *u) {
   return TV_OK;
 }
 
+/* init_maps makes room for the segment maps (made on demand). After
+ * recovery, which installs every segment before any reader exists. */
+static tv_status init_maps(tv_ustore *u) {
+  size_t page = (size_t)sysconf(_SC_PAGESIZE);
+  size_t len = (size_t)u->segment_bytes + TV_STORE_RECORD_LEN_MAX;
+  u->map_len = (len + page - 1) / page * page;
+  pthread_mutex_init(&u->map_mu, NULL);
+  u->seg_maps = calloc(TV_STORE_SEGMENTS_MAX, sizeof *u->seg_maps);
+  if (u->seg_maps == NULL) {
+    pthread_mutex_destroy(&u->map_mu);
+    return TV_E_NO_MEMORY;
+  }
+  return TV_OK;
+}
+
 static tv_status ustore_open_steps(tv_ustore *u, const tv_store_options *opts, tv_store_diag *diag) {
   TV_TRY(init_rings(u, opts, diag));
   TV_TRY(alloc_state(u, opts));
@@ -196,6 +259,9 @@ static tv_status ustore_open_steps(tv_ustore *u, const tv_store_options *opts, t
   }
   TV_TRY(open_dir(u, diag));
   TV_TRY(tv_ustore_recover(u, diag));
+  if (!opts->uring_reads) {
+    TV_TRY(init_maps(u));
+  }
   return tv_ustore_writer_start(u);
 }
 
@@ -231,6 +297,8 @@ static tv_status ustore_open(const tv_store_options *opts, tv_store_diag *diag, 
   u->fault_ctx = opts->fault_ctx;
   pthread_mutex_init(&u->wake_mu, NULL);
   pthread_cond_init(&u->wake_cv, NULL);
+  pthread_mutex_init(&u->space_mu, NULL);
+  pthread_cond_init(&u->space_cv, NULL);
   pthread_mutex_init(&u->done_mu, NULL);
   pthread_cond_init(&u->done_cv, NULL);
   init_compaction_locks(u);
@@ -269,6 +337,7 @@ const tv_store_backend tv_store_backend_uring = {
     .open = ustore_open,
     .close = ustore_close,
     .submit = tv_ustore_submit,
+    .submit_wait = tv_ustore_submit_wait,
     .get_batch = tv_ustore_get_batch,
     .read_locations = tv_ustore_read_locations,
     .find_fingerprint = tv_ustore_find_fingerprint,

@@ -30,6 +30,17 @@ typedef struct tv_ustore {
    * writer before any location in that segment is published; read by any
    * thread. Sized for every possible id; untouched pages cost nothing. */
   atomic_int *seg_fds;
+  /* Read-only shared maps of segment files, one per id, made by the first
+   * point read that needs one (reader.c) and dropped whenever the id's fd
+   * changes (compaction's swap holds swap_lock exclusive then, so no
+   * reader is copying from it). Every map is |map_len| bytes: more than a
+   * segment can grow to, so the active segment's map serves its new
+   * records too; pages past the end of the file are never touched because
+   * only durable records, found in the index, are read through it. */
+  _Atomic(uint8_t *) *seg_maps;
+  size_t map_len;
+  pthread_mutex_t map_mu;
+  int uring_reads; /* tv_store_options.uring_reads: no maps */
   uint32_t first_seg; /* changed only by a compaction's swap (see below) */
 
   /* Compaction (compact.c). A swap replaces segment files whose ids are
@@ -98,6 +109,12 @@ typedef struct tv_ustore {
   atomic_int writer_sleeping;
   pthread_mutex_t wake_mu;
   pthread_cond_t wake_cv;
+  /* Producers blocked in submit_wait on a full queue. The writer wakes
+   * them all once it has drained the queue to half (a batch or more of
+   * room each time), not one per freed cell: see tv_ustore_submit_wait. */
+  atomic_int space_waiters;
+  pthread_mutex_t space_mu;
+  pthread_cond_t space_cv;
   pthread_t writer;
   int writer_started;
 
@@ -132,7 +149,13 @@ typedef struct tv_ustore {
 /* tv_ustore_seg_fd returns the open fd of segment |id|, or -1. */
 int tv_ustore_seg_fd(tv_ustore *u, uint32_t id);
 
-/* tv_ustore_set_seg_fd publishes |fd| for segment |id|. */
+/* tv_ustore_seg_map returns segment |id|'s read-only map (map_len bytes),
+ * making it if needed, or NULL (none wanted, or mmap failed: read with
+ * pread instead). The caller holds swap_lock shared while using it. */
+uint8_t *tv_ustore_seg_map(tv_ustore *u, uint32_t id);
+
+/* tv_ustore_set_seg_fd publishes |fd| for segment |id| and drops the
+ * segment's map, if any (callers exclude point readers: see seg_maps). */
 void tv_ustore_set_seg_fd(tv_ustore *u, uint32_t id, int fd);
 
 /* tv_ustore_read_loc reads and decodes the record at |loc| synchronously
@@ -170,6 +193,14 @@ tv_status tv_ustore_compact(void *impl, const tv_store_compact_options *opts, tv
 
 /* tv_ustore_submit queues |op| for the writer (see tv_store_submit). */
 tv_status tv_ustore_submit(void *impl, tv_store_op *op);
+
+/* tv_ustore_submit_wait is tv_ustore_submit that blocks while the queue is
+ * full (see tv_store_submit_wait). */
+tv_status tv_ustore_submit_wait(void *impl, tv_store_op *op);
+
+/* tv_ustore_space_signal wakes producers blocked in submit_wait if the
+ * queue has drained to its low-water mark. Writer thread. */
+void tv_ustore_space_signal(tv_ustore *u);
 
 /* Readers (see the matching tv_store_* functions). */
 tv_status tv_ustore_get_batch(void *impl, const tv_store_key *keys, size_t num_keys, tv_store_item *out_items,

@@ -450,6 +450,7 @@ static size_t drain_fail(tv_ustore *u, tv_status st) {
   if (n > 0) {
     atomic_fetch_add(&u->st_failed, 1);
   }
+  tv_ustore_space_signal(u);
   return n;
 }
 
@@ -545,6 +546,7 @@ static int run_batch(tv_ustore *u) {
   room = room > TV_STORE_BATCH_BYTES_MAX ? TV_STORE_BATCH_BYTES_MAX : room;
   batch b;
   collect(u, &b, room);
+  tv_ustore_space_signal(u); /* refill while this batch is on its way */
   if (b.num == 0) {
     return b.deferred_head != NULL;
   }
@@ -671,4 +673,60 @@ tv_status tv_ustore_submit(void *impl, tv_store_op *op) {
     pthread_mutex_unlock(&u->wake_mu);
   }
   return TV_OK;
+}
+
+/* Low-water mark: blocked producers are woken when the queue is down to
+ * half. Waking them per freed cell would make every pop a futex wake and
+ * the producers take turns one op at a time; waking at half gives each
+ * wake-up a batch or more of room while the writer still has the other
+ * half to write, so batches stay full. */
+#define SPACE_LOW_WATER (TV_STORE_QUEUE_ITEMS_MAX / 2u)
+/* A blocked producer looks again after this long even without a signal
+ * (a safety net only: the signal is not lost, see below). */
+#define SPACE_WAIT_NS 20000000L
+
+void tv_ustore_space_signal(tv_ustore *u) {
+  /* seq_cst: pairs with the waiter's increment before it reads the size. */
+  if (atomic_load(&u->space_waiters) == 0) {
+    return;
+  }
+  if (tv_opqueue_size(&u->queue) > SPACE_LOW_WATER && !atomic_load(&u->closing)) {
+    return;
+  }
+  pthread_mutex_lock(&u->space_mu);
+  pthread_cond_broadcast(&u->space_cv);
+  pthread_mutex_unlock(&u->space_mu);
+}
+
+/* space_wait blocks until the writer has drained the queue to its
+ * low-water mark (or the store is closing). The waiter counts itself
+ * before it looks at the queue and the writer pops before it looks at the
+ * count (both seq_cst), and both sides decide under space_mu, so a
+ * drain cannot go unnoticed. */
+static void space_wait(tv_ustore *u) {
+  pthread_mutex_lock(&u->space_mu);
+  atomic_fetch_add(&u->space_waiters, 1);
+  if (tv_opqueue_size(&u->queue) > SPACE_LOW_WATER && !atomic_load(&u->closing)) {
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    ts.tv_nsec += SPACE_WAIT_NS;
+    if (ts.tv_nsec >= 1000000000L) {
+      ts.tv_sec++;
+      ts.tv_nsec -= 1000000000L;
+    }
+    pthread_cond_timedwait(&u->space_cv, &u->space_mu, &ts);
+  }
+  atomic_fetch_sub(&u->space_waiters, 1);
+  pthread_mutex_unlock(&u->space_mu);
+}
+
+tv_status tv_ustore_submit_wait(void *impl, tv_store_op *op) {
+  tv_ustore *u = impl;
+  for (;;) {
+    tv_status st = tv_ustore_submit(u, op);
+    if (st != TV_E_STORE_BUSY) {
+      return st;
+    }
+    space_wait(u);
+  }
 }

@@ -10,11 +10,13 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <cmocka.h>
 
 #include "store_test_util.h"
 #include "vault/store/store.h"
+#include "vault/store/store_limits.h"
 
 enum { THREADS = 32, PER_THREAD = 250 };
 
@@ -257,6 +259,125 @@ static void test_async_submit_and_close_drains(void **state) {
   test_rmdir(dir);
 }
 
+/* A gate the writer waits at in its fault hook (called before each
+ * batch's write), so the queue behind it fills up. */
+typedef struct gate {
+  pthread_mutex_t mu;
+  pthread_cond_t cv;
+  int open;
+  atomic_int entered;
+} gate;
+
+static int gate_fault(void *ctx, uint64_t batch_no) {
+  gate *g = ctx;
+  (void)batch_no;
+  atomic_fetch_add(&g->entered, 1);
+  pthread_mutex_lock(&g->mu);
+  while (!g->open) {
+    pthread_cond_wait(&g->cv, &g->mu);
+  }
+  pthread_mutex_unlock(&g->mu);
+  return 0;
+}
+
+typedef struct wait_arg {
+  tv_store *s;
+  tv_store_op *ops;
+  int n;
+  atomic_int submitted;
+  atomic_int bad;
+} wait_arg;
+
+static void *submit_waiting(void *arg) {
+  wait_arg *w = arg;
+  for (int i = 0; i < w->n; i++) {
+    if (tv_store_submit_wait(w->s, &w->ops[i]) != TV_OK) {
+      atomic_fetch_add(&w->bad, 1);
+    }
+    atomic_fetch_add(&w->submitted, 1);
+  }
+  return NULL;
+}
+
+static void sleep_ms(long ms) {
+  struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+  nanosleep(&ts, NULL);
+}
+
+/* fill_until_busy submits ops from |ops| until the queue refuses one;
+ * returns how many were accepted. */
+static int fill_until_busy(tv_store *s, tv_store_op *ops, int max) {
+  for (int i = 0; i < max; i++) {
+    tv_status st = tv_store_submit(s, &ops[i]);
+    if (st == TV_E_STORE_BUSY) {
+      return i;
+    }
+    assert_int_equal(st, TV_OK);
+  }
+  fail_msg("the queue never filled");
+  return max;
+}
+
+static void make_ops(test_rec *recs, tv_store_op *ops, int n, async_ctx *c) {
+  for (int i = 0; i < n; i++) {
+    test_rec_make(&recs[i], (uint64_t)i, 1);
+    ops[i] = (tv_store_op){.kind = TV_STORE_OP_PUT, .put = recs[i].put, .done = on_done, .user = c};
+  }
+}
+
+/* submit_wait: a producer meeting a full queue blocks (no BUSY, no
+ * polling), and goes on once the writer drains it; every op is durable. */
+static void test_submit_wait_blocks_until_drained(void **state) {
+  (void)state;
+  char dir[256];
+  test_tmpdir(dir, sizeof dir);
+  gate g = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0};
+  tv_store_options o = test_store_options(dir, 0);
+  o.fault = gate_fault;
+  o.fault_ctx = &g;
+  tv_store *s;
+  assert_int_equal(tv_store_open(NULL, &o, &s, NULL), TV_OK);
+  enum { N = TV_STORE_QUEUE_ITEMS_MAX + 2 * TV_STORE_BATCH_RECORDS_MAX + 3000 };
+  test_rec *recs = calloc(N, sizeof *recs);
+  tv_store_op *ops = calloc(N, sizeof *ops);
+  assert_non_null(recs);
+  assert_non_null(ops);
+  async_ctx c = {0};
+  make_ops(recs, ops, N, &c);
+  assert_int_equal(tv_store_submit(s, &ops[0]), TV_OK);
+  while (atomic_load(&g.entered) == 0) { /* the writer holds a batch at the gate */
+    sleep_ms(1);
+  }
+  int queued = 1 + fill_until_busy(s, ops + 1, N - 1);
+  assert_true(queued >= (int)TV_STORE_QUEUE_ITEMS_MAX);
+  wait_arg w = {.s = s, .ops = ops + queued, .n = N - queued};
+  pthread_t t;
+  assert_int_equal(pthread_create(&t, NULL, submit_waiting, &w), 0);
+  sleep_ms(100);
+  assert_int_equal(atomic_load(&w.submitted), 0); /* blocked, not refused */
+  pthread_mutex_lock(&g.mu);
+  g.open = 1;
+  pthread_cond_broadcast(&g.cv);
+  pthread_mutex_unlock(&g.mu);
+  pthread_join(t, NULL);
+  assert_int_equal(atomic_load(&w.submitted), N - queued);
+  assert_int_equal(atomic_load(&w.bad), 0);
+  tv_store_close(s);
+  assert_int_equal(atomic_load(&c.done), N);
+  assert_int_equal(atomic_load(&c.ok), N);
+  o.fault = NULL;
+  assert_int_equal(tv_store_open(NULL, &o, &s, NULL), TV_OK);
+  assert_int_equal(test_check_ids(s, 0, N, 1), N); /* read from the maps */
+  tv_store_close(s);
+  o.uring_reads = 1;
+  assert_int_equal(tv_store_open(NULL, &o, &s, NULL), TV_OK);
+  assert_int_equal(test_check_ids(s, 0, N, 1), N); /* through io_uring */
+  tv_store_close(s);
+  free(recs);
+  free(ops);
+  test_rmdir(dir);
+}
+
 static void test_read_locations_and_bad_keys(void **state) {
   (void)state;
   char dir[256];
@@ -476,6 +597,7 @@ int main(void) {
       cmocka_unit_test(test_fingerprint_many_tokens),
       cmocka_unit_test(test_scan_sees_live_tokens_only),
       cmocka_unit_test(test_async_submit_and_close_drains),
+      cmocka_unit_test(test_submit_wait_blocks_until_drained),
       cmocka_unit_test(test_read_locations_and_bad_keys),
       cmocka_unit_test(test_readers_during_appends),
       cmocka_unit_test(test_same_token_ops_keep_order),
