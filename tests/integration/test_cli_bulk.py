@@ -1,5 +1,5 @@
-"""CLI bulk: a CSV of TV_CLI_BULK_ROWS rows (default 200,000 in ctest;
-1,000,000 with TV_CLI_BULK_ROWS=1000000 or bench/cli_bench.sh) made by a
+"""CLI bulk: a CSV of TV_CLI_BULK_ROWS rows (ctest: 1,000,000; 200,000 under ASan;
+set by tests/integration/CMakeLists.txt; bench/cli_bench.sh measures it) made by a
 seeded generator (valid Luhn PANs, valid IBANs, names, quoted notes) is
 tokenized and detokenized back to the identical bytes; peak RSS is
 bounded and does not grow with the file; a run killed midway leaves no
