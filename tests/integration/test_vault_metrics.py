@@ -168,12 +168,21 @@ t.check(novault.returncode == 2 and b"--metrics-listen 127.0.0.1:0 needs a vault
 
 # --dev without a config asks for 127.0.0.1:9464 by default; with that
 # port taken (by us, or by anyone) the vault must still start, metrics off.
+# Own the port ourselves: another --dev server of a parallel test may hold
+# it for a moment (and release it while this one starts), and a closed
+# connection's TIME_WAIT would refuse a bind without SO_REUSEADDR.
 blocker = socket.socket()
-try:
-    blocker.bind(("127.0.0.1", 9464))
-    blocker.listen(1)
-except OSError:
-    pass  # already taken by another process: the same situation
+blocker.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+deadline = time.monotonic() + 60
+while True:
+    try:
+        blocker.bind(("127.0.0.1", 9464))
+        blocker.listen(1)
+        break
+    except OSError as e:
+        if time.monotonic() > deadline:
+            t.fail("could not take 127.0.0.1:9464 for 60 s to test the built-in port: %s" % e)
+        time.sleep(0.1)
 second = t.Server("--dev", "--listen", "127.0.0.1:0", "--data-dir", t.path("var-second"))
 t.check(any(ln.get("event") == "metrics_off" for ln in second.lines()),
         "built-in metrics port taken -> warning, the --dev vault still starts")
