@@ -15,6 +15,29 @@ static void render_gauge(tv_metrics_text *out, const char *name, const char *hel
                          (unsigned long long)value);
 }
 
+/* Every store write waits on one of these: a durable batch's linked
+ * write + fdatasync, timed from submission to completion of both. Bucket
+ * counts arrive non-cumulative. */
+static void render_store_fsync(const tv_store_stats *st, tv_metrics_text *out) {
+  tv_metrics_text_printf(out, "# HELP tokenvault_store_fsync_seconds Store batch write+fdatasync latency.\n"
+                              "# TYPE tokenvault_store_fsync_seconds histogram\n");
+  uint64_t cumulative = 0;
+  for (size_t b = 0; b < TV_STORE_FSYNC_BUCKETS_COUNT; b++) {
+    cumulative += st->fsync_buckets[b];
+    tv_metrics_text_printf(out, "tokenvault_store_fsync_seconds_bucket{le=\"%g\"} %llu\n",
+                           (double)tv_store_fsync_bucket_bounds_us[b] / 1e6, (unsigned long long)cumulative);
+  }
+  cumulative += st->fsync_buckets[TV_STORE_FSYNC_BUCKETS_COUNT];
+  tv_metrics_text_printf(out, "tokenvault_store_fsync_seconds_bucket{le=\"+Inf\"} %llu\n"
+                              "tokenvault_store_fsync_seconds_sum %.6f\n"
+                              "tokenvault_store_fsync_seconds_count %llu\n",
+                         (unsigned long long)cumulative, (double)st->fsync_us_sum / 1e6, (unsigned long long)cumulative);
+  tv_metrics_text_printf(out, "# HELP tokenvault_store_fsync_max_seconds Slowest store write+fdatasync since start.\n"
+                              "# TYPE tokenvault_store_fsync_max_seconds gauge\n"
+                              "tokenvault_store_fsync_max_seconds %.6f\n",
+                         (double)st->fsync_us_max / 1e6);
+}
+
 /* Group-commit size is records / batches over any interval (rate() of both
  * counters): one fdatasync per batch, so it is also records per fsync. */
 static void render_store(tv_store *store, tv_metrics_text *out) {
@@ -32,6 +55,7 @@ static void render_store(tv_store *store, tv_metrics_text *out) {
   render_gauge(out, "tokenvault_store_index_tokens", "Live tokens in the index.", st.index.tokens);
   render_gauge(out, "tokenvault_store_index_fingerprints", "Fingerprints in the index.", st.index.fingerprints);
   render_gauge(out, "tokenvault_store_index_bytes", "Memory held by the index tables.", st.index.bytes);
+  render_store_fsync(&st, out);
 }
 
 /* The audit fdatasync is on every data call's path (a call is answered

@@ -248,8 +248,12 @@ static tv_status compact_store(tv_rotation_worker *w, size_t i) {
   uint64_t rate = w->o.compact_bytes_per_s != 0 ? w->o.compact_bytes_per_s : TV_ROTATION_COMPACT_BYTES_PER_S_DEFAULT;
   /* Expired values lose their ciphertext here too, as in
    * tv_engine_complete_rotation (the engine uses the real clock). */
-  tv_store_compact_options co = {.bytes_per_s = rate, .now_ms = unix_ms()};
-  return tv_store_compact(w->o.store, &co, &w->compact);
+  /* The stop flag cancels the compaction between records (SIGTERM does
+   * not wait for it); the old segments stay, and the pending file makes
+   * the next start run it again, as after a stop during re-encryption. */
+  tv_store_compact_options co = {.bytes_per_s = rate, .now_ms = unix_ms(), .cancel = &w->stop};
+  tv_status st = tv_store_compact(w->o.store, &co, &w->compact);
+  return st == TV_E_STORE_COMPACT_CANCELLED ? TV_E_SERVER_SHUTTING_DOWN : st;
 }
 
 static void audit_run(tv_rotation_worker *w, const slot *s, tv_status st, uint64_t start_ms) {

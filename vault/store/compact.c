@@ -251,6 +251,12 @@ static tv_status outputs_finish(cjob *j) {
 
 /* ---- reading the range ---------------------------------------------------- */
 
+static int cancelled(const cjob *j) { return j->o->cancel != NULL && atomic_load(j->o->cancel) != 0; }
+
+/* A throttling pause is slept in slices this long, so a cancel is seen
+ * promptly even at a low |bytes_per_s|. */
+#define RATE_SLICE_S 0.02
+
 static void rate_wait(const cjob *j) {
   uint64_t per_s = j->o->bytes_per_s;
   if (per_s == 0) {
@@ -260,10 +266,11 @@ static void rate_wait(const cjob *j) {
   clock_gettime(CLOCK_MONOTONIC, &now);
   double elapsed = (double)(now.tv_sec - j->start.tv_sec) + (double)(now.tv_nsec - j->start.tv_nsec) / 1e9;
   double due = (double)j->bytes_in / (double)per_s;
-  if (due > elapsed) {
-    double wait = due - elapsed;
+  while (due > elapsed && !cancelled(j)) {
+    double wait = due - elapsed < RATE_SLICE_S ? due - elapsed : RATE_SLICE_S;
     struct timespec ts = {(time_t)wait, (long)((wait - (double)(time_t)wait) * 1e9)};
     nanosleep(&ts, NULL);
+    elapsed += wait;
   }
 }
 
@@ -366,6 +373,7 @@ static tv_status plan_segment(cjob *j, uint32_t id) {
     off += len;
     atomic_fetch_add(&j->p->bytes_done, len);
     count_in(j, len);
+    st = st == TV_OK && cancelled(j) ? TV_E_STORE_COMPACT_CANCELLED : st;
   }
   munmap((void *)(uintptr_t)map, size);
   atomic_fetch_add(&j->p->segments_done, 1);
@@ -401,6 +409,7 @@ static tv_status copy_planned(cjob *j) {
       st = out_append(j, &r, i);
       count_in(j, len);
     }
+    st = st == TV_OK && cancelled(j) ? TV_E_STORE_COMPACT_CANCELLED : st;
   }
   if (map != NULL) {
     munmap((void *)(uintptr_t)map, size);
@@ -546,7 +555,11 @@ static tv_status copy_range(cjob *j) {
   TV_ENSURE(needed <= j->last_in_seq - j->first_in_seq + 1, TV_E_INTERNAL);
   j->next_seq = j->last_in_seq + 1 - needed;
   TV_TRY(copy_planned(j));
-  return outputs_finish(j);
+  TV_TRY(outputs_finish(j));
+  /* The last point a cancel can take effect: after the commit the swap
+   * must happen (a reopen would finish it anyway). */
+  TV_ENSURE(!cancelled(j), TV_E_STORE_COMPACT_CANCELLED);
+  return TV_OK;
 }
 
 /* commit_and_swap commits the manifest and has the writer swap, with
@@ -570,6 +583,7 @@ static tv_status compact_run(tv_ustore *u, const tv_store_compact_options *o, tv
    * may finish it (new outputs would be confused with its own). */
   TV_ENSURE(!tv_compact_manifest_exists(u->dir_fd), TV_E_STORE_LAYOUT);
   TV_TRY(tv_compact_discard(u->dir_fd));
+  TV_ENSURE(o->cancel == NULL || !atomic_load(o->cancel), TV_E_STORE_COMPACT_CANCELLED);
   uint32_t active = 0;
   TV_TRY(tv_ustore_writer_call(u, roll_task, &active));
   cjob j = {.u = u, .o = o, .p = p, .out_fd = -1, .cap_bytes = u->segment_bytes};

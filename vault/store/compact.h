@@ -45,6 +45,13 @@ typedef struct tv_store_compact_options {
   uint64_t now_ms;      /* unix ms: strip expired ciphertext; 0: keep it */
   tv_store_compact_fault_fn fault; /* tests only; NULL in production */
   void *fault_ctx;
+  /* Non-zero *cancel (set by any thread) stops the compaction between
+   * records of the copy, or in a throttling pause; it then returns
+   * TV_E_STORE_COMPACT_CANCELLED with its outputs discarded and the old
+   * segments untouched, as a crash before the commit would leave them.
+   * Once the manifest is committed the swap finishes regardless. NULL:
+   * cannot be cancelled. */
+  const atomic_int *cancel;
 } tv_store_compact_options;
 
 typedef enum tv_store_compact_phase {

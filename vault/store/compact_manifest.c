@@ -143,6 +143,9 @@ tv_status tv_compact_discard(int dir_fd) {
     close(dup_fd);
     return TV_E_IO;
   }
+  /* The dup shares the store fd's offset, which an earlier listing left
+   * at the end: without this a second discard in one process saw nothing. */
+  rewinddir(d);
   tv_status st = TV_OK;
   int removed = 0;
   struct dirent *e;

@@ -1,5 +1,8 @@
 /* Replay at open: check every record of every segment, rebuild the index,
  * and tell a torn tail (cut it) from damage before the last commit (stop).
+ * The part of the log an index checkpoint covers is still checked record
+ * by record (CRC, lengths, order) but not decoded into the index: damage
+ * anywhere stops the open, and the checkpoint still saves the index work.
  *
  * Only the last write batch can be torn: the writer has one batch in
  * flight and rolls segments only between batches. So at the first bad
@@ -253,12 +256,44 @@ static size_t count_puts(const seg_scan *s) {
   return n;
 }
 
-static tv_status scan_mapped(tv_ustore *u, seg_scan *s, uint64_t *last_seq, tv_store_diag *diag) {
+/* verify_covered checks the records in [0, |end|) of a segment the
+ * checkpoint covers: CRC, lengths, header placement and sequence order,
+ * the same checks replay makes, but nothing goes into the index (the
+ * checkpoint's saving). Everything here was durable when the checkpoint
+ * was written, so any bad byte is damage, never a torn tail. */
+static tv_status verify_covered(tv_ustore *u, const seg_scan *s, uint64_t end, uint64_t *seq, tv_store_diag *diag) {
+  uint64_t off = 0;
+  while (off < end) {
+    tv_record r;
+    size_t len;
+    tv_status st = tv_record_decode(s->map + off, end - off, &r, &len);
+    if (st != TV_OK) {
+      return corrupt(u, diag, s->id, off, "%s in a checkpointed part of the log", tv_status_name(st));
+    }
+    TV_TRY(check_record(u, s, off, &r, *seq, diag));
+    *seq = r.header.seq;
+    u->st_checked++;
+    off += len;
+  }
+  return TV_OK;
+}
+
+/* scan_mapped verifies what a checkpoint covers (|verify_seq| carries the
+ * sequence order across those segments) and replays the rest. */
+static tv_status scan_mapped(tv_ustore *u, seg_scan *s, uint64_t *verify_seq, uint64_t *last_seq,
+                             tv_store_diag *diag) {
+  if (s->size == 0) {
+    return s->is_last ? TV_OK : corrupt(u, diag, s->id, 0, "empty sealed segment");
+  }
+  if (s->skip || s->start > 0) {
+    TV_TRY(verify_covered(u, s, s->skip ? s->size : s->start, verify_seq, diag));
+  }
   if (s->skip) {
     return TV_OK;
   }
-  if (s->size == 0) {
-    return s->is_last ? TV_OK : corrupt(u, diag, s->id, 0, "empty sealed segment");
+  if (s->start > 0 && *verify_seq != *last_seq) {
+    return corrupt(u, diag, s->id, s->start, "log before the checkpoint ends at sequence number %" PRIu64
+                   ", not %" PRIu64, *verify_seq, *last_seq);
   }
   return scan_segment(u, s, last_seq, diag);
 }
@@ -355,8 +390,9 @@ static tv_status replay_all(tv_ustore *u, seg_scan *scans, int *fds, size_t num,
     puts += count_puts(&scans[i]);
   }
   TV_TRY(tv_index_reserve(u->index, puts));
+  uint64_t verify_seq = 0;
   for (size_t i = 0; i < num; i++) {
-    TV_TRY(scan_mapped(u, &scans[i], last_seq, diag));
+    TV_TRY(scan_mapped(u, &scans[i], &verify_seq, last_seq, diag));
   }
   return TV_OK;
 }

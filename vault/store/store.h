@@ -130,6 +130,12 @@ typedef struct tv_store_item {
  * scan and is returned by it. |put| is valid only during the call. */
 typedef tv_status (*tv_store_scan_fn)(void *ctx, const tv_record_put *put, tv_store_loc loc);
 
+/* Upper bounds (microseconds) of the store's fsync latency buckets, the
+ * same scale as the audit log's (every write call waits on one of each).
+ * The last slot of |fsync_buckets| is +Inf. */
+#define TV_STORE_FSYNC_BUCKETS_COUNT 12
+extern const uint64_t tv_store_fsync_bucket_bounds_us[TV_STORE_FSYNC_BUCKETS_COUNT];
+
 typedef struct tv_store_stats {
   uint64_t batches;       /* write batches made durable (= fdatasyncs) */
   uint64_t records;       /* records made durable (excluding headers) */
@@ -138,10 +144,21 @@ typedef struct tv_store_stats {
   uint64_t recovered_records; /* replayed at open */
   uint64_t torn_bytes_cut;    /* cut from the tail at open */
   uint64_t checkpoint_tokens; /* tokens loaded from a checkpoint at open */
+  uint64_t checked_records;   /* records (headers included) the checkpoint
+                                 covers, checked at open but not replayed */
   uint64_t checkpoints_written;
   int direct_io; /* 0: buffered writes; 1: O_DIRECT; 2: O_DIRECT from a
                     buffer registered with io_uring */
   tv_index_stats index;
+  /* Latency of each durable batch's linked write + fdatasync, from the
+   * submission of both to the completion of both (the fdatasync cannot
+   * be timed apart from its write in one linked submission): count,
+   * total, worst, and per bucket (not cumulative; the slots add up to
+   * |fsyncs|). Failed batches are not counted. */
+  uint64_t fsyncs;
+  uint64_t fsync_us_sum;
+  uint64_t fsync_us_max;
+  uint64_t fsync_buckets[TV_STORE_FSYNC_BUCKETS_COUNT + 1];
 } tv_store_stats;
 
 /* What tv_store_snapshot copied, or where it failed. */

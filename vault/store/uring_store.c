@@ -327,9 +327,16 @@ static void ustore_get_stats(void *impl, tv_store_stats *out) {
   out->recovered_records = u->st_recovered;
   out->torn_bytes_cut = u->st_torn_cut;
   out->checkpoint_tokens = u->st_ckpt_tokens;
+  out->checked_records = u->st_checked;
   out->checkpoints_written = atomic_load(&u->st_ckpt_written);
   out->direct_io = u->direct ? 1 + u->dbuf_registered : 0;
   tv_index_get_stats(u->index, &out->index);
+  out->fsyncs = atomic_load(&u->st_fsyncs);
+  out->fsync_us_sum = atomic_load(&u->st_fsync_us_sum);
+  out->fsync_us_max = atomic_load(&u->st_fsync_us_max);
+  for (size_t b = 0; b <= TV_STORE_FSYNC_BUCKETS_COUNT; b++) {
+    out->fsync_buckets[b] = atomic_load(&u->st_fsync_buckets[b]);
+  }
 }
 
 const tv_store_backend tv_store_backend_uring = {

@@ -143,7 +143,13 @@ typedef struct tv_ustore {
   uint64_t st_recovered;
   uint64_t st_torn_cut;
   uint64_t st_ckpt_tokens;
+  uint64_t st_checked; /* records verified, not replayed, under a checkpoint */
   atomic_uint_fast64_t st_ckpt_written;
+  /* Written by the writer thread only; atomics so stats can read them. */
+  atomic_uint_fast64_t st_fsyncs;
+  atomic_uint_fast64_t st_fsync_us_sum;
+  atomic_uint_fast64_t st_fsync_us_max;
+  atomic_uint_fast64_t st_fsync_buckets[TV_STORE_FSYNC_BUCKETS_COUNT + 1];
 } tv_ustore;
 
 /* tv_ustore_seg_fd returns the open fd of segment |id|, or -1. */

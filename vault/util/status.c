@@ -86,6 +86,8 @@ static const status_text status_texts[] = {
     {TV_E_STORE_LOCKED, "STORE_LOCKED", "the store directory is in use by another process"},
     {TV_E_STORE_LAYOUT, "STORE_LAYOUT", "the store directory has an unexpected file or segment sequence"},
     {TV_E_STORE_BACKUP_TARGET, "STORE_BACKUP_TARGET", "the backup or restore destination is not an empty directory"},
+    {TV_E_STORE_COMPACT_CANCELLED, "STORE_COMPACT_CANCELLED",
+     "the compaction was cancelled before its commit; the old segments are unchanged"},
     {TV_E_KEYRING_NOT_FOUND, "KEYRING_NOT_FOUND", "the keyring file does not exist"},
     {TV_E_KEYRING_EXISTS, "KEYRING_EXISTS", "a keyring file already exists at that path"},
     {TV_E_KEYRING_CORRUPT, "KEYRING_CORRUPT",

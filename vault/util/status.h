@@ -91,6 +91,7 @@ typedef enum tv_status {
   TV_E_STORE_LOCKED = 416,
   TV_E_STORE_LAYOUT = 417,
   TV_E_STORE_BACKUP_TARGET = 418,
+  TV_E_STORE_COMPACT_CANCELLED = 419,
   /* 500..599: keyring (data keys, rotation, two-officer approvals) */
   TV_E_KEYRING_NOT_FOUND = 500,
   TV_E_KEYRING_EXISTS = 501,

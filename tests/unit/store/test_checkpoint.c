@@ -1,6 +1,8 @@
 /* Index checkpoints: a reopen that loads the checkpoint and replays only
  * the log after it builds the same index as a full replay; a corrupt or
- * missing checkpoint falls back to a full replay that is still correct. */
+ * missing checkpoint falls back to a full replay that is still correct;
+ * damage under a checkpoint still stops the open, naming file and offset
+ * exactly as a full replay does. */
 #include <fcntl.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -215,12 +217,97 @@ static void test_mismatched_checkpoint_ignored(void **state) {
   free(l.v);
 }
 
+/* Open still checks every record a checkpoint covers (without replaying
+ * them): the count shows it, and a full replay checks none this way. */
+static void test_covered_records_are_checked(void **state) {
+  fixture *f = *state;
+  tv_store *s = open_store(f, 0);
+  tv_store_stats st;
+  tv_store_get_stats(s, &st);
+  assert_int_equal(st.recovered_records, TAIL);
+  /* every covered put, delete and re-put, plus each segment's header */
+  assert_true(st.checked_records > N + DELETED + TOMBSTONES);
+  assert_true(st.checked_records < N + DELETED + TOMBSTONES + 20);
+  tv_store_close(s);
+  assert_int_equal(unlink(f->ckpt), 0);
+  s = open_store(f, 0);
+  tv_store_get_stats(s, &st);
+  assert_int_equal(st.checked_records, 0);
+  assert_int_equal(st.recovered_records, N + DELETED + TOMBSTONES + TAIL);
+  tv_store_close(s);
+}
+
+/* open_refused opens expecting STORE_CORRUPT and returns the diag. */
+static tv_store_diag open_refused(const fixture *f) {
+  tv_store_options o = test_store_options(f->dir, 256 * 1024);
+  tv_store *s = NULL;
+  tv_store_diag d;
+  memset(&d, 0, sizeof d);
+  assert_int_equal(tv_store_open(NULL, &o, &s, &d), TV_E_STORE_CORRUPT);
+  assert_null(s);
+  return d;
+}
+
+/* A record's location, read while the store is whole. */
+static tv_store_loc loc_of(const fixture *f, uint64_t id) {
+  tv_store *s = open_store(f, 0);
+  test_rec t;
+  test_rec_make(&t, id, 1);
+  tv_store_key k = test_rec_key(&t);
+  tv_store_item item;
+  tv_store_buf buf = {0};
+  assert_int_equal(tv_store_get_batch(s, &k, 1, &item, &buf), TV_OK);
+  assert_int_equal(item.status, TV_OK);
+  tv_store_buf_cleanup(&buf);
+  tv_store_close(s);
+  return item.loc;
+}
+
+/* damage_refused flips a byte inside the record of |id| (which the
+ * checkpoint covers) and checks that open is refused naming that segment
+ * and offset, with the checkpoint and then without it. */
+static void damage_refused(fixture *f, uint64_t id) {
+  tv_store_loc loc = loc_of(f, id);
+  char seg[400];
+  snprintf(seg, sizeof seg, "%s/seg-%08x.log", f->dir, (unsigned)tv_loc_segment(loc));
+  flip(seg, (off_t)(tv_loc_offset(loc) + tv_loc_len(loc) / 2));
+  struct stat sb;
+  assert_int_equal(stat(f->ckpt, &sb), 0);
+  tv_store_diag with = open_refused(f);
+  assert_string_equal(with.path, seg);
+  assert_int_equal(with.offset, tv_loc_offset(loc));
+  assert_int_equal(unlink(f->ckpt), 0);
+  tv_store_diag without = open_refused(f);
+  assert_string_equal(without.path, seg);
+  assert_int_equal(without.offset, with.offset);
+}
+
+/* In a sealed segment wholly under the checkpoint (replay skips it). */
+static void test_damage_in_covered_sealed_segment(void **state) {
+  fixture *f = *state;
+  assert_int_equal(tv_loc_segment(loc_of(f, 500)), 1);
+  damage_refused(f, 500);
+}
+
+/* In the segment the checkpoint ends in, before its position. */
+static void test_damage_before_checkpoint_position(void **state) {
+  fixture *f = *state;
+  tv_store_loc last = loc_of(f, N + TAIL - 1);
+  tv_store_loc loc = loc_of(f, N - 1);
+  assert_int_equal(tv_loc_segment(loc), tv_loc_segment(last)); /* the tail's segment */
+  assert_true(tv_loc_segment(loc) > 1);
+  damage_refused(f, N - 1);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(test_checkpoint_equals_full_replay, setup, teardown),
       cmocka_unit_test_setup_teardown(test_corrupt_checkpoint_full_replay, setup, teardown),
       cmocka_unit_test_setup_teardown(test_truncated_checkpoint_full_replay, setup, teardown),
       cmocka_unit_test_setup_teardown(test_mismatched_checkpoint_ignored, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_covered_records_are_checked, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_damage_in_covered_sealed_segment, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_damage_before_checkpoint_position, setup, teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -22,6 +22,7 @@
 
 #include "store_test_util.h"
 #include "vault/store/backup.h"
+#include "vault/store/crc32c.h"
 #include "vault/store/record.h"
 #include "vault/store/store.h"
 
@@ -720,6 +721,152 @@ static void test_online(void **state) {
   check_dense(f->dir);
 }
 
+/* ---- cancel --------------------------------------------------------------- */
+
+static int not_dot(const struct dirent *e) { return e->d_name[0] != '.'; }
+
+/* listing writes the sorted names, sizes and CRCs of the files in |dir|. */
+static void listing(const char *dir, char *out, size_t out_len) {
+  struct dirent **names;
+  int n = scandir(dir, &names, not_dot, name_cmp);
+  assert_true(n > 0);
+  size_t used = 0;
+  out[0] = '\0';
+  for (int i = 0; i < n; i++) {
+    char path[600];
+    snprintf(path, sizeof path, "%s/%s", dir, names[i]->d_name);
+    FILE *fp = fopen(path, "rb");
+    assert_non_null(fp);
+    uint32_t crc = 0;
+    size_t size = 0, got;
+    uint8_t chunk[8192];
+    while ((got = fread(chunk, 1, sizeof chunk, fp)) > 0) {
+      crc = tv_crc32c_extend(crc, chunk, got);
+      size += got;
+    }
+    fclose(fp);
+    int w = snprintf(out + used, out_len - used, "%s:%zu:%08x ", names[i]->d_name, size, crc);
+    assert_true(w > 0 && (size_t)w < out_len - used);
+    used += (size_t)w;
+    free(names[i]);
+  }
+  free(names);
+}
+
+typedef struct cancel_ctx {
+  const char *dir;
+  atomic_int flag;
+  int at_copying; /* set the flag when the first output is half written */
+  char rolled[4096]; /* the directory once the active segment was sealed */
+  uint64_t rolled_bytes;
+} cancel_ctx;
+
+static void cancel_fault(void *ctx, tv_store_compact_step step) {
+  cancel_ctx *c = ctx;
+  if (step == TV_COMPACT_STEP_ROLLED) {
+    listing(c->dir, c->rolled, sizeof c->rolled);
+    c->rolled_bytes = seg_bytes(c->dir, NULL);
+  } else if (step == TV_COMPACT_STEP_COPYING && c->at_copying) {
+    atomic_store(&c->flag, 1);
+  }
+}
+
+/* after_cancel: the old segments are as they were once the compaction
+ * rolled (no output, no manifest), every record reads back (before and
+ * after a reopen) and a later compaction completes. */
+static void after_cancel(const fixture *f, tv_store *s, const cancel_ctx *c, const tv_store_compact_progress *p) {
+  tv_store_compact_report r;
+  tv_store_compact_progress_get(p, &r);
+  assert_int_equal(r.phase, TV_COMPACT_FAILED);
+  char after[4096];
+  listing(f->dir, after, sizeof after);
+  assert_string_equal(after, c->rolled);
+  assert_false(file_exists(f->dir, "COMPACT"));
+  check_fill(s);
+  assert_int_equal(count_live(s), N - DELETED);
+  tv_store_close(s);
+  s = open_dir(f->dir, 0);
+  check_fill(s);
+  tv_store_compact_progress p2;
+  atomic_int never = 0;
+  tv_store_compact_options o = {.cancel = &never};
+  assert_int_equal(tv_store_compact(s, &o, &p2), TV_OK);
+  tv_store_compact_progress_get(&p2, &r);
+  assert_int_equal(r.phase, TV_COMPACT_FINISHED);
+  assert_int_equal(r.records_kept, N - DELETED);
+  assert_true(seg_bytes(f->dir, NULL) < c->rolled_bytes);
+  check_fill(s);
+  tv_store_close(s);
+  check_dense(f->dir);
+}
+
+/* Cancelled while the first output is half written. */
+static void test_cancel_mid_copy(void **state) {
+  fixture *f = *state;
+  tv_store *s = open_dir(f->dir, 0);
+  fill(s);
+  cancel_ctx c = {.dir = f->dir, .at_copying = 1};
+  tv_store_compact_options o = {.cancel = &c.flag, .fault = cancel_fault, .fault_ctx = &c};
+  tv_store_compact_progress p;
+  assert_int_equal(tv_store_compact(s, &o, &p), TV_E_STORE_COMPACT_CANCELLED);
+  assert_string_equal(tv_status_name(TV_E_STORE_COMPACT_CANCELLED), "STORE_COMPACT_CANCELLED");
+  tv_store_compact_report r;
+  tv_store_compact_progress_get(&p, &r);
+  assert_true(r.records_kept > 0 && r.records_kept < N - DELETED); /* stopped part way */
+  after_cancel(f, s, &c, &p);
+}
+
+typedef struct canceller {
+  atomic_int *flag;
+  long after_ns;
+} canceller;
+
+static void *cancel_later(void *arg) {
+  const canceller *c = arg;
+  struct timespec ts = {0, c->after_ns};
+  nanosleep(&ts, NULL);
+  atomic_store(c->flag, 1);
+  return NULL;
+}
+
+/* A throttled compaction (due to take ~20 s) is cancelled from another
+ * thread, as a SIGTERM would: it returns within a fraction of a second. */
+static void test_cancel_throttled_is_prompt(void **state) {
+  fixture *f = *state;
+  tv_store *s = open_dir(f->dir, 0);
+  fill(s);
+  cancel_ctx c = {.dir = f->dir};
+  tv_store_compact_options o = {
+      .cancel = &c.flag, .fault = cancel_fault, .fault_ctx = &c, .bytes_per_s = seg_bytes(f->dir, NULL) / 20};
+  canceller k = {&c.flag, 300 * 1000 * 1000};
+  pthread_t th;
+  assert_int_equal(pthread_create(&th, NULL, cancel_later, &k), 0);
+  struct timespec t0;
+  clock_gettime(CLOCK_MONOTONIC, &t0);
+  tv_store_compact_progress p;
+  assert_int_equal(tv_store_compact(s, &o, &p), TV_E_STORE_COMPACT_CANCELLED);
+  double secs = since(&t0);
+  pthread_join(th, NULL);
+  print_message("cancelled after %.3f s (cancel at 0.3 s, compaction due in ~20 s)\n", secs);
+  assert_true(secs >= 0.25 && secs < 2.0);
+  after_cancel(f, s, &c, &p);
+}
+
+/* Already set: nothing is started, not even the roll. */
+static void test_cancel_before_start(void **state) {
+  fixture *f = *state;
+  tv_store *s = open_dir(f->dir, 0);
+  fill(s);
+  cancel_ctx c = {.dir = f->dir};
+  listing(f->dir, c.rolled, sizeof c.rolled);
+  c.rolled_bytes = seg_bytes(f->dir, NULL);
+  atomic_store(&c.flag, 1);
+  tv_store_compact_options o = {.cancel = &c.flag, .fault = cancel_fault, .fault_ctx = &c};
+  tv_store_compact_progress p;
+  assert_int_equal(tv_store_compact(s, &o, &p), TV_E_STORE_COMPACT_CANCELLED);
+  after_cancel(f, s, &c, &p);
+}
+
 /* ---- crash at every step -------------------------------------------------- */
 
 typedef struct kill_at {
@@ -797,6 +944,9 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_direct_io_log, setup, teardown),
       cmocka_unit_test_setup_teardown(test_online, setup, teardown),
       cmocka_unit_test_setup_teardown(test_crash_every_step, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_cancel_mid_copy, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_cancel_throttled_is_prompt, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_cancel_before_start, setup, teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

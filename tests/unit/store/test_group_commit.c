@@ -76,6 +76,50 @@ static void test_many_producers_durable_and_batched(void **state) {
   test_rmdir(dir);
 }
 
+/* Each durable batch is one timed write + fdatasync: the buckets add up to
+ * the count, which equals the batches, and the time is not zero. */
+static void test_fsync_latency_stats(void **state) {
+  (void)state;
+  char dir[256];
+  test_tmpdir(dir, sizeof dir);
+  tv_store_options o = test_store_options(dir, 0);
+  tv_store *s;
+  assert_int_equal(tv_store_open(NULL, &o, &s, NULL), TV_OK);
+  tv_store_stats st;
+  tv_store_get_stats(s, &st);
+  assert_int_equal(st.fsyncs, 0);
+  assert_int_equal(st.fsync_us_sum, 0);
+  enum { N = 40 };
+  for (uint64_t i = 0; i < N; i++) { /* one producer, waiting: one batch each */
+    test_rec t;
+    test_rec_make(&t, i, 1);
+    tv_store_loc loc = 0;
+    assert_int_equal(tv_store_put(s, &t.put, &loc), TV_OK);
+  }
+  test_rec dup;
+  test_rec_make(&dup, 0, 1);
+  tv_store_loc loc = 0;
+  assert_int_equal(tv_store_put(s, &dup.put, &loc), TV_E_STORE_TOKEN_EXISTS); /* nothing written */
+  tv_store_get_stats(s, &st);
+  assert_int_equal(st.batches, N);
+  assert_int_equal(st.fsyncs, N);
+  uint64_t in_buckets = 0;
+  for (size_t b = 0; b <= TV_STORE_FSYNC_BUCKETS_COUNT; b++) {
+    in_buckets += st.fsync_buckets[b];
+  }
+  assert_int_equal(in_buckets, st.fsyncs);
+  assert_true(st.fsync_us_sum > 0);
+  assert_true(st.fsync_us_max > 0 && st.fsync_us_max <= st.fsync_us_sum);
+  assert_true(st.fsync_us_max * N >= st.fsync_us_sum); /* the worst is at least the mean */
+  for (size_t b = 1; b < TV_STORE_FSYNC_BUCKETS_COUNT; b++) {
+    assert_true(tv_store_fsync_bucket_bounds_us[b] > tv_store_fsync_bucket_bounds_us[b - 1]);
+  }
+  print_message("fsync: %llu, mean %.1f us, max %llu us\n", (unsigned long long)st.fsyncs,
+                (double)st.fsync_us_sum / (double)st.fsyncs, (unsigned long long)st.fsync_us_max);
+  tv_store_close(s);
+  test_rmdir(dir);
+}
+
 static void test_put_reput_delete_semantics(void **state) {
   (void)state;
   char dir[256];
@@ -593,6 +637,7 @@ static void test_second_open_is_locked(void **state) {
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_many_producers_durable_and_batched),
+      cmocka_unit_test(test_fsync_latency_stats),
       cmocka_unit_test(test_put_reput_delete_semantics),
       cmocka_unit_test(test_fingerprint_many_tokens),
       cmocka_unit_test(test_scan_sees_live_tokens_only),
