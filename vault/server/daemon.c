@@ -18,6 +18,7 @@ static void block_signals(sigset_t *out_set) {
   sigaddset(out_set, SIGTERM);
   sigaddset(out_set, SIGINT);
   sigaddset(out_set, SIGHUP);
+  sigaddset(out_set, SIGUSR1);
   pthread_sigmask(SIG_BLOCK, out_set, NULL);
   signal(SIGPIPE, SIG_IGN);
   /* A file-size limit must fail the write (the audit log then refuses
@@ -61,6 +62,12 @@ static void wait_for_stop(const sigset_t *set, const tv_settings *s, tv_tls_relo
       const char *tls = reload_tls(s, reloader);
       if (hooks != NULL && hooks->reload != NULL) {
         hooks->reload(hooks->ctx, s, tls);
+      }
+      continue;
+    }
+    if (sig == SIGUSR1) {
+      if (hooks != NULL && hooks->backup != NULL) {
+        hooks->backup(hooks->ctx);
       }
       continue;
     }

@@ -27,6 +27,9 @@ typedef struct tv_daemon_hooks {
   /* SIGTERM/SIGINT, before the drain starts (readiness probes turn
    * unready while calls drain); may be NULL. */
   void (*draining)(void *ctx);
+  /* SIGUSR1: start an online backup; must return at once (the main thread
+   * goes back to waiting for signals). May be NULL: SIGUSR1 is ignored. */
+  void (*backup)(void *ctx);
 } tv_daemon_hooks;
 
 /* tv_daemon_run is tv_daemon_main with |hooks| (may be NULL). */

@@ -3,11 +3,13 @@
  * Opens the vault (HSM, keyring, store, engine, audit log, policy; see
  * vault/server/vault_open.h) from the settings (vault/server/settings.h)
  * and serves it through the engine adapter (engine_service.h). SIGHUP
- * re-reads the config file's roles, principals and limits (reload.c). */
+ * re-reads the config file's roles, principals and limits (reload.c);
+ * SIGUSR1 takes an online backup (backup_worker.h). */
 #include <limits.h>
 #include <stdio.h>
 #include <string.h>
 
+#include "vault/server/backup_worker.h"
 #include "vault/server/daemon.h"
 #include "vault/server/engine_service.h"
 #include "vault/server/log.h"
@@ -22,6 +24,7 @@ typedef struct vault_hooks {
   tv_metrics_daemon metrics; /* started when metrics_listen is set */
   const char *ns_names[TV_ENGINE_NAMESPACES_MAX]; /* the rotation worker's namespaces */
   char pending_path[PATH_MAX];                    /* <data_dir>/rotation-pending */
+  tv_backup_worker *backup;                       /* SIGUSR1 backups */
 } vault_hooks;
 
 /* The background rotation worker over the open vault; it resumes at once
@@ -70,6 +73,11 @@ static tv_status open_vault(void *ctx, tv_settings *settings, tv_service *servic
       return st;
     }
   }
+  if (tv_backup_worker_start(&h->backup, &h->vault, settings->data_dir) != TV_OK) {
+    /* Serving matters more than on-demand backups; the log says why
+     * SIGUSR1 will do nothing (the offline backup still works). */
+    tv_log_message("error", "backup_worker", "could not start: SIGUSR1 backups are unavailable");
+  }
   tv_engine_service_fill(service, &h->vault);
   tv_log_message("info", "vault_open", "HSM, keyring, store, engine, audit log and policy open");
   return TV_OK;
@@ -82,6 +90,9 @@ static int close_vault(void *ctx) {
   }
   h->open = 0;
   tv_metrics_daemon_stop(&h->metrics); /* no scrape reads a closing vault */
+  /* A backup under way reads the store and appends to the audit log. */
+  tv_backup_worker_free(h->backup);
+  h->backup = NULL;
   /* Before the vault closes: the worker uses the engine, store and audit
    * log. It was asked to stop when draining began. */
   tv_rotation_worker_free(h->vault.rotation);
@@ -111,11 +122,16 @@ static void draining(void *ctx) {
   tv_rotation_worker_stop(h->vault.rotation);
 }
 
+static void backup(void *ctx) {
+  vault_hooks *h = ctx;
+  tv_backup_worker_request(h->backup);
+}
+
 int main(int argc, char **argv) {
   tv_service service;
   memset(&service, 0, sizeof service);
   static vault_hooks hooks_ctx;
   tv_daemon_hooks hooks = {.open = open_vault, .close = close_vault, .ctx = &hooks_ctx, .reload = reload_vault,
-                           .draining = draining};
+                           .draining = draining, .backup = backup};
   return tv_daemon_run(argc, argv, &service, &hooks);
 }

@@ -82,7 +82,8 @@ static void report_call_end(tv_server *s, const tv_call *call) {
     return; /* unknown methods have no row to count them under */
   }
   tv_call_end end = {.method = call->method->id, .grpc_code = call_end_code(call), .handled = call->handled,
-                     .latency_us = tv_call_latency_us(call)};
+                     .latency_us = tv_call_latency_us(call), .authenticated = call->identity.authenticated,
+                     .principal = call->identity.principal, .peer = call->peer};
   s->service.on_call_end(s->service.on_call_end_ctx, &end);
 }
 

@@ -45,6 +45,9 @@ typedef struct tv_call_end {
   int grpc_code;       /* the code it was answered with; CANCELLED if none */
   int handled;         /* 1: its handler ran (for a stream: at least once) */
   uint64_t latency_us; /* from the call's start to its end */
+  int authenticated;   /* 1: |principal| comes from a verified certificate */
+  const char *principal; /* "" when unauthenticated; valid during the callback */
+  const char *peer;      /* network peer; valid during the callback */
 } tv_call_end;
 
 /* Called once per call of a known method when the server releases it, on

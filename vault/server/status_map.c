@@ -95,3 +95,16 @@ grpc_status_code tv_status_to_grpc(tv_status status) {
    * client sees stays generic; the log has the tv_status name. */
   return GRPC_STATUS_INTERNAL;
 }
+
+const char *tv_grpc_code_name(int code) {
+  static const char *const names[] = {
+      "OK",           "CANCELLED",      "UNKNOWN",           "INVALID_ARGUMENT",   "DEADLINE_EXCEEDED",
+      "NOT_FOUND",    "ALREADY_EXISTS", "PERMISSION_DENIED", "RESOURCE_EXHAUSTED", "FAILED_PRECONDITION",
+      "ABORTED",      "OUT_OF_RANGE",   "UNIMPLEMENTED",     "INTERNAL",           "UNAVAILABLE",
+      "DATA_LOSS",    "UNAUTHENTICATED",
+  };
+  if (code < 0 || code >= (int)(sizeof names / sizeof names[0])) {
+    return "UNKNOWN";
+  }
+  return names[code];
+}

@@ -12,4 +12,8 @@
  * (never OK). */
 grpc_status_code tv_status_to_grpc(tv_status status);
 
+/* tv_grpc_code_name returns the name of gRPC status |code|
+ * ("INVALID_ARGUMENT"), or "UNKNOWN" for a code gRPC does not define. */
+const char *tv_grpc_code_name(int code);
+
 #endif

@@ -3,7 +3,9 @@
 #include <stdint.h>
 
 #include "vault/config/config.h"
+#include "vault/server/methods.h"
 #include "vault/server/metrics.h"
+#include "vault/server/refusal_audit.h"
 #include "vault/server/whoami.h"
 
 /* The config allows a plaintext listener only on loopback and authorises
@@ -27,9 +29,25 @@ int tv_vault_core_counts(const tv_call_end *end) {
   }
 }
 
+/* A call refused before its handler never reached svc_call, which audits
+ * every other call; Health and WhoAmI reveal nothing and are polled by
+ * probes, so they stay out of the audit log. */
+static void audit_refusal(const tv_vault *v, const tv_call_end *end) {
+  if (v->refusals == NULL || end->method >= TV_METHOD_COUNT || end->handled ||
+      end->method == TV_METHOD_HEALTH_CHECK || end->method == TV_METHOD_HEALTH_WATCH ||
+      end->method == TV_METHOD_WHO_AM_I) {
+    return;
+  }
+  /* As svc_call names the caller: a plaintext listener's is dev:local. */
+  const char *principal = end->authenticated ? end->principal : v->plaintext ? CONFIG_DEV_PRINCIPAL : "";
+  (void)tv_refusal_audit_report(v->refusals, tv_method_get(end->method)->name, principal, end->peer,
+                                end->grpc_code, end->latency_us);
+}
+
 void tv_vault_core_call_end(void *vault, const tv_call_end *end) {
   const tv_vault *v = vault;
   if (tv_vault_core_counts(end)) {
     tv_metrics_call_done(v->metrics, end->method, end->grpc_code, 0, end->latency_us);
   }
+  audit_refusal(v, end);
 }

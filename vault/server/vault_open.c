@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "hsm/dev_init.h"
+#include "vault/server/refusal_audit.h"
 
 static tv_status failf(tv_status st, char *out_err, size_t out_err_len, const char *what,
                        const char *extra) {
@@ -159,6 +160,10 @@ static tv_status open_audit(tv_vault *v, const tv_settings *opts, char *err, siz
   if (st != TV_OK) {
     return failf(st, err, err_len, "opening the audit log failed", opts->audit_dir);
   }
+  st = tv_refusal_audit_start(&v->refusals, v->audit);
+  if (st != TV_OK) {
+    return failf(st, err, err_len, "starting the refused-call auditor failed", NULL);
+  }
   return TV_OK;
 }
 
@@ -216,6 +221,9 @@ tv_status tv_vault_close(tv_vault *vault) {
   /* The engine goes first: tv_engine_free waits until every completion
    * callback has returned, and those callbacks append to the audit log. */
   tv_engine_free(vault->engine);
+  /* The server has stopped: no refusal is reported any more, and the
+   * queued ones reach the log before its final checkpoint. */
+  tv_refusal_audit_stop(vault->refusals);
   tv_status st = TV_OK;
   if (vault->audit != NULL) {
     st = tv_audit_close(vault->audit);

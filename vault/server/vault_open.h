@@ -45,6 +45,9 @@ typedef struct tv_vault {
    * started by tokenvaultd after the open, NULL elsewhere (no background
    * rotation: RotateDataKey then only adds the version). */
   struct tv_rotation_worker *rotation;
+  /* Audits the calls refused before any handler (refusal_audit.h); started
+   * with the audit log, stopped before it closes. */
+  struct tv_refusal_audit *refusals;
 } tv_vault;
 
 /* tv_vault_open opens every part for |settings| into |*out| (zeroed

@@ -3,6 +3,7 @@
  *   tokenvault audit verify (--token-label LABEL (--pin-file PATH | --pin-env NAME)
  *                            [--module PATH] | --chain-only) FILE...
  *   tokenvault audit tail [-n N] FILE...
+ *   tokenvault audit remote-verify [connection options] [FROM_SEQ [TO_SEQ]]
  *
  * `verify` takes the segment files in order (audit-000001.log ...) and
  * reports the first bad spot (file, line, sequence number, what is wrong)
@@ -21,5 +22,12 @@
  * writing results to |out| and errors to |err|; |in| is unused. Returns
  * the exit status. */
 int audit_cmd_main(int argc, char **argv, FILE *in, FILE *out, FILE *err);
+
+/* audit_remote_verify_main runs `audit remote-verify` with argv[0]
+ * "remote-verify" and the shared connection options (net_args.h); returns
+ * the exit status (0 intact, 1 not intact, else net_args.h's). It is in
+ * cmd_audit_remote.c, built with the network commands (main.c routes to
+ * it), so tv_audit_cli needs no gRPC client. */
+int audit_remote_verify_main(int argc, char **argv, FILE *out, FILE *err);
 
 #endif
