@@ -6,10 +6,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "hsm/pin.h"
 #include "vault/util/secure_mem.h"
+#include "vault/util/clock.h"
 
 /* One call tries the operation, and after a loss reconnects and tries once
  * more: enough to ride over a session the HSM dropped, without making a
@@ -18,12 +18,6 @@
 /* Reconnection tries twice: the second after re-initialising the module,
  * should it have forgotten us. */
 #define HSM_RECONNECT_ATTEMPTS_MAX 2
-
-static uint64_t now_ms(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
 
 /* ---- the pool ------------------------------------------------------------ */
 
@@ -186,7 +180,7 @@ static tv_status ensure_connected(tv_hsm *hsm) {
   pthread_rwlock_wrlock(&hsm->life);
   tv_status status = TV_OK;
   if (!atomic_load(&hsm->healthy)) {
-    uint64_t now = now_ms();
+    uint64_t now = tv_mono_ms();
     if (now < hsm->retry_after_ms) {
       status = hsm_failf(TV_E_HSM_UNAVAILABLE,
                          "HSM unreachable; next reconnection attempt in %llu ms",
@@ -194,7 +188,7 @@ static tv_status ensure_connected(tv_hsm *hsm) {
     } else {
       status = reconnect(hsm);
       if (status != TV_OK) {
-        hsm->retry_after_ms = now_ms() + hsm->reconnect_interval_ms;
+        hsm->retry_after_ms = tv_mono_ms() + hsm->reconnect_interval_ms;
       }
     }
   }

@@ -31,6 +31,7 @@
 #include <stdint.h>
 
 #include "hsm/hsm.h"
+#include "vault/util/latency.h"
 #include "vault/util/status.h"
 
 #if defined(__GNUC__) || defined(__clang__)
@@ -121,12 +122,6 @@ tv_status tv_audit_append_async(tv_audit_log *log, const tv_audit_entry *entry,
  * tv_audit_close, tests to get a sealed log. */
 tv_status tv_audit_checkpoint(tv_audit_log *log) TV_AUDIT_MUST_CHECK;
 
-/* Upper bounds (microseconds) of the fdatasync latency buckets: from a
- * fast NVMe flush (~50 us) to a stalled disk (seconds), where every data
- * call waits on the audit log. The last slot of |sync_buckets| is +Inf. */
-#define TV_AUDIT_SYNC_BUCKETS_COUNT 12
-extern const uint64_t tv_audit_sync_bucket_bounds_us[TV_AUDIT_SYNC_BUCKETS_COUNT];
-
 typedef struct tv_audit_stats {
   uint64_t entries;     /* acknowledged entries */
   uint64_t syncs;       /* successful fdatasync calls */
@@ -139,7 +134,7 @@ typedef struct tv_audit_stats {
    * (not cumulative; the slots add up to |syncs|). */
   uint64_t sync_us_sum;
   uint64_t sync_us_max;
-  uint64_t sync_buckets[TV_AUDIT_SYNC_BUCKETS_COUNT + 1];
+  uint64_t sync_buckets[TV_LATENCY_BUCKETS_COUNT + 1]; /* vault/util/latency.h; last is +Inf */
 } tv_audit_stats;
 
 /* tv_audit_stats_get copies the counters (a consistent snapshot). */

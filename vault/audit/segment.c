@@ -8,10 +8,10 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "vault/audit/audit_internal.h"
+#include "vault/util/clock.h"
 
 void audit_segment_name(char *out, size_t out_max, uint64_t segment) {
   snprintf(out, out_max, "audit-%06" PRIu64 ".log", segment);
@@ -107,12 +107,6 @@ tv_status audit_file_create(audit_file *file, uint64_t segment, const char *head
   return TV_OK;
 }
 
-static uint64_t mono_us(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
-}
-
 tv_status audit_file_write(audit_file *file, const char *buf, size_t len) {
   size_t done = 0;
   while (done < len) {
@@ -126,12 +120,12 @@ tv_status audit_file_write(audit_file *file, const char *buf, size_t len) {
     }
     done += (size_t)n;
   }
-  uint64_t sync_start = mono_us();
+  uint64_t sync_start = tv_mono_us();
   if (fdatasync(file->fd) != 0) {
     file->broken = 1;
     return TV_E_AUDIT_UNAVAILABLE;
   }
-  file->last_sync_us = mono_us() - sync_start;
+  file->last_sync_us = tv_mono_us() - sync_start;
   file->size += len;
   return TV_OK;
 }

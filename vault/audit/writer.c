@@ -6,15 +6,8 @@
 #include "hsm/counter.h"
 #include "vault/audit/audit_internal.h"
 
-const uint64_t tv_audit_sync_bucket_bounds_us[TV_AUDIT_SYNC_BUCKETS_COUNT] = {
-    50, 100, 250, 500, 1000, 2500, 5000, 10000, 25000, 100000, 500000, 2000000,
-};
-
 void audit_stats_sync(tv_audit_stats *stats, uint64_t us) {
-  size_t b = 0;
-  while (b < TV_AUDIT_SYNC_BUCKETS_COUNT && us > tv_audit_sync_bucket_bounds_us[b]) {
-    b++;
-  }
+  size_t b = tv_latency_bucket(us);
   stats->syncs++;
   stats->sync_us_sum += us;
   stats->sync_us_max = us > stats->sync_us_max ? us : stats->sync_us_max;

@@ -10,6 +10,7 @@
 
 #include "vault/server/log.h"
 #include "vault/server/status_map.h"
+#include "vault/util/clock.h"
 
 struct tv_backup_worker {
   tv_vault *vault;
@@ -76,14 +77,8 @@ static void audit_outcome(tv_backup_worker *w, tv_status st, const tv_store_snap
   }
 }
 
-static uint64_t mono_us(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
-}
-
 static void take_backup(tv_backup_worker *w) {
-  uint64_t start = mono_us();
+  uint64_t start = tv_mono_us();
   char dest[PATH_MAX] = "";
   char keyring[PATH_MAX];
   tv_store_snapshot_info info = {0};
@@ -95,7 +90,7 @@ static void take_backup(tv_backup_worker *w) {
     st = n < (int)sizeof keyring ? tv_store_snapshot(w->vault->store, dest, extra, 1, &info) : TV_E_INVALID_ARGUMENT;
   }
   log_outcome(st, dest, &info);
-  audit_outcome(w, st, &info, mono_us() - start);
+  audit_outcome(w, st, &info, tv_mono_us() - start);
 }
 
 static void *worker_main(void *arg) {

@@ -15,27 +15,41 @@ static void render_gauge(tv_metrics_text *out, const char *name, const char *hel
                          (unsigned long long)value);
 }
 
-/* Every store write waits on one of these: a durable batch's linked
- * write + fdatasync, timed from submission to completion of both. Bucket
- * counts arrive non-cumulative. */
-static void render_store_fsync(const tv_store_stats *st, tv_metrics_text *out) {
-  tv_metrics_text_printf(out, "# HELP tokenvault_store_fsync_seconds Store batch write+fdatasync latency.\n"
-                              "# TYPE tokenvault_store_fsync_seconds histogram\n");
+/* A fsync latency histogram (buckets of vault/util/latency.h, arriving
+ * non-cumulative; the last is +Inf) and its worst case, which the buckets
+ * would blur. |name| is the metric without its "_seconds" suffix. */
+typedef struct fsync_latency {
+  const char *name;
+  const char *help;     /* the histogram's */
+  const char *max_help; /* the max gauge's */
+  const uint64_t *buckets;
+  uint64_t sum_us;
+  uint64_t max_us;
+} fsync_latency;
+
+static void render_fsync_latency(const fsync_latency *l, tv_metrics_text *out) {
+  tv_metrics_text_printf(out, "# HELP %s_seconds %s\n# TYPE %s_seconds histogram\n", l->name, l->help, l->name);
   uint64_t cumulative = 0;
-  for (size_t b = 0; b < TV_STORE_FSYNC_BUCKETS_COUNT; b++) {
-    cumulative += st->fsync_buckets[b];
-    tv_metrics_text_printf(out, "tokenvault_store_fsync_seconds_bucket{le=\"%g\"} %llu\n",
-                           (double)tv_store_fsync_bucket_bounds_us[b] / 1e6, (unsigned long long)cumulative);
+  for (size_t b = 0; b < TV_LATENCY_BUCKETS_COUNT; b++) {
+    cumulative += l->buckets[b];
+    tv_metrics_text_printf(out, "%s_seconds_bucket{le=\"%g\"} %llu\n", l->name,
+                           (double)tv_latency_bounds_us[b] / 1e6, (unsigned long long)cumulative);
   }
-  cumulative += st->fsync_buckets[TV_STORE_FSYNC_BUCKETS_COUNT];
-  tv_metrics_text_printf(out, "tokenvault_store_fsync_seconds_bucket{le=\"+Inf\"} %llu\n"
-                              "tokenvault_store_fsync_seconds_sum %.6f\n"
-                              "tokenvault_store_fsync_seconds_count %llu\n",
-                         (unsigned long long)cumulative, (double)st->fsync_us_sum / 1e6, (unsigned long long)cumulative);
-  tv_metrics_text_printf(out, "# HELP tokenvault_store_fsync_max_seconds Slowest store write+fdatasync since start.\n"
-                              "# TYPE tokenvault_store_fsync_max_seconds gauge\n"
-                              "tokenvault_store_fsync_max_seconds %.6f\n",
-                         (double)st->fsync_us_max / 1e6);
+  cumulative += l->buckets[TV_LATENCY_BUCKETS_COUNT];
+  tv_metrics_text_printf(out, "%s_seconds_bucket{le=\"+Inf\"} %llu\n%s_seconds_sum %.6f\n%s_seconds_count %llu\n",
+                         l->name, (unsigned long long)cumulative, l->name, (double)l->sum_us / 1e6, l->name,
+                         (unsigned long long)cumulative);
+  tv_metrics_text_printf(out, "# HELP %s_max_seconds %s\n# TYPE %s_max_seconds gauge\n%s_max_seconds %.6f\n",
+                         l->name, l->max_help, l->name, l->name, (double)l->max_us / 1e6);
+}
+
+/* Every store write waits on one of these: a durable batch's linked
+ * write + fdatasync, timed from submission to completion of both. */
+static void render_store_fsync(const tv_store_stats *st, tv_metrics_text *out) {
+  fsync_latency l = {"tokenvault_store_fsync", "Store batch write+fdatasync latency.",
+                     "Slowest store write+fdatasync since start.", st->fsync_buckets, st->fsync_us_sum,
+                     st->fsync_us_max};
+  render_fsync_latency(&l, out);
 }
 
 /* Group-commit size is records / batches over any interval (rate() of both
@@ -60,26 +74,11 @@ static void render_store(tv_store *store, tv_metrics_text *out) {
 
 /* The audit fdatasync is on every data call's path (a call is answered
  * only once its audit line is durable), so its latency is the floor of
- * every call's: a histogram for the distribution, the max for stalls the
- * buckets would blur. Bucket counts arrive non-cumulative. */
+ * every call's. */
 static void render_audit_fsync(const tv_audit_stats *st, tv_metrics_text *out) {
-  tv_metrics_text_printf(out, "# HELP tokenvault_audit_fsync_seconds Audit log fdatasync latency.\n"
-                              "# TYPE tokenvault_audit_fsync_seconds histogram\n");
-  uint64_t cumulative = 0;
-  for (size_t b = 0; b < TV_AUDIT_SYNC_BUCKETS_COUNT; b++) {
-    cumulative += st->sync_buckets[b];
-    tv_metrics_text_printf(out, "tokenvault_audit_fsync_seconds_bucket{le=\"%g\"} %llu\n",
-                           (double)tv_audit_sync_bucket_bounds_us[b] / 1e6, (unsigned long long)cumulative);
-  }
-  cumulative += st->sync_buckets[TV_AUDIT_SYNC_BUCKETS_COUNT];
-  tv_metrics_text_printf(out, "tokenvault_audit_fsync_seconds_bucket{le=\"+Inf\"} %llu\n"
-                              "tokenvault_audit_fsync_seconds_sum %.6f\n"
-                              "tokenvault_audit_fsync_seconds_count %llu\n",
-                         (unsigned long long)cumulative, (double)st->sync_us_sum / 1e6, (unsigned long long)cumulative);
-  tv_metrics_text_printf(out, "# HELP tokenvault_audit_fsync_max_seconds Slowest audit fdatasync since start.\n"
-                              "# TYPE tokenvault_audit_fsync_max_seconds gauge\n"
-                              "tokenvault_audit_fsync_max_seconds %.6f\n",
-                         (double)st->sync_us_max / 1e6);
+  fsync_latency l = {"tokenvault_audit_fsync", "Audit log fdatasync latency.",
+                     "Slowest audit fdatasync since start.", st->sync_buckets, st->sync_us_sum, st->sync_us_max};
+  render_fsync_latency(&l, out);
 }
 
 static void render_audit(tv_audit_log *audit, tv_metrics_text *out) {

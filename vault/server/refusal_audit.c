@@ -4,11 +4,11 @@
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <time.h>
 
 #include "vault/server/limits.h"
 #include "vault/server/log.h"
 #include "vault/server/status_map.h"
+#include "vault/util/clock.h"
 
 /* A refused call, copied out of the call (which is freed right after the
  * report): fixed-size so queueing never allocates. */
@@ -139,18 +139,12 @@ tv_status tv_refusal_audit_start(tv_refusal_audit **out, tv_audit_log *audit) {
   return TV_OK;
 }
 
-static uint64_t now_ms(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_REALTIME, &ts);
-  return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
-
 int tv_refusal_audit_report(tv_refusal_audit *ra, const char *method, const char *principal, const char *peer,
                             int grpc_code, uint64_t latency_us) {
   if (ra == NULL) {
     return 0;
   }
-  uint64_t time_ms = now_ms(); /* when refused, not when written */
+  uint64_t time_ms = tv_unix_ms(); /* when refused, not when written */
   pthread_mutex_lock(&ra->mu);
   if (ra->stopping || ra->tail - ra->head >= TV_REFUSAL_AUDIT_RING_MAX) {
     pthread_mutex_unlock(&ra->mu);

@@ -22,6 +22,7 @@
 
 #include "vault/server/log.h"
 #include "vault/server/status_map.h"
+#include "vault/util/clock.h"
 
 #define NONE SIZE_MAX
 #define RETRY_MS_DEFAULT 1000u
@@ -45,18 +46,6 @@ struct tv_rotation_worker {
   tv_store_compact_progress compact; /* the current compaction's counters */
   slot slots[TV_ENGINE_NAMESPACES_MAX];
 };
-
-static uint64_t mono_ms(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
-
-static uint64_t unix_ms(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_REALTIME, &ts);
-  return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
 
 static size_t find_slot(const tv_rotation_worker *w, const char *ns) {
   for (size_t i = 0; i < w->o.num_namespaces; i++) {
@@ -251,7 +240,7 @@ static tv_status compact_store(tv_rotation_worker *w, size_t i) {
   /* The stop flag cancels the compaction between records (SIGTERM does
    * not wait for it); the old segments stay, and the pending file makes
    * the next start run it again, as after a stop during re-encryption. */
-  tv_store_compact_options co = {.bytes_per_s = rate, .now_ms = unix_ms(), .cancel = &w->stop};
+  tv_store_compact_options co = {.bytes_per_s = rate, .now_ms = tv_unix_ms(), .cancel = &w->stop};
   tv_status st = tv_store_compact(w->o.store, &co, &w->compact);
   return st == TV_E_STORE_COMPACT_CANCELLED ? TV_E_SERVER_SHUTTING_DOWN : st;
 }
@@ -269,7 +258,7 @@ static void audit_run(tv_rotation_worker *w, const slot *s, tv_status st, uint64
       .request_id = request_id,
       .code = (uint32_t)tv_status_to_grpc(st),
       .outcome = tv_status_name(st),
-      .latency_us = (mono_ms() - start_ms) * 1000u,
+      .latency_us = (tv_mono_ms() - start_ms) * 1000u,
   };
   tv_status ast = tv_audit_append(w->o.audit, NULL, &e);
   if (ast != TV_OK) {
@@ -313,7 +302,7 @@ static void finish(tv_rotation_worker *w, size_t i, tv_status st) {
   s->st.bytes_done = r.bytes_done;
   s->st.bytes_total = r.bytes_total;
   s->st.last_error = st;
-  s->st.finished_ms = unix_ms();
+  s->st.finished_ms = tv_unix_ms();
   w->current = NONE;
   if (st == TV_OK) {
     s->st.attempts = 0;
@@ -332,7 +321,7 @@ static void finish(tv_rotation_worker *w, size_t i, tv_status st) {
   for (uint32_t a = 1; a < s->st.attempts && backoff < TV_ROTATION_RETRY_MS_MAX; a++) {
     backoff *= 2u;
   }
-  s->retry_at = mono_ms() + (backoff < TV_ROTATION_RETRY_MS_MAX ? backoff : TV_ROTATION_RETRY_MS_MAX);
+  s->retry_at = tv_mono_ms() + (backoff < TV_ROTATION_RETRY_MS_MAX ? backoff : TV_ROTATION_RETRY_MS_MAX);
   queue_slot(w, i);
   s->st.phase = TV_ROTATION_RETRYING;
 }
@@ -356,14 +345,14 @@ static void *worker_main(void *arg) {
   pthread_mutex_lock(&w->lock);
   while (!atomic_load(&w->stop)) {
     uint64_t wake = 0;
-    size_t i = pick(w, mono_ms(), &wake);
+    size_t i = pick(w, tv_mono_ms(), &wake);
     if (i == NONE) {
       wait_until(w, wake);
       continue;
     }
     begin(w, i);
     pthread_mutex_unlock(&w->lock);
-    uint64_t start = mono_ms();
+    uint64_t start = tv_mono_ms();
     tv_status st = run_one(w, i);
     if (st != TV_E_SERVER_SHUTTING_DOWN) {
       /* Audited before the outcome is published, so a client that saw

@@ -3,23 +3,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "vault/config/config.h"
 #include "vault/server/metrics.h"
 #include "vault/server/status_map.h"
+#include "vault/util/clock.h"
 
-static uint64_t mono_us(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
-}
-
-uint64_t svc_now_ms(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_REALTIME, &ts);
-  return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
+uint64_t svc_now_ms(void) { return tv_unix_ms(); }
 
 void svc_call_begin(svc_call *c, tv_call *call, tv_vault *vault, const char *ns, const char *request_id,
                     uint64_t items) {
@@ -33,7 +23,7 @@ void svc_call_begin(svc_call *c, tv_call *call, tv_vault *vault, const char *ns,
   c->ns = ns;
   c->request_id = request_id;
   c->items = items;
-  c->start_us = mono_us();
+  c->start_us = tv_mono_us();
   c->status = TV_OK;
   c->detail[0] = '\0';
 }
@@ -63,7 +53,7 @@ static void count_call(const svc_call *c, tv_status audit_status) {
   int code = audit_status != TV_OK  ? GRPC_STATUS_UNAVAILABLE
              : c->grpc_override != 0 ? c->grpc_override
                                      : (int)tv_status_to_grpc(c->status);
-  tv_metrics_call_done(c->vault->metrics, tv_call_method(c->call)->id, code, c->items, mono_us() - c->start_us);
+  tv_metrics_call_done(c->vault->metrics, tv_call_method(c->call)->id, code, c->items, tv_mono_us() - c->start_us);
 }
 
 /* Runs on the audit writer thread: the line is durable (or failed). */
@@ -104,7 +94,7 @@ void svc_call_end(svc_call *c) {
       .request_id = c->request_id,
       .code = c->grpc_override != 0 ? (uint32_t)c->grpc_override : (uint32_t)tv_status_to_grpc(c->status),
       .outcome = c->grpc_override != 0 ? "REFUSED" : tv_status_name(c->status),
-      .latency_us = mono_us() - c->start_us,
+      .latency_us = tv_mono_us() - c->start_us,
       .purpose = c->purpose,
   };
   tv_status st = tv_audit_append_async(c->vault->audit, &e, audited, c);

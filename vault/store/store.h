@@ -23,6 +23,7 @@
 #include "vault/store/compact.h"
 #include "vault/store/index.h"
 #include "vault/store/record.h"
+#include "vault/util/latency.h"
 #include "vault/util/status.h"
 
 typedef struct tv_store tv_store;
@@ -130,12 +131,6 @@ typedef struct tv_store_item {
  * scan and is returned by it. |put| is valid only during the call. */
 typedef tv_status (*tv_store_scan_fn)(void *ctx, const tv_record_put *put, tv_store_loc loc);
 
-/* Upper bounds (microseconds) of the store's fsync latency buckets, the
- * same scale as the audit log's (every write call waits on one of each).
- * The last slot of |fsync_buckets| is +Inf. */
-#define TV_STORE_FSYNC_BUCKETS_COUNT 12
-extern const uint64_t tv_store_fsync_bucket_bounds_us[TV_STORE_FSYNC_BUCKETS_COUNT];
-
 typedef struct tv_store_stats {
   uint64_t batches;       /* write batches made durable (= fdatasyncs) */
   uint64_t records;       /* records made durable (excluding headers) */
@@ -158,7 +153,7 @@ typedef struct tv_store_stats {
   uint64_t fsyncs;
   uint64_t fsync_us_sum;
   uint64_t fsync_us_max;
-  uint64_t fsync_buckets[TV_STORE_FSYNC_BUCKETS_COUNT + 1];
+  uint64_t fsync_buckets[TV_LATENCY_BUCKETS_COUNT + 1]; /* vault/util/latency.h; last is +Inf */
 } tv_store_stats;
 
 /* What tv_store_snapshot copied, or where it failed. */

@@ -334,7 +334,7 @@ static void ustore_get_stats(void *impl, tv_store_stats *out) {
   out->fsyncs = atomic_load(&u->st_fsyncs);
   out->fsync_us_sum = atomic_load(&u->st_fsync_us_sum);
   out->fsync_us_max = atomic_load(&u->st_fsync_us_max);
-  for (size_t b = 0; b <= TV_STORE_FSYNC_BUCKETS_COUNT; b++) {
+  for (size_t b = 0; b <= TV_LATENCY_BUCKETS_COUNT; b++) {
     out->fsync_buckets[b] = atomic_load(&u->st_fsync_buckets[b]);
   }
 }

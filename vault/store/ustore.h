@@ -149,7 +149,7 @@ typedef struct tv_ustore {
   atomic_uint_fast64_t st_fsyncs;
   atomic_uint_fast64_t st_fsync_us_sum;
   atomic_uint_fast64_t st_fsync_us_max;
-  atomic_uint_fast64_t st_fsync_buckets[TV_STORE_FSYNC_BUCKETS_COUNT + 1];
+  atomic_uint_fast64_t st_fsync_buckets[TV_LATENCY_BUCKETS_COUNT + 1];
 } tv_ustore;
 
 /* tv_ustore_seg_fd returns the open fd of segment |id|, or -1. */

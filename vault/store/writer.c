@@ -22,6 +22,7 @@
 #include "vault/store/checkpoint.h"
 #include "vault/store/segment.h"
 #include "vault/store/ustore.h"
+#include "vault/util/clock.h"
 
 /* Collected ops of one batch. */
 typedef struct batch {
@@ -321,24 +322,10 @@ static int direct_write_sync(tv_ustore *u, size_t bytes) {
   return 0;
 }
 
-const uint64_t tv_store_fsync_bucket_bounds_us[TV_STORE_FSYNC_BUCKETS_COUNT] = {
-    50, 100, 250, 500, 1000, 2500, 5000, 10000, 25000, 100000, 500000, 2000000,
-};
-
-static uint64_t mono_us(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
-}
-
 /* fsync_stats_add counts one durable batch's write + fdatasync time.
  * Only the writer thread adds, so load-then-store of the max is safe. */
 static void fsync_stats_add(tv_ustore *u, uint64_t us) {
-  size_t b = 0;
-  while (b < TV_STORE_FSYNC_BUCKETS_COUNT && us > tv_store_fsync_bucket_bounds_us[b]) {
-    b++;
-  }
-  atomic_fetch_add(&u->st_fsync_buckets[b], 1);
+  atomic_fetch_add(&u->st_fsync_buckets[tv_latency_bucket(us)], 1);
   atomic_fetch_add(&u->st_fsync_us_sum, us);
   if (us > atomic_load(&u->st_fsync_us_max)) {
     atomic_store(&u->st_fsync_us_max, us);
@@ -354,7 +341,7 @@ static tv_status write_batch(tv_ustore *u, batch *b) {
   TV_TRY(tv_segment_prealloc(u->active_fd, u->write_off + b->bytes, u->segment_bytes, &u->alloc_end));
   int err = u->fault != NULL ? u->fault(u->fault_ctx, u->batch_no) : 0;
   u->batch_no++;
-  const uint64_t sync_start = mono_us();
+  const uint64_t sync_start = tv_mono_us();
   if (err < 0) {
     uring_write_sync(&u->wring, u->active_fd, u->batch_buf, b->bytes / 2 & ~7ul, u->write_off, 0, 0);
     u->dbuf_base = UINT64_MAX;
@@ -365,7 +352,7 @@ static tv_status write_batch(tv_ustore *u, batch *b) {
     err = uring_write_sync(&u->wring, u->active_fd, u->batch_buf, b->bytes, u->write_off, 1, 0);
   }
   if (err == 0) {
-    fsync_stats_add(u, mono_us() - sync_start);
+    fsync_stats_add(u, tv_mono_us() - sync_start);
     return TV_OK;
   }
   /* Cut whatever reached the file; if even that fails the log's end is

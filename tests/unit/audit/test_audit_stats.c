@@ -14,7 +14,7 @@
 
 static uint64_t bucket_total(const tv_audit_stats *s) {
   uint64_t n = 0;
-  for (size_t b = 0; b <= TV_AUDIT_SYNC_BUCKETS_COUNT; b++) {
+  for (size_t b = 0; b <= TV_LATENCY_BUCKETS_COUNT; b++) {
     n += s->sync_buckets[b];
   }
   return n;
@@ -25,17 +25,17 @@ static void test_buckets_and_max(void **state) {
   tv_audit_stats s;
   memset(&s, 0, sizeof s);
   audit_stats_sync(&s, 0);
-  audit_stats_sync(&s, tv_audit_sync_bucket_bounds_us[0]);     /* on the bound: that bucket */
-  audit_stats_sync(&s, tv_audit_sync_bucket_bounds_us[0] + 1); /* just past: the next */
-  audit_stats_sync(&s, tv_audit_sync_bucket_bounds_us[TV_AUDIT_SYNC_BUCKETS_COUNT - 1] + 1);
+  audit_stats_sync(&s, tv_latency_bounds_us[0]);     /* on the bound: that bucket */
+  audit_stats_sync(&s, tv_latency_bounds_us[0] + 1); /* just past: the next */
+  audit_stats_sync(&s, tv_latency_bounds_us[TV_LATENCY_BUCKETS_COUNT - 1] + 1);
   assert_int_equal(s.sync_buckets[0], 2);
   assert_int_equal(s.sync_buckets[1], 1);
-  assert_int_equal(s.sync_buckets[TV_AUDIT_SYNC_BUCKETS_COUNT], 1); /* +Inf */
+  assert_int_equal(s.sync_buckets[TV_LATENCY_BUCKETS_COUNT], 1); /* +Inf */
   assert_int_equal(s.syncs, 4);
-  assert_int_equal(s.sync_us_max, tv_audit_sync_bucket_bounds_us[TV_AUDIT_SYNC_BUCKETS_COUNT - 1] + 1);
-  assert_int_equal(s.sync_us_sum, 2 * tv_audit_sync_bucket_bounds_us[0] + 1 + s.sync_us_max);
-  for (size_t b = 1; b < TV_AUDIT_SYNC_BUCKETS_COUNT; b++) {
-    assert_true(tv_audit_sync_bucket_bounds_us[b] > tv_audit_sync_bucket_bounds_us[b - 1]);
+  assert_int_equal(s.sync_us_max, tv_latency_bounds_us[TV_LATENCY_BUCKETS_COUNT - 1] + 1);
+  assert_int_equal(s.sync_us_sum, 2 * tv_latency_bounds_us[0] + 1 + s.sync_us_max);
+  for (size_t b = 1; b < TV_LATENCY_BUCKETS_COUNT; b++) {
+    assert_true(tv_latency_bounds_us[b] > tv_latency_bounds_us[b - 1]);
   }
 }
 

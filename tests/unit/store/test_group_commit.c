@@ -104,15 +104,15 @@ static void test_fsync_latency_stats(void **state) {
   assert_int_equal(st.batches, N);
   assert_int_equal(st.fsyncs, N);
   uint64_t in_buckets = 0;
-  for (size_t b = 0; b <= TV_STORE_FSYNC_BUCKETS_COUNT; b++) {
+  for (size_t b = 0; b <= TV_LATENCY_BUCKETS_COUNT; b++) {
     in_buckets += st.fsync_buckets[b];
   }
   assert_int_equal(in_buckets, st.fsyncs);
   assert_true(st.fsync_us_sum > 0);
   assert_true(st.fsync_us_max > 0 && st.fsync_us_max <= st.fsync_us_sum);
   assert_true(st.fsync_us_max * N >= st.fsync_us_sum); /* the worst is at least the mean */
-  for (size_t b = 1; b < TV_STORE_FSYNC_BUCKETS_COUNT; b++) {
-    assert_true(tv_store_fsync_bucket_bounds_us[b] > tv_store_fsync_bucket_bounds_us[b - 1]);
+  for (size_t b = 1; b < TV_LATENCY_BUCKETS_COUNT; b++) {
+    assert_true(tv_latency_bounds_us[b] > tv_latency_bounds_us[b - 1]);
   }
   print_message("fsync: %llu, mean %.1f us, max %llu us\n", (unsigned long long)st.fsyncs,
                 (double)st.fsync_us_sum / (double)st.fsyncs, (unsigned long long)st.fsync_us_max);
