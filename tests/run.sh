@@ -6,6 +6,11 @@
 #   tests/run.sh            everything
 #   TV_FUZZ_SECONDS=N       seconds per fuzz target (default 20; 0 skips fuzzing)
 #   TV_SKIP_ASAN=1          skip the sanitizer build (local iteration only)
+#
+# The last line is the summary: `tests: N passed, N failed, N skipped`. A
+# test skips by exiting 77 (ctest SKIP_RETURN_CODE) only on the condition
+# that justifies it; each skip is named above the summary and is never
+# counted as a pass.
 set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -19,7 +24,9 @@ install_missing_packages() {
 
 passed=0
 failed=0
+skipped=0
 failures=()
+skips=()
 
 record() { # record NAME STATUS
   if [[ "$2" == 0 ]]; then
@@ -30,22 +37,30 @@ record() { # record NAME STATUS
   fi
 }
 
-# run_ctest DIR LABEL: counts each ctest test into the totals.
+# run_ctest DIR LABEL: counts each ctest test into the totals; a test that
+# exited with its SKIP_RETURN_CODE is counted (and named) as skipped.
 run_ctest() {
   local dir="$1" label="$2" log
   log="$dir/ctest.log"
   set +e
   (cd "$dir" && ctest --output-on-failure -j "$jobs" --timeout 600) 2>&1 | tee "$log"
   set -e
-  local total fails
+  local total fails name
+  local -a skipped_names=()
   total="$(grep -Eo 'tests failed out of [0-9]+' "$log" | grep -Eo '[0-9]+$' || echo 0)"
   fails="$(grep -Eo '[0-9]+ tests failed' "$log" | grep -Eo '^[0-9]+' || echo 0)"
+  mapfile -t skipped_names < <(grep -E 'Test +#[0-9]+: .*\*\*\*Skipped' "$log" |
+    sed -E 's/.*Test +#[0-9]+: ([^ ]+) .*/\1/' || true)
   if [[ "$total" == 0 ]]; then
     record "$label: ctest ran no test" 1
     return
   fi
-  passed=$((passed + total - fails))
+  passed=$((passed + total - fails - ${#skipped_names[@]}))
   failed=$((failed + fails))
+  skipped=$((skipped + ${#skipped_names[@]}))
+  for name in "${skipped_names[@]+"${skipped_names[@]}"}"; do
+    skips+=("$label: $name")
+  done
   if ((fails > 0)); then
     failures+=("$label: $fails ctest failure(s)")
   fi
@@ -62,8 +77,45 @@ build() { # build DIR CMAKE_ARGS...
   }
 }
 
+# Every sanitizer finding ends the process: UBSan halts (the fuzz and the
+# sanitizer builds also compile with -fno-sanitize-recover=all), ASan and
+# libFuzzer report a crash, and the run fails.
+export UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1"
+
+# show_finding LOG: the sanitizer's or libFuzzer's report of a failed run
+# (from its first line, at most 60 lines), else the last 60 lines.
+show_finding() {
+  local log="$1" first
+  first="$(grep -n -m1 -E '^==[0-9]+==ERROR|runtime error:|deadly signal|^==[0-9]+== ERROR: libFuzzer' "$log" |
+    cut -d: -f1 || true)"
+  if [[ -n "$first" ]]; then
+    tail -n "+$first" "$log" | head -n 60
+  else
+    tail -n 60 "$log"
+  fi
+}
+
+# fuzz_selftest DIR: the canary built with the fuzz flags must fail on its
+# signed overflow; else a UBSan finding would leave the fuzz run green.
+fuzz_selftest() {
+  local dir="$1" log="$1/ubsan_canary.log" seed="$1/ubsan_canary.seed"
+  printf '\xff\xff\xff\x7f' >"$seed" # INT32_MAX, little-endian
+  echo "== fuzz self-test: a signed overflow must fail the run"
+  set +e
+  "$dir/tests/fuzz/selftest/ubsan_canary" "$seed" >"$log" 2>&1
+  local status=$?
+  set -e
+  if [[ $status != 0 ]] && grep -q "runtime error: signed integer overflow" "$log"; then
+    record "fuzz self-test" 0
+  else
+    tail -n 20 "$log"
+    record "fuzz self-test: the overflow did not fail the run (exit $status)" 1
+  fi
+}
+
 run_fuzzers() {
   local dir="$1" target name corpus
+  fuzz_selftest "$dir"
   for target in "$dir"/tests/fuzz/fuzz_*; do
     [[ -x "$target" ]] || continue
     name="$(basename "$target")"
@@ -74,11 +126,16 @@ run_fuzzers() {
     fi
     echo "== fuzzing $name for ${fuzz_seconds}s"
     set +e
-    "$target" -max_total_time="$fuzz_seconds" -timeout=10 -rss_limit_mb=2048 \
+    "$target" -max_total_time="$fuzz_seconds" -timeout=10 -rss_limit_mb=2048 -artifact_prefix="$dir/$name-" \
       -print_final_stats=1 "$corpus" >"$dir/$name.log" 2>&1
     local status=$?
     set -e
-    tail -n 3 "$dir/$name.log"
+    if [[ $status == 0 ]]; then
+      tail -n 3 "$dir/$name.log"
+    else
+      echo "-- $name failed (exit $status); its finding ($dir/$name.log):"
+      show_finding "$dir/$name.log"
+    fi
     record "fuzz $name" "$status"
   done
 }
@@ -92,7 +149,7 @@ run_ctest build release
 if [[ "${TV_SKIP_ASAN:-0}" != 1 ]]; then
   echo "== build: address + undefined sanitizers"
   build build-asan -DCMAKE_BUILD_TYPE=Debug -DTV_SANITIZE=ON
-  ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 run_ctest build-asan asan
+  ASAN_OPTIONS=detect_leaks=1 run_ctest build-asan asan
 fi
 
 if [[ "$fuzz_seconds" != 0 ]]; then
@@ -102,8 +159,11 @@ if [[ "$fuzz_seconds" != 0 ]]; then
   run_fuzzers build-fuzz
 fi
 
+for f in "${skips[@]+"${skips[@]}"}"; do
+  echo "SKIPPED: $f"
+done
 for f in "${failures[@]+"${failures[@]}"}"; do
   echo "FAILED: $f"
 done
-echo "tests: $passed passed, $failed failed"
+echo "tests: $passed passed, $failed failed, $skipped skipped"
 ((failed == 0))
