@@ -54,6 +54,16 @@ tv_status tv_backup_file_crc(int dir_fd, const char *name, uint64_t *out_len, ui
  * name, fsync, rename, fsync of the directory). */
 tv_status tv_backup_manifest_write(int dir_fd, const tv_backup_manifest *m);
 
+/* tv_backup_manifest_encode renders |m| as the MANIFEST text (malloc'd
+ * into |*out|, not NUL-terminated for the caller's purposes). */
+tv_status tv_backup_manifest_encode(const tv_backup_manifest *m, char **out, size_t *out_len);
+
+/* tv_backup_manifest_parse parses MANIFEST text from memory (what
+ * tv_backup_manifest_read does after reading the file): TV_E_STORE_CORRUPT
+ * unless the CRC checks out and every line is exactly as the writer
+ * produces it; |m| is left empty then. */
+tv_status tv_backup_manifest_parse(const char *text, size_t len, tv_backup_manifest *m);
+
 /* tv_backup_manifest_read reads and checks MANIFEST in |dir_fd| (|dir| is
  * for messages). TV_E_STORE_LAYOUT if missing, TV_E_STORE_CORRUPT if its
  * CRC or syntax is wrong; |diag| says which. */

@@ -46,7 +46,7 @@ __attribute__((format(printf, 4, 5))) static tv_status append(char **buf, size_t
   return TV_OK;
 }
 
-static tv_status manifest_text(const tv_backup_manifest *m, char **out, size_t *out_len) {
+tv_status tv_backup_manifest_encode(const tv_backup_manifest *m, char **out, size_t *out_len) {
   char *buf = NULL;
   size_t len = 0, cap = 0;
   tv_status st = append(&buf, &len, &cap, "%s", MANIFEST_MAGIC);
@@ -72,7 +72,7 @@ static tv_status manifest_text(const tv_backup_manifest *m, char **out, size_t *
 tv_status tv_backup_manifest_write(int dir_fd, const tv_backup_manifest *m) {
   char *text;
   size_t len;
-  TV_TRY(manifest_text(m, &text, &len));
+  TV_TRY(tv_backup_manifest_encode(m, &text, &len));
   int fd = openat(dir_fd, MANIFEST_TMP_NAME, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
   tv_status st = fd >= 0 ? TV_OK : tv_store_errno_status(errno);
   if (st == TV_OK) {
@@ -124,71 +124,152 @@ static tv_status read_text(int dir_fd, const char *dir, char **out, size_t *out_
   return TV_OK;
 }
 
+/* The manifest is parsed strictly: numbers in the encoder's own form
+ * (decimal without sign or leading zero, CRCs as 8 lowercase hex digits),
+ * single spaces, every line ending in LF. Only what the writer produces is
+ * accepted, so nothing can hide in a manifest that checks out. */
+
+/* take_word moves |*p| past |word| if the text starts with it. */
+static int take_word(const char **p, const char *word) {
+  size_t n = strlen(word);
+  if (strncmp(*p, word, n) != 0) {
+    return 0;
+  }
+  *p += n;
+  return 1;
+}
+
+static int take_u64(const char **p, uint64_t *out) {
+  const char *s = *p;
+  uint64_t v = 0;
+  size_t n = 0;
+  while (s[n] >= '0' && s[n] <= '9') {
+    unsigned d = (unsigned)(s[n] - '0');
+    if (v > (UINT64_MAX - d) / 10) {
+      return 0;
+    }
+    v = v * 10 + d;
+    n++;
+  }
+  if (n == 0 || (n > 1 && s[0] == '0')) {
+    return 0;
+  }
+  *out = v;
+  *p = s + n;
+  return 1;
+}
+
+static int take_hex8(const char **p, uint32_t *out) {
+  uint32_t v = 0;
+  for (int i = 0; i < 8; i++) {
+    char c = (*p)[i];
+    unsigned d;
+    if (c >= '0' && c <= '9') {
+      d = (unsigned)(c - '0');
+    } else if (c >= 'a' && c <= 'f') {
+      d = (unsigned)(c - 'a' + 10);
+    } else {
+      return 0;
+    }
+    v = v << 4 | d;
+  }
+  *out = v;
+  *p += 8;
+  return 1;
+}
+
+/* take_name copies a file name (up to the next space) into |name|. */
+static int take_name(const char **p, char name[TV_BACKUP_NAME_LEN_MAX]) {
+  size_t n = strcspn(*p, " \n");
+  if (n == 0 || n >= TV_BACKUP_NAME_LEN_MAX) {
+    return 0;
+  }
+  memcpy(name, *p, n);
+  name[n] = '\0';
+  *p += n;
+  return tv_backup_name_ok(name);
+}
+
 /* check_crc finds the "end" line and compares the CRC of what precedes it. */
 static int check_crc(const char *text, size_t len, size_t *out_body_len) {
-  if (len < 14 || text[len - 1] != '\n' || memchr(text, '\0', len) != NULL) {
+  if (len < 13 || memchr(text, '\0', len) != NULL) {
     return 0;
   }
   size_t start = len - 13; /* "end " + 8 hex + "\n" */
-  if (strncmp(text + start, "end ", 4) != 0 || (start > 0 && text[start - 1] != '\n')) {
-    return 0;
-  }
-  char hex[9];
-  memcpy(hex, text + start + 4, 8);
-  hex[8] = '\0';
-  char *endp;
-  unsigned long want = strtoul(hex, &endp, 16);
-  if (*endp != '\0') {
+  const char *p = text + start;
+  uint32_t want;
+  if (!take_word(&p, "end ") || !take_hex8(&p, &want) || *p != '\n' || (start > 0 && text[start - 1] != '\n')) {
     return 0;
   }
   *out_body_len = start;
-  return tv_crc32c_extend(0, text, start) == (uint32_t)want;
+  return tv_crc32c_extend(0, text, start) == want;
 }
 
-/* parse_line reads one "file" line into |m|. */
-static tv_status parse_file_line(const char *line, tv_backup_manifest *m) {
+/* parse_file_line reads one "file" line into |m|; |*p| ends past its LF. */
+static tv_status parse_file_line(const char **p, tv_backup_manifest *m) {
   char name[TV_BACKUP_NAME_LEN_MAX];
   uint64_t size;
   uint32_t crc;
-  char tail;
-  if (sscanf(line, "file %63s %" SCNu64 " %8" SCNx32 "%c", name, &size, &crc, &tail) != 4 || tail != '\n' ||
-      !tv_backup_name_ok(name)) {
-    return TV_E_STORE_CORRUPT;
-  }
+  TV_ENSURE(take_word(p, "file ") && take_name(p, name) && take_word(p, " ") && take_u64(p, &size) &&
+                take_word(p, " ") && take_hex8(p, &crc) && take_word(p, "\n"),
+            TV_E_STORE_CORRUPT);
   return tv_backup_add_file(m, name, size, crc);
 }
 
-static tv_status parse_body(char *body, tv_backup_manifest *m) {
-  TV_ENSURE(strncmp(body, MANIFEST_MAGIC, strlen(MANIFEST_MAGIC)) == 0, TV_E_STORE_CORRUPT);
-  char *p = body + strlen(MANIFEST_MAGIC);
-  char tail;
-  TV_ENSURE(sscanf(p, "last_seq %" SCNu64 "%c", &m->last_seq, &tail) == 2 && tail == '\n', TV_E_STORE_CORRUPT);
-  p = strchr(p, '\n') + 1;
-  TV_ENSURE(sscanf(p, "records %" SCNu64 "%c", &m->records, &tail) == 2 && tail == '\n', TV_E_STORE_CORRUPT);
-  p = strchr(p, '\n') + 1;
+static tv_status parse_body(const char *body, tv_backup_manifest *m) {
+  const char *p = body;
+  TV_ENSURE(take_word(&p, MANIFEST_MAGIC), TV_E_STORE_CORRUPT);
+  TV_ENSURE(take_word(&p, "last_seq ") && take_u64(&p, &m->last_seq) && take_word(&p, "\n"), TV_E_STORE_CORRUPT);
+  TV_ENSURE(take_word(&p, "records ") && take_u64(&p, &m->records) && take_word(&p, "\n"), TV_E_STORE_CORRUPT);
   while (*p != '\0') {
-    TV_TRY(parse_file_line(p, m));
-    p = strchr(p, '\n') + 1;
+    TV_TRY(parse_file_line(&p, m));
   }
   return TV_OK;
+}
+
+/* parse_text parses |text| (|len| bytes, writable, NUL at text[len]); on
+ * failure |*why| says what was wrong and |m| is empty. */
+static tv_status parse_text(char *text, size_t len, tv_backup_manifest *m, const char **why) {
+  memset(m, 0, sizeof *m);
+  size_t body_len;
+  if (!check_crc(text, len, &body_len)) {
+    *why = "manifest CRC mismatch or no end line";
+    return TV_E_STORE_CORRUPT;
+  }
+  text[body_len] = '\0';
+  tv_status st = parse_body(text, m);
+  if (st != TV_OK) {
+    *why = "manifest line not understood";
+    tv_backup_manifest_free(m);
+    memset(m, 0, sizeof *m);
+  }
+  return st;
+}
+
+tv_status tv_backup_manifest_parse(const char *text, size_t len, tv_backup_manifest *m) {
+  memset(m, 0, sizeof *m);
+  TV_ENSURE(len <= TV_BACKUP_MANIFEST_BYTES_MAX, TV_E_STORE_CORRUPT);
+  char *copy = malloc(len + 1);
+  TV_ENSURE(copy != NULL, TV_E_NO_MEMORY);
+  if (len > 0) {
+    memcpy(copy, text, len);
+  }
+  copy[len] = '\0';
+  const char *why = NULL;
+  tv_status st = parse_text(copy, len, m, &why);
+  free(copy);
+  return st;
 }
 
 tv_status tv_backup_manifest_read(int dir_fd, const char *dir, tv_backup_manifest *m, tv_store_diag *diag) {
   memset(m, 0, sizeof *m);
   char *text;
-  size_t len, body_len;
+  size_t len;
   TV_TRY(read_text(dir_fd, dir, &text, &len, diag));
-  tv_status st = TV_OK;
-  if (!check_crc(text, len, &body_len)) {
-    tv_backup_diag(diag, dir, TV_BACKUP_MANIFEST_NAME, 0, "manifest CRC mismatch or no end line");
-    st = TV_E_STORE_CORRUPT;
-  } else {
-    text[body_len] = '\0';
-    st = parse_body(text, m);
-    if (st != TV_OK) {
-      tv_backup_diag(diag, dir, TV_BACKUP_MANIFEST_NAME, 0, "manifest line not understood");
-      tv_backup_manifest_free(m);
-    }
+  const char *why = NULL;
+  tv_status st = parse_text(text, len, m, &why);
+  if (st != TV_OK && why != NULL) {
+    tv_backup_diag(diag, dir, TV_BACKUP_MANIFEST_NAME, 0, why);
   }
   free(text);
   return st;

@@ -63,7 +63,7 @@ static tv_status write_file(int dir_fd, const uint8_t *buf, size_t len) {
   return st;
 }
 
-tv_status tv_ckpt_write(int dir_fd, const tv_index *idx, const tv_ckpt_pos *pos) {
+tv_status tv_ckpt_encode(const tv_index *idx, const tv_ckpt_pos *pos, uint8_t **out, size_t *out_len) {
   size_t nt = tv_index_token_export(idx, NULL, 0);
   size_t nf = tv_index_fp_export(idx, NULL, 0);
   size_t len = CKPT_HEADER_LEN + 16 * (nt + nf) + 4;
@@ -78,6 +78,15 @@ tv_status tv_ckpt_write(int dir_fd, const tv_index *idx, const tv_ckpt_pos *pos)
     tv_put_le64((uint8_t *)&pairs[i], v);
   }
   tv_put_le32(buf + len - 4, tv_crc32c_extend(0, buf, len - 4));
+  *out = buf;
+  *out_len = len;
+  return TV_OK;
+}
+
+tv_status tv_ckpt_write(int dir_fd, const tv_index *idx, const tv_ckpt_pos *pos) {
+  uint8_t *buf;
+  size_t len;
+  TV_TRY(tv_ckpt_encode(idx, pos, &buf, &len));
   tv_status st = write_file(dir_fd, buf, len);
   free(buf);
   return st;
@@ -89,8 +98,8 @@ static tv_status read_file(int dir_fd, uint8_t **out, size_t *out_len) {
   struct stat sb;
   tv_status st = fstat(fd, &sb) == 0 ? TV_OK : TV_E_IO;
   size_t len = st == TV_OK ? (size_t)sb.st_size : 0;
-  if (st == TV_OK && (len < CKPT_HEADER_LEN + 4 || (len - CKPT_HEADER_LEN - 4) % 16 != 0)) {
-    st = TV_E_STORE_CORRUPT;
+  if (st == TV_OK && len < CKPT_HEADER_LEN + 4) {
+    st = TV_E_STORE_CORRUPT; /* tv_ckpt_parse checks the rest */
   }
   uint8_t *buf = st == TV_OK ? malloc(len) : NULL;
   if (st == TV_OK && (buf == NULL || pread(fd, buf, len, 0) != (ssize_t)len)) {
@@ -116,8 +125,11 @@ static tv_status fill(tv_index *idx, const uint8_t *p, size_t nt, size_t nf) {
   return TV_OK;
 }
 
-static tv_status parse(const uint8_t *buf, size_t len, size_t extra, tv_index **out_idx, tv_ckpt_pos *pos) {
-  TV_ENSURE(tv_le32(buf) == CKPT_MAGIC && tv_le32(buf + 4) == CKPT_VERSION, TV_E_STORE_CORRUPT);
+tv_status tv_ckpt_parse(const uint8_t *buf, size_t len, size_t extra_tokens, tv_index **out_idx,
+                        tv_ckpt_pos *pos) {
+  TV_ENSURE(len >= CKPT_HEADER_LEN + 4 && (len - CKPT_HEADER_LEN - 4) % 16 == 0, TV_E_STORE_CORRUPT);
+  TV_ENSURE(tv_le32(buf) == CKPT_MAGIC && tv_le32(buf + 4) == CKPT_VERSION && tv_le32(buf + 20) == 0,
+            TV_E_STORE_CORRUPT);
   TV_ENSURE(tv_le32(buf + len - 4) == tv_crc32c_extend(0, buf, len - 4), TV_E_STORE_CORRUPT);
   uint64_t nt = tv_le64(buf + 48), nf = tv_le64(buf + 56);
   TV_ENSURE(nt <= len / 16 && nf <= len / 16 && CKPT_HEADER_LEN + 16 * (nt + nf) + 4 == len, TV_E_STORE_CORRUPT);
@@ -128,7 +140,7 @@ static tv_status parse(const uint8_t *buf, size_t len, size_t extra, tv_index **
   TV_ENSURE(pos->segment != 0 && pos->segment < TV_STORE_SEGMENTS_MAX && pos->offset <= TV_STORE_SEGMENT_BYTES_MAX,
             TV_E_STORE_CORRUPT);
   tv_index *idx;
-  TV_TRY(tv_index_new((size_t)(nt > nf ? nt : nf) + extra, tv_le64(buf + 8), &idx));
+  TV_TRY(tv_index_new((size_t)(nt > nf ? nt : nf) + extra_tokens, tv_le64(buf + 8), &idx));
   tv_status st = fill(idx, buf + CKPT_HEADER_LEN, (size_t)nt, (size_t)nf);
   if (st != TV_OK) {
     tv_index_free(idx);
@@ -142,7 +154,7 @@ tv_status tv_ckpt_load(int dir_fd, size_t extra_tokens, tv_index **out_idx, tv_c
   uint8_t *buf;
   size_t len;
   TV_TRY(read_file(dir_fd, &buf, &len));
-  tv_status st = parse(buf, len, extra_tokens, out_idx, out_pos);
+  tv_status st = tv_ckpt_parse(buf, len, extra_tokens, out_idx, out_pos);
   free(buf);
   return st;
 }

@@ -2,7 +2,7 @@
  * covers, so open replays only the log after it. Not a public header.
  *
  * File CHECKPOINT (little-endian), replaced atomically by rename:
- *   0 magic "TVCK"  4 version  8 hash seed  16 segment id  20 reserved
+ *   0 magic "TVCK"  4 version  8 hash seed  16 segment id  20 reserved (0)
  *   24 offset (end of the covered log in that segment)  32 last seq
  *   40 location of the last covered record  48 tokens  56 fingerprints
  *   64 (hash, location) pairs: tokens, then fingerprints
@@ -37,5 +37,14 @@ tv_status tv_ckpt_write(int dir_fd, const tv_index *idx, const tv_ckpt_pos *pos)
  * for |extra_tokens| more) into |*out_idx| and sets |*out_pos|.
  * TV_E_STORE_NOT_FOUND if there is none, TV_E_STORE_CORRUPT if it is bad. */
 tv_status tv_ckpt_load(int dir_fd, size_t extra_tokens, tv_index **out_idx, tv_ckpt_pos *out_pos);
+
+/* tv_ckpt_encode renders |idx| covering |pos| as the bytes of a
+ * CHECKPOINT file (malloc'd into |*out|). */
+tv_status tv_ckpt_encode(const tv_index *idx, const tv_ckpt_pos *pos, uint8_t **out, size_t *out_len);
+
+/* tv_ckpt_parse is tv_ckpt_load on bytes in memory: TV_E_STORE_CORRUPT
+ * unless the size, CRC and every field are sound. */
+tv_status tv_ckpt_parse(const uint8_t *buf, size_t len, size_t extra_tokens, tv_index **out_idx,
+                        tv_ckpt_pos *pos);
 
 #endif

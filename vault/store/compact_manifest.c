@@ -15,7 +15,7 @@
 
 #define MANIFEST_MAGIC 0x4d435654u /* "TVCM" */
 #define MANIFEST_VERSION 1u
-#define MANIFEST_LEN 32u
+#define MANIFEST_LEN TV_COMPACT_MANIFEST_LEN
 #define MANIFEST_TMP_NAME "COMPACT.tmp"
 #define OUTPUT_PREFIX "cmp-"
 
@@ -34,7 +34,7 @@ void tv_compact_output_name(char *out, size_t out_len, uint32_t ordinal) {
   snprintf(out, out_len, OUTPUT_PREFIX "%08" PRIx32 ".log", ordinal);
 }
 
-static void encode(const tv_compact_manifest *m, uint8_t out[MANIFEST_LEN]) {
+void tv_compact_manifest_encode(const tv_compact_manifest *m, uint8_t out[TV_COMPACT_MANIFEST_LEN]) {
   memset(out, 0, MANIFEST_LEN);
   tv_put_le32(out, MANIFEST_MAGIC);
   tv_put_le32(out + 4, MANIFEST_VERSION);
@@ -45,10 +45,11 @@ static void encode(const tv_compact_manifest *m, uint8_t out[MANIFEST_LEN]) {
   tv_put_le32(out + 28, tv_crc32c_extend(0, out, 28));
 }
 
-/* decode accepts only a manifest whose ranges are what a compaction
- * writes: applying a wrong one would unlink live segments. */
-static tv_status decode(const uint8_t in[MANIFEST_LEN], tv_compact_manifest *m) {
-  TV_ENSURE(tv_le32(in) == MANIFEST_MAGIC && tv_le32(in + 4) == MANIFEST_VERSION, TV_E_STORE_CORRUPT);
+/* Only a manifest whose ranges are what a compaction writes is accepted:
+ * applying a wrong one would unlink live segments. */
+tv_status tv_compact_manifest_decode(const uint8_t in[TV_COMPACT_MANIFEST_LEN], tv_compact_manifest *m) {
+  TV_ENSURE(tv_le32(in) == MANIFEST_MAGIC && tv_le32(in + 4) == MANIFEST_VERSION && tv_le32(in + 24) == 0,
+            TV_E_STORE_CORRUPT);
   TV_ENSURE(tv_le32(in + 28) == tv_crc32c_extend(0, in, 28), TV_E_STORE_CORRUPT);
   m->old_first = tv_le32(in + 8);
   m->old_last = tv_le32(in + 12);
@@ -64,7 +65,7 @@ static tv_status decode(const uint8_t in[MANIFEST_LEN], tv_compact_manifest *m) 
 tv_status tv_compact_manifest_commit(int dir_fd, const tv_compact_manifest *m, tv_store_compact_fault_fn fault,
                                      void *fault_ctx) {
   uint8_t buf[MANIFEST_LEN];
-  encode(m, buf);
+  tv_compact_manifest_encode(m, buf);
   int fd = openat(dir_fd, MANIFEST_TMP_NAME, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
   TV_ENSURE(fd >= 0, tv_store_errno_status(errno));
   tv_status st = pwrite(fd, buf, sizeof buf, 0) == (ssize_t)sizeof buf ? TV_OK : tv_store_errno_status(errno);
@@ -183,7 +184,7 @@ tv_status tv_compact_resume(int dir_fd, const char *dir, tv_store_diag *diag) {
     return tv_compact_discard(dir_fd);
   }
   if (st == TV_OK) {
-    st = decode(buf, &m);
+    st = tv_compact_manifest_decode(buf, &m);
   }
   if (st != TV_OK) {
     snprintf(diag->path, sizeof diag->path, "%.4000s/%s", dir, TV_COMPACT_MANIFEST_NAME);

@@ -19,7 +19,7 @@
  *
  * File COMPACT (little-endian, 32 bytes):
  *   0 magic "TVCM"  4 version  8 old_first  12 old_last  16 new_first
- *   20 new_count  24 reserved  28 crc32c of bytes 0..27 */
+ *   20 new_count  24 reserved (0)  28 crc32c of bytes 0..27 */
 #ifndef TV_STORE_COMPACT_MANIFEST_H
 #define TV_STORE_COMPACT_MANIFEST_H
 
@@ -31,6 +31,7 @@
 #include "vault/util/status.h"
 
 #define TV_COMPACT_MANIFEST_NAME "COMPACT"
+#define TV_COMPACT_MANIFEST_LEN 32u
 
 typedef struct tv_compact_manifest {
   uint32_t old_first;
@@ -41,6 +42,12 @@ typedef struct tv_compact_manifest {
 
 /* tv_compact_output_name writes "cmp-XXXXXXXX.log" for |ordinal|. */
 void tv_compact_output_name(char *out, size_t out_len, uint32_t ordinal);
+
+/* tv_compact_manifest_encode writes the file's 32 bytes for |m|;
+ * tv_compact_manifest_decode checks and reads them (TV_E_STORE_CORRUPT
+ * for a bad magic, version, reserved field, CRC or range). */
+void tv_compact_manifest_encode(const tv_compact_manifest *m, uint8_t out[TV_COMPACT_MANIFEST_LEN]);
+tv_status tv_compact_manifest_decode(const uint8_t in[TV_COMPACT_MANIFEST_LEN], tv_compact_manifest *m);
 
 /* tv_compact_manifest_commit writes |m| as COMPACT in |dir_fd| (temporary
  * file, fsync, rename, directory fsync). |fault| (may be NULL) is called
