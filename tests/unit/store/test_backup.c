@@ -9,6 +9,7 @@
 #include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -18,6 +19,8 @@
 
 #include "store_test_util.h"
 #include "vault/store/backup.h"
+#include "vault/store/backup_io.h"
+#include "vault/store/crc32c.h"
 #include "vault/store/store.h"
 
 enum { THREADS = 4, PER_THREAD = 1500, TOTAL = THREADS * PER_THREAD, SEGMENT = 64 * 1024 };
@@ -325,6 +328,48 @@ static void test_snapshot_into_non_empty_dir_refused(void **state) {
   tv_store_close(s);
 }
 
+/* parse_with_crc parses |body| with a correct "end" line appended. */
+static tv_status parse_with_crc(const char *body, tv_backup_manifest *m) {
+  char text[512];
+  size_t n = strlen(body);
+  assert_true(n + 14 < sizeof text);
+  memcpy(text, body, n);
+  n += (size_t)snprintf(text + n, sizeof text - n, "end %08x\n", (unsigned)tv_crc32c_extend(0, body, n));
+  return tv_backup_manifest_parse(text, n, m);
+}
+
+/* Only the writer's own form is accepted, even under a correct CRC: a
+ * lenient reader (sscanf) took signs, leading zeros, doubled spaces and
+ * uppercase hex, so a manifest could mean one thing and say another. */
+static void test_manifest_only_canonical(void **state) {
+  (void)state;
+  static const char *const head = "tokenvault-backup 1\nlast_seq 7\nrecords 5\n";
+  static const char *const bad[] = {
+      "tokenvault-backup 1\nlast_seq +7\nrecords 5\n",
+      "tokenvault-backup 1\nlast_seq 07\nrecords 5\n",
+      "tokenvault-backup 1\nlast_seq  7\nrecords 5\n",
+      "tokenvault-backup 1\nlast_seq\n7\nrecords 5\n",
+      "tokenvault-backup 1\nlast_seq 7\nrecords -1\n",
+      "tokenvault-backup 1\nlast_seq 18446744073709551616\nrecords 5\n",
+      "tokenvault-backup 1\nlast_seq 7\nrecords 5\nfile seg-00000001.log 4096 ABCDEF01\n",
+      "tokenvault-backup 1\nlast_seq 7\nrecords 5\nfile seg-00000001.log 4096 abcdef0\n",
+      "tokenvault-backup 1\nlast_seq 7\nrecords 5\nfile  seg-00000001.log 4096 abcdef01\n",
+      "tokenvault-backup 1\nlast_seq 7\nrecords 5\nfile seg-00000001.log 4096 abcdef01 \n",
+  };
+  tv_backup_manifest m;
+  for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+    if (parse_with_crc(bad[i], &m) != TV_E_STORE_CORRUPT) {
+      fail_msg("accepted a non-canonical manifest: %s", bad[i]);
+    }
+  }
+  char good[256];
+  snprintf(good, sizeof good, "%sfile seg-00000001.log 4096 abcdef01\n", head);
+  assert_int_equal(parse_with_crc(good, &m), TV_OK);
+  assert_true(m.last_seq == 7 && m.records == 5 && m.num_files == 1 && m.files[0].size == 4096 &&
+              m.files[0].crc == 0xabcdef01u && m.files[0].is_segment);
+  tv_backup_manifest_free(&m);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(test_snapshot_while_appending, setup, teardown),
@@ -333,6 +378,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_missing_segment_refused, setup, teardown),
       cmocka_unit_test_setup_teardown(test_truncated_segment_refused, setup, teardown),
       cmocka_unit_test_setup_teardown(test_bad_manifest_refused, setup, teardown),
+      cmocka_unit_test(test_manifest_only_canonical),
       cmocka_unit_test_setup_teardown(test_damaged_keyring_refused, setup, teardown),
       cmocka_unit_test_setup_teardown(test_non_empty_target_refused, setup, teardown),
       cmocka_unit_test_setup_teardown(test_snapshot_into_non_empty_dir_refused, setup, teardown),
