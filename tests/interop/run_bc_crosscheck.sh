@@ -36,7 +36,13 @@ javac -nowarn -d "$work_dir/classes" -cp "$jar" "$src_dir/Ff1BouncyCastleCases.j
 java -cp "$jar:$work_dir/classes" Ff1BouncyCastleCases "$seed" "$items_min" \
   "$work_dir/cases.txt" "$work_dir/cli" "$cli_lines"
 
-"$checker" "$work_dir/cases.txt" "$items_min" || fail "library FF1 differs from Bouncy Castle (seed $seed)"
+# 77: every case matched, but an implementation this CPU lacks (CPUID)
+# was not checked; the rest still runs, then the test reports the skip.
+checker_status=0
+"$checker" "$work_dir/cases.txt" "$items_min" || checker_status=$?
+if ((checker_status != 0 && checker_status != 77)); then
+  fail "library FF1 differs from Bouncy Castle (seed $seed)"
+fi
 
 # run_cli N DIRECTION INPUT OUTPUT: runs tokenvault fpe with cli_N's key
 # source and options, stdin mode.
@@ -71,3 +77,7 @@ for env_file in "$work_dir"/cli/cli_*.env; do
 done
 ((cli_files == 5)) || fail "expected 5 CLI case files, found $cli_files"
 echo "tokenvault fpe: $cli_files files x $cli_lines lines match Bouncy Castle both ways"
+if ((checker_status == 77)); then
+  echo "SKIPPED: an FF1 implementation this CPU lacks was not cross-checked (see above)"
+  exit 77
+fi

@@ -38,8 +38,8 @@ static void aesni_block(const uint8_t *key, size_t key_len, const uint8_t in[16]
 
 static void test_fips197_examples(void **state) {
   (void)state;
-  if (!ff1_impl_available(FF1_IMPL_AESNI)) {
-    skip();
+  if (!test_impl_usable(FF1_IMPL_AESNI)) {
+    return; /* remembered: the program exits 77 */
   }
   static const char *key_hex = "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f";
   static const char *expected[3] = {"69c4e0d86a7b0430d8cdb78070b4c55a",
@@ -57,8 +57,8 @@ static void test_fips197_examples(void **state) {
 
 static void test_random_keys_match_openssl(void **state) {
   (void)state;
-  if (!ff1_impl_available(FF1_IMPL_AESNI)) {
-    skip();
+  if (!test_impl_usable(FF1_IMPL_AESNI)) {
+    return; /* remembered: the program exits 77 */
   }
   for (int trial = 0; trial < 300; trial++) {
     size_t key_len = 16u + 8u * (size_t)(trial % 3);
@@ -76,5 +76,5 @@ int main(void) {
       cmocka_unit_test(test_fips197_examples),
       cmocka_unit_test(test_random_keys_match_openssl),
   };
-  return cmocka_run_group_tests(tests, NULL, NULL);
+  return test_exit_status(cmocka_run_group_tests(tests, NULL, NULL));
 }
