@@ -96,8 +96,9 @@ th.join(10)
 t.check(rc == 0, "SIGTERM exits 0 with a call in flight")
 t.check("resp" in result and result["resp"].results[0].token == "tok_99",
         "the in-flight call was drained, not dropped (%r)" % result.get("err"))
-t.check(0.5 <= took < 5, "exit waited for the call, within the grace period (%.2f s)" % took)
+t.check(took >= 0.5, "exit waited for the call (%.2f s)" % took)
 log = server.text()
+t.check("grace period over" not in log, "the call finished within the grace period: nothing was cancelled")
 t.check("SECRETVALUE" not in log and "EULAVTERCES" not in log and "tok_" not in log,
         "no value or token in the server log")
 t.check(all(l.get("event") for l in server.lines()) and len(server.lines()) >= 10, "log lines are JSON objects")
