@@ -1,7 +1,9 @@
-"""SIGKILL during a tokenize load: every token the server acknowledged
-before the kill detokenizes to its value after a restart on the same data
+"""SIGKILL during a tokenize load of CLIENTS concurrent clients (one
+connection each): every token the server acknowledged before the kill
+(thousands) detokenizes to its value after a restart on the same data
 directory (tokens are durable before they are answered). Then the same
-with SIGTERM: the server drains, exits 0 and loses nothing either."""
+with SIGTERM: the server drains, exits 0 and loses nothing either. Each
+load phase is bounded in time (LOAD_S) as well as in tokens."""
 import random
 import threading
 import time
@@ -12,6 +14,10 @@ import tvtest as t
 import vaultclient as vc
 
 DATA = t.path("var-crash")
+CLIENTS = 24
+TARGET = 6000  # acknowledged tokens before the signal
+AT_LEAST = 2000  # what the load must reach within LOAD_S, even under ASan on a loaded machine
+LOAD_S = 45
 
 
 def luhn_pan(rng):
@@ -24,6 +30,7 @@ def luhn_pan(rng):
 
 
 acked = {}  # token -> value
+per_client = [0] * CLIENTS
 errors = []
 stop = threading.Event()
 
@@ -42,6 +49,7 @@ def load(port, seed):
             for v, r in zip(values, resp.results):
                 if r.status.code == 0:
                     acked[r.token] = v
+                    per_client[seed % CLIENTS] += 1
 
 
 
@@ -50,12 +58,14 @@ def run(sig_name):
     acked.clear()
     errors.clear()
     stop.clear()
+    per_client[:] = [0] * CLIENTS
     server = t.Server("--dev", "--listen", "127.0.0.1:0", "--data-dir", DATA)
-    threads = [threading.Thread(target=load, args=(server.port, s + len(sig_name))) for s in (1, 2)]
+    base = 1000 * len(sig_name)  # distinct values per phase; seed % CLIENTS is the client
+    threads = [threading.Thread(target=load, args=(server.port, base + i)) for i in range(CLIENTS)]
     for th in threads:
         th.start()
-    deadline = time.monotonic() + 10
-    while len(acked) < 400 and time.monotonic() < deadline:
+    deadline = time.monotonic() + LOAD_S
+    while len(acked) < TARGET and time.monotonic() < deadline:
         time.sleep(0.05)
     if sig_name == "SIGKILL":
         server.proc.kill()  # mid-load
@@ -66,7 +76,10 @@ def run(sig_name):
     stop.set()
     for th in threads:
         th.join(10)
-    t.check(len(acked) >= 400, "%s: load acknowledged %d tokens first" % (sig_name, len(acked)))
+    t.check(not any(th.is_alive() for th in threads), "%s: every client stopped" % sig_name)
+    t.check(len(acked) >= AT_LEAST, "%s: load acknowledged %d tokens first" % (sig_name, len(acked)))
+    busy = sum(1 for n in per_client if n > 0)
+    t.check(busy == CLIENTS, "%s: all %d clients were acknowledged tokens (%d were)" % (sig_name, CLIENTS, busy))
     t.check(all(e in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.CANCELLED, grpc.StatusCode.DEADLINE_EXCEEDED)
                 for e in errors), "%s: in-flight calls failed as the server stopped (%s)" % (sig_name, set(errors)))
 

@@ -23,8 +23,6 @@
 
 #define KILLS 50
 #define CHILD_BATCH 16
-#define ACKED_MAX 400000
-#define DEADLINE_S 60.0
 
 /* One pipe message (well under PIPE_BUF, so each write is atomic). */
 typedef struct ack_msg {
@@ -71,8 +69,18 @@ static void child_run(eng_fixture *fx, int fd, unsigned round) {
 
 typedef struct acked {
   ack_msg *msgs;
-  size_t num;
+  size_t num, cap;
 } acked;
+
+/* acked_add keeps every acknowledgement: one dropped would go unchecked. */
+static void acked_add(acked *a, const ack_msg *m) {
+  if (a->num == a->cap) {
+    a->cap = a->cap ? a->cap * 2 : 65536;
+    a->msgs = realloc(a->msgs, a->cap * sizeof *a->msgs);
+    assert_non_null(a->msgs);
+  }
+  a->msgs[a->num++] = *m;
+}
 
 static void drain(int fd, acked *a, int until_eof, double wait_s) {
   struct timespec t0;
@@ -98,9 +106,7 @@ static void drain(int fd, acked *a, int until_eof, double wait_s) {
       continue;
     }
     assert_int_equal(got, (ssize_t)sizeof m);
-    if (a->num < ACKED_MAX) {
-      a->msgs[a->num++] = m;
-    }
+    acked_add(a, &m);
   }
 }
 
@@ -152,8 +158,7 @@ static tv_status check_live(void *ctx, const tv_record_put *put, tv_store_loc lo
 
 static void test_kill_and_recover(void **state) {
   eng_fixture *fx = *state;
-  acked a = {calloc(ACKED_MAX, sizeof(ack_msg)), 0};
-  assert_non_null(a.msgs);
+  acked a = {0};
   eng_close(fx);
   srand((unsigned)time(NULL));
   struct timespec t0;
@@ -187,7 +192,8 @@ static void test_kill_and_recover(void **state) {
     assert_true(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
     eng_open(fx);
     /* This round's acknowledgements, then every live record. */
-    acked round_acks = {a.msgs + last, a.num - last};
+    assert_true(a.num > last); /* the round acknowledged something, checked here */
+    acked round_acks = {a.msgs + last, a.num - last, 0};
     verify_acked(fx, &round_acks);
     last = a.num;
     if (round % 10 == 9 || round == KILLS - 1) {
@@ -204,8 +210,7 @@ static void test_kill_and_recover(void **state) {
   clock_gettime(CLOCK_MONOTONIC, &t1);
   double el = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
   print_message("%d kills, %zu acknowledged tokens, %.1f s\n", KILLS, a.num, el);
-  assert_true(a.num >= KILLS);
-  assert_true(el < DEADLINE_S * 2);
+  assert_true(a.num >= KILLS); /* no time bound: ctest's timeout is the hang guard */
   free(a.msgs);
 }
 
