@@ -54,8 +54,8 @@ tv_status tv_backup_file_crc(int dir_fd, const char *name, uint64_t *out_len, ui
  * name, fsync, rename, fsync of the directory). */
 tv_status tv_backup_manifest_write(int dir_fd, const tv_backup_manifest *m);
 
-/* tv_backup_manifest_encode renders |m| as the MANIFEST text (malloc'd
- * into |*out|, not NUL-terminated for the caller's purposes). */
+/* tv_backup_manifest_encode renders |m| as the MANIFEST text, "end" line
+ * included (malloc'd into |*out|, |*out_len| bytes plus a NUL). */
 tv_status tv_backup_manifest_encode(const tv_backup_manifest *m, char **out, size_t *out_len);
 
 /* tv_backup_manifest_parse parses MANIFEST text from memory (what
