@@ -7,7 +7,9 @@
  * file contents as of their last fsync/fdatasync, directory entries as of
  * the directory's last fsync. Writing "powerloss" to MOUNTPOINT/.lossyfs
  * (a file only lossyfs answers; it is not listed) puts BACKING back to
- * that durable state before the write returns; reading it gives counters.
+ * that durable state before the write returns ("sync" instead makes all
+ * of the present state durable, for a test's set-up); reading it gives
+ * counters.
  * Stop whatever runs on the mount first (SIGKILL it): open files would
  * still name the volatile state.
  *
@@ -223,15 +225,19 @@ static int lf_read(const char *path, char *buf, size_t size, off_t off, struct f
 }
 
 static int control_write(const char *buf, size_t size) {
+  int err;
   if (size >= 9 && memcmp(buf, "powerloss", 9) == 0) {
-    int err = lf_model_power_loss();
-    if (err != 0) {
-      fprintf(stderr, "lossyfs: power loss failed: %s\n", strerror(-err));
-      return err;
-    }
-    return (int)size;
+    err = lf_model_power_loss();
+  } else if (size >= 4 && memcmp(buf, "sync", 4) == 0) {
+    err = lf_model_sync_all();
+  } else {
+    return -EINVAL;
   }
-  return -EINVAL;
+  if (err != 0) {
+    fprintf(stderr, "lossyfs: %.*s failed: %s\n", (int)(size < 9 ? size : 9), buf, strerror(-err));
+    return err;
+  }
+  return (int)size;
 }
 
 static int lf_write(const char *path, const char *buf, size_t size, off_t off, struct fuse_file_info *fi) {
@@ -370,5 +376,6 @@ int main(int argc, char **argv) {
   }
   int rc = fuse_main(n, fargv, &lf_ops, NULL);
   free(fargv);
+  lf_model_free();
   return rc;
 }

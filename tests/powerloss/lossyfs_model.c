@@ -357,4 +357,8 @@ int lf_model_power_loss(void) {
   return err;
 }
 
+int lf_model_sync_all(void) { return take_all_durable(); }
+
 void lf_model_get_stats(lf_stats *out) { *out = g.stats; }
+
+void lf_model_free(void) { clear_state(); }

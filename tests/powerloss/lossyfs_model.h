@@ -57,6 +57,14 @@ int lf_model_sync_dir(int fd);
  * durable state. No process may have a file open on the mount. */
 int lf_model_power_loss(void);
 
+/* lf_model_sync_all makes everything as it is now durable (what a clean
+ * writeback and unmount would leave): for a test's set-up, not for the
+ * code under test. */
+int lf_model_sync_all(void);
+
 void lf_model_get_stats(lf_stats *out);
+
+/* lf_model_free releases the model (at exit). */
+void lf_model_free(void);
 
 #endif

@@ -69,6 +69,14 @@ class Mount:
         finally:
             os.close(fd)
 
+    def sync_all(self):
+        """Everything there now becomes durable (set-up, not under test)."""
+        fd = os.open(self.control, os.O_WRONLY)
+        try:
+            os.write(fd, b"sync")
+        finally:
+            os.close(fd)
+
     def stats(self):
         with open(self.control) as f:
             return {k: int(v) for k, v in (line.split() for line in f if line.strip())}

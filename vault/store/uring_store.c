@@ -187,16 +187,52 @@ static tv_status init_rings(tv_ustore *u, const tv_store_options *opts, tv_store
   return TV_OK;
 }
 
+/* sync_parent makes a just-created store directory's name durable: its
+ * segments are fsynced into it, but without this a power cut could lose
+ * the directory itself, and every acknowledged record with it. */
+static tv_status sync_parent(const char *dir, tv_store_diag *diag) {
+  char parent[TV_STORE_PATH_LEN_MAX];
+  snprintf(parent, sizeof parent, "%s", dir);
+  char *slash = strrchr(parent, '/');
+  if (slash == NULL) {
+    snprintf(parent, sizeof parent, ".");
+  } else {
+    slash[slash == parent ? 1 : 0] = '\0';
+  }
+  int fd = open(parent, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  int rc = fd >= 0 ? fsync(fd) : -1;
+  int err = errno;
+  if (fd >= 0) {
+    close(fd);
+  }
+  if (rc != 0) {
+    snprintf(diag->message, sizeof diag->message, "fsync of the parent directory failed: %s (errno %d)",
+             strerror(err), err);
+    return TV_E_IO;
+  }
+  return TV_OK;
+}
+
 static tv_status open_dir(tv_ustore *u, tv_store_diag *diag) {
   snprintf(diag->path, sizeof diag->path, "%s", u->dir);
-  if (mkdir(u->dir, 0700) != 0 && errno != EEXIST) {
-    snprintf(diag->message, sizeof diag->message, "cannot create store directory: %s", strerror(errno));
+  if (mkdir(u->dir, 0700) == 0) {
+    TV_TRY(sync_parent(u->dir, diag));
+  } else if (errno != EEXIST) {
+    snprintf(diag->message, sizeof diag->message, "cannot create store directory: %s (errno %d)", strerror(errno),
+             errno);
     return TV_E_IO;
   }
   u->dir_fd = open(u->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  TV_ENSURE(u->dir_fd >= 0, TV_E_IO);
+  if (u->dir_fd < 0) {
+    snprintf(diag->message, sizeof diag->message, "cannot open store directory: %s (errno %d)", strerror(errno),
+             errno);
+    return TV_E_IO;
+  }
   u->lock_fd = openat(u->dir_fd, "LOCK", O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-  TV_ENSURE(u->lock_fd >= 0, TV_E_IO);
+  if (u->lock_fd < 0) {
+    snprintf(diag->message, sizeof diag->message, "cannot create LOCK: %s (errno %d)", strerror(errno), errno);
+    return TV_E_IO;
+  }
   if (flock(u->lock_fd, LOCK_EX | LOCK_NB) != 0) {
     snprintf(diag->message, sizeof diag->message, "store directory is locked by another process");
     return errno == EWOULDBLOCK ? TV_E_STORE_LOCKED : TV_E_IO;
@@ -258,7 +294,14 @@ static tv_status ustore_open_steps(tv_ustore *u, const tv_store_options *opts, t
     TV_TRY(init_direct(u));
   }
   TV_TRY(open_dir(u, diag));
-  TV_TRY(tv_ustore_recover(u, diag));
+  tv_store_io_error_clear();
+  tv_status st = tv_ustore_recover(u, diag);
+  if (st != TV_OK && diag->message[0] == '\0' && tv_store_io_error()[0] != '\0') {
+    /* a write at open (first segment, torn tail) failed: say which */
+    snprintf(diag->path, sizeof diag->path, "%s", u->dir);
+    snprintf(diag->message, sizeof diag->message, "%s", tv_store_io_error());
+  }
+  TV_TRY(st);
   if (!opts->uring_reads) {
     TV_TRY(init_maps(u));
   }
