@@ -68,17 +68,22 @@ int lf_mount_start(lf_mount *m) {
   return -1;
 }
 
-int lf_mount_power_loss(const lf_mount *m) {
-  char control[PATH_MAX + 16];
-  snprintf(control, sizeof control, "%s/.lossyfs", m->path);
-  int fd = open(control, O_WRONLY | O_CLOEXEC);
+static int control(const lf_mount *m, const char *command) {
+  char path[PATH_MAX + 16];
+  snprintf(path, sizeof path, "%s/.lossyfs", m->path);
+  int fd = open(path, O_WRONLY | O_CLOEXEC);
   if (fd < 0) {
     return -1;
   }
-  int ok = write(fd, "powerloss", 9) == 9;
+  size_t len = strlen(command);
+  int ok = write(fd, command, len) == (ssize_t)len;
   close(fd);
   return ok ? 0 : -1;
 }
+
+int lf_mount_power_loss(const lf_mount *m) { return control(m, "powerloss"); }
+
+int lf_mount_sync_all(const lf_mount *m) { return control(m, "sync"); }
 
 void lf_mount_stop(lf_mount *m) {
   if (m->pid <= 0) {

@@ -20,6 +20,10 @@ int lf_mount_start(lf_mount *m);
  * No file on the mount may be open (stop the process under test first). */
 int lf_mount_power_loss(const lf_mount *m);
 
+/* lf_mount_sync_all makes everything there now durable (a test's set-up,
+ * not the code under test); returns 0 or -1. */
+int lf_mount_sync_all(const lf_mount *m);
+
 /* lf_mount_stop unmounts, waits for lossyfs and removes the directory. */
 void lf_mount_stop(lf_mount *m);
 
