@@ -20,6 +20,7 @@ import random
 import signal
 import subprocess
 import sys
+import threading
 import time
 
 from lossyfs_mount import Mount, check, fail
@@ -49,6 +50,9 @@ def run_writer(first_id, want):
     ids = []
     global compactions
     deadline = time.monotonic() + ROUND_S
+    hung = threading.Event()
+    watchdog = threading.Timer(ROUND_S, lambda: (hung.set(), proc.kill()))
+    watchdog.start()
     for line in proc.stdout:
         if line == b"compacted\n":
             compactions += 1
@@ -58,6 +62,9 @@ def run_writer(first_id, want):
             break
     proc.send_signal(signal.SIGKILL)
     rest, err = proc.communicate(timeout=ROUND_S)
+    watchdog.cancel()
+    if hung.is_set():
+        fail("the writer stopped acknowledging for %d s (%d acks): %s" % (ROUND_S, len(ids), m.log_text()))
     for x in rest.split():
         if x == b"compacted":
             compactions += 1

@@ -583,6 +583,7 @@ tv_status tv_ustore_writer_call(tv_ustore *u, tv_status (*fn)(tv_ustore *u, void
  * Returns 0 if there was nothing to do. */
 static int run_batch(tv_ustore *u) {
   run_task(u);
+  tv_store_io_error_clear(); /* a failure below logs its own message, never an older one */
   if (u->failed != TV_OK) {
     return drain_fail(u, u->failed) > 0;
   }
