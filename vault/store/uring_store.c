@@ -13,6 +13,7 @@
 
 #include "vault/store/segment.h"
 #include "vault/store/ustore.h"
+#include "vault/util/dir_sync.h"
 
 #define WRITE_RING_DEPTH 8u
 
@@ -187,39 +188,14 @@ static tv_status init_rings(tv_ustore *u, const tv_store_options *opts, tv_store
   return TV_OK;
 }
 
-/* sync_parent makes a just-created store directory's name durable: its
- * segments are fsynced into it, but without this a power cut could lose
- * the directory itself, and every acknowledged record with it. */
-static tv_status sync_parent(const char *dir, tv_store_diag *diag) {
-  char parent[TV_STORE_PATH_LEN_MAX];
-  snprintf(parent, sizeof parent, "%s", dir);
-  char *slash = strrchr(parent, '/');
-  if (slash == NULL) {
-    snprintf(parent, sizeof parent, ".");
-  } else {
-    slash[slash == parent ? 1 : 0] = '\0';
-  }
-  int fd = open(parent, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  int rc = fd >= 0 ? fsync(fd) : -1;
-  int err = errno;
-  if (fd >= 0) {
-    close(fd);
-  }
-  if (rc != 0) {
-    snprintf(diag->message, sizeof diag->message, "fsync of the parent directory failed: %s (errno %d)",
-             strerror(err), err);
-    return TV_E_IO;
-  }
-  return TV_OK;
-}
-
 static tv_status open_dir(tv_ustore *u, tv_store_diag *diag) {
   snprintf(diag->path, sizeof diag->path, "%s", u->dir);
-  if (mkdir(u->dir, 0700) == 0) {
-    TV_TRY(sync_parent(u->dir, diag));
-  } else if (errno != EEXIST) {
-    snprintf(diag->message, sizeof diag->message, "cannot create store directory: %s (errno %d)", strerror(errno),
-             errno);
+  /* A new directory's own name must be durable too (fsync of its parent):
+   * else a power cut after the first start loses the whole store. */
+  int err = tv_mkdir_durable(u->dir);
+  if (err != 0 && err != EEXIST) {
+    snprintf(diag->message, sizeof diag->message, "cannot create store directory (mkdir, fsync of its parent): %s "
+             "(errno %d)", strerror(err), err);
     return TV_E_IO;
   }
   u->dir_fd = open(u->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
