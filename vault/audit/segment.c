@@ -12,6 +12,7 @@
 
 #include "vault/audit/audit_internal.h"
 #include "vault/util/clock.h"
+#include "vault/util/dir_sync.h"
 
 void audit_segment_name(char *out, size_t out_max, uint64_t segment) {
   snprintf(out, out_max, "audit-%06" PRIu64 ".log", segment);
@@ -21,7 +22,10 @@ tv_status audit_file_lock(audit_file *file, const char *dir) {
   size_t dir_len = strlen(dir);
   TV_ENSURE(dir_len > 0 && dir_len < sizeof file->dir, TV_E_INVALID_ARGUMENT);
   memcpy(file->dir, dir, dir_len + 1);
-  if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
+  /* A new directory's own name must be durable too: else a power cut
+   * after the first start loses the whole log, entries already answered. */
+  int err = tv_mkdir_durable(dir);
+  if (err != 0 && err != EEXIST) {
     return TV_E_AUDIT_UNAVAILABLE;
   }
   file->dir_fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);

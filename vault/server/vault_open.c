@@ -10,6 +10,7 @@
 
 #include "hsm/dev_init.h"
 #include "vault/server/refusal_audit.h"
+#include "vault/util/dir_sync.h"
 
 static tv_status failf(tv_status st, char *out_err, size_t out_err_len, const char *what,
                        const char *extra) {
@@ -24,11 +25,10 @@ static tv_status join(char out[PATH_MAX], const char *dir, const char *name) {
   return n > 0 && n < PATH_MAX ? TV_OK : TV_E_INVALID_ARGUMENT;
 }
 
+/* make_dir makes |path| durably (its parent fsynced) if it is missing. */
 static tv_status make_dir(const char *path) {
-  if (mkdir(path, 0700) != 0 && errno != EEXIST) {
-    return TV_E_IO;
-  }
-  return TV_OK;
+  int err = tv_mkdir_durable(path);
+  return err == 0 || err == EEXIST ? TV_OK : TV_E_IO;
 }
 
 /* --dev: the SoftHSM2 token in <data>/hsm, made on the first start. The

@@ -85,11 +85,52 @@ tv_status tv_store_errno_status(int err) {
   return (err == ENOSPC || err == EDQUOT || err == EFBIG) ? TV_E_STORE_NO_SPACE : TV_E_STORE_WRITE_FAILED;
 }
 
+/* Per thread: the writer, an opening thread and a compacting thread each
+ * see their own last failure. */
+static _Thread_local char io_error[TV_STORE_IO_ERROR_LEN_MAX];
+
+tv_status tv_store_io_failed(const char *op, const char *file, int err) {
+  snprintf(io_error, sizeof io_error, "%s of %s failed: %s (errno %d)", op, file, strerror(err), err);
+  return tv_store_errno_status(err);
+}
+
+const char *tv_store_io_error(void) { return io_error; }
+
+void tv_store_io_error_clear(void) { io_error[0] = '\0'; }
+
+/* fd_file names the file open as |fd| for an error message (the last
+ * part of its path as the kernel knows it: the store directory is named
+ * by whoever reports the message), or "a store file". */
+static const char *fd_file(int fd, char *out, size_t out_len) {
+  char self[32];
+  snprintf(self, sizeof self, "/proc/self/fd/%d", fd);
+  ssize_t n = readlink(self, out, out_len - 1);
+  if (n <= 0) {
+    return "a store file";
+  }
+  out[n] = '\0';
+  const char *slash = strrchr(out, '/');
+  return slash != NULL && slash[1] != '\0' ? slash + 1 : out;
+}
+
+tv_status tv_store_fd_failed(const char *op, int fd, int err) {
+  char path[512];
+  return tv_store_io_failed(op, fd_file(fd, path, sizeof path), err);
+}
+
 uint64_t tv_now_ms(void) {
   struct timespec ts;
   clock_gettime(CLOCK_REALTIME, &ts);
   return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
 }
+
+/* prealloc_unsupported: the filesystem cannot preallocate (FUSE, some
+ * network filesystems). Appending without it is as durable: the
+ * fdatasync after each batch also syncs the size the write grew (it is
+ * needed to read the data back), and recovery reads the end of the file
+ * as the end of the log either way. Only a full disk then shows up at a
+ * write instead of at the preallocation, still as NO_SPACE. */
+static int prealloc_unsupported(int err) { return err == EOPNOTSUPP || err == ENOSYS; }
 
 tv_status tv_segment_prealloc(int fd, uint64_t end, uint64_t segment_bytes, uint64_t *alloc_end) {
   assert(end <= segment_bytes);
@@ -102,8 +143,12 @@ tv_status tv_segment_prealloc(int fd, uint64_t end, uint64_t segment_bytes, uint
   /* Try a whole chunk, then just what this batch needs, so the last bytes
    * before a limit are still usable. */
   if (fallocate(fd, 0, (off_t)*alloc_end, (off_t)(want - *alloc_end)) != 0) {
+    if (prealloc_unsupported(errno)) {
+      *alloc_end = segment_bytes; /* not asked again for this segment */
+      return TV_OK;
+    }
     if (fallocate(fd, 0, (off_t)*alloc_end, (off_t)(end - *alloc_end)) != 0) {
-      return tv_store_errno_status(errno);
+      return tv_store_fd_failed("fallocate", fd, errno);
     }
     want = end;
   }
@@ -113,7 +158,7 @@ tv_status tv_segment_prealloc(int fd, uint64_t end, uint64_t segment_bytes, uint
 
 tv_status tv_segment_reinit(int fd, uint32_t id, uint64_t seq, uint64_t segment_bytes, uint64_t *out_end,
                             uint64_t *out_alloc_end) {
-  TV_ENSURE(ftruncate(fd, 0) == 0, tv_store_errno_status(errno));
+  TV_ENSURE(ftruncate(fd, 0) == 0, tv_store_fd_failed("ftruncate", fd, errno));
   uint64_t alloc_end = 0;
   TV_TRY(tv_segment_prealloc(fd, TV_STORE_RECORD_HEADER_LEN * 2, segment_bytes, &alloc_end));
   tv_record r;
@@ -128,8 +173,8 @@ tv_status tv_segment_reinit(int fd, uint32_t id, uint64_t seq, uint64_t segment_
   size_t len;
   TV_TRY(tv_record_encode(&r, buf, sizeof buf, &len));
   ssize_t n = pwrite(fd, buf, len, 0);
-  TV_ENSURE(n == (ssize_t)len, n < 0 ? tv_store_errno_status(errno) : TV_E_STORE_WRITE_FAILED);
-  TV_ENSURE(fdatasync(fd) == 0, tv_store_errno_status(errno));
+  TV_ENSURE(n == (ssize_t)len, tv_store_fd_failed("pwrite of the segment header", fd, n < 0 ? errno : EIO));
+  TV_ENSURE(fdatasync(fd) == 0, tv_store_fd_failed("fdatasync", fd, errno));
   *out_end = len;
   *out_alloc_end = alloc_end;
   return TV_OK;
@@ -140,11 +185,11 @@ tv_status tv_segment_create(int dir_fd, uint32_t id, uint64_t seq, uint64_t segm
   char name[32];
   tv_segment_name(name, sizeof name, id);
   int fd = openat(dir_fd, name, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-  TV_ENSURE(fd >= 0, tv_store_errno_status(errno));
+  TV_ENSURE(fd >= 0, tv_store_io_failed("create", name, errno));
   tv_status st = tv_segment_reinit(fd, id, seq, segment_bytes, out_end, out_alloc_end);
   /* The new name must survive a crash before anything in it is trusted. */
   if (st == TV_OK && fsync(dir_fd) != 0) {
-    st = tv_store_errno_status(errno);
+    st = tv_store_fd_failed("fsync of the directory", dir_fd, errno);
   }
   if (st != TV_OK) {
     close(fd);
@@ -157,7 +202,7 @@ tv_status tv_segment_create(int dir_fd, uint32_t id, uint64_t seq, uint64_t segm
 }
 
 tv_status tv_segment_seal(int fd, uint64_t end) {
-  TV_ENSURE(ftruncate(fd, (off_t)end) == 0, tv_store_errno_status(errno));
-  TV_ENSURE(fsync(fd) == 0, tv_store_errno_status(errno));
+  TV_ENSURE(ftruncate(fd, (off_t)end) == 0, tv_store_fd_failed("ftruncate (seal)", fd, errno));
+  TV_ENSURE(fsync(fd) == 0, tv_store_fd_failed("fsync (seal)", fd, errno));
   return TV_OK;
 }

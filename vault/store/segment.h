@@ -6,6 +6,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "vault/store/store_limits.h"
 #include "vault/util/status.h"
 
 /* Preallocation grows a segment by this much at a time, so a full disk or
@@ -29,7 +30,7 @@ tv_status tv_segment_list(const char *dir, uint32_t **out_ids, size_t *out_num);
  * first chunk, writes its header record with sequence number |seq|, syncs
  * the file and the directory. On success |*out_fd| is open read-write and
  * |*out_end| / |*out_alloc_end| are the end of the header and of the
- * preallocated space. */
+ * preallocated space. Failures are recorded with tv_store_io_failed. */
 tv_status tv_segment_create(int dir_fd, uint32_t id, uint64_t seq, uint64_t segment_bytes, int *out_fd,
                             uint64_t *out_end, uint64_t *out_alloc_end);
 
@@ -41,7 +42,10 @@ tv_status tv_segment_reinit(int fd, uint32_t id, uint64_t seq, uint64_t segment_
 /* tv_segment_prealloc makes sure bytes up to |end| are allocated (grows
  * by TV_SEGMENT_PREALLOC_BYTES where possible, never past
  * |segment_bytes|); |*alloc_end| is updated. TV_E_STORE_NO_SPACE on
- * ENOSPC/EDQUOT/EFBIG. */
+ * ENOSPC/EDQUOT/EFBIG. Where the filesystem cannot preallocate
+ * (EOPNOTSUPP, ENOSYS) it does nothing and succeeds: writes then grow
+ * the file, and |*alloc_end| is set to |segment_bytes| so the segment
+ * does not ask again. */
 tv_status tv_segment_prealloc(int fd, uint64_t end, uint64_t segment_bytes, uint64_t *alloc_end);
 
 /* tv_segment_seal cuts the segment at |end| and syncs it: a sealed segment
@@ -51,6 +55,21 @@ tv_status tv_segment_seal(int fd, uint64_t end);
 
 /* tv_store_errno_status maps a write-path errno to a store status. */
 tv_status tv_store_errno_status(int err);
+
+/* tv_store_io_failed records, for this thread, that |op| on |file|
+ * failed with |err| ("fallocate of seg-00000001.log failed: Operation not
+ * supported (errno 95)"), and returns tv_store_errno_status(|err|). A
+ * status alone cannot say which call failed; the message can. */
+tv_status tv_store_io_failed(const char *op, const char *file, int err);
+
+/* tv_store_fd_failed is tv_store_io_failed naming the file open as |fd|. */
+tv_status tv_store_fd_failed(const char *op, int fd, int err);
+
+/* tv_store_io_error returns this thread's last recorded failure, or "". */
+const char *tv_store_io_error(void);
+
+/* tv_store_io_error_clear forgets this thread's last failure. */
+void tv_store_io_error_clear(void);
 
 /* tv_now_ms returns the wall-clock time in Unix milliseconds. */
 uint64_t tv_now_ms(void);

@@ -61,4 +61,8 @@
 /* Path of the store directory plus a segment file name. */
 #define TV_STORE_PATH_LEN_MAX 4096u
 
+/* One I/O failure message: operation, file name (not path), errno; fits
+ * the one-line message of tv_store_diag. */
+#define TV_STORE_IO_ERROR_LEN_MAX 256u
+
 #endif

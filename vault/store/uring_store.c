@@ -13,6 +13,7 @@
 
 #include "vault/store/segment.h"
 #include "vault/store/ustore.h"
+#include "vault/util/dir_sync.h"
 
 #define WRITE_RING_DEPTH 8u
 
@@ -189,14 +190,25 @@ static tv_status init_rings(tv_ustore *u, const tv_store_options *opts, tv_store
 
 static tv_status open_dir(tv_ustore *u, tv_store_diag *diag) {
   snprintf(diag->path, sizeof diag->path, "%s", u->dir);
-  if (mkdir(u->dir, 0700) != 0 && errno != EEXIST) {
-    snprintf(diag->message, sizeof diag->message, "cannot create store directory: %s", strerror(errno));
+  /* A new directory's own name must be durable too (fsync of its parent):
+   * else a power cut after the first start loses the whole store. */
+  int err = tv_mkdir_durable(u->dir);
+  if (err != 0 && err != EEXIST) {
+    snprintf(diag->message, sizeof diag->message, "cannot create store directory (mkdir, fsync of its parent): %s "
+             "(errno %d)", strerror(err), err);
     return TV_E_IO;
   }
   u->dir_fd = open(u->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  TV_ENSURE(u->dir_fd >= 0, TV_E_IO);
+  if (u->dir_fd < 0) {
+    snprintf(diag->message, sizeof diag->message, "cannot open store directory: %s (errno %d)", strerror(errno),
+             errno);
+    return TV_E_IO;
+  }
   u->lock_fd = openat(u->dir_fd, "LOCK", O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-  TV_ENSURE(u->lock_fd >= 0, TV_E_IO);
+  if (u->lock_fd < 0) {
+    snprintf(diag->message, sizeof diag->message, "cannot create LOCK: %s (errno %d)", strerror(errno), errno);
+    return TV_E_IO;
+  }
   if (flock(u->lock_fd, LOCK_EX | LOCK_NB) != 0) {
     snprintf(diag->message, sizeof diag->message, "store directory is locked by another process");
     return errno == EWOULDBLOCK ? TV_E_STORE_LOCKED : TV_E_IO;
@@ -258,7 +270,14 @@ static tv_status ustore_open_steps(tv_ustore *u, const tv_store_options *opts, t
     TV_TRY(init_direct(u));
   }
   TV_TRY(open_dir(u, diag));
-  TV_TRY(tv_ustore_recover(u, diag));
+  tv_store_io_error_clear();
+  tv_status st = tv_ustore_recover(u, diag);
+  if (st != TV_OK && diag->message[0] == '\0' && tv_store_io_error()[0] != '\0') {
+    /* a write at open (first segment, torn tail) failed: say which */
+    snprintf(diag->path, sizeof diag->path, "%s", u->dir);
+    snprintf(diag->message, sizeof diag->message, "%s", tv_store_io_error());
+  }
+  TV_TRY(st);
   if (!opts->uring_reads) {
     TV_TRY(init_maps(u));
   }

@@ -80,6 +80,7 @@ typedef struct tv_ustore {
   uint64_t ckpt_every;    /* records between checkpoints; 0: none */
   uint64_t ckpt_since;    /* records since the last checkpoint */
   tv_status failed; /* non-OK: the log could not be repaired; refuse writes */
+  char logged_failure[TV_STORE_IO_ERROR_LEN_MAX]; /* last failure logged; "" after a success */
   uint8_t *batch_buf;
   uint8_t *scratch; /* one record, for reading back an old version */
   uint64_t *conflicts;       /* hashes in the batch being built... */

@@ -24,6 +24,18 @@
 #include "vault/store/ustore.h"
 #include "vault/util/clock.h"
 
+/* WRITER_SYNCS is 1: every batch is fdatasynced before it is
+ * acknowledged. Only tv_store_unsafe_nosync_for_tests (vault/store/
+ * CMakeLists.txt), a library linked by nothing but the power-loss
+ * harness's negative control, is compiled with the fdatasync left out, to
+ * prove that harness notices acknowledged records lost on power loss. No
+ * runtime setting can turn it off. */
+#ifdef TV_TEST_UNSAFE_SKIP_FDATASYNC
+#define WRITER_SYNCS 0
+#else
+#define WRITER_SYNCS 1
+#endif
+
 /* Collected ops of one batch. */
 typedef struct batch {
   size_t num;
@@ -216,9 +228,11 @@ static tv_status roll(tv_ustore *u) {
 }
 
 /* uring_write_sync writes |len| bytes at |off| and fdatasyncs, linked, in
- * one submission. Returns 0 or -errno (a short write is -EIO). */
+ * one submission. Returns 0 or -errno (a short write is -EIO), with
+ * |*out_op| naming the step that failed. */
 static int uring_write_sync(struct io_uring *ring, int fd, const uint8_t *buf, size_t len, uint64_t off,
-                            int sync, int fixed) {
+                            int sync, int fixed, const char **out_op) {
+  *out_op = "io_uring submission";
   /* The ring is idle between batches, so its SQ always has room. */
   struct io_uring_sqe *sqe = io_uring_get_sqe(ring);
   if (sqe == NULL) {
@@ -261,8 +275,10 @@ static int uring_write_sync(struct io_uring *ring, int fd, const uint8_t *buf, s
     io_uring_cqe_seen(ring, cqe);
     if (err == 0 && is_write && res >= 0 && (size_t)res != len) {
       err = -EIO;
+      *out_op = "short write";
     } else if (err == 0 && res < 0) {
       err = res;
+      *out_op = is_write ? "write" : "fdatasync";
     }
   }
   return err;
@@ -300,7 +316,8 @@ static int direct_prepare(tv_ustore *u) {
 /* direct_write_sync writes the batch as whole blocks from dbuf (the tail
  * block first, zeros after the batch: recovery reads zeros as the end of
  * the log), linked to an fdatasync. */
-static int direct_write_sync(tv_ustore *u, size_t bytes) {
+static int direct_write_sync(tv_ustore *u, size_t bytes, const char **out_op) {
+  *out_op = "O_DIRECT open or read of the tail block";
   int err = direct_prepare(u);
   if (err != 0) {
     return err;
@@ -310,7 +327,8 @@ static int direct_write_sync(tv_ustore *u, size_t bytes) {
   size_t end = head + bytes;
   size_t total = (end + TV_STORE_DIRECT_BLOCK - 1) & ~(size_t)(TV_STORE_DIRECT_BLOCK - 1);
   memset(u->dbuf + end, 0, total - end);
-  err = uring_write_sync(&u->wring, u->direct_fd, u->dbuf, total, u->dbuf_base, 1, u->dbuf_registered);
+  err = uring_write_sync(&u->wring, u->direct_fd, u->dbuf, total, u->dbuf_base, WRITER_SYNCS, u->dbuf_registered,
+                         out_op);
   if (err != 0) {
     u->dbuf_base = UINT64_MAX;
     return err;
@@ -333,6 +351,18 @@ static void fsync_stats_add(tv_ustore *u, uint64_t us) {
   atomic_fetch_add(&u->st_fsyncs, 1);
 }
 
+/* log_write_failure tells the operator which call failed and why (a
+ * producer only sees NO_SPACE or WRITE_FAILED). Once per distinct message
+ * until a batch succeeds again: a full disk must not flood the log. */
+static void log_write_failure(tv_ustore *u) {
+  const char *msg = tv_store_io_error();
+  if (msg[0] == '\0' || strcmp(msg, u->logged_failure) == 0) {
+    return;
+  }
+  snprintf(u->logged_failure, sizeof u->logged_failure, "%s", msg);
+  fprintf(stderr, "tokenvault store: %s\n", msg);
+}
+
 /* write_batch makes the batch durable, or undoes any partial write so the
  * log ends at the last acknowledged record again. */
 static tv_status write_batch(tv_ustore *u, batch *b) {
@@ -342,26 +372,32 @@ static tv_status write_batch(tv_ustore *u, batch *b) {
   int err = u->fault != NULL ? u->fault(u->fault_ctx, u->batch_no) : 0;
   u->batch_no++;
   const uint64_t sync_start = tv_mono_us();
+  const char *op = "injected fault";
   if (err < 0) {
-    uring_write_sync(&u->wring, u->active_fd, u->batch_buf, b->bytes / 2 & ~7ul, u->write_off, 0, 0);
+    const char *ignored;
+    uring_write_sync(&u->wring, u->active_fd, u->batch_buf, b->bytes / 2 & ~7ul, u->write_off, 0, 0, &ignored);
     u->dbuf_base = UINT64_MAX;
-  } else if (u->direct && (err = direct_write_sync(u, b->bytes)) != -EINVAL) {
+  } else if (u->direct && (err = direct_write_sync(u, b->bytes, &op)) != -EINVAL) {
     /* done direct; EINVAL: the filesystem refuses O_DIRECT (tmpfs), so
      * direct_prepare turned it off and the batch goes buffered below */
   } else {
-    err = uring_write_sync(&u->wring, u->active_fd, u->batch_buf, b->bytes, u->write_off, 1, 0);
+    err = uring_write_sync(&u->wring, u->active_fd, u->batch_buf, b->bytes, u->write_off, WRITER_SYNCS, 0, &op);
   }
   if (err == 0) {
     fsync_stats_add(u, tv_mono_us() - sync_start);
+    u->logged_failure[0] = '\0';
     return TV_OK;
   }
+  tv_status st = tv_store_fd_failed(op, u->active_fd, -err);
   /* Cut whatever reached the file; if even that fails the log's end is
    * unknown, and only a reopen (recovery) can establish it. */
   if (ftruncate(u->active_fd, (off_t)u->write_off) != 0 || fsync(u->active_fd) != 0) {
     u->failed = TV_E_STORE_WRITE_FAILED;
+    log_write_failure(u); /* the batch's own failure first */
+    tv_store_fd_failed("ftruncate+fsync undoing a failed batch", u->active_fd, errno);
   }
   u->alloc_end = u->write_off;
-  return tv_store_errno_status(-err);
+  return st;
 }
 
 static void apply_op(tv_ustore *u, const tv_store_op *op) {
@@ -547,12 +583,14 @@ tv_status tv_ustore_writer_call(tv_ustore *u, tv_status (*fn)(tv_ustore *u, void
  * Returns 0 if there was nothing to do. */
 static int run_batch(tv_ustore *u) {
   run_task(u);
+  tv_store_io_error_clear(); /* a failure below logs its own message, never an older one */
   if (u->failed != TV_OK) {
     return drain_fail(u, u->failed) > 0;
   }
   if (u->write_off >= u->segment_bytes || u->segment_bytes - u->write_off < TV_STORE_RECORD_LEN_MAX) {
     tv_status st = roll(u);
     if (st != TV_OK) {
+      log_write_failure(u);
       return drain_fail(u, st) > 0;
     }
   }
@@ -566,6 +604,7 @@ static int run_batch(tv_ustore *u) {
   }
   tv_status st = write_batch(u, &b);
   if (st != TV_OK) {
+    log_write_failure(u);
     fail_batch(u, &b, st);
   } else {
     publish_batch(u, &b);
@@ -620,6 +659,9 @@ static void *writer_main(void *arg) {
 }
 
 tv_status tv_ustore_writer_start(tv_ustore *u) {
+  if (!WRITER_SYNCS) {
+    fprintf(stderr, "tokenvault store: UNSAFE TEST BUILD: batches are acknowledged without fdatasync\n");
+  }
   TV_ENSURE(pthread_create(&u->completer, NULL, completer_main, u) == 0, TV_E_INTERNAL);
   u->completer_started = 1;
   TV_ENSURE(pthread_create(&u->writer, NULL, writer_main, u) == 0, TV_E_INTERNAL);

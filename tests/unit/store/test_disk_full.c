@@ -237,10 +237,53 @@ static void test_injected_write_errors(void **state) {
   test_rmdir(dir);
 }
 
+/* open_fails_child opens a new store with no room to create its first
+ * segment; the failure must name the call and the errno, not only a
+ * status. Exit 0 if it does. */
+static int open_fails_child(const char *dir) {
+  signal(SIGXFSZ, SIG_IGN); /* EFBIG instead of a signal */
+  struct rlimit none;
+  getrlimit(RLIMIT_FSIZE, &none);
+  none.rlim_cur = 0;
+  if (setrlimit(RLIMIT_FSIZE, &none) != 0) {
+    return 10;
+  }
+  tv_store_options o = test_store_options(dir, 0);
+  tv_store *s;
+  tv_store_diag d;
+  tv_status st = tv_store_open(NULL, &o, &s, &d);
+  if (st != TV_E_STORE_NO_SPACE) {
+    return 11;
+  }
+  fprintf(stderr, "diag: %s: %s\n", d.path, d.message);
+  if (strcmp(d.path, dir) != 0 || strstr(d.message, "fallocate of seg-00000001.log failed") == NULL ||
+      strstr(d.message, "(errno 27)") == NULL) {
+    return 12;
+  }
+  return 0;
+}
+
+static void test_open_failure_names_call_and_errno(void **state) {
+  (void)state;
+  char dir[256];
+  test_tmpdir(dir, sizeof dir);
+  pid_t pid = fork();
+  assert_true(pid >= 0);
+  if (pid == 0) {
+    _exit(open_fails_child(dir));
+  }
+  int status;
+  assert_int_equal(waitpid(pid, &status, 0), pid);
+  assert_true(WIFEXITED(status));
+  assert_int_equal(WEXITSTATUS(status), 0);
+  test_rmdir(dir);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_file_size_limit),
       cmocka_unit_test(test_injected_write_errors),
+      cmocka_unit_test(test_open_failure_names_call_and_errno),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
