@@ -28,6 +28,7 @@
 #include "vault/store/cursor.h"
 #include "vault/store/record.h"
 #include "vault/store/segment.h"
+#include "vault/store/tail_rule.h"
 
 #define WRITE_BUF_BYTES (1u << 20)
 
@@ -91,8 +92,9 @@ static uint64_t next_intact(const seg_walk *w, uint64_t off, uint64_t last_seq) 
 }
 
 /* torn_tail mirrors recovery: in the last segment, bad bytes followed by
- * zeros or only by records of their own batch are an unacknowledged torn
- * write, not damage. */
+ * zeros or only by records of their own batch, in a record the tail rule
+ * (tail_rule.h) shows was never written in full, are an unacknowledged
+ * torn write, not damage. */
 static int torn_tail(const seg_walk *w, uint64_t off, const tv_record_header *prev) {
   if (tv_record_is_zero(w->map + off, w->size - off)) {
     return 1;
@@ -110,7 +112,7 @@ static int torn_tail(const seg_walk *w, uint64_t off, const tv_record_header *pr
       return 0;
     }
   }
-  return 1;
+  return tv_tail_classify(w->map, w->size, off) == TV_TAIL_TORN;
 }
 
 static void open_gap(repair_state *rs, const seg_walk *w, uint64_t off) {
