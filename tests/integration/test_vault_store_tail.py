@@ -1,7 +1,7 @@
 """What the store's open does to the log reaches tokenvaultd's log (issue
 16 P3): a CHECKPOINT that does not check out is logged as
 store_checkpoint_discarded (the whole log is replayed, every token still
-resolves); a torn last record (the segment cut inside it, as a crash
+resolves, and the clean stop replaces it); a torn last record (the segment cut inside it, as a crash
 during a write leaves it) is cut and logged as store_tail_cut with the
 segment, offset, bytes, records and the file the cut bytes were kept in,
 which holds exactly those bytes."""
@@ -46,6 +46,12 @@ opened = events(server, "store_opened")
 t.check(opened and opened[0].get("checkpoint") == "discarded" and opened[0].get("replayed_records") == len(VALUES),
         "store_opened: the whole log replayed (%s)" % opened)
 t.check(resolve(server, tokens) == VALUES, "every token resolves after the full replay")
+rc, _ = server.terminate(30)
+t.check(rc == 0, "stopped")
+server = t.Server(*ARGS)
+opened = events(server, "store_opened")
+t.check(opened and opened[0].get("checkpoint") == "used" and not events(server, "store_checkpoint_discarded"),
+        "the clean stop replaced the bad CHECKPOINT: the next start uses it (%s)" % opened)
 rc, _ = server.terminate(30)
 t.check(rc == 0, "stopped")
 

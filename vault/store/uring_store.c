@@ -262,9 +262,10 @@ static tv_status ustore_open_steps(tv_ustore *u, const tv_store_options *opts, t
   /* A long replayed tail counts as unsaved work: the writer then writes a
    * checkpoint at close (or sooner, with the records written after), so
    * a clean stop after a crash recovery spares the next start the same
-   * replay even if nothing new was written. */
-  if (u->st_recovered >= TV_STORE_CKPT_REPLAYED_MIN) {
-    u->ckpt_since = u->st_recovered;
+   * replay even if nothing new was written. A discarded checkpoint is
+   * replaced the same way, so it is not met (and logged) at every start. */
+  if (u->st_recovered >= TV_STORE_CKPT_REPLAYED_MIN || u->open_report.checkpoint == TV_STORE_CKPT_DISCARDED) {
+    u->ckpt_since = u->st_recovered > 0 ? u->st_recovered : 1;
   }
   if (!opts->uring_reads) {
     TV_TRY(init_maps(u));

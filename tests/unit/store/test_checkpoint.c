@@ -192,6 +192,20 @@ static void test_corrupt_checkpoint_full_replay(void **state) {
   expect_outcome(f, TV_STORE_CKPT_NONE, NULL);
 }
 
+/* A discarded checkpoint is replaced at the next clean close (with
+ * checkpoints on), even after a short replay and no writes, so the next
+ * start uses one again instead of meeting the bad file each time. */
+static void test_discarded_checkpoint_replaced_at_close(void **state) {
+  fixture *f = *state;
+  assert_int_equal(truncate(f->ckpt, 100), 0);
+  tv_store *s = open_store(f, EVERY);
+  tv_store_open_report r;
+  tv_store_get_open_report(s, &r);
+  assert_int_equal(r.checkpoint, TV_STORE_CKPT_DISCARDED);
+  tv_store_close(s);
+  expect_outcome(f, TV_STORE_CKPT_USED, NULL);
+}
+
 static void test_truncated_checkpoint_full_replay(void **state) {
   fixture *f = *state;
   assert_int_equal(truncate(f->ckpt, 100), 0);
@@ -357,6 +371,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_mismatched_checkpoint_ignored, setup, teardown),
       cmocka_unit_test_setup_teardown(test_covered_records_are_checked, setup, teardown),
       cmocka_unit_test_setup_teardown(test_long_replay_checkpointed_at_close, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_discarded_checkpoint_replaced_at_close, setup, teardown),
       cmocka_unit_test_setup_teardown(test_short_replay_not_checkpointed, setup, teardown),
       cmocka_unit_test_setup_teardown(test_damage_in_covered_sealed_segment, setup, teardown),
       cmocka_unit_test_setup_teardown(test_damage_before_checkpoint_position, setup, teardown),
