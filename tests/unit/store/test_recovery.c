@@ -205,6 +205,11 @@ static void test_flipped_byte_in_last_record_is_damage(void **state) {
   assert_int_equal(tv_store_repair(f->dir, &rep), TV_OK);
   assert_int_equal(rep.segments_rewritten, 1);
   assert_int_equal(rep.torn_bytes, 0);
+  assert_int_equal(rep.records_lost, 1); /* the damaged record, named */
+  assert_int_equal(rep.num_ranges, 1);
+  assert_true(rep.ranges[0].first_seq == rep.ranges[0].last_seq);
+  assert_true(rep.ranges[0].offset == tv_loc_offset(f->locs[N - 1]));
+  assert_true(rep.ranges[0].bytes == tv_loc_len(f->locs[N - 1]));
   assert_int_equal(count_named(f->dir, ".damaged-"), 1);
   assert_int_equal(tv_store_open(NULL, &f->opts, &s, &d), TV_OK);
   tv_store_stats st;
