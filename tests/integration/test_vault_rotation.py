@@ -9,7 +9,9 @@
     rotation block: SIGKILL during re-encryption, restart, SIGKILL during
     compaction (version already retired: only the pending file remembers
     the compaction), restart without limits: the rotation completes, no
-    token is lost, every one decrypts under the new version."""
+    token is lost, every one decrypts under the new version, and its
+    rotation_completed line and audit entry count all 20 000 records
+    moved, not only the last run's (none)."""
 import json
 import os
 import random
@@ -243,10 +245,13 @@ with t.insecure_channel(server.port) as ch:
             "compaction completed after the second crash")
     check_all_tokens(c, big, big_tokens, 2, "after two crashes")
     t.check(key_states(c) == {1: TV.KEY_STATE_RETIRED, 2: TV.KEY_STATE_ACTIVE}, "ListKeys: 1 RETIRED, 2 ACTIVE")
+moved = [line.get("records_moved") for line in server.lines() if line.get("event") == "rotation_completed"]
+t.check(moved == [20000], "rotation_completed counts the whole rotation over its three runs: %s" % moved)
 rc, took = server.terminate(30)
 t.check(rc == 0, "SIGTERM exits 0 (%.1f s)" % took)
 t.check(not os.path.exists(os.path.join(DATA, "rotation-pending")), "nothing left pending")
 entries = completions(DATA)
+t.check([x.get("items") for x in entries] == [20000], "the audit entry counts the whole rotation too")
 t.check([(x.get("outcome"), x.get("principal"), x.get("ns")) for x in entries] == [("OK", "system:rotation", "pan")],
         "audit: one CompleteRotation entry, OK; the two killed runs left none (%s)" % entries)
 audit_verify(DATA)

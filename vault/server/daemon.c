@@ -147,7 +147,7 @@ static int serve(tv_settings *s, const tv_service *service, tv_tls_reloader *rel
 }
 
 static int run_settings(tv_settings *s, const tv_service *base_service, const tv_daemon_hooks *hooks) {
-  char err[512] = "";
+  char err[1024] = ""; /* a refusal names paths and what to do */
   sigset_t set;
   block_signals(&set);
   tv_tls_reloader *reloader = NULL;

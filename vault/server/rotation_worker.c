@@ -33,6 +33,10 @@ typedef struct slot {
   uint64_t retry_at;   /* monotonic ms before which it must not run */
   int pending;         /* named in the pending file */
   int reported;        /* queued at least once since start */
+  /* Records under older versions when this rotation started (its first
+   * run's first chunk), kept in the pending file with the name so a
+   * resumed or retried run still counts the whole rotation; 0: unknown. */
+  uint64_t rotation_total;
 } slot;
 
 struct tv_rotation_worker {
@@ -76,11 +80,12 @@ static tv_status pending_write(tv_rotation_worker *w) {
   if (path == NULL) {
     return TV_OK;
   }
-  char text[TV_ENGINE_NAMESPACES_MAX * (TV_KEYRING_NAMESPACE_LEN_MAX + 1) + 1];
+  char text[TV_ENGINE_NAMESPACES_MAX * (TV_KEYRING_NAMESPACE_LEN_MAX + 22) + 1];
   size_t len = 0;
   for (size_t i = 0; i < w->o.num_namespaces; i++) {
     if (w->slots[i].pending) {
-      int n = snprintf(text + len, sizeof text - len, "%s\n", w->slots[i].st.ns);
+      int n = snprintf(text + len, sizeof text - len, "%s\t%llu\n", w->slots[i].st.ns,
+                       (unsigned long long)w->slots[i].rotation_total);
       TV_ENSURE(n > 0 && (size_t)n < sizeof text - len, TV_E_INVALID_ARGUMENT);
       len += (size_t)n;
     }
@@ -111,8 +116,10 @@ static void pending_save(tv_rotation_worker *w) {
   }
 }
 
-/* Marks the namespaces named in the pending file; a name that is no longer
- * configured is dropped (its data is not served any more). */
+/* Marks the namespaces named in the pending file, one "name<TAB>total" a
+ * line (a line with the name alone, from an older version: total
+ * unknown); a name that is no longer configured is dropped (its data is
+ * not served any more). */
 static void pending_read(tv_rotation_worker *w) {
   if (w->o.pending_path == NULL) {
     return;
@@ -121,12 +128,19 @@ static void pending_read(tv_rotation_worker *w) {
   if (f == NULL) {
     return;
   }
-  char name[TV_KEYRING_NAMESPACE_LEN_MAX + 2];
+  char name[TV_KEYRING_NAMESPACE_LEN_MAX + 24];
   while (fgets(name, sizeof name, f) != NULL) {
     name[strcspn(name, "\n")] = '\0';
+    char *tab = strchr(name, '\t');
+    uint64_t total = 0;
+    if (tab != NULL) {
+      *tab = '\0';
+      total = strtoull(tab + 1, NULL, 10);
+    }
     size_t i = find_slot(w, name);
     if (i != NONE) {
       w->slots[i].pending = 1;
+      w->slots[i].rotation_total = total;
     }
   }
   fclose(f);
@@ -213,6 +227,10 @@ static tv_status reencrypt_all(tv_rotation_worker *w, size_t i) {
     s->st.active_version = p.active_version;
     s->st.records_done += p.reencrypted;
     s->st.records_total = s->st.records_done + p.remaining;
+    if (s->rotation_total == 0 && s->st.records_total > 0) {
+      s->rotation_total = s->st.records_total; /* the rotation's first chunk */
+      pending_save(w);
+    }
     pthread_mutex_unlock(&w->lock);
     if (p.remaining == 0) {
       return TV_OK;
@@ -245,6 +263,17 @@ static tv_status compact_store(tv_rotation_worker *w, size_t i) {
   return st == TV_E_STORE_COMPACT_CANCELLED ? TV_E_SERVER_SHUTTING_DOWN : st;
 }
 
+/* The whole rotation's count, over every run (a resume after a restart, a
+ * retry): what was under older versions when it started, less what this
+ * run found still there, plus what this run moved. Without the start's
+ * figure (an older pending file), this run's alone. */
+static uint64_t records_moved(const slot *s) {
+  if (s->rotation_total >= s->st.records_total) {
+    return s->rotation_total - s->st.records_total + s->st.records_done;
+  }
+  return s->st.records_done;
+}
+
 static void audit_run(tv_rotation_worker *w, const slot *s, tv_status st, uint64_t start_ms) {
   char request_id[64];
   snprintf(request_id, sizeof request_id, "rotation-v%u", s->st.active_version);
@@ -254,7 +283,7 @@ static void audit_run(tv_rotation_worker *w, const slot *s, tv_status st, uint64
       .peer = "local",
       .method = TV_ROTATION_METHOD,
       .ns = s->st.ns,
-      .items = s->st.records_done,
+      .items = records_moved(s),
       .request_id = request_id,
       .code = (uint32_t)tv_status_to_grpc(st),
       .outcome = tv_status_name(st),
@@ -275,7 +304,7 @@ static void log_run(const slot *s, tv_status st) {
   tv_log_begin(&line, st == TV_OK ? "info" : "error", st == TV_OK ? "rotation_completed" : "rotation_failed");
   tv_log_str(&line, "namespace", s->st.ns);
   tv_log_int(&line, "active_version", (int64_t)s->st.active_version);
-  tv_log_int(&line, "records_moved", (int64_t)s->st.records_done);
+  tv_log_int(&line, "records_moved", (int64_t)records_moved(s));
   if (st != TV_OK) {
     tv_log_str(&line, "error", tv_status_name(st));
     tv_log_int(&line, "attempts", (int64_t)s->st.attempts);
@@ -309,6 +338,7 @@ static void finish(tv_rotation_worker *w, size_t i, tv_status st) {
     s->retry_at = 0;
     s->st.phase = s->queued_seq != 0 ? TV_ROTATION_QUEUED : TV_ROTATION_DONE;
     s->pending = s->queued_seq != 0;
+    s->rotation_total = 0; /* a rotation queued meanwhile counts afresh */
     pending_save(w);
     return;
   }
@@ -449,6 +479,7 @@ tv_status tv_rotation_worker_enqueue(tv_rotation_worker *w, const char *ns) {
   w->slots[i].st.attempts = 0;
   if (!w->slots[i].pending) {
     w->slots[i].pending = 1;
+    w->slots[i].rotation_total = 0; /* a new rotation */
     pending_save(w);
   }
   queue_slot(w, i);

@@ -8,7 +8,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "hsm/counter.h"
 #include "hsm/dev_init.h"
+#include "vault/server/keyring_start.h"
+#include "vault/server/log.h"
 #include "vault/server/refusal_audit.h"
 #include "vault/util/dir_sync.h"
 
@@ -79,21 +82,52 @@ static tv_status open_hsm(tv_vault *v, const tv_settings *opts, char *err, size_
   return TV_OK;
 }
 
-/* The keyring: created on the first --dev start or with --init. */
+/* The facts tv_keyring_start_decide judges by. Only a missing keyring
+ * needs the HSM's generation; reading it changes nothing. */
+static tv_status keyring_facts(tv_vault *v, const tv_settings *opts, const char *path, tv_keyring_start_facts *f) {
+  struct stat sb;
+  tv_store_stats st;
+  tv_store_get_stats(v->store, &st);
+  *f = (tv_keyring_start_facts){.data_dir = opts->data_dir, .keyring_exists = lstat(path, &sb) == 0 || errno != ENOENT,
+                                .dev = opts->dev, .init = opts->init, .store_records = st.log_records + st.records};
+  if (f->keyring_exists) {
+    return TV_OK;
+  }
+  tv_status hst = tv_hsm_counter_read(v->hsm, &f->hsm_generation, TV_KEYRING_COUNTER_LABEL_DEFAULT);
+  f->hsm_has_generation = hst == TV_OK;
+  return hst == TV_E_HSM_KEY_NOT_FOUND ? TV_OK : hst;
+}
+
+/* The keyring: created only for a new vault (keyring_start.h). */
 static tv_status open_keyring(tv_vault *v, const tv_settings *opts, char *err, size_t err_len) {
   char path[PATH_MAX];
   if (join(path, opts->data_dir, "keyring") != TV_OK) {
     return failf(TV_E_INVALID_ARGUMENT, err, err_len, "--data-dir is too long", NULL);
   }
-  tv_keyring_options ko = {.path = path, .mac_label = opts->mac_label, .kek_label = opts->kek_label};
-  tv_status st = tv_keyring_open(&v->keyring, v->hsm, &ko);
-  if (st == TV_E_KEYRING_NOT_FOUND && (opts->dev || opts->init)) {
-    st = tv_keyring_create(&v->keyring, v->hsm, &ko);
-  } else if (st == TV_E_KEYRING_NOT_FOUND) {
-    return failf(st, err, err_len, "no keyring in the data directory", "start once with --init to create it");
+  tv_keyring_start_facts facts;
+  tv_status st = keyring_facts(v, opts, path, &facts);
+  if (st != TV_OK) {
+    return failf(st, err, err_len, "reading the keyring generation from the HSM failed", tv_hsm_error_detail());
   }
+  char why[768];
+  tv_keyring_start_action action = tv_keyring_start_decide(&facts, why, sizeof why);
+  if (action == TV_KEYRING_START_REFUSE) {
+    snprintf(err, err_len, "%s", why);
+    return facts.keyring_exists ? TV_E_SERVER_CONFIG : TV_E_KEYRING_NOT_FOUND;
+  }
+  tv_keyring_options ko = {.path = path, .mac_label = opts->mac_label, .kek_label = opts->kek_label};
+  st = action == TV_KEYRING_START_CREATE ? tv_keyring_create(&v->keyring, v->hsm, &ko)
+                                         : tv_keyring_open(&v->keyring, v->hsm, &ko);
   if (st != TV_OK) {
     return failf(st, err, err_len, "opening the keyring failed", path);
+  }
+  if (action == TV_KEYRING_START_CREATE) {
+    tv_log_line line;
+    tv_log_begin(&line, "info", "keyring_created");
+    tv_log_str(&line, "path", path);
+    tv_log_str(&line, "why", opts->init ? "--init, empty store, no keyring generation on the HSM"
+                                        : "--dev first start: empty store, no keyring generation on the HSM");
+    tv_log_end(&line);
   }
   for (size_t i = 0; i < v->config->namespaces_len; i++) {
     const char *name = v->config->namespaces[i].name;
@@ -120,7 +154,41 @@ static tv_status store_open_failed(tv_status st, const tv_store_diag *diag, cons
   return failf(st, err, err_len, "opening the store failed", detail);
 }
 
-static tv_status open_engine(tv_vault *v, const tv_settings *opts, char *err, size_t err_len) {
+/* log_store_open reports what the store's open did to the log: every
+ * cut of a torn tail and a checkpoint it could not use are warnings an
+ * operator must see (the store itself logs nothing). */
+static void log_store_open(tv_store *store, const char *dir) {
+  tv_store_open_report r;
+  tv_store_get_open_report(store, &r);
+  tv_log_line line;
+  if (r.tail_bytes > 0) {
+    tv_log_begin(&line, "warn", "store_tail_cut");
+    tv_log_str(&line, "segment", r.tail_segment);
+    tv_log_int(&line, "offset", (int64_t)r.tail_offset);
+    tv_log_int(&line, "bytes", (int64_t)r.tail_bytes);
+    tv_log_int(&line, "records", (int64_t)r.tail_records);
+    char kept[PATH_MAX + sizeof r.tail_kept_as];
+    snprintf(kept, sizeof kept, "%s/%s", dir, r.tail_kept_as);
+    tv_log_str(&line, "kept_as", kept);
+    tv_log_str(&line, "why", "a torn write at the end of the log, never acknowledged (a crash during a write)");
+    tv_log_end(&line);
+  }
+  if (r.checkpoint == TV_STORE_CKPT_DISCARDED) {
+    tv_log_begin(&line, "warn", "store_checkpoint_discarded");
+    tv_log_str(&line, "reason", r.checkpoint_why);
+    tv_log_str(&line, "effect", "the whole log was replayed; a new checkpoint is written at the next close");
+    tv_log_end(&line);
+  }
+  tv_log_begin(&line, "info", "store_opened");
+  tv_log_str(&line, "checkpoint", r.checkpoint == TV_STORE_CKPT_USED ? "used"
+                                  : r.checkpoint == TV_STORE_CKPT_NONE ? "none" : "discarded");
+  tv_log_int(&line, "replayed_records", (int64_t)r.replayed_records);
+  tv_log_end(&line);
+}
+
+/* The store opens before the keyring: whether it holds records decides
+ * whether a missing keyring may be created (keyring_start.h). */
+static tv_status open_store(tv_vault *v, const tv_settings *opts, char *err, size_t err_len) {
   char dir[PATH_MAX];
   if (join(dir, opts->data_dir, "store") != TV_OK) {
     return failf(TV_E_INVALID_ARGUMENT, err, err_len, "--data-dir is too long", NULL);
@@ -134,8 +202,13 @@ static tv_status open_engine(tv_vault *v, const tv_settings *opts, char *err, si
   if (st != TV_OK) {
     return store_open_failed(st, &diag, dir, err, err_len);
   }
+  log_store_open(v->store, dir);
+  return TV_OK;
+}
+
+static tv_status open_engine(tv_vault *v, char *err, size_t err_len) {
   tv_engine_options eo = {.store = v->store, .keyring = v->keyring};
-  st = tv_engine_new(&v->engine, &eo);
+  tv_status st = tv_engine_new(&v->engine, &eo);
   if (st != TV_OK) {
     return failf(st, err, err_len, "creating the engine failed", NULL);
   }
@@ -203,10 +276,13 @@ tv_status tv_vault_open(tv_vault *out, tv_settings *opts, char *out_err, size_t 
     st = open_hsm(out, opts, out_err, out_err_len);
   }
   if (st == TV_OK) {
+    st = open_store(out, opts, out_err, out_err_len);
+  }
+  if (st == TV_OK) {
     st = open_keyring(out, opts, out_err, out_err_len);
   }
   if (st == TV_OK) {
-    st = open_engine(out, opts, out_err, out_err_len);
+    st = open_engine(out, out_err, out_err_len);
   }
   if (st == TV_OK) {
     st = open_audit(out, opts, out_err, out_err_len);

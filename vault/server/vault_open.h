@@ -1,6 +1,7 @@
 /* tv_vault — everything tokenvaultd serves from, opened in order from the
- * data directory and the command line: HSM -> keyring -> store -> engine
- * -> audit log, and closed in reverse.
+ * data directory and the command line: HSM -> store -> keyring -> engine
+ * -> audit log (the store before the keyring: a missing keyring is only
+ * created for a store without records, see keyring_start.h).
  *
  * Layout of the data directory:
  *   <dir>/keyring   the keyring file (tv_keyring)
@@ -55,7 +56,11 @@ typedef struct tv_vault {
  * namespaces and must outlive the vault). With --dev a SoftHSM2 token,
  * keyring, store and audit log are created under the data directory on
  * the first start and reused later. Without --dev the settings' HSM is
- * used and a missing keyring is an error unless --init was given. On
+ * used and a missing keyring is an error unless --init was given. A
+ * keyring is created only for a new vault (empty store, no keyring
+ * generation on the HSM); otherwise a missing one refuses the start
+ * (TV_E_KEYRING_NOT_FOUND) naming how to restore it, and --init on a
+ * store with records is refused (TV_E_SERVER_CONFIG). On
  * failure everything opened is closed again and |out_err| holds a
  * sentence (never a PIN). */
 tv_status tv_vault_open(tv_vault *out, tv_settings *settings, char *out_err, size_t out_err_len);

@@ -10,8 +10,13 @@
  * the batch after it if that record ended a batch, else its own) and look
  * for any valid record further on. A valid record of a later batch proves
  * the bad bytes were once durable: that is corruption, named by file and
- * offset. Otherwise everything from the bad byte on is the torn remainder
- * of the last batch, never acknowledged, and is cut. */
+ * offset. Otherwise the bad record itself is judged by the tail rule
+ * (tail_rule.h): a record that ran past the end of the file or holds
+ * bytes never written (zeros where a written record has none) is the torn
+ * remainder of the last batch, never acknowledged: everything from it on
+ * is kept aside as "<segment>.tail-<ms>" (fsynced) and cut, and the open
+ * report says what was cut. A complete record that fails its CRC with no
+ * sign of a partial write is damage: the open stops, naming it. */
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -27,6 +32,7 @@
 #include "vault/store/compact_manifest.h"
 #include "vault/store/cursor.h"
 #include "vault/store/segment.h"
+#include "vault/store/tail_rule.h"
 #include "vault/store/ustore.h"
 
 typedef struct seg_scan {
@@ -38,6 +44,8 @@ typedef struct seg_scan {
   int skip;       /* wholly covered by a checkpoint: not replayed */
   uint64_t end; /* out: end of the last good record */
   int torn;     /* out: non-zero bytes after |end| are to be cut */
+  uint64_t tail_end;     /* out (torn): end of the written bytes to keep aside */
+  uint64_t tail_records; /* out (torn): records at least partly in them */
 } seg_scan;
 
 __attribute__((format(printf, 5, 6))) static tv_status corrupt(tv_ustore *u, tv_store_diag *diag, uint32_t id,
@@ -187,7 +195,13 @@ static tv_status classify_damage(tv_ustore *u, seg_scan *s, uint64_t off, tv_sta
                      y);
     }
   }
+  if (tv_tail_classify(s->map, s->size, off) == TV_TAIL_DAMAGE) {
+    return corrupt(u, diag, s->id, off, "%s in a record written in full at the end of the log: damage, not a torn write",
+                   tv_status_name(why));
+  }
   s->torn = 1;
+  s->tail_end = tv_tail_data_end(s->map, s->size, off);
+  s->tail_records = tv_tail_count_records(s->map, off, s->tail_end);
   return TV_OK;
 }
 
@@ -273,6 +287,8 @@ static tv_status verify_covered(tv_ustore *u, const seg_scan *s, uint64_t end, u
     TV_TRY(check_record(u, s, off, &r, *seq, diag));
     *seq = r.header.seq;
     u->st_checked++;
+    u->st_covered_data += r.header.type == TV_RECORD_PUT || r.header.type == TV_RECORD_REPUT ||
+                          r.header.type == TV_RECORD_DELETE;
     off += len;
   }
   return TV_OK;
@@ -298,12 +314,54 @@ static tv_status scan_mapped(tv_ustore *u, seg_scan *s, uint64_t *verify_seq, ui
   return scan_segment(u, s, last_seq, diag);
 }
 
+/* copy_range copies [from, to) of |in_fd| to |out_fd|. */
+static tv_status copy_range(int in_fd, int out_fd, uint64_t from, uint64_t to) {
+  uint8_t buf[1 << 14];
+  while (from < to) {
+    size_t want = to - from < sizeof buf ? (size_t)(to - from) : sizeof buf;
+    ssize_t n = pread(in_fd, buf, want, (off_t)from);
+    TV_ENSURE(n > 0, TV_E_IO);
+    TV_ENSURE(write(out_fd, buf, (size_t)n) == n, tv_store_errno_status(errno));
+    from += (uint64_t)n;
+  }
+  return TV_OK;
+}
+
+/* keep_tail copies the written bytes about to be cut to
+ * "<segment>.tail-<ms>" (file and directory fsynced before the cut), so
+ * a cut never destroys the only copy of anything, and reports it. */
+static tv_status keep_tail(tv_ustore *u, const seg_scan *s, int fd) {
+  tv_store_open_report *rep = &u->open_report;
+  tv_segment_name(rep->tail_segment, sizeof rep->tail_segment, s->id);
+  snprintf(rep->tail_kept_as, sizeof rep->tail_kept_as, "%s.tail-%" PRIu64, rep->tail_segment, tv_now_ms());
+  int out = openat(u->dir_fd, rep->tail_kept_as, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+  TV_ENSURE(out >= 0, tv_store_errno_status(errno));
+  tv_status st = copy_range(fd, out, s->end, s->tail_end);
+  if (st == TV_OK && fsync(out) != 0) {
+    st = tv_store_errno_status(errno);
+  }
+  close(out);
+  if (st == TV_OK && fsync(u->dir_fd) != 0) {
+    st = TV_E_IO;
+  }
+  if (st != TV_OK) {
+    unlinkat(u->dir_fd, rep->tail_kept_as, 0);
+    memset(rep, 0, sizeof *rep);
+    return st;
+  }
+  rep->tail_offset = s->end;
+  rep->tail_bytes = s->tail_end - s->end;
+  rep->tail_records = s->tail_records;
+  return TV_OK;
+}
+
 /* finish_tail cuts a torn tail and makes the last segment ready to append. */
 static tv_status finish_tail(tv_ustore *u, const seg_scan *s, int fd, uint64_t last_seq) {
   u->active_seg = s->id;
   u->active_fd = fd;
   u->alloc_end = s->size;
   if (s->torn) {
+    TV_TRY(keep_tail(u, s, fd));
     TV_ENSURE(ftruncate(fd, (off_t)s->end) == 0 && fsync(fd) == 0, TV_E_IO);
     u->st_torn_cut = s->size - s->end;
     u->alloc_end = s->end;
@@ -352,7 +410,12 @@ static int ckpt_matches(const seg_scan *s, const tv_ckpt_pos *pos) {
 static void use_checkpoint(tv_ustore *u, seg_scan *scans, size_t num, uint64_t *last_seq) {
   tv_index *idx;
   tv_ckpt_pos pos;
-  if (tv_ckpt_load(u->dir_fd, 0, &idx, &pos) != TV_OK) {
+  tv_store_open_report *rep = &u->open_report;
+  tv_status st = tv_ckpt_load(u->dir_fd, 0, &idx, &pos);
+  if (st != TV_OK) {
+    rep->checkpoint = st == TV_E_STORE_NOT_FOUND ? TV_STORE_CKPT_NONE : TV_STORE_CKPT_DISCARDED;
+    snprintf(rep->checkpoint_why, sizeof rep->checkpoint_why, "%s",
+             st == TV_E_STORE_CORRUPT ? "unreadable (size, CRC or fields wrong)" : tv_status_name(st));
     return;
   }
   size_t at = num;
@@ -361,8 +424,13 @@ static void use_checkpoint(tv_ustore *u, seg_scan *scans, size_t num, uint64_t *
   }
   if (at == num || !ckpt_matches(&scans[at], &pos)) {
     tv_index_free(idx);
+    rep->checkpoint = TV_STORE_CKPT_DISCARDED;
+    snprintf(rep->checkpoint_why, sizeof rep->checkpoint_why,
+             "it names segment %" PRIu32 " offset %" PRIu64 " seq %" PRIu64 ", not a record of this log", pos.segment,
+             pos.offset, pos.last_seq);
     return;
   }
+  rep->checkpoint = TV_STORE_CKPT_USED;
   tv_index_free(u->index);
   u->index = idx;
   for (size_t i = 0; i < at; i++) {
@@ -372,9 +440,9 @@ static void use_checkpoint(tv_ustore *u, seg_scan *scans, size_t num, uint64_t *
   scans[at].end = pos.offset;
   *last_seq = pos.last_seq;
   u->last_loc = pos.last_loc;
-  tv_index_stats st;
-  tv_index_get_stats(u->index, &st);
-  u->st_ckpt_tokens = st.tokens;
+  tv_index_stats ist;
+  tv_index_get_stats(u->index, &ist);
+  u->st_ckpt_tokens = ist.tokens;
 }
 
 /* replay_all maps every segment, sizes the index from a header-only pass

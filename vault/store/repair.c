@@ -28,6 +28,7 @@
 #include "vault/store/cursor.h"
 #include "vault/store/record.h"
 #include "vault/store/segment.h"
+#include "vault/store/tail_rule.h"
 
 #define WRITE_BUF_BYTES (1u << 20)
 
@@ -50,6 +51,7 @@ typedef struct seg_walk {
 
 typedef struct repair_state {
   uint64_t last_seq;
+  uint64_t end_records; /* records found in damage that runs to the end */
   int gap_open;
   tv_store_lost_range gap;
   tv_store_repair_report *rep;
@@ -91,8 +93,9 @@ static uint64_t next_intact(const seg_walk *w, uint64_t off, uint64_t last_seq) 
 }
 
 /* torn_tail mirrors recovery: in the last segment, bad bytes followed by
- * zeros or only by records of their own batch are an unacknowledged torn
- * write, not damage. */
+ * zeros or only by records of their own batch, in a record the tail rule
+ * (tail_rule.h) shows was never written in full, are an unacknowledged
+ * torn write, not damage. */
 static int torn_tail(const seg_walk *w, uint64_t off, const tv_record_header *prev) {
   if (tv_record_is_zero(w->map + off, w->size - off)) {
     return 1;
@@ -110,7 +113,7 @@ static int torn_tail(const seg_walk *w, uint64_t off, const tv_record_header *pr
       return 0;
     }
   }
-  return 1;
+  return tv_tail_classify(w->map, w->size, off) == TV_TAIL_TORN;
 }
 
 static void open_gap(repair_state *rs, const seg_walk *w, uint64_t off) {
@@ -168,6 +171,15 @@ static tv_status walk_segment(seg_walk *w, repair_state *rs) {
     w->header_bad |= off == 0;
     open_gap(rs, w, off);
     uint64_t next = next_intact(w, off, rs->last_seq);
+    if (next == w->size && w->is_last) {
+      /* Damage up to the end of the log (e.g. a complete last record that
+       * fails its CRC): no later record numbers the loss, so count the
+       * record starts in the written bytes; past them is preallocation. */
+      uint64_t end = tv_tail_data_end(w->map, w->size, off);
+      rs->gap.bytes += end - off;
+      rs->end_records = tv_tail_count_records(w->map, off, end);
+      break;
+    }
     rs->gap.bytes += next - off;
     off = next;
   }
@@ -304,8 +316,9 @@ static tv_status repair_all(int dir_fd, const char *dir, const uint32_t *ids, si
     st = repair_one(dir_fd, dir, &w, &rs);
     free(w.recs);
   }
-  if (st == TV_OK && rs.gap_open) { /* damage up to the end: count unknown */
-    rs.gap.last_seq = rs.gap.first_seq - 1;
+  if (st == TV_OK && rs.gap_open) { /* damage up to the end: counted by record starts */
+    rs.gap.last_seq = rs.gap.first_seq - 1 + rs.end_records;
+    rep->records_lost += rs.end_records;
     rep->bytes_lost += rs.gap.bytes;
     if (rep->num_ranges < TV_STORE_REPAIR_RANGES_MAX) {
       rep->ranges[rep->num_ranges++] = rs.gap;

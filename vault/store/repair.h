@@ -43,8 +43,10 @@ typedef struct tv_store_repair_report {
  * original is renamed to "<segment>.damaged-<unix ms>" (never deleted) and
  * the new file, synced, takes its name. The segment header is rebuilt if
  * it was itself damaged. A torn tail of the last segment (no intact record
- * after it) is not a loss: never acknowledged, it is left for open to cut
- * and counted in |torn_bytes|. Undamaged segments are left untouched.
+ * after it, and torn by the tail rule of tail_rule.h) is not a loss: never
+ * acknowledged, it is left for open to cut and counted in |torn_bytes|; a
+ * complete record failing its CRC at the end of the log is damage like
+ * any other (dropped, the original kept). Undamaged segments are left untouched.
  * Returns TV_OK (|report| filled; records_lost may be 0) after which the
  * store opens; TV_E_STORE_LOCKED if the store is open; TV_E_STORE_LAYOUT
  * if segments are missing; TV_E_IO / TV_E_NO_MEMORY. */

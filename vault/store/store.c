@@ -176,6 +176,13 @@ tv_status tv_store_scan(tv_store *s, tv_store_scan_fn fn, void *ctx) {
   return s->backend->scan(s->impl, fn, ctx);
 }
 
+void tv_store_get_open_report(tv_store *s, tv_store_open_report *out) {
+  memset(out, 0, sizeof *out);
+  if (s->backend->get_open_report != NULL) {
+    s->backend->get_open_report(s->impl, out);
+  }
+}
+
 void tv_store_get_stats(tv_store *s, tv_store_stats *out) {
   memset(out, 0, sizeof *out);
   s->backend->get_stats(s->impl, out);

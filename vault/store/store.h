@@ -142,6 +142,9 @@ typedef struct tv_store_stats {
   uint64_t checked_records;   /* records (headers included) the checkpoint
                                  covers, checked at open but not replayed */
   uint64_t checkpoints_written;
+  uint64_t log_records; /* put, re-put and delete records in the log at open
+                           (replayed, or checked under a checkpoint): 0 for
+                           a store that never held data */
   int direct_io; /* 0: buffered writes; 1: O_DIRECT; 2: O_DIRECT from a
                     buffer registered with io_uring */
   tv_index_stats index;
@@ -155,6 +158,30 @@ typedef struct tv_store_stats {
   uint64_t fsync_us_max;
   uint64_t fsync_buckets[TV_LATENCY_BUCKETS_COUNT + 1]; /* vault/util/latency.h; last is +Inf */
 } tv_store_stats;
+
+/* What tv_store_open did about the checkpoint. */
+typedef enum tv_store_ckpt_outcome {
+  TV_STORE_CKPT_NONE = 0,      /* no CHECKPOINT file: the whole log replayed */
+  TV_STORE_CKPT_USED = 1,      /* loaded: only the log after it replayed */
+  TV_STORE_CKPT_DISCARDED = 2, /* unreadable or not matching the log:
+                                  ignored, the whole log replayed */
+} tv_store_ckpt_outcome;
+
+/* What tv_store_open did to the log, for the caller to log (the store
+ * logs nothing itself). */
+typedef struct tv_store_open_report {
+  /* A torn tail cut from the last segment (tail_bytes 0: none cut). */
+  char tail_segment[32];    /* "seg-XXXXXXXX.log" */
+  uint64_t tail_offset;     /* where the cut starts in it */
+  uint64_t tail_bytes;      /* bytes cut that were written (the rest of
+                               the file was preallocated zeros) */
+  uint64_t tail_records;    /* records at least partly in those bytes */
+  char tail_kept_as[64];    /* "<segment>.tail-<unix ms>" in the store
+                               directory: the cut bytes, fsynced */
+  tv_store_ckpt_outcome checkpoint;
+  char checkpoint_why[96];  /* DISCARDED: why */
+  uint64_t replayed_records; /* put/re-put/delete records replayed */
+} tv_store_open_report;
 
 /* What tv_store_snapshot copied, or where it failed. */
 typedef struct tv_store_snapshot_info {
@@ -186,6 +213,8 @@ typedef struct tv_store_backend {
   tv_status (*compact)(void *impl, const tv_store_compact_options *opts, tv_store_compact_progress *progress);
   void (*get_stats)(void *impl, tv_store_stats *out);
   tv_status (*submit_wait)(void *impl, tv_store_op *op);
+  /* optional (NULL: an empty report) */
+  void (*get_open_report)(void *impl, tv_store_open_report *out);
 } tv_store_backend;
 
 /* tv_store_backend_uring is the embedded io_uring log (the default). */
@@ -197,7 +226,11 @@ extern const tv_store_backend tv_store_backend_uring;
  * nothing is left open and, if |diag| is not NULL, it names the file and
  * byte offset of the problem: TV_E_STORE_CORRUPT for damage before the
  * last commit, TV_E_STORE_IO_URING_UNAVAILABLE, TV_E_STORE_LOCKED,
- * TV_E_STORE_LAYOUT, TV_E_IO. A torn tail is not an error: it is cut. */
+ * TV_E_STORE_LAYOUT, TV_E_IO. A torn tail (bad bytes at the end of the
+ * log that were provably never acknowledged: see tail_rule.h) is not an
+ * error: it is cut, kept aside as "<segment>.tail-<ms>" and reported in
+ * tv_store_get_open_report; a complete record at the end of the log that
+ * fails its CRC is damage (TV_E_STORE_CORRUPT). */
 tv_status tv_store_open(const tv_store_backend *backend, const tv_store_options *opts, tv_store **out,
                         tv_store_diag *diag);
 
@@ -290,5 +323,9 @@ tv_status tv_store_compact(tv_store *s, const tv_store_compact_options *opts, tv
 
 /* tv_store_get_stats fills |out| with counters since open. */
 void tv_store_get_stats(tv_store *s, tv_store_stats *out);
+
+/* tv_store_get_open_report fills |out| with what the open did to the log
+ * (a tail cut, the checkpoint's fate), for the caller's log. */
+void tv_store_get_open_report(tv_store *s, tv_store_open_report *out);
 
 #endif

@@ -278,6 +278,14 @@ static tv_status ustore_open_steps(tv_ustore *u, const tv_store_options *opts, t
     snprintf(diag->message, sizeof diag->message, "%s", tv_store_io_error());
   }
   TV_TRY(st);
+  /* A long replayed tail counts as unsaved work: the writer then writes a
+   * checkpoint at close (or sooner, with the records written after), so
+   * a clean stop after a crash recovery spares the next start the same
+   * replay even if nothing new was written. A discarded checkpoint is
+   * replaced the same way, so it is not met (and logged) at every start. */
+  if (u->st_recovered >= TV_STORE_CKPT_REPLAYED_MIN || u->open_report.checkpoint == TV_STORE_CKPT_DISCARDED) {
+    u->ckpt_since = u->st_recovered > 0 ? u->st_recovered : 1;
+  }
   if (!opts->uring_reads) {
     TV_TRY(init_maps(u));
   }
@@ -347,6 +355,7 @@ static void ustore_get_stats(void *impl, tv_store_stats *out) {
   out->torn_bytes_cut = u->st_torn_cut;
   out->checkpoint_tokens = u->st_ckpt_tokens;
   out->checked_records = u->st_checked;
+  out->log_records = u->st_recovered + u->st_covered_data;
   out->checkpoints_written = atomic_load(&u->st_ckpt_written);
   out->direct_io = u->direct ? 1 + u->dbuf_registered : 0;
   tv_index_get_stats(u->index, &out->index);
@@ -356,6 +365,12 @@ static void ustore_get_stats(void *impl, tv_store_stats *out) {
   for (size_t b = 0; b <= TV_LATENCY_BUCKETS_COUNT; b++) {
     out->fsync_buckets[b] = atomic_load(&u->st_fsync_buckets[b]);
   }
+}
+
+static void ustore_get_open_report(void *impl, tv_store_open_report *out) {
+  const tv_ustore *u = impl;
+  *out = u->open_report;
+  out->replayed_records = u->st_recovered;
 }
 
 const tv_store_backend tv_store_backend_uring = {
@@ -371,4 +386,5 @@ const tv_store_backend tv_store_backend_uring = {
     .snapshot = tv_ustore_snapshot,
     .compact = tv_ustore_compact,
     .get_stats = ustore_get_stats,
+    .get_open_report = ustore_get_open_report,
 };

@@ -145,6 +145,8 @@ typedef struct tv_ustore {
   uint64_t st_torn_cut;
   uint64_t st_ckpt_tokens;
   uint64_t st_checked; /* records verified, not replayed, under a checkpoint */
+  uint64_t st_covered_data; /* of those, put/re-put/delete records */
+  tv_store_open_report open_report; /* filled by recovery, then read-only */
   atomic_uint_fast64_t st_ckpt_written;
   /* Written by the writer thread only; atomics so stats can read them. */
   atomic_uint_fast64_t st_fsyncs;

@@ -156,7 +156,7 @@ static void test_start_resumes_pending_file(void **state) {
    * not: only the file says so. Unknown names in it are ignored. */
   FILE *f = fopen(fx->pending, "w");
   assert_non_null(f);
-  fputs("no_such_namespace\npan\n", f);
+  fputs("no_such_namespace\npan\n", f); /* the names alone: as an older version wrote it */
   fclose(f);
   tv_rotation_worker *w = NULL;
   eng_check(tv_rotation_worker_start(&w, &fx->options), "start");
@@ -193,6 +193,46 @@ static void test_stop_is_prompt(void **state) {
   assert_true(st.records_done > 0 && st.records_done < 1200); /* only what was left */
   tv_rotation_worker_free(w);
   assert_int_equal(state_of(fx, 1), TV_KEY_RETIRED);
+}
+
+/* A rotation stopped after some chunks and resumed by the next start is
+ * counted whole: the pending file keeps what the rotation started with,
+ * and the completion (log line and audit entry) reports every record
+ * moved, not only the resumed run's (as it did). */
+static void test_resumed_rotation_counted_whole(void **state) {
+  fixture *fx = *state;
+  tokenize_pans(fx, 1, 1200);
+  fx->options.records_per_s = 200; /* chunks of 400 */
+  eng_check(tv_keyring_rotate_data_key(fx->eng->kr->kr, NULL, "pan"), "rotate");
+  tv_rotation_worker *w = NULL;
+  eng_check(tv_rotation_worker_start(&w, &fx->options), "start");
+  tv_rotation_status st[TV_ENGINE_NAMESPACES_MAX];
+  uint64_t done = 0;
+  for (int i = 0; i < 2000 && done == 0; i++) {
+    size_t n = tv_rotation_worker_status(w, st, TV_ENGINE_NAMESPACES_MAX);
+    for (size_t k = 0; k < n; k++) {
+      done = strcmp(st[k].ns, "pan") == 0 ? st[k].records_done : done;
+    }
+    usleep(10000);
+  }
+  tv_rotation_worker_free(w);
+  assert_true(done > 0 && done < 1200);
+  char text[256] = "";
+  FILE *f = fopen(fx->pending, "r");
+  assert_non_null(f);
+  size_t n = fread(text, 1, sizeof text - 1, f);
+  fclose(f);
+  text[n] = '\0';
+  assert_string_equal(text, "pan\t1200\n");
+  fx->options.records_per_s = 0;
+  eng_check(tv_rotation_worker_start(&w, &fx->options), "restart");
+  tv_rotation_status last = wait_for(w, TV_ROTATION_DONE);
+  tv_rotation_worker_free(w);
+  assert_true(last.records_done < 1200); /* the progress shown is the run's */
+  eng_check(tv_audit_checkpoint(fx->audit), "audit checkpoint");
+  static const char whole[] = "\"items\":1200,";
+  assert_true(audit_has_completion(fx));
+  assert_true(kr_tree_contains(fx->audit_dir, (const uint8_t *)whole, sizeof whole - 1));
 }
 
 /* Polls |ns| until it has failed |attempts| times and waits to retry
@@ -266,6 +306,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_enqueued_rotation_completes, setup, teardown),
       cmocka_unit_test_setup_teardown(test_start_resumes_decrypt_only, setup, teardown),
       cmocka_unit_test_setup_teardown(test_start_resumes_pending_file, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_resumed_rotation_counted_whole, setup, teardown),
       cmocka_unit_test_setup_teardown(test_stop_is_prompt, setup, teardown),
       cmocka_unit_test_setup_teardown(test_failure_is_retried, setup, teardown),
       cmocka_unit_test_setup_teardown(test_bad_arguments, setup, teardown),

@@ -164,14 +164,46 @@ static void flip(const char *path, off_t off) {
   close(fd);
 }
 
+/* expect_outcome opens and checks what the open report says about the
+ * checkpoint (the daemon logs a discarded one), and the reason given. */
+static void expect_outcome(const fixture *f, tv_store_ckpt_outcome want, const char *why_part) {
+  tv_store *s = open_store(f, 0);
+  tv_store_open_report r;
+  tv_store_get_open_report(s, &r);
+  tv_store_close(s);
+  assert_int_equal(r.checkpoint, want);
+  if (why_part != NULL) {
+    print_message("checkpoint discarded: %s\n", r.checkpoint_why);
+    assert_non_null(strstr(r.checkpoint_why, why_part));
+  }
+}
+
 static void test_corrupt_checkpoint_full_replay(void **state) {
   fixture *f = *state;
+  expect_outcome(f, TV_STORE_CKPT_USED, NULL);
   struct stat sb;
   assert_int_equal(stat(f->ckpt, &sb), 0);
   flip(f->ckpt, sb.st_size / 2); /* an index entry: caught by the CRC */
   locs l;
   reopen_and_compare(f, 0, N + DELETED + TOMBSTONES + TAIL, &l);
   free(l.v);
+  expect_outcome(f, TV_STORE_CKPT_DISCARDED, "unreadable");
+  assert_int_equal(unlink(f->ckpt), 0);
+  expect_outcome(f, TV_STORE_CKPT_NONE, NULL);
+}
+
+/* A discarded checkpoint is replaced at the next clean close (with
+ * checkpoints on), even after a short replay and no writes, so the next
+ * start uses one again instead of meeting the bad file each time. */
+static void test_discarded_checkpoint_replaced_at_close(void **state) {
+  fixture *f = *state;
+  assert_int_equal(truncate(f->ckpt, 100), 0);
+  tv_store *s = open_store(f, EVERY);
+  tv_store_open_report r;
+  tv_store_get_open_report(s, &r);
+  assert_int_equal(r.checkpoint, TV_STORE_CKPT_DISCARDED);
+  tv_store_close(s);
+  expect_outcome(f, TV_STORE_CKPT_USED, NULL);
 }
 
 static void test_truncated_checkpoint_full_replay(void **state) {
@@ -214,6 +246,38 @@ static void test_mismatched_checkpoint_ignored(void **state) {
   free(buf);
   locs l;
   reopen_and_compare(f, 0, N + DELETED + TOMBSTONES + TAIL, &l);
+  free(l.v);
+  expect_outcome(f, TV_STORE_CKPT_DISCARDED, "not a record of this log");
+}
+
+/* After a crash recovery that replayed a long tail, a clean close with
+ * nothing new written still writes a checkpoint, so the next open does
+ * not replay the same log again (it used to, at every start). */
+static void test_long_replay_checkpointed_at_close(void **state) {
+  fixture *f = *state;
+  assert_int_equal(unlink(f->ckpt), 0); /* as after a crash before any checkpoint */
+  tv_store *s = open_store(f, EVERY);
+  tv_store_stats st;
+  tv_store_get_stats(s, &st);
+  assert_int_equal(st.recovered_records, N + DELETED + TOMBSTONES + TAIL);
+  assert_true(st.recovered_records >= TV_STORE_CKPT_REPLAYED_MIN);
+  tv_store_close(s); /* nothing written */
+  locs l;
+  reopen_and_compare(f, N + TAIL - DELETED, 0, &l);
+  free(l.v);
+}
+
+/* A short replayed tail is not worth a checkpoint of the whole index. */
+static void test_short_replay_not_checkpointed(void **state) {
+  fixture *f = *state;
+  tv_store *s = open_store(f, EVERY);
+  tv_store_stats st;
+  tv_store_get_stats(s, &st);
+  assert_int_equal(st.recovered_records, TAIL);
+  assert_true(TAIL < TV_STORE_CKPT_REPLAYED_MIN);
+  tv_store_close(s);
+  locs l;
+  reopen_and_compare(f, N - DELETED, TAIL, &l);
   free(l.v);
 }
 
@@ -306,6 +370,9 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_truncated_checkpoint_full_replay, setup, teardown),
       cmocka_unit_test_setup_teardown(test_mismatched_checkpoint_ignored, setup, teardown),
       cmocka_unit_test_setup_teardown(test_covered_records_are_checked, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_long_replay_checkpointed_at_close, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_discarded_checkpoint_replaced_at_close, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_short_replay_not_checkpointed, setup, teardown),
       cmocka_unit_test_setup_teardown(test_damage_in_covered_sealed_segment, setup, teardown),
       cmocka_unit_test_setup_teardown(test_damage_before_checkpoint_position, setup, teardown),
   };

@@ -12,7 +12,10 @@
 
 #include <cmocka.h>
 
+#include <dirent.h>
+
 #include "store_test_util.h"
+#include "vault/store/repair.h"
 #include "vault/store/store.h"
 
 enum { N = 100 };
@@ -173,6 +176,89 @@ static void test_zeroed_page_in_middle(void **state) {
   expect_corrupt(f, f->seg1, tv_loc_offset(f->locs[hit]));
 }
 
+/* count_named returns how many files in |dir| contain |part|. */
+static int count_named(const char *dir, const char *part) {
+  DIR *d = opendir(dir);
+  assert_non_null(d);
+  int n = 0;
+  for (struct dirent *e; (e = readdir(d)) != NULL;) {
+    n += strstr(e->d_name, part) != NULL;
+  }
+  closedir(d);
+  return n;
+}
+
+/* A complete last record with a flipped byte is damage, not a torn
+ * write: the open stops naming file and offset (it used to cut the
+ * record, an acknowledged token, silently); repair then drops it, keeps
+ * the original, and the store opens with every other record. */
+static void test_flipped_byte_in_last_record_is_damage(void **state) {
+  fixture *f = *state;
+  flip_byte(f->seg1, tv_loc_offset(f->locs[N - 1]) + 40);
+  tv_store *s = NULL;
+  tv_store_diag d;
+  assert_int_equal(tv_store_open(NULL, &f->opts, &s, &d), TV_E_STORE_CORRUPT);
+  assert_non_null(strstr(d.message, "damage"));
+  expect_corrupt(f, f->seg1, tv_loc_offset(f->locs[N - 1]));
+  assert_int_equal(count_named(f->dir, ".tail-"), 0);
+  tv_store_repair_report rep;
+  assert_int_equal(tv_store_repair(f->dir, &rep), TV_OK);
+  assert_int_equal(rep.segments_rewritten, 1);
+  assert_int_equal(rep.torn_bytes, 0);
+  assert_int_equal(rep.records_lost, 1); /* the damaged record, named */
+  assert_int_equal(rep.num_ranges, 1);
+  assert_true(rep.ranges[0].first_seq == rep.ranges[0].last_seq);
+  assert_true(rep.ranges[0].offset == tv_loc_offset(f->locs[N - 1]));
+  assert_true(rep.ranges[0].bytes == tv_loc_len(f->locs[N - 1]));
+  assert_int_equal(count_named(f->dir, ".damaged-"), 1);
+  assert_int_equal(tv_store_open(NULL, &f->opts, &s, &d), TV_OK);
+  tv_store_stats st;
+  tv_store_get_stats(s, &st);
+  assert_true(st.torn_bytes_cut == 0);
+  assert_int_equal(test_check_ids(s, 0, N - 1, 1), N - 1);
+  assert_int_equal(test_check_ids(s, N - 1, 1, 1), 0);
+  tv_store_close(s);
+}
+
+/* A torn last record (the file ends inside it) is cut, reported (file,
+ * offset, bytes, records) and its bytes kept, exactly, in a fsynced
+ * "<segment>.tail-<ms>" file that the next open leaves alone. */
+static void test_torn_tail_reported_and_kept(void **state) {
+  fixture *f = *state;
+  uint64_t off = tv_loc_offset(f->locs[N - 1]);
+  uint32_t len = tv_loc_len(f->locs[N - 1]);
+  uint8_t rec[TV_STORE_RECORD_LEN_MAX];
+  int fd = open(f->seg1, O_RDONLY);
+  assert_true(fd >= 0);
+  assert_int_equal(pread(fd, rec, len, (off_t)off), (ssize_t)len);
+  close(fd);
+  assert_int_equal(truncate(f->seg1, (off_t)(off + len - 20)), 0);
+  tv_store *s;
+  assert_int_equal(tv_store_open(NULL, &f->opts, &s, NULL), TV_OK);
+  tv_store_open_report r;
+  tv_store_get_open_report(s, &r);
+  tv_store_close(s);
+  assert_string_equal(r.tail_segment, "seg-00000001.log");
+  assert_true(r.tail_offset == off);
+  assert_true(r.tail_bytes > 0 && r.tail_bytes <= len - 20);
+  assert_true(tv_record_is_zero(rec + r.tail_bytes, len - 20 - r.tail_bytes)); /* only zeros not kept */
+  assert_int_equal(r.tail_records, 1);
+  assert_non_null(strstr(r.tail_kept_as, "seg-00000001.log.tail-"));
+  char kept[600];
+  snprintf(kept, sizeof kept, "%s/%s", f->dir, r.tail_kept_as);
+  assert_true(file_size(kept) == r.tail_bytes);
+  uint8_t got[TV_STORE_RECORD_LEN_MAX];
+  fd = open(kept, O_RDONLY);
+  assert_true(fd >= 0);
+  assert_int_equal(read(fd, got, sizeof got), (ssize_t)r.tail_bytes);
+  close(fd);
+  assert_memory_equal(got, rec, r.tail_bytes);
+  print_message("cut %llu bytes at %llu, %llu record(s), kept as %s\n", (unsigned long long)r.tail_bytes,
+                (unsigned long long)r.tail_offset, (unsigned long long)r.tail_records, r.tail_kept_as);
+  reopen_expect_prefix(f, N - 1, 0); /* already cut; the kept file is not a segment */
+  assert_int_equal(count_named(f->dir, ".tail-"), 1);
+}
+
 /* append_batch writes |m| put records (ids from |first_id|) as one batch
  * at |off|, exactly as the writer would, and returns the end offset;
  * |offs| gets each record's offset. */
@@ -277,6 +363,8 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_zeroed_last_page, setup, teardown),
       cmocka_unit_test_setup_teardown(test_garbage_after_last_record, setup, teardown),
       cmocka_unit_test_setup_teardown(test_flipped_byte_in_middle, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_flipped_byte_in_last_record_is_damage, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_torn_tail_reported_and_kept, setup, teardown),
       cmocka_unit_test_setup_teardown(test_zeroed_page_in_middle, setup, teardown),
       cmocka_unit_test_setup_teardown(test_hole_inside_last_batch_is_cut, setup, teardown),
       cmocka_unit_test_setup_teardown(test_hole_before_a_later_batch_is_corrupt, setup, teardown),
