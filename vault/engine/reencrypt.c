@@ -316,6 +316,9 @@ tv_status tv_engine_reencrypt(tv_engine *engine, tv_reencrypt_progress *out_prog
   out_progress->scanned = c->scanned;
   if (st == TV_OK) {
     st = re_all(engine, n, c, o, out_progress);
+    if (st != TV_OK) { /* what the scan found, less what moved before the failure */
+      out_progress->remaining = c->num - out_progress->reencrypted;
+    }
   }
   free(c->locs);
   free(c);

@@ -216,6 +216,7 @@ static void test_reencrypt_store_full(void **state) {
   tv_reencrypt_progress p;
   assert_int_equal(tv_engine_reencrypt(fx->engine, &p, "pan_nc", NULL), TV_E_STORE_NO_SPACE);
   assert_int_equal(p.reencrypted, 0);
+  assert_int_equal(p.remaining, VALUES);
   atomic_store(&full, 0);
   eng_check(tv_engine_reencrypt(fx->engine, &p, "pan_nc", NULL), "reencrypt with space");
   assert_int_equal(p.reencrypted, VALUES);
