@@ -103,6 +103,10 @@ with t.insecure_channel(server.port) as ch:
         r = pan_rotation(c)
     t.check(r.phase == vc.TV.ROTATION_PHASE_DONE and r.records_done == r.records_total and r.last_error == "",
             "space back: the rotation finishes by itself (%s)" % r)
+    if CLI:
+        out = keys_status(server.port)
+        t.check(re.search(r"^data key pan\tv2\tdone\trecords (\d+)/\1\tcompacted (\d+)/\2 bytes$", out, re.M)
+                is not None, "keys status: pan's rotation done: %r" % out)
     back = c.detokenize("pan", [c.tokenize("pan", [pan(7)]).results[0].token], vc.FULL, reason="test")
     t.check(back.results[0].value == pan(7), "values still come back")
 rc, _ = server.terminate(30)
