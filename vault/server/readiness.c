@@ -94,8 +94,15 @@ static void set_ok(tv_readiness *r) {
   log_change(r, was, tv_mono_ms());
 }
 
+/* Statuses that say nothing about whether the log can take lines: one
+ * entry with a bad field (that call's problem), a log closing at stop
+ * (health is already draining). */
+static int says_nothing(tv_status status) {
+  return status == TV_E_AUDIT_ENTRY_INVALID || status == TV_E_AUDIT_CLOSED;
+}
+
 void tv_readiness_audit(tv_readiness *r, tv_status status) {
-  if (r == NULL || (status == TV_OK && atomic_load(&r->ready))) {
+  if (r == NULL || (status == TV_OK && atomic_load(&r->ready)) || says_nothing(status)) {
     return;
   }
   pthread_mutex_lock(&r->lock);
@@ -176,16 +183,16 @@ static void *probe_main(void *arg) {
   tv_readiness *r = arg;
   pthread_mutex_lock(&r->lock);
   while (!r->stop) {
-    pthread_mutex_unlock(&r->lock);
-    probe_once(r);
-    pthread_mutex_lock(&r->lock);
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     uint64_t ns = (uint64_t)ts.tv_nsec + (uint64_t)r->probe_ms * 1000000u;
     ts.tv_sec += (time_t)(ns / 1000000000u);
     ts.tv_nsec = (long)(ns % 1000000000u);
+    pthread_cond_timedwait(&r->cond, &r->lock, &ts);
     if (!r->stop) {
-      pthread_cond_timedwait(&r->cond, &r->lock, &ts);
+      pthread_mutex_unlock(&r->lock);
+      probe_once(r);
+      pthread_mutex_lock(&r->lock);
     }
   }
   pthread_mutex_unlock(&r->lock);

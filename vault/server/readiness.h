@@ -60,7 +60,9 @@ tv_status tv_readiness_start(tv_readiness **out, const tv_readiness_config *conf
 void tv_readiness_stop(tv_readiness *r);
 
 /* tv_readiness_audit records the outcome of an audit append (|r| may be
- * NULL). Cheap when nothing changes: one atomic load on the hot path. */
+ * NULL). Cheap when nothing changes: one atomic load on the hot path.
+ * TV_E_AUDIT_ENTRY_INVALID (one bad entry) and TV_E_AUDIT_CLOSED (the
+ * stop) change nothing. */
 void tv_readiness_audit(tv_readiness *r, tv_status status);
 
 /* tv_readiness_reason returns TV_OK when the vault can answer data calls,
