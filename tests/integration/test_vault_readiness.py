@@ -172,15 +172,23 @@ with t.insecure_channel(server.port) as ch:
         err = p.stderr.decode()
         t.check(p.returncode == 3 and "AUDIT_NO_SPACE" in err and "check --target" not in err,
                 "CLI: the server's reason alone, no 'check that tokenvaultd runs' (%r)" % err.strip())
+    # Watch streams are sent a change the health poller sees (every
+    # 0.5 s): wait for it before the fault clears.
+    deadline = time.monotonic() + WAIT_S
+    while NOT_SERVING not in watcher.seen and time.monotonic() < deadline:
+        time.sleep(0.1)
     free()
     wait_health(ch, SERVING, "space freed, no client call")
     t.check(healthz(mport) == (200, "SERVING\n"), "/healthz 200 again")
     vc.ok_tokens(c.tokenize("pan", [PAN]))
+    deadline = time.monotonic() + WAIT_S  # a change within 1 s of the last line is logged by the next probe
+    while not events(server, "vault_ready") and time.monotonic() < deadline:
+        time.sleep(0.1)
     up = events(server, "vault_ready")
     t.check(len(up) == 1 and up[0]["was"] == "AUDIT_NO_SPACE" and up[0]["calls_refused"] >= 6,
             "the recovery is logged with the fault and the calls refused: %s" % up)
     deadline = time.monotonic() + WAIT_S
-    while watcher.seen[-1:] != [SERVING] or NOT_SERVING not in watcher.seen:
+    while watcher.seen[-1:] != [SERVING] or len(watcher.seen) < 3:
         if time.monotonic() > deadline:
             t.fail("Watch was not sent the changes: %s" % watcher.seen)
         time.sleep(0.1)

@@ -27,6 +27,7 @@ struct tv_readiness {
   uint64_t last_log_ms;
   uint64_t last_remind_ms;
   uint64_t suppressed; /* changes not logged (rate limit) */
+  tv_status last_logged; /* the reason the last line gave */
   tv_audit_log *audit;
   char audit_dir[PATH_MAX];
   uint32_t probe_ms;
@@ -52,6 +53,7 @@ static void log_state(tv_readiness *r, const char *event, tv_status cause, uint6
   }
   tv_log_end(&line);
   r->suppressed = 0;
+  r->last_logged = r->reason;
   r->last_log_ms = now;
   r->last_remind_ms = now;
 }
@@ -152,30 +154,36 @@ static tv_status append_resumed(tv_readiness *r, tv_status reason, uint64_t sinc
   return tv_audit_append(r->audit, NULL, &e);
 }
 
+/* Logs the state the vault settled in if changes were suppressed, and
+ * reminds while it is not ready (caller holds the lock). */
+static void log_pending(tv_readiness *r, tv_status was, uint64_t now) {
+  if (r->suppressed != 0 && now - r->last_log_ms >= TV_READINESS_LOG_MS) {
+    log_state(r, r->reason == TV_OK ? "vault_ready" : "vault_not_ready", was, now);
+  } else if (r->reason != TV_OK && now - r->last_remind_ms >= TV_READINESS_REMIND_MS) {
+    log_state(r, "vault_still_not_ready", was, now);
+  }
+}
+
 static void probe_once(tv_readiness *r) {
   pthread_mutex_lock(&r->lock);
   tv_status reason = r->reason;
   uint64_t since = r->since_ms;
   uint64_t refused = r->refused;
+  tv_status was = r->suppressed != 0 ? r->last_logged : reason;
   pthread_mutex_unlock(&r->lock);
   int low = audit_space_low(r);
-  if (reason == TV_OK && !low) {
-    return;
+  tv_status st = TV_OK;
+  if (reason != TV_OK || low) {
+    /* Free space first: an append on a full disk only fails again. */
+    st = low ? TV_E_AUDIT_NO_SPACE : append_resumed(r, reason, since, refused);
   }
-  /* Free space first: an append on a full disk only fails again. */
-  tv_status st = low ? TV_E_AUDIT_NO_SPACE : append_resumed(r, reason, since, refused);
-  uint64_t now = tv_mono_ms();
   pthread_mutex_lock(&r->lock);
   if (st == TV_OK) {
     set_ok(r);
   } else {
     set_failed(r, st, 0);
   }
-  if (r->suppressed != 0 && now - r->last_log_ms >= TV_READINESS_LOG_MS) {
-    log_state(r, r->reason == TV_OK ? "vault_ready" : "vault_not_ready", reason, now);
-  } else if (r->reason != TV_OK && now - r->last_remind_ms >= TV_READINESS_REMIND_MS) {
-    log_state(r, "vault_still_not_ready", reason, now);
-  }
+  log_pending(r, was, tv_mono_ms());
   pthread_mutex_unlock(&r->lock);
 }
 
