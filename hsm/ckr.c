@@ -122,7 +122,7 @@ tv_status hsm_ckr_status(CK_RV rv) {
 }
 
 /* One line per thread: enough for a function name, a CKR name and a label. */
-#define HSM_DETAIL_MAX 256
+#define HSM_DETAIL_MAX 512
 static _Thread_local char hsm_detail[HSM_DETAIL_MAX];
 
 tv_status hsm_fail(const char *fn, CK_RV rv) {

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "hsm/pin.h"
+#include "hsm/softhsm_diag.h"
 #include "vault/util/secure_mem.h"
 #include "vault/util/clock.h"
 
@@ -324,6 +325,9 @@ tv_status tv_hsm_open(tv_hsm **out_hsm, const tv_hsm_config *config) {
   if (status == TV_OK) {
     const char *path = config->module_path != NULL ? config->module_path : TV_HSM_DEFAULT_MODULE;
     status = hsm_module_acquire(&hsm->module, path);
+    if (status != TV_OK) {
+      status = hsm_softhsm_explain(status, config->token_label);
+    }
   }
   if (status == TV_OK) {
     hsm->p11 = hsm_module_functions(hsm->module);

@@ -97,6 +97,20 @@ rc, out, _ = run("keys", "rotate", *dev, "--namespace", "pan", "--reason", "test
 t.check(rc == 0 and out.startswith("pan\tv2\tactive"), "keys rotate: %r" % out)
 rc, out, _ = run("keys", "status", *dev)
 t.check(rc == 0 and out.startswith("kek v1\tdata keys pending rewrap: 0"), "keys status: %r" % out)
+# The background completion of that data-key rotation, per namespace:
+# phase, records moved of the total (issue 16 P6).
+import re  # noqa: E402
+deadline = time.monotonic() + 60
+done = None
+while done is None and time.monotonic() < deadline:
+    rc, out, _ = run("keys", "status", *dev)
+    done = re.search(r"^data key pan\tv2\tdone\trecords (\d+)/(\d+)\tcompacted (\d+)/(\d+) bytes$", out, re.M)
+    if done is None:
+        t.check(rc == 0 and re.search(r"^data key pan\tv2\t(queued|re-encrypting|compacting|done)\t", out, re.M),
+                "keys status shows the rotation of pan while it runs: %r" % out)
+        time.sleep(0.2)
+t.check(done is not None and done.group(1) == done.group(2) and int(done.group(1)) >= 1
+        and done.group(3) == done.group(4), "keys status: pan's rotation done, every record moved: %r" % out)
 
 # CSV: quoted fields with commas, doubled quotes and line breaks; CRLF;
 # an empty cell; a bad card number in row 4.

@@ -164,3 +164,19 @@ t.check("sealed: every checkpoint MAC verified" in out, "checkpoints verified by
 text = b"".join(open(s, "rb").read() for s in segs)
 t.check(b"4111111111111111" not in text and tokens[0].encode() not in text, "no value or token in the audit log")
 t.check(b"chargeback 123" in text and b"Detokenize" in text, "full reveal's reason and method audited")
+
+# (g) the token directory gone (a botched restore): the start names the
+# token, the directory and the SoftHSM2 configuration, not "the module
+# could not be loaded (CKR_GENERAL_ERROR)"; back in place, the vault opens.
+tokens = os.path.join(hsm, "tokens")
+os.rename(tokens, tokens + ".away")
+p = subprocess.run([t.SERVER, "--dev", "--listen", "127.0.0.1:0", "--data-dir", DATA], capture_output=True,
+                   timeout=60)
+err = p.stderr.decode()
+os.rename(tokens + ".away", tokens)
+t.check(p.returncode == 1 and "HSM_TOKEN_NOT_FOUND" in err and "'tokenvault-dev'" in err and tokens in err
+        and os.path.join(hsm, "softhsm2.conf") in err and "CKR_GENERAL_ERROR" not in err,
+        "a missing token directory is named at start (%s)" % err.strip())
+server = t.Server("--dev", "--listen", "127.0.0.1:0", "--data-dir", DATA)
+rc, _ = server.terminate(30)
+t.check(rc == 0, "with the directory back the vault starts again")

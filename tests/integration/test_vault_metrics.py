@@ -214,8 +214,8 @@ with t.insecure_channel(server.port) as ch:
         if seen[0] == 503:
             break
         time.sleep(0.05)
-    t.check(seen is not None and seen[0] == 503 and seen[2].strip() == "NOT_SERVING",
-            "/healthz 503 NOT_SERVING while draining (got %s)" % (seen,))
+    t.check(seen is not None and seen[0] == 503 and seen[2] == "NOT_SERVING draining\n",
+            "/healthz 503 NOT_SERVING while draining, saying so (got %s)" % (seen,))
     t.check(server.alive(), "server still draining the open stream")
     q.put(None)  # end the stream: the drain can finish
     for _ in responses:

@@ -15,8 +15,9 @@
  * on disk (write + fdatasync; one writer thread batches the entries of many
  * producers into one write and one fdatasync). If the line cannot be made
  * durable — I/O error, disk full, file unwritable, or the HSM unavailable
- * when a checkpoint is due — the append fails with TV_E_AUDIT_UNAVAILABLE
- * (or the HSM's status) and the caller MUST refuse the data call: the
+ * when a checkpoint is due — the append fails with TV_E_AUDIT_NO_SPACE
+ * (disk full, file size limit), TV_E_AUDIT_UNAVAILABLE (any other write
+ * failure) or the HSM's status, and the caller MUST refuse the data call: the
  * service maps every non-TV_OK append status to gRPC UNAVAILABLE before it
  * answers. The appends return a tv_status marked warn_unused_result, so a
  * caller that ignores it does not build (-Werror). After a failure the
@@ -99,7 +100,8 @@ tv_status tv_audit_close(tv_audit_log *log);
 /* tv_audit_append records |entry| and returns once it is durable: TV_OK
  * and its sequence number in |*out_seq| (may be NULL). On failure the entry
  * is not acknowledged and the caller must fail the call it describes:
- * TV_E_AUDIT_UNAVAILABLE (log not writable), an HSM status (checkpoint due
+ * TV_E_AUDIT_NO_SPACE (disk full), TV_E_AUDIT_UNAVAILABLE (log not
+ * writable), an HSM status (checkpoint due
  * and the HSM failed), TV_E_AUDIT_ENTRY_INVALID (a field too long or not
  * UTF-8), TV_E_AUDIT_CLOSED. Blocks while the queue is full. Thread-safe. */
 tv_status tv_audit_append(tv_audit_log *log, uint64_t *out_seq,

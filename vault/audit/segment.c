@@ -111,6 +111,12 @@ tv_status audit_file_create(audit_file *file, uint64_t segment, const char *head
   return TV_OK;
 }
 
+/* A full disk is told apart from other write failures: the operator's
+ * remedy (free space) is different, and health and clients name it. */
+static tv_status write_errno_status(int err) {
+  return err == ENOSPC || err == EDQUOT || err == EFBIG ? TV_E_AUDIT_NO_SPACE : TV_E_AUDIT_UNAVAILABLE;
+}
+
 tv_status audit_file_write(audit_file *file, const char *buf, size_t len) {
   size_t done = 0;
   while (done < len) {
@@ -120,14 +126,14 @@ tv_status audit_file_write(audit_file *file, const char *buf, size_t len) {
     }
     if (n <= 0) {
       file->broken = 1;
-      return TV_E_AUDIT_UNAVAILABLE;
+      return n == 0 ? TV_E_AUDIT_NO_SPACE : write_errno_status(errno);
     }
     done += (size_t)n;
   }
   uint64_t sync_start = tv_mono_us();
   if (fdatasync(file->fd) != 0) {
     file->broken = 1;
-    return TV_E_AUDIT_UNAVAILABLE;
+    return write_errno_status(errno);
   }
   file->last_sync_us = tv_mono_us() - sync_start;
   file->size += len;

@@ -237,7 +237,11 @@ typedef struct tv_reencrypt_options {
  * each DECRYPT_ONLY version no record uses any more as re-encrypted in the
  * keyring (RETIRED). Stopping early (records_max) or a crash loses
  * nothing: run it again to resume. |options| may be NULL. A record that
- * fails authentication is left as it is and counted in |remaining|.
+ * fails authentication is left as it is and counted in |remaining|; any
+ * other failure to move a record (TV_E_STORE_NO_SPACE, a store write
+ * error, TV_E_KEYRING_KEY_EXHAUSTED, ...) stops the call and is returned,
+ * with |reencrypted| counting the records moved before it and |remaining|
+ * those the scan found still to move.
  * Physical compaction of segment files is not done here (see
  * tv_engine_complete_rotation). */
 tv_status tv_engine_reencrypt(tv_engine *engine, tv_reencrypt_progress *out_progress, const char *ns,

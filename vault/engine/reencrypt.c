@@ -94,14 +94,19 @@ static void re_done(tv_store_op *op, tv_status status) {
   pthread_mutex_unlock(&ch->lock);
 }
 
-/* Re-encrypts record |cur| (current for its token) into |r| and submits it. */
+/* Re-encrypts record |cur| (current for its token) into |r| and submits it.
+ * A record that cannot be opened (its version unknown, or it fails
+ * authentication) is the record's own problem: TV_E_ENGINE_DECRYPT. */
 static tv_status re_one(re_chunk *ch, const tv_record_put *cur, re_op *r) {
   tv_keyring_keys old_keys;
   tv_keyring_keys new_keys;
-  TV_TRY(tv_keyring_version(ch->e->keyring, &old_keys, ch->ns->name, cur->key_version));
   uint8_t pt[ENGINE_CT_LEN_MAX];
   size_t pt_len = 0;
-  TV_TRY(engine_open(cur, old_keys.value_key, pt, &pt_len));
+  if (tv_keyring_version(ch->e->keyring, &old_keys, ch->ns->name, cur->key_version) != TV_OK ||
+      engine_open(cur, old_keys.value_key, pt, &pt_len) != TV_OK) {
+    tv_wipe(pt, sizeof pt);
+    return TV_E_ENGINE_DECRYPT;
+  }
   tv_status st = tv_keyring_reserve(ch->e->keyring, &new_keys, NULL, ch->ns->name, 1);
   if (st == TV_OK) {
     r->op.put = *cur;
@@ -125,8 +130,21 @@ static tv_status re_one(re_chunk *ch, const tv_record_put *cur, re_op *r) {
   return st;
 }
 
+/* A record that fails authentication stays where it is (counted as
+ * remaining); any other failure to move a record — the store's disk full
+ * or failing, the keyring out of encryptions — is not the record's fault
+ * and would stop every other record too, so it ends the run and is what
+ * the caller is told (keeping the first one seen). */
+static void note_failure(tv_status *first, tv_status st) {
+  if (st != TV_OK && st != TV_E_ENGINE_DECRYPT && *first == TV_OK) {
+    *first = st;
+  }
+}
+
 /* Reads, confirms and re-puts |num| located records; adds the re-puts
- * made durable to |*done|. */
+ * made durable to |*done|. Returns the first failure not due to the
+ * record itself (note_failure) after the chunk's durable re-puts are
+ * counted. */
 static tv_status re_chunk_run(re_chunk *ch, const tv_store_loc *locs, size_t num, uint32_t active,
                               uint64_t *done) {
   TV_TRY(tv_store_read_locations(ch->e->store, locs, num, ch->items, &ch->located));
@@ -142,16 +160,17 @@ static tv_status re_chunk_run(re_chunk *ch, const tv_store_loc *locs, size_t num
   }
   TV_TRY(tv_store_get_batch(ch->e->store, ch->keys, n, ch->cur, &ch->current));
   size_t submitted = 0;
-  for (size_t k = 0; k < n; k++) {
+  tv_status failure = TV_OK;
+  for (size_t k = 0; k < n && failure == TV_OK; k++) {
     const tv_store_item *c = &ch->cur[k];
     /* Skip what changed since the scan: deleted, or already moved. */
     if (c->status != TV_OK || c->put.key_version == TV_ENGINE_TOMBSTONE_VERSION || c->put.key_version == active) {
       continue;
     }
     ch->ops[submitted].status = TV_E_INTERNAL;
-    if (re_one(ch, &c->put, &ch->ops[submitted]) == TV_OK) {
-      submitted++;
-    }
+    tv_status st = re_one(ch, &c->put, &ch->ops[submitted]);
+    submitted += st == TV_OK;
+    note_failure(&failure, st);
   }
   pthread_mutex_lock(&ch->lock);
   while (ch->pending > 0) {
@@ -160,9 +179,10 @@ static tv_status re_chunk_run(re_chunk *ch, const tv_store_loc *locs, size_t num
   pthread_mutex_unlock(&ch->lock);
   for (size_t i = 0; i < submitted; i++) {
     *done += ch->ops[i].status == TV_OK;
+    note_failure(&failure, ch->ops[i].status);
     tv_wipe(ch->ops[i].ct, sizeof ch->ops[i].ct);
   }
-  return TV_OK;
+  return failure;
 }
 
 static void mutate_begin(tv_engine *e) {
@@ -296,6 +316,9 @@ tv_status tv_engine_reencrypt(tv_engine *engine, tv_reencrypt_progress *out_prog
   out_progress->scanned = c->scanned;
   if (st == TV_OK) {
     st = re_all(engine, n, c, o, out_progress);
+    if (st != TV_OK) { /* what the scan found, less what moved before the failure */
+      out_progress->remaining = c->num - out_progress->reencrypted;
+    }
   }
   free(c->locs);
   free(c);

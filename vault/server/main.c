@@ -14,6 +14,7 @@
 #include "vault/server/engine_service.h"
 #include "vault/server/log.h"
 #include "vault/server/metrics_daemon.h"
+#include "vault/server/readiness.h"
 #include "vault/server/reload.h"
 #include "vault/server/rotation_worker.h"
 #include "vault/server/vault_open.h"
@@ -50,12 +51,37 @@ static tv_status start_rotation(vault_hooks *h, const tv_settings *settings, cha
   return st;
 }
 
+/* Health's view of the vault (service.h): why data calls would be
+ * refused now, TV_OK if they would not. */
+static tv_status vault_readiness(void *ctx) {
+  vault_hooks *h = ctx;
+  return tv_readiness_reason(h->vault.readiness);
+}
+
+/* Readiness first, so a vault opened on a full audit disk is NOT_SERVING
+ * from its first second (it still starts: an orchestrator sees a live
+ * process that is not ready, rather than a crash loop, and traffic comes
+ * back once space is freed). */
+static tv_status start_readiness(vault_hooks *h, char *err, size_t err_len) {
+  tv_readiness_config rc = {.audit = h->vault.audit, .audit_dir = h->vault.audit_dir};
+  tv_status st = tv_readiness_start(&h->vault.readiness, &rc);
+  if (st != TV_OK) {
+    snprintf(err, err_len, "starting the readiness probe failed: %s", tv_status_name(st));
+  }
+  return st;
+}
+
 static tv_status open_vault(void *ctx, tv_settings *settings, tv_service *service, char *err, size_t err_len) {
   vault_hooks *h = ctx;
   TV_TRY(tv_vault_open(&h->vault, settings, err, err_len));
   h->open = 1;
-  tv_status rst = start_rotation(h, settings, err, err_len);
+  tv_status rst = start_readiness(h, err, err_len);
+  if (rst == TV_OK) {
+    rst = start_rotation(h, settings, err, err_len);
+  }
   if (rst != TV_OK) {
+    tv_readiness_stop(h->vault.readiness);
+    h->vault.readiness = NULL;
     (void)tv_vault_close(&h->vault);
     h->open = 0;
     return rst;
@@ -68,6 +94,8 @@ static tv_status open_vault(void *ctx, tv_settings *settings, tv_service *servic
     if (st != TV_OK) { /* a port that cannot be bound is a start-up error */
       tv_rotation_worker_free(h->vault.rotation);
       h->vault.rotation = NULL;
+      tv_readiness_stop(h->vault.readiness);
+      h->vault.readiness = NULL;
       (void)tv_vault_close(&h->vault);
       h->open = 0;
       return st;
@@ -79,6 +107,8 @@ static tv_status open_vault(void *ctx, tv_settings *settings, tv_service *servic
     tv_log_message("error", "backup_worker", "could not start: SIGUSR1 backups are unavailable");
   }
   tv_engine_service_fill(service, &h->vault);
+  service->readiness = vault_readiness;
+  service->readiness_ctx = h;
   tv_log_message("info", "vault_open", "HSM, keyring, store, engine, audit log and policy open");
   return TV_OK;
 }
@@ -97,6 +127,9 @@ static int close_vault(void *ctx) {
    * log. It was asked to stop when draining began. */
   tv_rotation_worker_free(h->vault.rotation);
   h->vault.rotation = NULL;
+  /* It appends to the audit log; no call reports to it any more. */
+  tv_readiness_stop(h->vault.readiness);
+  h->vault.readiness = NULL;
   tv_status st = tv_vault_close(&h->vault);
   tv_metrics_daemon_free(&h->metrics);
   if (st != TV_OK) {

@@ -1,9 +1,11 @@
 #include "vault/server/metrics_daemon.h"
 
+#include <stdio.h>
 #include <string.h>
 
 #include "vault/server/log.h"
 #include "vault/server/metrics_vault.h"
+#include "vault/server/readiness.h"
 
 static void render(void *ctx, tv_metrics_text *out) {
   tv_metrics_daemon *md = ctx;
@@ -14,9 +16,18 @@ static void render(void *ctx, tv_metrics_text *out) {
   }
 }
 
-static int ready(void *ctx) {
+static int ready(void *ctx, char *reason, size_t reason_len) {
   tv_metrics_daemon *md = ctx;
-  return md->vault != NULL && !atomic_load(&md->draining);
+  if (md->vault == NULL || atomic_load(&md->draining)) {
+    snprintf(reason, reason_len, "%s", md->vault == NULL ? "no vault open" : "draining");
+    return 0;
+  }
+  tv_status why = tv_readiness_reason(md->vault->readiness);
+  if (why != TV_OK) {
+    snprintf(reason, reason_len, "%s: %s", tv_status_name(why), tv_status_message(why));
+    return 0;
+  }
+  return 1;
 }
 
 tv_status tv_metrics_daemon_start(tv_metrics_daemon *md, const char *listen, int optional, tv_vault *vault,

@@ -119,6 +119,26 @@ static enum MHD_Result queue_static(struct MHD_Connection *conn, unsigned int co
   return ret;
 }
 
+/* 200 "SERVING", or 503 "NOT_SERVING" and the reason (e.g.
+ * "NOT_SERVING AUDIT_NO_SPACE: the audit log's disk is full ..."), so
+ * whoever looks at a failing probe sees why. */
+static enum MHD_Result serve_health(tv_metrics_http *h, struct MHD_Connection *conn) {
+  char reason[200] = "";
+  if (h->config.ready(h->config.ctx, reason, sizeof reason)) {
+    return queue_static(conn, MHD_HTTP_OK, "SERVING\n");
+  }
+  char body[256];
+  snprintf(body, sizeof body, "NOT_SERVING%s%s\n", reason[0] != '\0' ? " " : "", reason);
+  struct MHD_Response *r = MHD_create_response_from_buffer(strlen(body), body, MHD_RESPMEM_MUST_COPY);
+  if (r == NULL) {
+    return MHD_NO;
+  }
+  (void)MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, "text/plain; charset=utf-8");
+  enum MHD_Result ret = MHD_queue_response(conn, MHD_HTTP_SERVICE_UNAVAILABLE, r);
+  MHD_destroy_response(r);
+  return ret;
+}
+
 static enum MHD_Result serve_metrics(tv_metrics_http *h, struct MHD_Connection *conn) {
   tv_metrics_text text = {0};
   h->config.render(h->config.ctx, &text);
@@ -155,8 +175,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     return serve_metrics(h, conn);
   }
   if (strcmp(url, "/healthz") == 0) {
-    return h->config.ready(h->config.ctx) ? queue_static(conn, MHD_HTTP_OK, "SERVING\n")
-                                          : queue_static(conn, MHD_HTTP_SERVICE_UNAVAILABLE, "NOT_SERVING\n");
+    return serve_health(h, conn);
   }
   return queue_static(conn, MHD_HTTP_NOT_FOUND, "not found: try /metrics or /healthz\n");
 }

@@ -1,5 +1,5 @@
 /* The metrics port: GET /metrics (Prometheus text format 0.0.4) and GET
- * /healthz (200 "SERVING" / 503 "NOT_SERVING") over plain HTTP, served by
+ * /healthz (200 "SERVING" / 503 "NOT_SERVING[ REASON: why]") over plain HTTP, served by
  * libmicrohttpd on one internal thread. A separate port because Prometheus
  * and Kubernetes probes have no client certificate for the mTLS gRPC port;
  * it must therefore never expose a value, token or secret. */
@@ -23,8 +23,9 @@ typedef struct tv_metrics_http_config {
   const char *listen; /* "127.0.0.1:9464", "[::1]:0", "0.0.0.0:9464"; port 0 picks one */
   /* Appends the whole exposition to |out|; runs on the HTTP thread. */
   void (*render)(void *ctx, tv_metrics_text *out);
-  /* Returns 1 when /healthz should answer 200. */
-  int (*ready)(void *ctx);
+  /* Returns 1 when /healthz should answer 200; else may write why into
+   * |reason| (one line, no newline; left "" for a bare NOT_SERVING). */
+  int (*ready)(void *ctx, char *reason, size_t reason_len);
   void *ctx;
 } tv_metrics_http_config;
 

@@ -221,17 +221,22 @@ static tv_status reencrypt_all(tv_rotation_worker *w, size_t i) {
       return TV_E_SERVER_SHUTTING_DOWN;
     }
     tv_reencrypt_options ro = {.records_per_s = w->o.records_per_s, .records_max = chunk};
-    tv_reencrypt_progress p;
-    TV_TRY(tv_engine_reencrypt(w->o.engine, &p, s->st.ns, &ro));
+    tv_reencrypt_progress p = {0};
+    tv_status st = tv_engine_reencrypt(w->o.engine, &p, s->st.ns, &ro);
+    /* A failed call (store disk full, ...) still moved some records and
+     * knows the version: both are published with its status. */
     pthread_mutex_lock(&w->lock);
-    s->st.active_version = p.active_version;
+    s->st.active_version = p.active_version != 0 ? p.active_version : s->st.active_version;
     s->st.records_done += p.reencrypted;
-    s->st.records_total = s->st.records_done + p.remaining;
+    if (st == TV_OK || p.remaining != 0) {
+      s->st.records_total = s->st.records_done + p.remaining;
+    }
     if (s->rotation_total == 0 && s->st.records_total > 0) {
       s->rotation_total = s->st.records_total; /* the rotation's first chunk */
       pending_save(w);
     }
     pthread_mutex_unlock(&w->lock);
+    TV_TRY(st);
     if (p.remaining == 0) {
       return TV_OK;
     }

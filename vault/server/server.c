@@ -420,7 +420,10 @@ tv_status tv_server_start(tv_server **out_server, const tv_server_config *config
   install_handlers(s, service);
   s->shutdown_tag = (tv_tag){shutdown_notified, s};
   grpc_init();
-  tv_status st = server_bind(s, config, out_err, out_err_len);
+  tv_status st = tv_health_set_readiness(&s->health, service->readiness, service->readiness_ctx);
+  if (st == TV_OK) {
+    st = server_bind(s, config, out_err, out_err_len);
+  }
   if (st == TV_OK) {
     st = server_run(s);
   }

@@ -61,6 +61,11 @@ typedef struct tv_service {
   tv_handler handlers[TV_METHOD_COUNT]; /* indexed by tv_method_id */
   tv_call_end_fn on_call_end;           /* NULL: not told */
   void *on_call_end_ctx;
+  /* Why a data call cannot be answered now, TV_OK if it can: Health is
+   * NOT_SERVING while it is not TV_OK. Called on Health calls (keep it
+   * cheap, never block). NULL: ready whenever not shutting down. */
+  tv_status (*readiness)(void *ctx);
+  void *readiness_ctx;
 } tv_service;
 
 #endif

@@ -39,6 +39,7 @@ static grpc_status_code map_specific(tv_status s) {
     case TV_E_STORE_CLOSED:
     case TV_E_ENGINE_CLOSED:
     case TV_E_AUDIT_UNAVAILABLE: /* no audit, no data calls */
+    case TV_E_AUDIT_NO_SPACE:
     case TV_E_AUDIT_CLOSED:
       return GRPC_STATUS_UNAVAILABLE;
     case TV_E_STORE_NOT_FOUND:

@@ -6,6 +6,7 @@
 
 #include "vault/config/config.h"
 #include "vault/server/metrics.h"
+#include "vault/server/readiness.h"
 #include "vault/server/status_map.h"
 #include "vault/util/clock.h"
 
@@ -56,11 +57,25 @@ static void count_call(const svc_call *c, tv_status audit_status) {
   tv_metrics_call_done(c->vault->metrics, tv_call_method(c->call)->id, code, c->items, tv_mono_us() - c->start_us);
 }
 
+/* The audit line could not be made durable, so the answer is withheld;
+ * the client is told which fault (AUDIT_NO_SPACE, HSM_UNAVAILABLE, ...),
+ * and readiness (health, the log) learns of it. */
+static void refuse_unaudited(svc_call *c, tv_status audit_status) {
+  tv_readiness_audit(c->vault->readiness, audit_status);
+  char detail[256];
+  snprintf(detail, sizeof detail, "audit log unavailable (%s: %s): call refused", tv_status_name(audit_status),
+           tv_status_message(audit_status));
+  tv_call_finish_grpc(c->call, GRPC_STATUS_UNAVAILABLE, detail, NULL);
+}
+
 /* Runs on the audit writer thread: the line is durable (or failed). */
 static void audited(void *arg, tv_status status, uint64_t seq) {
   (void)seq;
   svc_call *c = arg;
   count_call(c, status);
+  if (status == TV_OK) {
+    tv_readiness_audit(c->vault->readiness, TV_OK);
+  }
   if (status == TV_OK && c->after_audit != NULL && c->grpc_override == 0 && c->status == TV_OK) {
     c->after_audit(c);
     return;
@@ -73,7 +88,7 @@ static void audited(void *arg, tv_status status, uint64_t seq) {
     return;
   }
   if (status != TV_OK) {
-    tv_call_finish_grpc(c->call, GRPC_STATUS_UNAVAILABLE, "audit log unavailable: call refused", NULL);
+    refuse_unaudited(c, status);
   } else if (c->grpc_override != 0) {
     tv_call_finish_grpc(c->call, (grpc_status_code)c->grpc_override, c->detail, NULL);
   } else {
@@ -100,7 +115,7 @@ void svc_call_end(svc_call *c) {
   tv_status st = tv_audit_append_async(c->vault->audit, &e, audited, c);
   if (st != TV_OK) {
     count_call(c, st);
-    tv_call_finish_grpc(c->call, GRPC_STATUS_UNAVAILABLE, "audit log unavailable: call refused", NULL);
+    refuse_unaudited(c, st);
     svc_call_release(c);
   }
 }

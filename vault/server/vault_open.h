@@ -49,6 +49,10 @@ typedef struct tv_vault {
   /* Audits the calls refused before any handler (refusal_audit.h); started
    * with the audit log, stopped before it closes. */
   struct tv_refusal_audit *refusals;
+  /* Whether data calls can be answered (readiness.h): svc_call reports
+   * each audit append to it, health and /healthz read it; started by
+   * tokenvaultd after the open, NULL elsewhere (always ready). */
+  struct tv_readiness *readiness;
 } tv_vault;
 
 /* tv_vault_open opens every part for |settings| into |*out| (zeroed

@@ -141,6 +141,7 @@ static const status_text status_texts[] = {
     {TV_E_AUDIT_SEGMENT, "AUDIT_SEGMENT",
      "an audit segment file is missing, out of order or from another log"},
     {TV_E_AUDIT_COUNTER, "AUDIT_COUNTER", "the HSM holds no checkpoint counter for this audit log"},
+    {TV_E_AUDIT_NO_SPACE, "AUDIT_NO_SPACE", "the audit log's disk is full or its file size limit was reached"},
     {TV_E_ENGINE_NAMESPACE, "ENGINE_NAMESPACE", "no such namespace is configured in the engine"},
     {TV_E_ENGINE_NOT_FOUND, "ENGINE_NOT_FOUND", "the token does not exist in this namespace"},
     {TV_E_ENGINE_EXPIRED, "ENGINE_EXPIRED", "the token has expired"},

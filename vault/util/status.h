@@ -131,6 +131,7 @@ typedef enum tv_status {
   TV_E_AUDIT_TRUNCATED = 709,
   TV_E_AUDIT_SEGMENT = 710,
   TV_E_AUDIT_COUNTER = 711,
+  TV_E_AUDIT_NO_SPACE = 712, /* writing: the audit log's disk is full */
   /* 800..899: engine (tokenize / detokenize; 600..699 was already the
    * server's). Per-item results of detokenize keep these distinct. */
   TV_E_ENGINE_NAMESPACE = 800,

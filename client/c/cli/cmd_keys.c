@@ -17,7 +17,8 @@ static const char keys_help[] =
     "  propose-kek  propose rotating the HSM key-encryption key; a second officer\n"
     "               must approve it before it expires\n"
     "  approve-kek  approve another officer's proposal (not your own)\n"
-    "  status       KEK version, rotation progress and proposals\n";
+    "  status       KEK version; per namespace rotated since the server started:\n"
+    "               phase, records moved, bytes compacted, last error; proposals\n";
 
 static const char *key_state(int s) {
   static const char *const names[] = {"unspecified", "active", "decrypt-only", "retired", "destroyed"};
@@ -41,6 +42,33 @@ static void print_proposals(const tv_client_result *r, FILE *out) {
     const tv_client_proposal *p = &r->proposals[i];
     fprintf(out, "proposal %s\t%s\tproposed by %s", p->proposal_id, proposal_state(p->state), p->proposed_by);
     if (p->approved_by[0] != '\0') fprintf(out, "\tapproved by %s", p->approved_by);
+    fputc('\n', out);
+  }
+}
+
+static const char *rotation_phase(int p) {
+  static const char *const names[] = {"unspecified", "queued", "re-encrypting", "compacting", "done", "retrying"};
+  return p >= 0 && p <= 5 ? names[p] : "unknown";
+}
+
+/* One line per namespace whose data key was rotated since the server
+ * started: phase, records moved of the total, compaction bytes, and why
+ * the last attempt failed. */
+static void print_rotations(const tv_client_result *r, FILE *out) {
+  for (size_t i = 0; i < r->rotations_count; i++) {
+    const tv_client_rotation *d = &r->rotations[i];
+    fprintf(out, "data key %s	v%u	%s	records %llu/", d->namespace_name, d->active_version,
+            rotation_phase(d->phase), (unsigned long long)d->records_done);
+    if (d->records_total != 0) fprintf(out, "%llu", (unsigned long long)d->records_total);
+    else fputc('?', out);
+    if (d->bytes_total != 0) {
+      fprintf(out, "	compacted %llu/%llu bytes", (unsigned long long)d->bytes_done,
+              (unsigned long long)d->bytes_total);
+    }
+    if (d->failed_attempts != 0 || d->last_error[0] != '\0') {
+      fprintf(out, "	failed attempts %u	last error %s", d->failed_attempts,
+              d->last_error[0] != '\0' ? d->last_error : "none");
+    }
     fputc('\n', out);
   }
 }
@@ -69,6 +97,7 @@ static tv_client_code run_sub(tv_client *c, const net_args *a, const char *sub, 
     if (code == TV_CLIENT_OK) {
       fprintf(out, "kek v%u\tdata keys pending rewrap: %llu\n", (*r)->kek_version,
               (unsigned long long)(*r)->data_keys_pending_rewrap);
+      print_rotations(*r, out);
       print_proposals(*r, out);
     }
   }

@@ -205,6 +205,12 @@ static const char *advice(tv_client_code code) {
 int net_report(FILE *err, const char *command, const net_args *a, const tv_client_error *e) {
   (void)a;
   const char *what = advice(e->code);
+  /* A server that answered UNAVAILABLE said why (audit disk full, HSM
+   * gone, draining): its reason alone is the diagnosis, and "check that
+   * tokenvaultd runs" would send the reader the wrong way. */
+  if (e->code == TV_CLIENT_UNAVAILABLE && e->from_server) {
+    what = NULL;
+  }
   if (strstr(e->message, "REASON_REQUIRED") != NULL) {
     what = "give --reason TEXT saying why (it is written to the audit log)";
   }

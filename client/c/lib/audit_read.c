@@ -79,7 +79,7 @@ static tv_client_code finish(audit_call *a, int cancelled, tv_client_error *err)
   if (cancelled && a->status == GRPC_STATUS_CANCELLED) {
     return TV_CLIENT_OK;
   }
-  return tvc_status_code(a->status, a->details, TVC_SERVICE "ReadAudit", err);
+  return tvc_status_code(a->call, a->status, a->details, TVC_SERVICE "ReadAudit", err);
 }
 
 static tv_client_code entries_views(tv_client_result *r, tv_client_error *err) {

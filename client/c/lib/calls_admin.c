@@ -149,6 +149,35 @@ tv_client_code tv_client_kek_approve(tv_client *client, tv_client_result **out_r
   return proposals_views(*out_result, &p->proposal, 1, out_result, err);
 }
 
+/* Gives |r| a view of each data-key rotation (n may be 0). */
+static tv_client_code rotations_views(tv_client_result *r, Tokenvault__V1__DataKeyRotation *const *d, size_t n,
+                                      tv_client_result **out, tv_client_error *err) {
+  r->owned_->rotations = calloc(n > 0 ? n : 1, sizeof *r->owned_->rotations);
+  if (r->owned_->rotations == NULL) {
+    return tvc_result_done(r, tvc_fail(err, TV_CLIENT_E_NO_MEMORY, "out of memory"), out);
+  }
+  for (size_t i = 0; i < n; i++) {
+    if (d[i] == NULL) {
+      return tvc_result_done(r, tvc_fail(err, TV_CLIENT_E_PROTOCOL, "the server sent an empty rotation"), out);
+    }
+    r->owned_->rotations[i] = (tv_client_rotation){
+        .namespace_name = d[i]->namespace_,
+        .phase = (int)d[i]->phase,
+        .active_version = d[i]->active_version,
+        .records_done = d[i]->records_done,
+        .records_total = d[i]->records_total,
+        .bytes_done = d[i]->bytes_done,
+        .bytes_total = d[i]->bytes_total,
+        .failed_attempts = d[i]->failed_attempts,
+        .last_error = d[i]->last_error,
+        .finished_at_unix_ms = d[i]->finished_at_unix_ms,
+    };
+  }
+  r->rotations = r->owned_->rotations;
+  r->rotations_count = n;
+  return TV_CLIENT_OK;
+}
+
 tv_client_code tv_client_rotation_status(tv_client *client, tv_client_result **out_result,
                                          tv_client_error *err) {
   Tokenvault__V1__GetRotationStatusRequest req;
@@ -162,7 +191,11 @@ tv_client_code tv_client_rotation_status(tv_client *client, tv_client_result **o
   const Tokenvault__V1__GetRotationStatusResponse *s = m;
   (*out_result)->kek_version = s->kek_version;
   (*out_result)->data_keys_pending_rewrap = s->data_keys_pending_rewrap;
-  return proposals_views(*out_result, s->proposals, s->n_proposals, out_result, err);
+  code = proposals_views(*out_result, s->proposals, s->n_proposals, out_result, err);
+  if (code != TV_CLIENT_OK) {
+    return code;
+  }
+  return rotations_views(*out_result, s->data_key_rotations, s->n_data_key_rotations, out_result, err);
 }
 
 tv_client_code tv_client_audit_verify(tv_client *client, tv_client_result **out_result,

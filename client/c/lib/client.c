@@ -47,6 +47,7 @@ void tv_client_wipe(void *p, size_t len) {
 tv_client_code tvc_fail(tv_client_error *err, tv_client_code code, const char *format, ...) {
   if (err != NULL) {
     err->code = code;
+    err->from_server = 0;
     va_list ap;
     va_start(ap, format);
     vsnprintf(err->message, sizeof err->message, format, ap);

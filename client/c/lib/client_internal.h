@@ -44,6 +44,7 @@ struct tv_client_result_owned {
   tv_client_item *items;
   tv_client_key *keys;
   tv_client_proposal *proposals;
+  tv_client_rotation *rotations;
   tv_client_audit_entry *audit_entries;
 };
 
@@ -64,9 +65,10 @@ grpc_byte_buffer *tvc_pack(const ProtobufCMessage *msg);
 tv_client_code tvc_unpack(grpc_byte_buffer *bb, const ProtobufCMessageDescriptor *desc,
                           ProtobufCMessage **out_msg, tv_client_error *err);
 
-/* tvc_status_code turns a finished call's status into a tv_client_code
- * and, on failure, |err|'s sentence (server details included). */
-tv_client_code tvc_status_code(grpc_status_code status, grpc_slice details, const char *method,
+/* tvc_status_code turns a finished |call|'s status into a tv_client_code
+ * and, on failure, |err|'s sentence (server details included) and
+ * whether a server gave it (tv_client_error.from_server). */
+tv_client_code tvc_status_code(grpc_call *call, grpc_status_code status, grpc_slice details, const char *method,
                                tv_client_error *err);
 
 /* tvc_unary calls |method| with |request| and decodes the answer as

@@ -106,6 +106,7 @@ void tv_client_result_free(tv_client_result *result) {
     free(o->items);
     free(o->keys);
     free(o->proposals);
+    free(o->rotations);
     free(o->audit_entries);
     free(o);
   }

@@ -158,7 +158,7 @@ static tv_client_code ended_early(tv_client_stream *s, tv_client_error *err) {
   while (!s->status_done) {
     TVC_TRY(pump(s, err));
   }
-  tv_client_code code = tvc_status_code(s->status, s->details, "stream", err);
+  tv_client_code code = tvc_status_code(s->call, s->status, s->details, "stream", err);
   return code != TV_CLIENT_OK ? code
                               : tvc_fail(err, TV_CLIENT_E_PROTOCOL, "the server ended the stream early");
 }
@@ -312,7 +312,7 @@ tv_client_code tv_client_stream_next(tv_client_stream *stream, tv_client_result 
     while (!s->status_done) {
       TVC_TRY(pump(s, err));
     }
-    tv_client_code code = tvc_status_code(s->status, s->details, "stream", err);
+    tv_client_code code = tvc_status_code(s->call, s->status, s->details, "stream", err);
     return code != TV_CLIENT_OK ? code : TV_CLIENT_E_STREAM_DONE;
   }
   TVC_TRY(post_recv(s, err));

@@ -86,6 +86,10 @@ typedef enum tv_client_code {
 typedef struct tv_client_error {
   tv_client_code code;
   char message[TV_CLIENT_ERROR_TEXT_MAX];
+  /* 1: a server answered with this status, and |message| holds its
+   * reason; 0: no server answer (no connection, TLS refused, a local
+   * check), so the fault may be the target or the server not running. */
+  int from_server;
 } tv_client_error;
 
 /* The server's limit on items per request (vault/server/limits.h). */
@@ -153,6 +157,23 @@ typedef struct tv_client_proposal {
   const char *reason;
 } tv_client_proposal;
 
+/* The background completion of one namespace's data-key rotation
+ * (GetRotationStatus). |phase|: 1 queued, 2 re-encrypting, 3 compacting,
+ * 4 done, 5 retrying (the last attempt failed: |last_error| names why,
+ * e.g. "STORE_NO_SPACE"; "" when none). records_total 0: not known yet. */
+typedef struct tv_client_rotation {
+  const char *namespace_name;
+  int phase;
+  uint32_t active_version;
+  uint64_t records_done;
+  uint64_t records_total;
+  uint64_t bytes_done;
+  uint64_t bytes_total;
+  uint32_t failed_attempts;
+  const char *last_error;
+  int64_t finished_at_unix_ms;
+} tv_client_rotation;
+
 /* One audit log entry (never a value). */
 typedef struct tv_client_audit_entry {
   uint64_t seq;
@@ -191,6 +212,8 @@ typedef struct tv_client_result {
   const char *identity_source;         /* whoami */
   const char *transport_security;      /* whoami */
   int authenticated;                   /* whoami */
+  size_t rotations_count;
+  const tv_client_rotation *rotations; /* rotation status: data-key rotations */
   struct tv_client_result_owned *owned_; /* private: what the views point into */
 } tv_client_result;
 
@@ -289,8 +312,9 @@ tv_client_code tv_client_kek_propose(tv_client *client, tv_client_result **out_r
 tv_client_code tv_client_kek_approve(tv_client *client, tv_client_result **out_result,
                                      const char *proposal_id, tv_client_error *err);
 
-/* tv_client_rotation_status fills kek_version, data_keys_pending_rewrap
- * and proposals. */
+/* tv_client_rotation_status fills kek_version, data_keys_pending_rewrap,
+ * proposals and rotations (every namespace rotated since the server
+ * started). */
 tv_client_code tv_client_rotation_status(tv_client *client, tv_client_result **out_result,
                                          tv_client_error *err);
 

@@ -1,6 +1,7 @@
 /* One request, one response: the call, its status, and retries with
  * exponential backoff for idempotent methods on UNAVAILABLE. */
 #include <grpc/byte_buffer_reader.h>
+#include <grpc/support/alloc.h>
 #include <grpc/support/time.h>
 #include <stdlib.h>
 #include <string.h>
@@ -49,7 +50,20 @@ tv_client_code tvc_unpack(grpc_byte_buffer *bb, const ProtobufCMessageDescriptor
   return TV_CLIENT_OK;
 }
 
-tv_client_code tvc_status_code(grpc_status_code status, grpc_slice details, const char *method,
+/* 1 if |call| reached a server: gRPC core names the connected peer by
+ * address ("ipv4:...", "ipv6:...", "unix:..."); a call that never
+ * connected reports the channel's target (or "unknown") instead. */
+static int reached_server(grpc_call *call) {
+  char *peer = grpc_call_get_peer(call);
+  if (peer == NULL) {
+    return 0;
+  }
+  int reached = strncmp(peer, "ipv4:", 5) == 0 || strncmp(peer, "ipv6:", 5) == 0 || strncmp(peer, "unix:", 5) == 0;
+  gpr_free(peer);
+  return reached;
+}
+
+tv_client_code tvc_status_code(grpc_call *call, grpc_status_code status, grpc_slice details, const char *method,
                                tv_client_error *err) {
   if (status == GRPC_STATUS_OK) {
     return TV_CLIENT_OK;
@@ -60,8 +74,12 @@ tv_client_code tvc_status_code(grpc_status_code status, grpc_slice details, cons
     len = 200;
   }
   const char *short_name = strrchr(method, '/');
-  return tvc_fail(err, code, "%s: %s: %.*s", short_name != NULL ? short_name + 1 : method,
-                  tv_client_code_name(code), len, (const char *)GRPC_SLICE_START_PTR(details));
+  tvc_fail(err, code, "%s: %s: %.*s", short_name != NULL ? short_name + 1 : method, tv_client_code_name(code), len,
+           (const char *)GRPC_SLICE_START_PTR(details));
+  if (err != NULL) {
+    err->from_server = reached_server(call);
+  }
+  return code;
 }
 
 /* The ops of a unary call, in one batch. */
@@ -102,7 +120,7 @@ static tv_client_code call_once(tv_client *c, const char *method, grpc_byte_buff
   tv_client_code code = TV_CLIENT_INTERNAL;
   if (grpc_call_start_batch(call, ops, 6, &tag, NULL) == GRPC_CALL_OK) {
     grpc_event ev = grpc_completion_queue_pluck(cq, &tag, gpr_inf_future(GPR_CLOCK_REALTIME), NULL);
-    code = ev.type == GRPC_OP_COMPLETE ? tvc_status_code(status, details, method, err)
+    code = ev.type == GRPC_OP_COMPLETE ? tvc_status_code(call, status, details, method, err)
                                        : tvc_fail(err, TV_CLIENT_INTERNAL, "the call did not complete");
   } else {
     tvc_fail(err, code, "the call could not be started");

@@ -67,7 +67,10 @@ tv_status eng_try_open(eng_fixture *fx) {
   if (fx->kr->kr == NULL) {
     TV_TRY(tv_keyring_open(&fx->kr->kr, fx->kr->hsm->hsm, &fx->kr->options));
   }
-  tv_store_options so = {.dir = fx->store_dir, .segment_bytes = 1u << 20};
+  tv_store_options so = {.dir = fx->store_dir,
+                         .segment_bytes = 1u << 20,
+                         .fault = fx->store_fault,
+                         .fault_ctx = fx->store_fault_ctx};
   tv_store_diag diag;
   TV_TRY(tv_store_open(NULL, &so, &fx->store, &diag));
   tv_engine_options eo = {.store = fx->store, .keyring = fx->kr->kr, .now_ms = test_clock, .now_ctx = fx};

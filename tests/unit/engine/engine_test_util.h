@@ -24,6 +24,8 @@ typedef struct eng_fixture {
   tv_store *store;
   tv_engine *engine;
   uint64_t clock_offset_ms; /* added to the real clock: tests move time */
+  tv_store_fault_fn store_fault; /* passed to the store at the next eng_open */
+  void *store_fault_ctx;
 } eng_fixture;
 
 /* eng_fixture_new makes token, keyring (with the namespaces), store and

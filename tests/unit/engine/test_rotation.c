@@ -1,9 +1,11 @@
 /* Rotation end to end: tokenize, rotate the data key, tokenize more,
  * re-encrypt (resumable, rate-limited), retire and destroy the old version
  * with two officers; every token keeps its value and no token changes. */
+#include <errno.h>
 #include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -187,6 +189,41 @@ static void test_reencrypt_errors(void **state) {
   assert_int_equal(eng_detok1(fx, "ssn", t.token, TV_REVEAL_FULL).status, TV_E_ENGINE_DECRYPT);
 }
 
+static int disk_full(void *ctx, uint64_t batch_no) {
+  (void)batch_no;
+  return atomic_load((atomic_int *)ctx) ? -ENOSPC : 0;
+}
+
+/* A store whose disk is full: re-encryption reports STORE_NO_SPACE (not
+ * an authentication failure), moves nothing, and finishes once space
+ * returns. */
+static void test_reencrypt_store_full(void **state) {
+  eng_fixture *fx = *state;
+  static atomic_int full;
+  atomic_store(&full, 0);
+  enum { VALUES = 40 };
+  for (uint64_t i = 0; i < VALUES; i++) {
+    char pan[17];
+    eng_pan(pan, 9000 + i);
+    eng_check(eng_tokenize1(fx, "pan_nc", pan).status, "tokenize");
+  }
+  kr_check(tv_keyring_rotate_data_key(fx->kr->kr, NULL, "pan_nc"), "rotate");
+  eng_close(fx);
+  fx->store_fault = disk_full;
+  fx->store_fault_ctx = &full;
+  eng_open(fx);
+  atomic_store(&full, 1);
+  tv_reencrypt_progress p;
+  assert_int_equal(tv_engine_reencrypt(fx->engine, &p, "pan_nc", NULL), TV_E_STORE_NO_SPACE);
+  assert_int_equal(p.reencrypted, 0);
+  assert_int_equal(p.remaining, VALUES);
+  atomic_store(&full, 0);
+  eng_check(tv_engine_reencrypt(fx->engine, &p, "pan_nc", NULL), "reencrypt with space");
+  assert_int_equal(p.reencrypted, VALUES);
+  assert_int_equal(p.remaining, 0);
+  assert_int_equal(p.num_retired, 1);
+}
+
 #define RACE_VALUES 300
 
 typedef struct del_race {
@@ -253,6 +290,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(test_rotation_end_to_end, eng_setup, eng_teardown),
       cmocka_unit_test_setup_teardown(test_reencrypt_errors, eng_setup, eng_teardown),
+      cmocka_unit_test_setup_teardown(test_reencrypt_store_full, eng_setup, eng_teardown),
       cmocka_unit_test_setup_teardown(test_delete_during_reencrypt, eng_setup, eng_teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

@@ -29,7 +29,8 @@ static void fake_render(void *ctx, tv_metrics_text *out) {
   tv_metrics_text_printf(out, "# TYPE x counter\nx %d\n", f->renders);
 }
 
-static int fake_ready(void *ctx) {
+static int fake_ready(void *ctx, char *reason, size_t reason_len) {
+  snprintf(reason, reason_len, "AUDIT_NO_SPACE: disk full");
   return ((fake *)ctx)->ready;
 }
 
@@ -84,7 +85,7 @@ static void test_metrics_and_healthz(void **state) {
   f.ready = 0;
   get(port, "/healthz", out, sizeof out);
   assert_non_null(strstr(out, "HTTP/1.1 503"));
-  assert_non_null(strstr(out, "NOT_SERVING"));
+  assert_non_null(strstr(out, "NOT_SERVING AUDIT_NO_SPACE: disk full\n")); /* the reason, for whoever looks */
   tv_metrics_http_stop(h);
 }
 
