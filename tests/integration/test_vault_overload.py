@@ -78,6 +78,7 @@ class Tally:
         self.other = []
         self.wrong = []
         self.tokens = {}  # batch index -> tokens (convergent: must agree)
+        self.health = []
 
 
 def check_answer(tally, bi, values, resp):
@@ -118,6 +119,20 @@ async def client(port, cid, batches, tally, start):
             check_answer(tally, bi, batches[bi], resp)
 
 
+async def health_during(port, start, out):
+    """A probe in the middle of the burst: health is exempt from admission."""
+    async with grpc.aio.insecure_channel("127.0.0.1:%d" % port) as ch:
+        check = ch.unary_unary("/grpc.health.v1.Health/Check", request_serializer=lambda m: m.SerializeToString(),
+                               response_deserializer=vc.HEALTH.HealthCheckResponse.FromString)
+        await start.wait()
+        await asyncio.sleep(0.5)
+        try:
+            resp = await check(vc.HEALTH.HealthCheckRequest(service=""), timeout=CALL_TIMEOUT_S)
+            out.append(resp.status)
+        except grpc.aio.AioRpcError as e:
+            out.append(e.code())
+
+
 async def sample_rss(pid, stop, out):
     while not stop.is_set():
         out.append(status_kb(pid, "VmRSS"))
@@ -131,6 +146,7 @@ async def drive(port, pid, batches):
     rss = []
     sampler = asyncio.ensure_future(sample_rss(pid, stop, rss))
     tasks = [asyncio.ensure_future(client(port, i, batches, tally, start)) for i in range(CLIENTS)]
+    tasks.append(asyncio.ensure_future(health_during(port, start, tally.health)))
     await asyncio.sleep(1.0)  # let the channels be created before the burst
     t0 = time.monotonic()
     start.set()
@@ -170,6 +186,8 @@ def main():
     t.check(tally.refused > 0, "some calls were refused with RESOURCE_EXHAUSTED (%d)" % tally.refused)
     t.check(all("server busy" in d and "retry with backoff" in d for d in tally.refused_details),
             "the refusal says the server is busy and to retry with backoff")
+    t.check(tally.health == [vc.HEALTH.HealthCheckResponse.SERVING],
+            "a health probe during the burst answers SERVING (%s)" % tally.health)
     t.check(hwm < RSS_LIMIT_BYTES, "server peak resident memory %.0f MiB < %d MiB" %
             (hwm / 2 ** 20, RSS_LIMIT_BYTES >> 20))
     text = scrape(mport)

@@ -237,6 +237,12 @@ static void dispatch_job(void *arg) { handle_request(arg, 0); }
 
 static void end_of_stream_job(void *arg) { handle_request(arg, 1); }
 
+/* Health probes and WhoAmI do no vault work: a load balancer must see
+ * the true health of a busy server, not "server busy". */
+static int admission_exempt(const tv_method *m) {
+  return m->id == TV_METHOD_HEALTH_CHECK || m->id == TV_METHOD_HEALTH_WATCH || m->id == TV_METHOD_WHO_AM_I;
+}
+
 /* Polling thread: counts the request's items on the wire (a copy of at
  * most TV_MESSAGE_BYTES_MAX bytes) and reserves them and its bytes. */
 static tv_status admit(tv_call *call, int force) {
@@ -317,7 +323,9 @@ static void registered_accepted(void *owner, int success) {
   tv_call_start(call);
   tv_status st = TV_E_SERVER_SHUTTING_DOWN;
   if (!atomic_load(&s->shutting_down)) {
-    st = call->method->kind == TV_METHOD_BIDI_STREAMING ? start_stream(call) : admit(call, 0);
+    st = call->method->kind == TV_METHOD_BIDI_STREAMING ? start_stream(call)
+         : admission_exempt(call->method)                ? TV_OK
+                                                         : admit(call, 0);
     if (st == TV_E_SERVER_BUSY) {
       return; /* admit answered it: server busy */
     }
