@@ -12,6 +12,7 @@ the issue's run); RSS_LIMIT_BYTES is the stated bound with admission.
 Latency is printed, never asserted (the machine is shared)."""
 import asyncio
 import os
+import queue
 import random
 import re
 import time
@@ -157,6 +158,33 @@ async def drive(port, pid, batches):
     return tally, rss, took
 
 
+def idle_streams_hold_nothing(server, values):
+    """Streams whose message was answered hold no budget: with more idle
+    streams (each after one answered 1,000-item message) than the items
+    limit allows at once, a full unary call is still admitted."""
+    ch = t.insecure_channel(server.port)
+    stream = ch.stream_stream(vc.SVC + "TokenizeStream", request_serializer=lambda m: m.SerializeToString(),
+                              response_deserializer=vc.TV.TokenizeResponse.FromString)
+    limit = [line for line in server.lines() if line.get("event") == "admission"][0]["items_in_flight_max"]
+    feeds, replies = [], []
+    for _ in range(limit // ITEMS + 2):
+        q = queue.Queue()
+        q.put(vc.TV.TokenizeRequest(namespace="pan", values=values))
+        it = stream(iter(q.get, None), timeout=CALL_TIMEOUT_S)
+        replies.append(next(it))
+        feeds.append((q, it))
+    t.check(all(len(r.results) == ITEMS for r in replies), "%d streams each answered a %d-item message" %
+            (len(replies), ITEMS))
+    resp = vc.Client(ch).call("Tokenize", vc.TV.TokenizeRequest(namespace="pan", values=values),
+                              vc.TV.TokenizeResponse, timeout=60)
+    t.check(len(resp.results) == ITEMS, "with those streams idle, a full unary call is admitted")
+    for q, it in feeds:
+        q.put(None)  # half-close: the stream ends
+        for _ in it:
+            pass
+    ch.close()
+
+
 def pct(sorted_values, p):
     if not sorted_values:
         return float("nan")
@@ -201,6 +229,7 @@ def main():
     t.check([r.token for r in resp.results] == tally.tokens.get(0, [r.token for r in resp.results]),
             "after the burst a full call is admitted and answers the same tokens")
     ch.close()
+    idle_streams_hold_nothing(server, batches[1])
     rc, _ = server.terminate(30)
     t.check(rc == 0, "clean exit after the overload")
 

@@ -94,4 +94,8 @@ uint64_t tv_call_latency_us(const tv_call *call);
 void tv_server_call_log(tv_server *server, tv_call *call);
 void tv_server_call_released(tv_server *server);
 
+/* tv_server_stream_answered returns a stream message's admission
+ * reservation once its reply is sent (an idle stream holds none). */
+void tv_server_stream_answered(tv_server *server, tv_call *call);
+
 #endif

@@ -101,6 +101,8 @@ static void admission_release(tv_server *s, tv_call *call) {
   }
 }
 
+void tv_server_stream_answered(tv_server *s, tv_call *call) { admission_release(s, call); }
+
 void tv_server_call_log(tv_server *s, tv_call *call) {
   admission_release(s, call); /* the last reference: the call is being freed */
   report_call_end(s, call);
@@ -278,7 +280,7 @@ static void stream_received(void *owner, int success) {
   grpc_byte_buffer *bb = call->recv_buffer;
   call->recv_buffer = NULL;
   tv_request_cleanup(&call->request);
-  admission_release(call->server, call); /* the previous message was answered */
+  admission_release(call->server, call); /* normally done when its reply was sent */
   if (tv_call_finish_started(call)) {
     if (bb != NULL) {
       grpc_byte_buffer_destroy(bb);
