@@ -63,6 +63,14 @@ typedef struct config_rotation {
   uint64_t compact_bytes_per_s;     /* default CONFIG_COMPACT_BYTES_PER_S_DEFAULT */
 } config_rotation;
 
+/* The transport's protective limits (`server:` block). */
+#define CONFIG_HANDSHAKE_TIMEOUT_MS_DEFAULT 10000u
+typedef struct config_server {
+  uint64_t handshake_timeout_ms;        /* TLS/HTTP2 handshake bound; default 10 s */
+  uint64_t items_in_flight_max;         /* 0: derived from the machine */
+  uint64_t request_bytes_in_flight_max; /* 0: derived from the machine */
+} config_server;
+
 typedef struct config_namespace {
   char name[FORMAT_NAMESPACE_LEN_MAX + 1];
   tv_format format; /* validated by format_config_validate */
@@ -79,6 +87,7 @@ typedef struct tv_config {
   char metrics_listen[CONFIG_ADDRESS_LEN_MAX + 1]; /* "" = no metrics port */
   config_audit audit;
   config_rotation rotation;
+  config_server server;
   config_namespace namespaces[CONFIG_NAMESPACES_MAX];
   size_t namespaces_len;
   tv_policy *policy; /* frozen; owned (one reference) */

@@ -80,5 +80,6 @@ tv_status cfg_scalar_text(cfg_ctx *ctx, const yaml_node_t *node, const char **ou
 /* Sections, one file each. */
 tv_status cfg_parse_namespaces(cfg_ctx *ctx, const yaml_node_t *seq);
 tv_status cfg_parse_policy(cfg_ctx *ctx, const yaml_node_t *root);
+tv_status cfg_parse_server(cfg_ctx *ctx, const yaml_node_t *root);
 
 #endif

@@ -169,6 +169,7 @@ static void send_done(void *owner, int success) {
     fn(call, success, arg);
   }
   if (stream_on && success) {
+    tv_server_stream_answered(call->server, call); /* its items leave the admission budget */
     tv_call_post_recv(call); /* the reply is out: now read the next request */
   } else if (stream_on) {
     tv_call_finish_grpc(call, GRPC_STATUS_CANCELLED, "stream ended: the reply could not be sent", NULL);

@@ -40,6 +40,11 @@ struct tv_call {
   grpc_byte_buffer *recv_buffer;
   int streaming;   /* bidi: read the next request after each reply is sent */
   int handled;     /* the handler ran (read once the last reference went) */
+  /* Admission (admission.h): what this call (or the stream's current
+   * message) holds in flight, released when the last reference goes. */
+  uint64_t admitted_items;
+  uint64_t admitted_bytes;
+  int admission_refused; /* answered RESOURCE_EXHAUSTED: server busy */
   atomic_int refs; /* owner (until finish) + one per batch in flight */
 
   pthread_mutex_t lock; /* guards everything below */
@@ -86,7 +91,11 @@ uint64_t tv_call_latency_us(const tv_call *call);
 /* tv_server_call_log writes the call's log line and tells the service's
  * on_call_end when its last reference goes; tv_server_call_released then
  * tells shutdown one call fewer is alive (both in server.c). */
-void tv_server_call_log(tv_server *server, const tv_call *call);
+void tv_server_call_log(tv_server *server, tv_call *call);
 void tv_server_call_released(tv_server *server);
+
+/* tv_server_stream_answered returns a stream message's admission
+ * reservation once its reply is sent (an idle stream holds none). */
+void tv_server_stream_answered(tv_server *server, tv_call *call);
 
 #endif

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <unistd.h>
 
+#include "vault/server/file_modes.h"
 #include "vault/server/log.h"
 #include "vault/server/options.h"
 #include "vault/server/server.h"
@@ -34,7 +35,12 @@ static const char *reload_tls(const tv_settings *s, tv_tls_reloader *reloader) {
   }
   char err[512];
   tv_tls_files files = {0};
-  tv_status st = tv_tls_files_load(&files, s->tls_cert, s->tls_key, s->tls_ca, err, sizeof err);
+  /* Checked again on each reload: a key made world-readable since the
+   * start is refused like at the start (the last good one stays). */
+  tv_status st = tv_mode_check_reload_tls(s, err, sizeof err);
+  if (st == TV_OK) {
+    st = tv_tls_files_load(&files, s->tls_cert, s->tls_key, s->tls_ca, err, sizeof err);
+  }
   if (st == TV_OK) {
     st = tv_tls_reloader_update(reloader, &files, err, sizeof err);
   }
@@ -126,7 +132,10 @@ static tv_status load_tls(const tv_settings *s, tv_tls_reloader **out, char *err
 static int serve(tv_settings *s, const tv_service *service, tv_tls_reloader *reloader, const sigset_t *set,
                  const tv_daemon_hooks *hooks) {
   char err[512];
-  tv_server_config config = {.listen = s->listen, .tls_reloader = reloader};
+  tv_server_config config = {.listen = s->listen, .tls_reloader = reloader,
+                             .handshake_timeout_ms = s->handshake_timeout_ms,
+                             .items_in_flight_max = s->items_in_flight_max,
+                             .request_bytes_in_flight_max = s->request_bytes_in_flight_max};
   tv_server *server = NULL;
   tv_status st = tv_server_start(&server, &config, service, err, sizeof err);
   if (st != TV_OK) {
@@ -190,6 +199,10 @@ int tv_daemon_run(int argc, char **argv, const tv_service *base_service, const t
   if (tv_settings_resolve(&settings, &opts, err, sizeof err) != TV_OK) {
     tv_settings_cleanup(&settings);
     return fail("config", err, 2);
+  }
+  if (tv_mode_check_settings(&settings, err, sizeof err) != TV_OK) {
+    tv_settings_cleanup(&settings);
+    return fail("permissions", err, 2);
   }
   int rc = run_settings(&settings, base_service, hooks);
   tv_settings_cleanup(&settings);

@@ -62,6 +62,24 @@
  * RESOURCE_EXHAUSTED (server busy) instead of queueing without bound. */
 #define TV_JOBS_QUEUED_MAX 4096
 
+/* Admission control (vault/server/admission.h) defaults, used when the
+ * config's `server:` block leaves a limit at 0. Items in flight per
+ * worker thread: a worker answers a 1,000-item Tokenize in a few ms, so
+ * 4 calls' worth of queue per worker keeps the wait of an admitted call
+ * well under a second while every worker stays busy. */
+#define TV_ADMISSION_ITEMS_PER_WORKER 4000
+/* Request bytes in flight: 1/64 of physical memory, within these bounds
+ * (responses and decoded requests cost a small multiple of it). */
+#define TV_ADMISSION_MEMORY_SHARE 64
+#define TV_ADMISSION_BYTES_MIN (16u * 1024 * 1024)
+#define TV_ADMISSION_BYTES_MAX (256u * 1024 * 1024)
+
+/* Default bound on a connection's TLS and HTTP/2 handshake
+ * (GRPC_ARG_SERVER_HANDSHAKE_TIMEOUT_MS; gRPC's own is 120 s): a socket
+ * that connects and sends nothing is closed after it. Config
+ * `server.handshake_timeout_ms`. */
+#define TV_HANDSHAKE_TIMEOUT_MS_DEFAULT 10000
+
 /* grpc_server_request_registered_call kept outstanding per method, so a
  * burst of calls does not wait for a re-post after each accept. */
 #define TV_CALLS_REQUESTED_PER_METHOD 4

@@ -26,6 +26,7 @@ struct tv_metrics {
   atomic_uint_fast64_t calls[TV_METHOD_COUNT][TV_METRICS_GRPC_CODES_COUNT];
   atomic_uint_fast64_t items[TV_METHOD_COUNT];
   method_hist latency[TV_METHOD_COUNT];
+  atomic_uint_fast64_t admission_refused[TV_METHOD_COUNT];
 };
 
 static const char *const grpc_code_names[TV_METRICS_GRPC_CODES_COUNT] = {
@@ -68,6 +69,12 @@ void tv_metrics_call_done(tv_metrics *m, tv_method_id method, int grpc_code, uin
   method_hist *h = &m->latency[method];
   atomic_fetch_add_explicit(&h->buckets[bucket_index(latency_us)], 1, memory_order_relaxed);
   atomic_fetch_add_explicit(&h->sum_us, latency_us, memory_order_relaxed);
+}
+
+void tv_metrics_admission_refused(tv_metrics *m, tv_method_id method) {
+  if (m != NULL && (unsigned)method < TV_METHOD_COUNT) {
+    atomic_fetch_add_explicit(&m->admission_refused[method], 1, memory_order_relaxed);
+  }
 }
 
 /* ---- text ---- */
@@ -143,6 +150,14 @@ static void render_counts(const tv_metrics *m, tv_metrics_text *out) {
                                tv_method_get((tv_method_id)i)->name, grpc_code_names[c], (unsigned long long)n);
       }
     }
+  }
+  tv_metrics_text_printf(out, "# HELP tokenvault_admission_refused_total Calls refused before any work because "
+                              "the server was busy (admission control, RESOURCE_EXHAUSTED), by method.\n"
+                              "# TYPE tokenvault_admission_refused_total counter\n");
+  for (size_t i = 0; i < TV_METHOD_COUNT; i++) {
+    tv_metrics_text_printf(out, "tokenvault_admission_refused_total{method=\"%s\"} %llu\n",
+                           tv_method_get((tv_method_id)i)->name,
+                           (unsigned long long)atomic_load_explicit(&m->admission_refused[i], memory_order_relaxed));
   }
   tv_metrics_text_printf(out, "# HELP tokenvault_items_total Items (values or tokens) in answered calls, by method.\n"
                               "# TYPE tokenvault_items_total counter\n");

@@ -58,6 +58,11 @@ void tv_metrics_call_done(tv_metrics *m, tv_method_id method, int grpc_code, uin
  * every method (zeros included, so a dashboard sees a method before its
  * first call) to |out|. Health and WhoAmI are counted too (by
  * vault/server/vault_core.h), so their zeros mean "not called". */
+/* tv_metrics_admission_refused counts a call of |method| refused by
+ * admission control (server busy), rendered as
+ * tokenvault_admission_refused_total{method}. */
+void tv_metrics_admission_refused(tv_metrics *m, tv_method_id method);
+
 void tv_metrics_render_calls(const tv_metrics *m, tv_metrics_text *out);
 
 /* tv_metrics_render_build appends tokenvault_build_info. */

@@ -28,6 +28,9 @@ const char tv_options_usage[] =
     "  --hsm-token-label L    HSM token holding the KEK and MAC key (overrides hsm.token_label)\n"
     "  --hsm-pin-file F       file holding the user PIN, one line (overrides hsm.pin_file/pin_env)\n"
     "  --hsm-pin-env VAR      environment variable holding the user PIN (overrides the same)\n"
+    "  --allow-insecure-permissions  start although a secret (PIN file, TLS key) is readable,\n"
+    "                   or a data/store/audit directory writable, by others (logged as an error);\n"
+    "                   a config or secret that others can write is refused regardless\n"
     "  (--dev makes and reuses a SoftHSM2 token in DIR/hsm; never pass a PIN as an argument)\n";
 
 int tv_listen_is_loopback(const char *listen) {
@@ -107,6 +110,7 @@ tv_status tv_options_parse(tv_options *o, int argc, char **argv, char *out_err, 
       {"hsm-pin-file", required_argument, NULL, 'p'}, {"hsm-pin-env", required_argument, NULL, 'e'},
       {"init", no_argument, NULL, 'i'},
       {"metrics-listen", required_argument, NULL, 'M'},
+      {"allow-insecure-permissions", no_argument, NULL, 'P'},
       {NULL, 0, NULL, 0}};
   memset(o, 0, sizeof *o);
   snprintf(out_err, out_err_len, "%s", "");
@@ -128,6 +132,7 @@ tv_status tv_options_parse(tv_options *o, int argc, char **argv, char *out_err, 
       case 'e': o->hsm_pin_env = optarg; break;
       case 'i': o->init = 1; break;
       case 'M': o->metrics_listen = optarg; break;
+      case 'P': o->allow_insecure_permissions = 1; break;
       case 'h': o->help = 1; return TV_OK;
       default:
         snprintf(out_err, out_err_len, "unknown option or missing value: %s",

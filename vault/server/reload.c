@@ -2,6 +2,7 @@
 
 #include <stdio.h>
 
+#include "vault/server/file_modes.h"
 #include "vault/server/log.h"
 
 static void log_refused(const char *why) {
@@ -43,6 +44,14 @@ static void audit_reload(tv_vault *vault, tv_status policy_status, const char *t
 static tv_status reload_policy(tv_vault *vault, const tv_settings *settings) {
   if (settings->config_path == NULL) {
     log_refused("no --config file: the built-in configuration cannot change");
+    return TV_E_SERVER_CONFIG;
+  }
+  /* A file others can write would let them grant themselves any
+   * permission: refused before it is read, the old policy stays. */
+  char why[512];
+  if (tv_mode_check_path("config", settings->config_path, TV_PATH_TRUSTED, settings->allow_insecure_permissions,
+                         why, sizeof why) != TV_OK) {
+    log_refused(why);
     return TV_E_SERVER_CONFIG;
   }
   tv_config *fresh = NULL;

@@ -16,11 +16,13 @@
 #include <grpc/grpc_security.h>
 #include <grpc/slice.h>
 
+#include "vault/server/admission.h"
 #include "vault/server/call_internal.h"
 #include "vault/server/health.h"
 #include "vault/server/limits.h"
 #include "vault/server/log.h"
 #include "vault/server/whoami.h"
+#include "vault/server/wire_scan.h"
 #include "vault/server/workers.h"
 
 #define TV_NOT_WIRED "not implemented yet: engine not wired"
@@ -32,6 +34,8 @@ struct tv_server {
   tv_service service;
   tv_health health;
   tv_workers *workers;
+  tv_admission admission;
+  int admission_ready;
   pthread_t poll_threads[TV_POLL_THREADS_MAX];
   size_t poll_threads_count;
   int port;
@@ -83,11 +87,24 @@ static void report_call_end(tv_server *s, const tv_call *call) {
   }
   tv_call_end end = {.method = call->method->id, .grpc_code = call_end_code(call), .handled = call->handled,
                      .latency_us = tv_call_latency_us(call), .authenticated = call->identity.authenticated,
-                     .principal = call->identity.principal, .peer = call->peer};
+                     .principal = call->identity.principal, .peer = call->peer,
+                     .admission_refused = call->admission_refused};
   s->service.on_call_end(s->service.on_call_end_ctx, &end);
 }
 
-void tv_server_call_log(tv_server *s, const tv_call *call) {
+/* Returns what the call (or a stream's current message) held in flight. */
+static void admission_release(tv_server *s, tv_call *call) {
+  if (call->admitted_items != 0 || call->admitted_bytes != 0) {
+    tv_admission_leave(&s->admission, call->admitted_items, call->admitted_bytes);
+    call->admitted_items = 0;
+    call->admitted_bytes = 0;
+  }
+}
+
+void tv_server_stream_answered(tv_server *s, tv_call *call) { admission_release(s, call); }
+
+void tv_server_call_log(tv_server *s, tv_call *call) {
+  admission_release(s, call); /* the last reference: the call is being freed */
   report_call_end(s, call);
   tv_log_line line;
   tv_log_begin(&line, "info", "call");
@@ -222,6 +239,39 @@ static void dispatch_job(void *arg) { handle_request(arg, 0); }
 
 static void end_of_stream_job(void *arg) { handle_request(arg, 1); }
 
+/* Health probes and WhoAmI do no vault work: a load balancer must see
+ * the true health of a busy server, not "server busy". */
+static int admission_exempt(const tv_method *m) {
+  return m->id == TV_METHOD_HEALTH_CHECK || m->id == TV_METHOD_HEALTH_WATCH || m->id == TV_METHOD_WHO_AM_I;
+}
+
+/* Polling thread: counts the request's items on the wire (a copy of at
+ * most TV_MESSAGE_BYTES_MAX bytes) and reserves them and its bytes. */
+static tv_status admit(tv_call *call, int force) {
+  grpc_byte_buffer *bb = call->payload;
+  size_t items = 1;
+  size_t bytes = bb != NULL ? grpc_byte_buffer_length(bb) : 0;
+  grpc_byte_buffer_reader reader;
+  if (bb != NULL && grpc_byte_buffer_reader_init(&reader, bb)) {
+    grpc_slice all = grpc_byte_buffer_reader_readall(&reader);
+    size_t n = tv_wire_count_items(call->method->request, GRPC_SLICE_START_PTR(all), GRPC_SLICE_LENGTH(all));
+    items = n > 0 ? n : 1;
+    bytes = GRPC_SLICE_LENGTH(all) > bytes ? GRPC_SLICE_LENGTH(all) : bytes; /* decompressed */
+    grpc_slice_unref(all);
+    grpc_byte_buffer_reader_destroy(&reader);
+  }
+  char err[TV_ERROR_TEXT_BYTES_MAX];
+  tv_status st = tv_admission_enter(&call->server->admission, items, bytes, force, err, sizeof err);
+  if (st != TV_OK) {
+    call->admission_refused = 1;
+    tv_call_finish(call, st, err, NULL);
+    return st;
+  }
+  call->admitted_items = items;
+  call->admitted_bytes = bytes;
+  return TV_OK;
+}
+
 /* Polling thread: a bidi stream's next message (or its end) arrived. The
  * previous request was answered before this receive was posted, so its
  * memory goes now: one request per stream is alive at a time. */
@@ -230,6 +280,7 @@ static void stream_received(void *owner, int success) {
   grpc_byte_buffer *bb = call->recv_buffer;
   call->recv_buffer = NULL;
   tv_request_cleanup(&call->request);
+  admission_release(call->server, call); /* normally done when its reply was sent */
   if (tv_call_finish_started(call)) {
     if (bb != NULL) {
       grpc_byte_buffer_destroy(bb);
@@ -238,6 +289,9 @@ static void stream_received(void *owner, int success) {
     tv_call_finish_grpc(call, GRPC_STATUS_CANCELLED, "stream failed while reading", NULL);
   } else {
     call->payload = bb;
+    if (bb != NULL) { /* counted, never refused mid-stream (admission.h) */
+      (void)admit(call, 1);
+    }
     tv_status st = tv_workers_submit(call->server->workers, bb != NULL ? dispatch_job : end_of_stream_job, call);
     if (st != TV_OK) {
       tv_call_finish(call, st, NULL, NULL);
@@ -272,7 +326,14 @@ static void registered_accepted(void *owner, int success) {
   tv_status st = TV_E_SERVER_SHUTTING_DOWN;
   if (!atomic_load(&s->shutting_down)) {
     st = call->method->kind == TV_METHOD_BIDI_STREAMING ? start_stream(call)
-                                                        : tv_workers_submit(s->workers, dispatch_job, call);
+         : admission_exempt(call->method)                ? TV_OK
+                                                         : admit(call, 0);
+    if (st == TV_E_SERVER_BUSY) {
+      return; /* admit answered it: server busy */
+    }
+    if (st == TV_OK && call->method->kind != TV_METHOD_BIDI_STREAMING) {
+      st = tv_workers_submit(s->workers, dispatch_job, call);
+    }
   }
   if (st == TV_E_SERVER_UNIMPLEMENTED) {
     tv_call_finish(call, st, TV_NOT_WIRED, NULL);
@@ -314,6 +375,11 @@ static tv_status server_bind(tv_server *s, const tv_server_config *config, char 
   grpc_arg args[] = {int_arg(GRPC_ARG_MAX_RECEIVE_MESSAGE_LENGTH, TV_MESSAGE_BYTES_MAX),
                      int_arg(GRPC_ARG_MAX_SEND_MESSAGE_LENGTH, TV_RESPONSE_BYTES_MAX),
                      int_arg(GRPC_ARG_MAX_CONCURRENT_STREAMS, TV_STREAMS_PER_CONNECTION_MAX),
+                     /* A connection that never finishes its TLS handshake
+                      * is closed after this (gRPC's default: 120 s). */
+                     int_arg(GRPC_ARG_SERVER_HANDSHAKE_TIMEOUT_MS,
+                             config->handshake_timeout_ms != 0 ? (int)config->handshake_timeout_ms
+                                                               : TV_HANDSHAKE_TIMEOUT_MS_DEFAULT),
                      /* gRPC sets SO_REUSEPORT by default: a second tokenvaultd
                       * would then bind the same port and silently take half
                       * of the connections. One port, one vault. */
@@ -345,8 +411,29 @@ static tv_status server_bind(tv_server *s, const tv_server_config *config, char 
   return TV_OK;
 }
 
+static uint64_t physical_bytes(void) {
+  long pages = sysconf(_SC_PHYS_PAGES);
+  long page = sysconf(_SC_PAGESIZE);
+  return pages > 0 && page > 0 ? (uint64_t)pages * (uint64_t)page : 0;
+}
+
+static void admission_start(tv_server *s, const tv_server_config *config, size_t workers) {
+  tv_admission_limits l = tv_admission_limits_derive(config->items_in_flight_max,
+                                                     config->request_bytes_in_flight_max, workers, physical_bytes());
+  tv_admission_init(&s->admission, l);
+  s->admission_ready = 1;
+  tv_log_line line;
+  tv_log_begin(&line, "info", "admission");
+  tv_log_int(&line, "items_in_flight_max", (int64_t)l.items_max);
+  tv_log_int(&line, "request_bytes_in_flight_max", (int64_t)l.bytes_max);
+  tv_log_int(&line, "handshake_timeout_ms", config->handshake_timeout_ms != 0 ? (int64_t)config->handshake_timeout_ms
+                                                                              : TV_HANDSHAKE_TIMEOUT_MS_DEFAULT);
+  tv_log_end(&line);
+}
+
 static tv_status server_run(tv_server *s) {
   grpc_server_start(s->server);
+  assert(s->admission_ready); /* calls may arrive from now on */
   for (size_t i = 0; i < TV_METHOD_COUNT; i++) {
     for (size_t k = 0; k < TV_CALLS_REQUESTED_PER_METHOD; k++) {
       request_registered(s, tv_method_get((tv_method_id)i));
@@ -383,6 +470,9 @@ static void server_free(tv_server *s) {
     grpc_completion_queue_destroy(s->cq);
   }
   tv_health_cleanup(&s->health);
+  if (s->admission_ready) {
+    tv_admission_cleanup(&s->admission);
+  }
   pthread_cond_destroy(&s->changed);
   pthread_mutex_destroy(&s->lock);
   free(s);
@@ -420,6 +510,8 @@ tv_status tv_server_start(tv_server **out_server, const tv_server_config *config
   install_handlers(s, service);
   s->shutdown_tag = (tv_tag){shutdown_notified, s};
   grpc_init();
+  long cores = sysconf(_SC_NPROCESSORS_ONLN);
+  admission_start(s, config, clamp_size(cores * 2, 2, TV_WORKER_THREADS_MAX));
   tv_status st = tv_health_set_readiness(&s->health, service->readiness, service->readiness_ctx);
   if (st == TV_OK) {
     st = server_bind(s, config, out_err, out_err_len);

@@ -21,6 +21,12 @@ typedef struct tv_server_config {
   /* Not NULL: mTLS with certificates from this reloader (SIGHUP can swap
    * them); the three PEM fields are then ignored. */
   tv_tls_reloader *tls_reloader;
+  /* Bound on each connection's TLS/HTTP2 handshake; 0: the default
+   * TV_HANDSHAKE_TIMEOUT_MS_DEFAULT (limits.h). */
+  uint32_t handshake_timeout_ms;
+  /* Admission control (admission.h); 0: derived from the machine. */
+  uint64_t items_in_flight_max;
+  uint64_t request_bytes_in_flight_max;
 } tv_server_config;
 
 /* tv_server_start calls grpc_init, binds |config->listen| and starts

@@ -48,6 +48,7 @@ typedef struct tv_call_end {
   int authenticated;   /* 1: |principal| comes from a verified certificate */
   const char *principal; /* "" when unauthenticated; valid during the callback */
   const char *peer;      /* network peer; valid during the callback */
+  int admission_refused; /* 1: refused by admission control (server busy) */
 } tv_call_end;
 
 /* Called once per call of a known method when the server releases it, on

@@ -114,11 +114,16 @@ tv_status tv_settings_resolve(tv_settings *s, const tv_options *o, char *err, si
   s->dev = o->dev;
   s->init = o->init;
   s->config_path = o->config;
+  s->allow_insecure_permissions = o->allow_insecure_permissions;
   TV_TRY(load_config(s, o, err, err_len));
   s->listen = o->listen != NULL ? o->listen : s->config != NULL ? s->config->listen : TV_LISTEN_DEFAULT;
   s->metrics_listen = o->metrics_listen != NULL ? o->metrics_listen
                       : s->config != NULL ? s->config->metrics_listen : "";
+  s->handshake_timeout_ms = CONFIG_HANDSHAKE_TIMEOUT_MS_DEFAULT;
   if (s->config != NULL) {
+    s->handshake_timeout_ms = (uint32_t)s->config->server.handshake_timeout_ms;
+    s->items_in_flight_max = s->config->server.items_in_flight_max;
+    s->request_bytes_in_flight_max = s->config->server.request_bytes_in_flight_max;
     s->checkpoint_interval_ms = (uint32_t)(s->config->audit.checkpoint_interval_s * 1000u);
   }
   if (s->dev) {

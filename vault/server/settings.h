@@ -47,6 +47,12 @@ typedef struct tv_settings {
   const char *kek_label;
   const char *mac_label;
   const char *metrics_listen; /* "": no metrics port */
+  int allow_insecure_permissions; /* vault/server/file_modes.h */
+  /* The transport's limits (config `server:` block; defaults without a
+   * config): see vault/server/admission.h. 0: derived from the machine. */
+  uint32_t handshake_timeout_ms;
+  uint64_t items_in_flight_max;
+  uint64_t request_bytes_in_flight_max;
 } tv_settings;
 
 /* tv_settings_resolve loads the configuration |opts| names (or the

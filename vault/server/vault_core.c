@@ -49,5 +49,8 @@ void tv_vault_core_call_end(void *vault, const tv_call_end *end) {
   if (tv_vault_core_counts(end)) {
     tv_metrics_call_done(v->metrics, end->method, end->grpc_code, 0, end->latency_us);
   }
+  if (end->admission_refused) {
+    tv_metrics_admission_refused(v->metrics, end->method);
+  }
   audit_refusal(v, end);
 }

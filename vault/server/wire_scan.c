@@ -108,3 +108,34 @@ tv_status tv_wire_scan(const ProtobufCMessageDescriptor *desc, const uint8_t *p,
   TV_ENSURE(desc != NULL && (p != NULL || len == 0), TV_E_INVALID_ARGUMENT);
   return scan_message(desc, p, len, 0, out_err, out_err_len);
 }
+
+/* Admission counts items before decoding: one pass over the top-level
+ * fields, no allocation. Malformed input stops the count (the decoder
+ * refuses it later). */
+size_t tv_wire_count_items(const ProtobufCMessageDescriptor *desc, const uint8_t *p, size_t len) {
+  if (desc == NULL || p == NULL) {
+    return 0;
+  }
+  wire_reader r = {p, len, 0};
+  size_t items = 0;
+  uint64_t key = 0;
+  uint64_t n = 0;
+  while (r.pos < r.len && wire_read_varint(&r, &key)) {
+    unsigned type = (unsigned)(key & 7);
+    int ok = type == 0 ? wire_read_varint(&r, &n)
+             : type == 1 ? wire_skip(&r, 8)
+             : type == 5 ? wire_skip(&r, 4)
+             : type == 2 ? wire_read_varint(&r, &n) && wire_skip(&r, n)
+                         : 0;
+    if (!ok) {
+      break;
+    }
+    const ProtobufCFieldDescriptor *f =
+        key >> 3 <= UINT32_MAX ? protobuf_c_message_descriptor_get_field(desc, (unsigned)(key >> 3)) : NULL;
+    if (type == 2 && f != NULL && f->label == PROTOBUF_C_LABEL_REPEATED &&
+        (f->type == PROTOBUF_C_TYPE_STRING || f->type == PROTOBUF_C_TYPE_BYTES)) {
+      items++;
+    }
+  }
+  return items;
+}

@@ -19,4 +19,9 @@
 tv_status tv_wire_scan(const ProtobufCMessageDescriptor *desc, const uint8_t *p, size_t len, char *out_err,
                        size_t out_err_len);
 
+/* tv_wire_count_items counts the elements of |desc|'s top-level repeated
+ * string and bytes fields (the values or tokens of a request) in the |len|
+ * bytes at |p|, without decoding; stops at the first malformed field. */
+size_t tv_wire_count_items(const ProtobufCMessageDescriptor *desc, const uint8_t *p, size_t len);
+
 #endif

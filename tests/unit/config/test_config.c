@@ -105,7 +105,7 @@ static void test_unknown_keys(void **state) {
   (void)state;
   expect_error("listn: 127.0.0.1:7443\n", TV_E_CONFIG_UNKNOWN_KEY,
                "config line 1: listn: unknown key (expected one of: listen, tls, data_dir, hsm, "
-               "metrics, audit, namespaces, roles, principals, rotation)");
+               "metrics, audit, namespaces, roles, principals, rotation, server)");
   expect_error(HEAD "  checkpoint_intervall: 5s\n" PAN_NS, TV_E_CONFIG_UNKNOWN_KEY,
                "config line 9: audit.checkpoint_intervall: unknown key (expected one of: dir, "
                "checkpoint_interval)");
@@ -370,8 +370,34 @@ static void test_rotation_block(void **state) {
                "config line 12: rotation.reencrypt_records_per_s: expected a whole number, got 'fast'");
 }
 
+/* The optional server block: the handshake bound and admission limits. */
+static void test_server_block(void **state) {
+  (void)state;
+  tv_config *cfg = NULL;
+  config_error err;
+  const char *plain = HEAD PAN_NS;
+  assert_int_equal(config_parse(plain, strlen(plain), &cfg, &err), TV_OK);
+  assert_int_equal(cfg->server.handshake_timeout_ms, CONFIG_HANDSHAKE_TIMEOUT_MS_DEFAULT);
+  assert_int_equal(cfg->server.items_in_flight_max, 0);
+  assert_int_equal(cfg->server.request_bytes_in_flight_max, 0);
+  config_free(cfg);
+  const char *set = HEAD PAN_NS
+      "server: {handshake_timeout_ms: 2500, items_in_flight_max: 20000, request_bytes_in_flight_max: 2097152}\n";
+  assert_int_equal(config_parse(set, strlen(set), &cfg, &err), TV_OK);
+  assert_int_equal(cfg->server.handshake_timeout_ms, 2500);
+  assert_int_equal(cfg->server.items_in_flight_max, 20000);
+  assert_int_equal(cfg->server.request_bytes_in_flight_max, 2097152);
+  config_free(cfg);
+  expect_error(HEAD PAN_NS "server: {handshake_timeout_ms: 50}\n", TV_E_CONFIG_VALUE,
+               "config line 12: server.handshake_timeout_ms: must be in 100..300000, got 50");
+  expect_error(HEAD PAN_NS "server: {items_in_flight_max: 10}\n", TV_E_CONFIG_VALUE,
+               "config line 12: server: items_in_flight_max: must be 0 (derived from the machine) or at least "
+               "1000 (one full request), got 10");
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_server_block),
       cmocka_unit_test(test_valid_minimal),    cmocka_unit_test(test_valid_alternatives),
       cmocka_unit_test(test_unknown_keys),
       cmocka_unit_test(test_wrong_types),      cmocka_unit_test(test_bad_values),
