@@ -10,6 +10,7 @@
 
 #include "hsm/dev_init.h"
 #include "vault/server/refusal_audit.h"
+#include "vault/server/tokenize_meter.h"
 
 static tv_status failf(tv_status st, char *out_err, size_t out_err_len, const char *what,
                        const char *extra) {
@@ -184,6 +185,11 @@ static tv_status open_policy(tv_vault *v, tv_settings *opts, char *err, size_t e
   if (st != TV_OK) {
     return failf(st, err, err_len, "allocating the reveal meter failed", NULL);
   }
+  st = policy_group_meter_new(NULL, NULL, &v->group_meter);
+  if (st != TV_OK) {
+    return failf(st, err, err_len, "allocating the new-token meter failed", NULL);
+  }
+  svc_log_guessing_spaces(v->config);
   return TV_OK;
 }
 
@@ -232,6 +238,7 @@ tv_status tv_vault_close(tv_vault *vault) {
   tv_keyring_free(vault->keyring);
   tv_hsm_free(vault->hsm);
   policy_meter_free(vault->meter);
+  policy_group_meter_free(vault->group_meter);
   policy_handle_free(vault->policy);
   memset(vault, 0, sizeof *vault);
   return st;
