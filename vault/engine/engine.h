@@ -117,9 +117,10 @@ typedef struct tv_tokenize_item {
  * nothing is looked up or minted. |give_back| (any thread, before |done|)
  * returns the take of an item that did not mint a new token: an earlier
  * token answered it, or it failed. The kept characters are the real
- * value's: hash them, never keep or log them. */
+ * value's: hash them, never keep or log them. |candidates| is the item's
+ * guessing space (format_value_guess_space): what a limit can follow. */
 typedef struct tv_tokenize_meter {
-  tv_status (*take)(void *ctx, const char *kept, size_t kept_len, uint32_t *out_ticket);
+  tv_status (*take)(void *ctx, const char *kept, size_t kept_len, uint64_t candidates, uint32_t *out_ticket);
   void (*give_back)(void *ctx, const char *kept, size_t kept_len, uint32_t ticket);
   void *ctx;
 } tv_tokenize_meter;

@@ -257,7 +257,8 @@ static int job_begin(tok_job *job) {
   tv_status st = job_prepare(job);
   const tv_tokenize_meter *m = job->req->meter;
   if (st == TV_OK && m != NULL) {
-    st = m->take(m->ctx, job->value.kept, job->value.kept_len, &job->meter_ticket);
+    st = m->take(m->ctx, job->value.kept, job->value.kept_len,
+                 format_value_guess_space(&job->ns->cfg.format, &job->value), &job->meter_ticket);
     job->metered = st == TV_OK;
   }
   if (st != TV_OK) {

@@ -281,6 +281,12 @@ typedef struct format_guess_space {
  * format_config_validate (else that status). */
 tv_status format_guess_space_of(const tv_format *cfg, format_guess_space *out);
 
+/* format_value_guess_space is the same count for one parsed |value| of
+ * |cfg| (its own length, and for an IBAN its own country and alphabet):
+ * what narrows a search for this value. UINT64_MAX when larger; 0 for
+ * NULL arguments. */
+uint64_t format_value_guess_space(const tv_format *cfg, const format_value *value);
+
 /* format_kind_name returns "pan", "iban", "bank_account", "us_ssn",
  * "tw_national_id", "cn_resident_id", "de_tax_id", "generic" or "unknown". */
 const char *format_kind_name(tv_format_kind kind);

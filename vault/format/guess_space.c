@@ -122,3 +122,16 @@ tv_status format_guess_space_of(const tv_format *cfg, format_guess_space *out) {
   }
   return TV_OK;
 }
+
+uint64_t format_value_guess_space(const tv_format *cfg, const format_value *value) {
+  if (cfg == NULL || value == NULL) {
+    return 0;
+  }
+  switch (cfg->kind) {
+    case FORMAT_PAN: /* the real number is Luhn-valid: one middle in 10 */
+      return value->numerals_len > 0 ? pow_saturated(10, value->numerals_len - 1) : 0;
+    case FORMAT_CN_RESIDENT_ID: return CN_CANDIDATES; /* dates in an 8-digit domain */
+    case FORMAT_DE_TAX_ID: return DE_CANDIDATES;
+    default: return pow_saturated(value->radix, value->numerals_len);
+  }
+}

@@ -16,34 +16,47 @@ uint64_t svc_group_limit(const config_namespace *ns, uint64_t configured) {
   return policy_group_limit_effective(configured, g.candidates, g.kept_chars);
 }
 
-static tv_status meter_take(void *ctx, const char *kept, size_t kept_len, uint32_t *out_ticket) {
+/* A ticket for an item that had no limit: nothing to give back. */
+#define TICKET_UNCOUNTED UINT32_MAX
+
+static tv_status meter_take(void *ctx, const char *kept, size_t kept_len, uint64_t candidates,
+                            uint32_t *out_ticket) {
   svc_tokenize_meter *m = ctx;
   svc_call *c = m->call;
-  tv_status st = policy_group_meter_take(c->vault->group_meter, c->principal, c->ns, kept, kept_len, m->limit,
+  uint64_t limit = policy_group_limit_effective(m->configured, candidates, (unsigned)kept_len);
+  if (limit == 0) {
+    *out_ticket = TICKET_UNCOUNTED; /* this value's space narrows nothing */
+    return TV_OK;
+  }
+  tv_status st = policy_group_meter_take(c->vault->group_meter, c->principal, c->ns, kept, kept_len, limit,
                                          out_ticket);
   if (st != TV_OK && atomic_exchange(&m->alerted, 1) == 0) {
     /* Runs on the submitting thread before the call's own entry is
      * queued (that happens once every item is final). */
-    svc_alert(c, "new_token_limit_exceeded", st, NULL, m->limit);
+    svc_alert(c, "new_token_limit_exceeded", st, NULL, limit);
   }
   return st;
 }
 
 static void meter_give_back(void *ctx, const char *kept, size_t kept_len, uint32_t ticket) {
   svc_tokenize_meter *m = ctx;
-  policy_group_meter_give_back(m->call->vault->group_meter, m->call->principal, m->call->ns, kept, kept_len,
-                               ticket);
+  if (ticket != TICKET_UNCOUNTED) {
+    policy_group_meter_give_back(m->call->vault->group_meter, m->call->principal, m->call->ns, kept, kept_len,
+                                 ticket);
+  }
 }
 
 const tv_tokenize_meter *svc_tokenize_meter_init(svc_tokenize_meter *m, svc_call *c, uint64_t configured) {
   if (c->vault->group_meter == NULL || c->principal == NULL || c->ns == NULL) {
     return NULL;
   }
-  m->limit = svc_group_limit(config_find_namespace(c->vault->config, c->ns), configured);
-  if (m->limit == 0) {
+  /* The namespace's smallest space decides whether any value can be
+   * limited; each item then gets its own limit in meter_take. */
+  if (svc_group_limit(config_find_namespace(c->vault->config, c->ns), configured) == 0) {
     return NULL;
   }
   m->call = c;
+  m->configured = configured;
   atomic_store(&m->alerted, 0);
   m->hook = (tv_tokenize_meter){.take = meter_take, .give_back = meter_give_back, .ctx = m};
   return &m->hook;

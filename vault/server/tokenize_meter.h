@@ -24,8 +24,8 @@
 typedef struct svc_tokenize_meter {
   tv_tokenize_meter hook; /* what the engine calls */
   svc_call *call;
-  uint64_t limit;
-  atomic_int alerted; /* one alert entry per call */
+  uint64_t configured; /* the role's new_tokens_per_kept_group */
+  atomic_int alerted;  /* one alert entry per call */
 } svc_tokenize_meter;
 
 /* svc_group_limit returns the new-token limit per kept group per day in
@@ -36,7 +36,9 @@ uint64_t svc_group_limit(const config_namespace *ns, uint64_t configured);
 
 /* svc_tokenize_meter_init prepares |m| for call |c| (its principal and
  * namespace) and returns the hook to put in the engine request, or NULL
- * if the namespace has no group limit for |configured|. */
+ * if no value of the namespace can have a group limit for |configured|.
+ * Each item's limit follows its own guessing space (an IBAN's country, a
+ * PAN's length): policy_group_limit_effective per item. */
 const tv_tokenize_meter *svc_tokenize_meter_init(svc_tokenize_meter *m, svc_call *c, uint64_t configured);
 
 /* svc_log_guessing_spaces logs one `namespace_guessing_space` line per

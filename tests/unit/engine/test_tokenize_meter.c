@@ -20,10 +20,12 @@ typedef struct count_meter {
   int given_back;
   int refuse; /* 1: every take is refused */
   char last_kept[64];
+  uint64_t last_candidates;
 } count_meter;
 
-static tv_status take(void *ctx, const char *kept, size_t kept_len, uint32_t *out_ticket) {
+static tv_status take(void *ctx, const char *kept, size_t kept_len, uint64_t candidates, uint32_t *out_ticket) {
   count_meter *m = ctx;
+  m->last_candidates = candidates;
   snprintf(m->last_kept, sizeof m->last_kept, "%.*s", (int)kept_len, kept);
   if (m->refuse) {
     return TV_E_POLICY_NEW_TOKEN_LIMIT;
@@ -89,6 +91,7 @@ static void test_only_new_tokens_stay_counted(void **state) {
   assert_int_equal(m.taken - m.given_back, 2); /* two new tokens */
   /* The group is the kept characters: BIN + last 4. */
   assert_string_equal(m.last_kept, "5555554444");
+  assert_int_equal(m.last_candidates, 100000u); /* 16 digits, 6+4 kept: 10^5 Luhn-valid middles */
   /* Again: both values have tokens now, nothing new stays counted. */
   count_meter again = {0};
   tv_tokenize_item twice[2] = {{.value = "4111111111111111", .value_len = 16},

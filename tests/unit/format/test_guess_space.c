@@ -104,6 +104,29 @@ static void test_invalid_config_refused(void **state) {
   assert_int_equal(format_guess_space_of(NULL, &g), TV_E_INVALID_ARGUMENT);
 }
 
+/* Per value: an IBAN's own country decides (DE keeps an 8-digit bank code
+ * and tokenises a 10-digit account; NO leaves 6 digits), a PAN's own length. */
+static void test_per_value(void **state) {
+  (void)state;
+  tv_format cfg;
+  format_value v;
+  assert_int_equal(format_config_init(&cfg, FORMAT_IBAN, "iban"), TV_OK);
+  assert_int_equal(format_parse(&cfg, "DE89370400440532013000", 22, &v), TV_OK);
+  assert_int_equal(format_value_guess_space(&cfg, &v), 10000000000u);
+  format_value_wipe(&v);
+  assert_int_equal(format_parse(&cfg, "NO9386011117947", 15, &v), TV_OK);
+  assert_int_equal(format_value_guess_space(&cfg, &v), 1000000u);
+  format_value_wipe(&v);
+  assert_int_equal(format_config_init(&cfg, FORMAT_PAN, "pan"), TV_OK);
+  assert_int_equal(format_parse(&cfg, "4111111111111111", 16, &v), TV_OK);
+  assert_int_equal(format_value_guess_space(&cfg, &v), 100000u);
+  format_value_wipe(&v);
+  assert_int_equal(format_parse(&cfg, "4111111111111111003", 19, &v), TV_OK);
+  assert_int_equal(format_value_guess_space(&cfg, &v), 100000000u);
+  format_value_wipe(&v);
+  assert_int_equal(format_value_guess_space(NULL, &v), 0u);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_pan_6_4_on_16_digits_is_1e5),
@@ -112,6 +135,7 @@ int main(void) {
       cmocka_unit_test(test_nothing_kept_and_fixed_formats),
       cmocka_unit_test(test_generic_and_bank_account),
       cmocka_unit_test(test_invalid_config_refused),
+      cmocka_unit_test(test_per_value),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
