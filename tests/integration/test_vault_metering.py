@@ -26,6 +26,7 @@ t.make_cert("ca", "scraper", "scraper", "URI:spiffe://example.org/scraper")
 
 CRM, FIN = "spiffe://example.org/crm", "spiffe://example.org/settlement"
 REPORTING, SCRAPER = "spiffe://example.org/reporting", "spiffe://example.org/scraper"
+THROTTLED = "spiffe://example.org/branch"
 LIMIT = 100  # the 16-digit 6+4 default: max(100, 10^5 / 1000)
 
 ROLES = """roles:
@@ -49,11 +50,17 @@ ROLES = """roles:
   - name: tokenize_only
     permissions:
       - {namespace: pan, allow: [tokenize]}
+  - name: throttled
+    permissions:
+      - {namespace: pan, allow: [tokenize]}
+    limits:
+      tokenize_per_minute: 5
 principals:
   - {name: "spiffe://example.org/crm", roles: [crm]}
   - {name: "spiffe://example.org/settlement", roles: [finance]}
   - {name: "spiffe://example.org/reporting", roles: [reporting]}
   - {name: "spiffe://example.org/scraper", roles: [tokenize_only]}
+  - {name: "spiffe://example.org/branch", roles: [throttled]}
 """
 NAMESPACES = """namespaces:
   - name: pan
@@ -69,7 +76,7 @@ NAMESPACES = """namespaces:
 CONFIG = t.path("metering.yaml")
 pc.write_config(CONFIG, pc.config_text(DATA, PIN, roles=ROLES, namespaces=NAMESPACES))
 server = t.Server("--config", CONFIG, "--listen", "127.0.0.1:0", "--init")
-cli = {p: vc.Client(pc.channel(server.port, p)) for p in (CRM, FIN, REPORTING)}
+cli = {p: vc.Client(pc.channel(server.port, p)) for p in (CRM, FIN, REPORTING, THROTTLED)}
 cli[SCRAPER] = vc.Client(t.secure_channel(server.port, "scraper"))
 
 
@@ -139,6 +146,13 @@ t.check(all(r.status.code == 0 for r in again.results) and again.results[0].toke
         "the CRM still tokenizes in the same group (its own counter)")
 code, details = code_of(lambda: cli[SCRAPER].tokenize("pan", ["5555555555554444"]))
 t.check(code == grpc.StatusCode.OK, "the scraper may still tokenize in other groups (%s)" % details)
+
+# tokenize_per_minute (off by default; here 5): the sixth value in a minute
+# is refused with the call, and alerted.
+t.check(cli[THROTTLED].tokenize("pan", ["5555555555554444"] * 5).results[0].status.code == 0, "5 a minute: 5 pass")
+code, details = code_of(lambda: cli[THROTTLED].tokenize("pan", ["5555555555554444"]))
+t.check(code == grpc.StatusCode.RESOURCE_EXHAUSTED and "POLICY_TOKENIZE_RATE_LIMITED" in details,
+        "tokenize_per_minute: the sixth is refused (%s)" % details)
 
 # ---- 2. GetTokenInfo ---------------------------------------------------------
 code, details = code_of(lambda: cli[SCRAPER].info("pan", [real_token]))
@@ -222,5 +236,6 @@ t.check(alerts and all(a.get("principal") == SCRAPER for a in alerts) and
         any(a.get("limit") == LIMIT for a in alerts),
         "the cut-off is alerted in the audit log for the scraper with the limit (%d alerts)" % len(alerts))
 t.check(not any(real in l for l in lines), "the card number is not in the audit log")
+t.check(any("tokenize_rate_exceeded" in l and THROTTLED in l for l in lines), "tokenize_per_minute is alerted")
 print("PASS test_vault_metering: attack cut at %d new tokens in %d calls, bulk of %d not refused" %
       (ok, calls, len(cards)))
