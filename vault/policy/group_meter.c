@@ -65,15 +65,20 @@ tv_status policy_group_meter_new(policy_clock_fn unix_clock, void *clock_ctx,
   TV_ENSURE(out_meter != NULL, TV_E_INVALID_ARGUMENT);
   policy_group_meter *m = calloc(1, sizeof *m);
   TV_ENSURE(m != NULL, TV_E_NO_MEMORY);
-  m->counters = calloc((size_t)POLICY_GROUP_METER_ROWS * POLICY_GROUP_METER_WIDTH, sizeof *m->counters);
+  size_t bytes = (size_t)POLICY_GROUP_METER_ROWS * POLICY_GROUP_METER_WIDTH * sizeof *m->counters;
+  m->counters = malloc(bytes);
   int seeded = getrandom(m->seeds, sizeof m->seeds, 0) == (ssize_t)sizeof m->seeds;
   if (m->counters == NULL || !seeded || pthread_mutex_init(&m->lock, NULL) != 0) {
     free(m->counters);
     free(m);
     return TV_E_NO_MEMORY;
   }
+  /* Touched now, not page by page under load: the process's memory is
+   * what it will be from the start (a soak's RSS stays flat). */
+  memset(m->counters, 0, bytes);
   m->clock = unix_clock != NULL ? unix_clock : realtime_ms;
   m->clock_ctx = clock_ctx;
+  m->day = (uint32_t)(m->clock(m->clock_ctx) / GROUP_MS_PER_DAY);
   *out_meter = m;
   return TV_OK;
 }
