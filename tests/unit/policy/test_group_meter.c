@@ -109,7 +109,7 @@ static void luhn_fill(char *pan, size_t len) {
 /* A million realistic cards, one principal, one day: 300 BINs (a third
  * of the cards in the 10 biggest), random middles and last 4. None is
  * refused at the 16-digit default of 100. Then a brute force of one
- * group is cut at exactly 100. */
+ * group is cut at (at most) 100. */
 static void test_bulk_load_never_limited_brute_force_is(void **state) {
   (void)state;
   policy_group_meter *m = NULL;
@@ -133,7 +133,11 @@ static void test_bulk_load_never_limited_brute_force_is(void **state) {
       allowed++;
     }
   }
-  assert_int_equal(allowed, 100);
+  /* Never more than the limit; a few fewer when both of the scraper's
+   * counters also carry some of the million others' tokens (about one
+   * each on average: a count-min sketch errs on the strict side). */
+  assert_true(allowed <= 100);
+  assert_true(allowed >= 90);
   policy_group_meter_free(m);
 }
 
