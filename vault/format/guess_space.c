@@ -116,7 +116,9 @@ tv_status format_guess_space_of(const tv_format *cfg, format_guess_space *out) {
     case FORMAT_CN_RESIDENT_ID:
       fixed_space(out, CN_CANDIDATES, CN_KEPT_CHARS, "73049 birth dates x 1000 sequence numbers");
       break;
-    case FORMAT_DE_TAX_ID: fixed_space(out, DE_CANDIDATES, 0, "about 3.4*10^8 bodies obeying the digit rules"); break;
+    case FORMAT_DE_TAX_ID:
+      fixed_space(out, DE_CANDIDATES, 0, "about 3.4*10^8 bodies obeying the digit rules");
+      break;
     case FORMAT_GENERIC: generic_space(&cfg->generic, out); break;
     default: return TV_E_FORMAT_CONFIG;
   }
