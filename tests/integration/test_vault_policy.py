@@ -151,16 +151,16 @@ def ns_methods(c, ch, ns):
             ch, "TokenizeStream", TV.TokenizeRequest(namespace=ns, values=[VALUES[ns]]), TV.TokenizeResponse)),
         ("Detokenize/MASKED", "detokenize:masked", lambda: c.detokenize(ns, [tok], vc.MASKED)),
         ("Detokenize/NONE", "detokenize:masked", lambda: c.detokenize(ns, [tok], vc.NONE)),
-        ("Detokenize/FULL", "detokenize:full", lambda: c.detokenize(ns, [tok], vc.FULL, reason="matrix")),
+        ("Detokenize/FULL", "detokenize:full", lambda: c.detokenize(ns, [tok], vc.FULL, reason="matrix check")),
         ("DetokenizeStream/MASKED", "detokenize:masked", lambda: stream_call(
             ch, "DetokenizeStream", TV.DetokenizeRequest(namespace=ns, tokens=[tok], reveal=vc.MASKED),
             TV.DetokenizeResponse)),
         ("DetokenizeStream/FULL", "detokenize:full", lambda: stream_call(
             ch, "DetokenizeStream", TV.DetokenizeRequest(namespace=ns, tokens=[tok], reveal=vc.FULL,
-                                                         reason="matrix"), TV.DetokenizeResponse)),
+                                                         reason="matrix check"), TV.DetokenizeResponse)),
         ("DeleteTokens", "delete", lambda: c.delete(ns, [TOKENS[ns] + "0"])),
         ("EraseValue", "delete", lambda: c.erase(ns, ERASE[ns])),
-        ("GetTokenInfo", "tokenize", lambda: c.info(ns, [tok])),
+        ("GetTokenInfo", "detokenize:masked", lambda: c.info(ns, [tok])),
         ("ListKeys", "keys:read", lambda: c.list_keys(ns)),
         ("RotateDataKey", "keys:rotate", lambda: c.rotate(ns)),
     ]
@@ -218,12 +218,12 @@ segs = sorted(glob.glob(DATA + "/audit/audit-*.log"))
 size = os.path.getsize(segs[-1])
 soft, hard = resource.prlimit(server.proc.pid, resource.RLIMIT_FSIZE)
 resource.prlimit(server.proc.pid, resource.RLIMIT_FSIZE, (size, hard))
-code, details = code_of(lambda: cli[FIN].detokenize("pan", [TOKENS["pan"]], vc.FULL, reason="r"))
+code, details = code_of(lambda: cli[FIN].detokenize("pan", [TOKENS["pan"]], vc.FULL, reason="audit log test"))
 t.check(code == grpc.StatusCode.UNAVAILABLE, "audit log unwritable: FULL detokenize is UNAVAILABLE (%s)" % details)
 code, _ = code_of(lambda: cli[CRM].tokenize("pan", ["5555555555554444"]))
 t.check(code == grpc.StatusCode.UNAVAILABLE, "audit log unwritable: tokenize is UNAVAILABLE")
 resource.prlimit(server.proc.pid, resource.RLIMIT_FSIZE, (soft, hard))
-again = cli[FIN].detokenize("pan", [TOKENS["pan"]], vc.FULL, reason="r").results[0]
+again = cli[FIN].detokenize("pan", [TOKENS["pan"]], vc.FULL, reason="audit log test").results[0]
 t.check(again.value == VALUES["pan"], "once the log is writable again, calls are served")
 
 for ch in chans.values():

@@ -192,7 +192,7 @@ namespaces:
 roles:
   - name: dev
     permissions:
-      - {namespace: pan, allow: [tokenize, 'detokenize:full']}
+      - {namespace: pan, allow: [tokenize, 'detokenize:masked', 'detokenize:full']}  # masked: GetTokenInfo
       - {namespace: '*', allow: ['keys:read', 'keys:rotate']}
 principals:
   - {name: "dev:local", roles: [dev]}

@@ -13,6 +13,9 @@
  * the honest spelling. */
 #define CONFIG_ITEMS_PER_REQUEST_MAX 100000000ull
 #define CONFIG_REVEALS_PER_MINUTE_MAX 10000000000ull
+#define CONFIG_TOKENIZE_PER_MINUTE_MAX 10000000000ull
+/* The group meter's counters are 32 bits wide. */
+#define CONFIG_NEW_TOKENS_PER_GROUP_MAX 4000000000ull
 
 static size_t seq_len(const yaml_node_t *seq) {
   return (size_t)(seq->data.sequence.items.top - seq->data.sequence.items.start);
@@ -128,6 +131,8 @@ static tv_status limits_fields(cfg_ctx *ctx, const yaml_node_t *map, policy_limi
   static const cfg_key keys[] = {{"items_per_request", 0},
                                  {"reveals_per_minute", 0},
                                  {"require_reason", 0},
+                                 {"tokenize_per_minute", 0},
+                                 {"new_tokens_per_kept_group", 0},
                                  {"networks", 0}};
   uint64_t items = 0;
   TV_TRY(cfg_map_check(ctx, map, keys, COUNT(keys)));
@@ -135,6 +140,12 @@ static tv_status limits_fields(cfg_ctx *ctx, const yaml_node_t *map, policy_limi
   TV_TRY(cfg_get_uint(ctx, map, "reveals_per_minute", 1, CONFIG_REVEALS_PER_MINUTE_MAX,
                       &out->reveals_per_minute_max));
   TV_TRY(cfg_get_bool(ctx, map, "require_reason", &out->require_reason));
+  TV_TRY(cfg_get_uint(ctx, map, "tokenize_per_minute", 1, CONFIG_TOKENIZE_PER_MINUTE_MAX,
+                      &out->tokenize_per_minute_max));
+  /* 0 switches the group limit off for this role; absent keeps
+   * POLICY_GROUP_LIMIT_AUTO (each namespace's default). */
+  TV_TRY(cfg_get_uint(ctx, map, "new_tokens_per_kept_group", 0, CONFIG_NEW_TOKENS_PER_GROUP_MAX,
+                      &out->new_tokens_per_kept_group));
   out->items_max = (uint32_t)items;
   return TV_OK;
 }
@@ -142,7 +153,7 @@ static tv_status limits_fields(cfg_ctx *ctx, const yaml_node_t *map, policy_limi
 /* role_with_limits adds role |name| with its `limits:` (absent: none) and
  * then its networks, which need the role to exist. */
 static tv_status role_with_limits(cfg_ctx *ctx, const yaml_node_t *role_map, const char *name) {
-  policy_limits limits = {0};
+  policy_limits limits = {.new_tokens_per_kept_group = POLICY_GROUP_LIMIT_AUTO};
   yaml_node_t *map = NULL;
   size_t mark = 0;
   TV_TRY(cfg_map_get(ctx, role_map, "limits", &map, &mark));

@@ -107,6 +107,24 @@ typedef struct tv_tokenize_item {
   int existing; /* 1: convergent namespace returned an earlier token */
 } tv_tokenize_item;
 
+/* A caller's meter of new tokens (the server's new-tokens-per-kept-group
+ * limit). |take| runs on the submitting thread for every item that passed
+ * validation, with the item's kept characters (format_value.kept: a PAN's
+ * BIN + last 4), BEFORE the convergent lookup: so a refusal cannot depend
+ * on whether the value already has a token (else the refusal itself would
+ * be the oracle the meter is there to close). TV_OK: go on, and
+ * *out_ticket is handed back; another status becomes the item's status and
+ * nothing is looked up or minted. |give_back| (any thread, before |done|)
+ * returns the take of an item that did not mint a new token: an earlier
+ * token answered it, or it failed. The kept characters are the real
+ * value's: hash them, never keep or log them. |candidates| is the item's
+ * guessing space (format_value_guess_space): what a limit can follow. */
+typedef struct tv_tokenize_meter {
+  tv_status (*take)(void *ctx, const char *kept, size_t kept_len, uint64_t candidates, uint32_t *out_ticket);
+  void (*give_back)(void *ctx, const char *kept, size_t kept_len, uint32_t ticket);
+  void *ctx;
+} tv_tokenize_meter;
+
 typedef struct tv_tokenize_req tv_tokenize_req;
 typedef void (*tv_tokenize_done_fn)(tv_tokenize_req *req);
 
@@ -116,6 +134,7 @@ struct tv_tokenize_req {
   size_t num_items; /* 1..TV_ENGINE_BATCH_ITEMS_MAX */
   tv_tokenize_done_fn done;
   void *user;
+  const tv_tokenize_meter *meter; /* NULL: nothing metered */
   struct {
     atomic_size_t pending;
     void *jobs;

@@ -41,6 +41,8 @@ typedef struct tok_job {
   unsigned epoch_slot;
   int in_epoch;
   int leader;
+  int metered; /* the request's meter took one for this job */
+  uint32_t meter_ticket;
   struct tok_job *next_write; /* the call's list of items to write */
   struct tok_job *next_leader;
   struct tok_job **leader_pprev; /* what points at this job: O(1) unlink */
@@ -140,6 +142,10 @@ static void job_finish(tok_job *job, tv_status status) {
   if (status != TV_OK) {
     job->item->token_len = 0;
     job->item->token[0] = '\0';
+  }
+  if (job->metered && (status != TV_OK || job->item->existing)) {
+    const tv_tokenize_meter *m = job->req->meter;
+    m->give_back(m->ctx, job->value.kept, job->value.kept_len, job->meter_ticket); /* no new token */
   }
   /* The ciphertext is as long as the value: wipe what was used. */
   tv_wipe(job->ct, job->value.text_len <= sizeof job->ct ? job->value.text_len : sizeof job->ct);
@@ -249,6 +255,12 @@ static tv_status job_prepare(tok_job *job) {
  * new record must be written, 0 if the job is final or a leader's waiter. */
 static int job_begin(tok_job *job) {
   tv_status st = job_prepare(job);
+  const tv_tokenize_meter *m = job->req->meter;
+  if (st == TV_OK && m != NULL) {
+    st = m->take(m->ctx, job->value.kept, job->value.kept_len,
+                 format_value_guess_space(&job->ns->cfg.format, &job->value), &job->meter_ticket);
+    job->metered = st == TV_OK;
+  }
   if (st != TV_OK) {
     job_finish(job, st);
     return 0;

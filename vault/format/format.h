@@ -265,6 +265,28 @@ tv_status format_mask(const tv_format *cfg, const format_value *value, char *out
 tv_status format_canonical(const format_value *value, char *out, size_t out_len,
                            size_t *out_written);
 
+/* An attacker's guessing space for one namespace (see guess_space.c):
+ * how many real values are consistent with what a token shows (its kept
+ * characters, length and the real value's own checksum), at the shortest
+ * length the namespace accepts. */
+typedef struct format_guess_space {
+  uint64_t candidates; /* UINT64_MAX when larger */
+  unsigned kept_chars; /* characters kept in clear: 0 means every token
+                          is in one group, nothing narrows a search */
+  char why[96];        /* how it was counted, e.g. "10^5 Luhn-valid
+                          middles of 6 digits at length 16" */
+} format_guess_space;
+
+/* format_guess_space_of fills |out| for |cfg|, which must pass
+ * format_config_validate (else that status). */
+tv_status format_guess_space_of(const tv_format *cfg, format_guess_space *out);
+
+/* format_value_guess_space is the same count for one parsed |value| of
+ * |cfg| (its own length, and for an IBAN its own country and alphabet):
+ * what narrows a search for this value. UINT64_MAX when larger; 0 for
+ * NULL arguments. */
+uint64_t format_value_guess_space(const tv_format *cfg, const format_value *value);
+
 /* format_kind_name returns "pan", "iban", "bank_account", "us_ssn",
  * "tw_national_id", "cn_resident_id", "de_tax_id", "generic" or "unknown". */
 const char *format_kind_name(tv_format_kind kind);

@@ -54,6 +54,26 @@ static int is_reveal(tv_permission permission) {
   return permission == TV_PERM_DETOKENIZE_MASKED || permission == TV_PERM_DETOKENIZE_FULL;
 }
 
+static int is_space(char ch) {
+  return ch == ' ' || ch == '\t' || ch == '\n' || ch == '\r' || ch == '\v' || ch == '\f';
+}
+
+/* reason_given: |reason| has at least POLICY_REASON_LEN_MIN bytes
+ * between its first and last non-space character. */
+static int reason_given(const char *reason) {
+  if (reason == NULL) {
+    return 0;
+  }
+  size_t start = 0, end = strlen(reason);
+  while (start < end && is_space(reason[start])) {
+    start++;
+  }
+  while (end > start && is_space(reason[end - 1])) {
+    end--;
+  }
+  return end - start >= POLICY_REASON_LEN_MIN;
+}
+
 /* apply_limits: the chosen role's limits; the meter is touched last so a
  * refusal for another reason consumes no reveals. */
 static tv_status apply_limits(const policy_role *role, policy_meter *meter,
@@ -61,13 +81,19 @@ static tv_status apply_limits(const policy_role *role, policy_meter *meter,
   const policy_limits *l = &role->limits;
   TV_ENSURE(l->items_max == 0 || request->items <= l->items_max, TV_E_POLICY_TOO_MANY_ITEMS);
   if (request->permission == TV_PERM_DETOKENIZE_FULL && l->require_reason) {
-    TV_ENSURE(request->reason != NULL && request->reason[0] != '\0',
-              TV_E_POLICY_REASON_REQUIRED);
+    TV_ENSURE(reason_given(request->reason), TV_E_POLICY_REASON_REQUIRED);
   }
   if (is_reveal(request->permission) && l->reveals_per_minute_max > 0) {
     TV_ENSURE(meter != NULL, TV_E_POLICY_METER_FULL);
-    TV_TRY(policy_meter_take(meter, request->principal, role->name, l->reveals_per_minute_max,
-                             request->items));
+    TV_TRY(policy_meter_take(meter, POLICY_METER_REVEALS, request->principal, role->name,
+                             l->reveals_per_minute_max, request->items));
+  }
+  if (request->permission == TV_PERM_TOKENIZE && l->tokenize_per_minute_max > 0) {
+    TV_ENSURE(meter != NULL, TV_E_POLICY_METER_FULL);
+    tv_status st = policy_meter_take(meter, POLICY_METER_TOKENIZED, request->principal, role->name,
+                                     l->tokenize_per_minute_max, request->items);
+    TV_ENSURE(st != TV_E_POLICY_RATE_LIMITED, TV_E_POLICY_TOKENIZE_RATE_LIMITED);
+    TV_TRY(st);
   }
   return TV_OK;
 }
@@ -76,8 +102,10 @@ static tv_status apply_limits(const policy_role *role, policy_meter *meter,
 static uint64_t refusing_limit(const policy_limits *l, tv_status status) {
   switch (status) {
     case TV_E_POLICY_TOO_MANY_ITEMS: return l->items_max;
-    case TV_E_POLICY_RATE_LIMITED:
-    case TV_E_POLICY_METER_FULL: return l->reveals_per_minute_max;
+    case TV_E_POLICY_RATE_LIMITED: return l->reveals_per_minute_max;
+    case TV_E_POLICY_TOKENIZE_RATE_LIMITED: return l->tokenize_per_minute_max;
+    case TV_E_POLICY_METER_FULL:
+      return l->reveals_per_minute_max != 0 ? l->reveals_per_minute_max : l->tokenize_per_minute_max;
     default: return 0;
   }
 }
@@ -87,6 +115,7 @@ tv_status policy_check(const tv_policy *policy, policy_meter *meter, const polic
   assert(out != NULL);
   out->role = NULL;
   out->limit = 0;
+  out->new_tokens_per_kept_group = 0;
   out->status = TV_E_POLICY_DENIED;
   if (policy == NULL || request == NULL || (unsigned)request->permission >= TV_PERM_COUNT) {
     return out->status;
@@ -114,6 +143,9 @@ tv_status policy_check(const tv_policy *policy, policy_meter *meter, const polic
     out->role = role->name;
     out->status = apply_limits(role, meter, request);
     out->limit = refusing_limit(&role->limits, out->status);
+    if (out->status == TV_OK && request->permission == TV_PERM_TOKENIZE) {
+      out->new_tokens_per_kept_group = role->limits.new_tokens_per_kept_group;
+    }
     return out->status;
   }
   out->status = refusal;

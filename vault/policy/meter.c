@@ -1,4 +1,4 @@
-/* Reveal counters: a token bucket per (principal, role), refilled
+/* Reveal (and tokenize) counters: a token bucket per (kind, principal, role), refilled
  * continuously at the role's per-minute rate, holding at most one minute's
  * worth. Integer arithmetic in 1/60000ths of a reveal, so each millisecond
  * adds exactly |per_minute| units and no rounding ever grants an extra
@@ -62,10 +62,10 @@ void policy_meter_free(policy_meter *meter) {
   free(meter);
 }
 
-/* FNV-1a over principal, a NUL, role. Two pairs sharing a hash would share
+/* FNV-1a over the kind, principal, a NUL, role. Two pairs sharing a hash would share
  * a bucket: stricter, never looser. 0 is reserved for "free". */
-static uint64_t slot_key(const char *principal, const char *role) {
-  uint64_t h = 0xcbf29ce484222325ull;
+static uint64_t slot_key(policy_meter_kind kind, const char *principal, const char *role) {
+  uint64_t h = (0xcbf29ce484222325ull ^ (uint64_t)kind) * 0x100000001b3ull;
   for (const char *s = principal; *s != '\0'; s++) {
     h = (h ^ (uint8_t)*s) * 0x100000001b3ull;
   }
@@ -92,8 +92,8 @@ static meter_slot *find_slot(policy_meter *m, uint64_t key, uint64_t capacity, u
   return NULL;
 }
 
-tv_status policy_meter_take(policy_meter *meter, const char *principal, const char *role,
-                            uint64_t per_minute, uint64_t count) {
+tv_status policy_meter_take(policy_meter *meter, policy_meter_kind kind, const char *principal,
+                            const char *role, uint64_t per_minute, uint64_t count) {
   assert(meter != NULL && principal != NULL && role != NULL && per_minute > 0);
   if (per_minute > METER_RATE_MAX) {
     per_minute = METER_RATE_MAX;
@@ -101,7 +101,7 @@ tv_status policy_meter_take(policy_meter *meter, const char *principal, const ch
   TV_ENSURE(count <= per_minute, TV_E_POLICY_RATE_LIMITED);
   uint64_t capacity = per_minute * METER_MS_PER_MINUTE;
   uint64_t cost = count * METER_MS_PER_MINUTE;
-  uint64_t key = slot_key(principal, role);
+  uint64_t key = slot_key(kind, principal, role);
   tv_status status = TV_OK;
   pthread_mutex_lock(&meter->lock);
   uint64_t now = meter->clock(meter->clock_ctx);

@@ -57,12 +57,29 @@ typedef enum tv_permission {
   TV_PERM_COUNT
 } tv_permission;
 
-/* Per-role limits. 0 in items_max or reveals_per_minute_max means "no
- * limit from the policy" (the server's own limits still apply). */
+/* A reason must have at least this many characters once leading and
+ * trailing white space is trimmed: "   " or "x" says nothing to an
+ * auditor. Eight fits a ticket number ("INC-1234") or two words. */
+#define POLICY_REASON_LEN_MIN 8u
+
+/* new_tokens_per_kept_group's value when the config says nothing: each
+ * namespace's default follows from its guessing space
+ * (policy_group_limit_default). */
+#define POLICY_GROUP_LIMIT_AUTO UINT64_MAX
+
+/* Per-role limits. 0 in items_max, reveals_per_minute_max,
+ * tokenize_per_minute_max or new_tokens_per_kept_group means "no limit
+ * from the policy" (the server's own limits still apply). */
 typedef struct policy_limits {
   uint32_t items_max;               /* items in one request */
   uint64_t reveals_per_minute_max;  /* masked + full values per principal */
   int require_reason;               /* full reveals must carry a reason */
+  uint64_t tokenize_per_minute_max; /* values tokenized per principal */
+  /* New tokens a principal may mint per kept-characters group (a PAN's
+   * BIN + last 4, an IBAN's country + bank code) per UTC day, or
+   * POLICY_GROUP_LIMIT_AUTO. Checked by the server per item with a
+   * policy_group_meter, not by policy_check. */
+  uint64_t new_tokens_per_kept_group;
 } policy_limits;
 
 typedef struct tv_policy tv_policy;
@@ -86,8 +103,11 @@ typedef struct policy_request {
  * holds its reference). Otherwise one of TV_E_POLICY_UNKNOWN_PRINCIPAL,
  * _DENIED, _NETWORK, _PEER (PERMISSION_DENIED); _TOO_MANY_ITEMS,
  * _RATE_LIMITED, _METER_FULL (RESOURCE_EXHAUSTED; _RATE_LIMITED also
- * deserves an alert entry in the audit log); _REASON_REQUIRED
- * (FAILED_PRECONDITION). */
+ * deserves an alert entry in the audit log), _TOKENIZE_RATE_LIMITED
+ * (tokenize_per_minute_max; RESOURCE_EXHAUSTED, alert);
+ * _REASON_REQUIRED (FAILED_PRECONDITION: a full reveal under
+ * require_reason without a reason of POLICY_REASON_LEN_MIN characters
+ * after trimming). */
 typedef struct policy_decision {
   tv_status status;
   const char *role;
@@ -96,6 +116,10 @@ typedef struct policy_decision {
    * _RATE_LIMITED and _METER_FULL (the limit that could not be counted).
    * 0 otherwise. */
   uint64_t limit;
+  /* TV_OK on a tokenize check: the deciding role's
+   * new_tokens_per_kept_group (a value, valid after the policy is
+   * released). 0 otherwise. */
+  uint64_t new_tokens_per_kept_group;
 } policy_decision;
 
 /* policy_permission_name returns "tokenize", "detokenize:masked", ... or
@@ -171,6 +195,66 @@ void policy_meter_free(policy_meter *meter);
  * out->status. Thread-safe. */
 tv_status policy_check(const tv_policy *policy, policy_meter *meter, const policy_request *request,
                        policy_decision *out);
+
+/* ---- new tokens per kept-characters group ----------------------------
+ *
+ * What a brute force of a convergent namespace is made of: many NEW
+ * tokens that all share the kept characters of the token under attack.
+ * Honest bulk work spreads its new tokens over many groups. */
+
+/* Guessing spaces at or above this narrow nothing worth a group limit
+ * (see policy_group_limit_default). */
+#define POLICY_GROUP_SPACE_MAX UINT64_C(1000000000)
+/* The derived default is the space divided by this ... */
+#define POLICY_GROUP_SPACE_DIVISOR 1000u
+/* ... but never below this floor (bulk loads of skewed real data). */
+#define POLICY_GROUP_LIMIT_FLOOR 100u
+/* Counters of the group meter: POLICY_GROUP_METER_ROWS rows of
+ * POLICY_GROUP_METER_WIDTH 32-bit counters (8 MiB, allocated once). */
+#define POLICY_GROUP_METER_ROWS 2u
+#define POLICY_GROUP_METER_WIDTH (1u << 20)
+
+/* policy_group_limit_default returns the new-token limit per group per
+ * day for a namespace whose guessing space is |candidates| values with
+ * |kept_chars| characters kept: 0 (no group limit) if nothing is kept or
+ * candidates >= POLICY_GROUP_SPACE_MAX, else
+ * max(POLICY_GROUP_LIMIT_FLOOR, candidates / POLICY_GROUP_SPACE_DIVISOR). */
+uint64_t policy_group_limit_default(uint64_t candidates, unsigned kept_chars);
+
+/* policy_group_limit_effective resolves a role's |configured| value
+ * (POLICY_GROUP_LIMIT_AUTO, 0 or a number) for a namespace: AUTO gives
+ * the default above; 0 gives 0; a number applies to every namespace that
+ * keeps characters (0 where nothing is kept: every token would share one
+ * group). */
+uint64_t policy_group_limit_effective(uint64_t configured, uint64_t candidates, unsigned kept_chars);
+
+typedef struct policy_group_meter policy_group_meter;
+
+/* policy_group_meter_new allocates the counters into *out_meter.
+ * |unix_clock| (NULL: the real clock) gives unix milliseconds: the
+ * counters start again at each UTC midnight. TV_E_NO_MEMORY on failure.
+ * Thread-safe once created. */
+tv_status policy_group_meter_new(policy_clock_fn unix_clock, void *clock_ctx,
+                                 policy_group_meter **out_meter);
+
+/* policy_group_meter_free frees |meter|; accepts NULL. */
+void policy_group_meter_free(policy_group_meter *meter);
+
+/* policy_group_meter_take counts one new token of (|principal|, |ns|,
+ * the |group_len| bytes of |group|) today, unless |limit| are counted
+ * already: then TV_E_POLICY_NEW_TOKEN_LIMIT and nothing is counted.
+ * *out_day gets the day counted in, for policy_group_meter_give_back.
+ * Counts are never lower than the truth (a count-min sketch: two keys
+ * sharing counters are both stricter, never looser). */
+tv_status policy_group_meter_take(policy_group_meter *meter, const char *principal, const char *ns,
+                                  const char *group, size_t group_len, uint64_t limit,
+                                  uint32_t *out_day);
+
+/* policy_group_meter_give_back returns one take of the same key made on
+ * |day| (the item did not mint a new token); a day that is over is left
+ * alone. */
+void policy_group_meter_give_back(policy_group_meter *meter, const char *principal, const char *ns,
+                                  const char *group, size_t group_len, uint32_t day);
 
 typedef struct policy_handle policy_handle;
 

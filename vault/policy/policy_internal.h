@@ -36,10 +36,16 @@ struct tv_policy {
   size_t principals_len;
 };
 
-/* policy_meter_take consumes |count| reveals from the bucket of
+/* What a bucket counts: one bucket per (kind, principal, role). */
+typedef enum policy_meter_kind {
+  POLICY_METER_REVEALS = 0,
+  POLICY_METER_TOKENIZED = 1,
+} policy_meter_kind;
+
+/* policy_meter_take consumes |count| from the |kind| bucket of
  * (|principal|, |role|) whose capacity is |per_minute| a minute. TV_OK or
  * TV_E_POLICY_RATE_LIMITED (nothing consumed) or TV_E_POLICY_METER_FULL. */
-tv_status policy_meter_take(policy_meter *meter, const char *principal, const char *role,
-                            uint64_t per_minute, uint64_t count);
+tv_status policy_meter_take(policy_meter *meter, policy_meter_kind kind, const char *principal,
+                            const char *role, uint64_t per_minute, uint64_t count);
 
 #endif

@@ -8,8 +8,8 @@
 int tv_method_permission(tv_method_id id, int reveal_full, tv_permission *out) {
   switch (id) {
     case TV_METHOD_TOKENIZE:
-    case TV_METHOD_TOKENIZE_STREAM:
-    case TV_METHOD_GET_TOKEN_INFO: *out = TV_PERM_TOKENIZE; return 1;
+    case TV_METHOD_TOKENIZE_STREAM: *out = TV_PERM_TOKENIZE; return 1;
+    case TV_METHOD_GET_TOKEN_INFO: *out = TV_PERM_DETOKENIZE_MASKED; return 1; /* a NONE reveal */
     case TV_METHOD_DETOKENIZE:
     case TV_METHOD_DETOKENIZE_STREAM:
       *out = reveal_full ? TV_PERM_DETOKENIZE_FULL : TV_PERM_DETOKENIZE_MASKED;
@@ -33,16 +33,17 @@ static void alert_done(void *arg, tv_status status, uint64_t seq) {
   (void)arg;
   (void)seq;
   if (status != TV_OK) {
-    tv_log_message("error", "audit_alert", "the reveal-rate alert could not be written to the audit log");
+    tv_log_message("error", "audit_alert", "a limit alert could not be written to the audit log");
   }
 }
 
-/* Over a limit: an alert entry goes into the log before the refusal's own
- * entry (one writer, first in first out), so a SIEM sees the event. */
-static void write_alert(svc_call *c, const policy_decision *d) {
-  tv_status why = d->status;
+void svc_alert(svc_call *c, const char *alert, tv_status why, const char *role, uint64_t limit) {
   char detail[160];
-  snprintf(detail, sizeof detail, "%s (role %s)", tv_status_name(why), d->role != NULL ? d->role : "?");
+  if (role != NULL) {
+    snprintf(detail, sizeof detail, "%s (role %s)", tv_status_name(why), role);
+  } else {
+    snprintf(detail, sizeof detail, "%s", tv_status_name(why));
+  }
   tv_audit_entry e = {.type = TV_AUDIT_ALERT,
                       .principal = c->principal,
                       .peer = tv_call_peer(c->call),
@@ -50,16 +51,31 @@ static void write_alert(svc_call *c, const policy_decision *d) {
                       .ns = c->ns,
                       .items = c->items,
                       .request_id = c->request_id,
-                      .alert = why == TV_E_POLICY_RATE_LIMITED ? "reveal_rate_exceeded" : "limit_exceeded",
-                      .limit = d->limit,
+                      .alert = alert,
+                      .limit = limit,
                       .detail = detail};
   if (tv_audit_append_async(c->vault->audit, &e, alert_done, NULL) != TV_OK) {
     alert_done(NULL, TV_E_AUDIT_UNAVAILABLE, 0);
   }
 }
 
+static const char *alert_kind(tv_status why) {
+  switch (why) {
+    case TV_E_POLICY_RATE_LIMITED: return "reveal_rate_exceeded";
+    case TV_E_POLICY_TOKENIZE_RATE_LIMITED: return "tokenize_rate_exceeded";
+    default: return "limit_exceeded";
+  }
+}
+
+/* Over a limit: an alert entry goes into the log before the refusal's own
+ * entry (one writer, first in first out), so a SIEM sees the event. */
+static void write_alert(svc_call *c, const policy_decision *d) {
+  svc_alert(c, alert_kind(d->status), d->status, d->role, d->limit);
+}
+
 static int is_exhausted(tv_status st) {
-  return st == TV_E_POLICY_TOO_MANY_ITEMS || st == TV_E_POLICY_RATE_LIMITED || st == TV_E_POLICY_METER_FULL;
+  return st == TV_E_POLICY_TOO_MANY_ITEMS || st == TV_E_POLICY_RATE_LIMITED || st == TV_E_POLICY_METER_FULL ||
+         st == TV_E_POLICY_TOKENIZE_RATE_LIMITED;
 }
 
 /* A caller the policy knows gets NOT_FOUND for a namespace that does not
@@ -70,7 +86,8 @@ static int namespace_missing(const svc_call *c, const tv_policy *policy) {
          policy_has_principal(policy, c->principal);
 }
 
-int svc_authorize(svc_call *c, tv_permission permission, const char *reason) {
+/* authorize: svc_authorize that also returns the decision's values. */
+static int authorize(svc_call *c, tv_permission permission, const char *reason, policy_decision *out) {
   const tv_policy *policy = policy_handle_acquire(c->vault->policy);
   if (namespace_missing(c, policy)) {
     policy_release(policy);
@@ -82,6 +99,8 @@ int svc_authorize(svc_call *c, tv_permission permission, const char *reason) {
                        .ns = c->ns, .items = c->items, .reason = reason};
   policy_decision d;
   tv_status st = policy_check(policy, c->vault->meter, &rq, &d);
+  *out = d;
+  out->role = NULL; /* points into |policy|, released below */
   if (st == TV_OK) {
     policy_release(policy);
     return 1;
@@ -95,6 +114,18 @@ int svc_authorize(svc_call *c, tv_permission permission, const char *reason) {
   snprintf(c->detail, sizeof c->detail, "'%s' refused %s in '%s'", c->principal, policy_permission_name(permission),
            c->ns != NULL && c->ns[0] != '\0' ? c->ns : POLICY_NAMESPACE_ANY);
   return 0;
+}
+
+int svc_authorize(svc_call *c, tv_permission permission, const char *reason) {
+  policy_decision d;
+  return authorize(c, permission, reason, &d);
+}
+
+int svc_authorize_tokenize(svc_call *c, uint64_t *out_group_limit) {
+  policy_decision d = {.new_tokens_per_kept_group = 0};
+  int ok = authorize(c, TV_PERM_TOKENIZE, NULL, &d);
+  *out_group_limit = d.new_tokens_per_kept_group;
+  return ok;
 }
 
 int svc_authorize_method(svc_call *c, int reveal_full, const char *reason) {

@@ -7,7 +7,9 @@
 #include "vault/server/authz.h"
 #include "vault/server/engine_service.h"
 #include "vault/server/svc_call.h"
+#include "vault/server/tokenize_meter.h"
 #include "vault/server/vault_core.h"
+#include "vault/util/expiry.h"
 #include "vault/util/secure_mem.h"
 
 typedef Tokenvault__V1__ItemStatus item_status_pb;
@@ -60,6 +62,7 @@ typedef struct tok_call {
   item_status_pb *statuses;
   uint8_t metadata[TV_ENGINE_METADATA_LEN_MAX];
   const Tokenvault__V1__TokenizeRequest *request;
+  svc_tokenize_meter meter; /* new tokens per kept group (tokenize_meter.h) */
 } tok_call;
 
 /* Overwrites a request string that held a value once it is no longer
@@ -100,9 +103,11 @@ static tv_status tok_prepare(tok_call *t, const Tokenvault__V1__TokenizeRequest 
   size_t n = r->n_values, meta_len = 0;
   TV_TRY(encode_metadata(t->metadata, &meta_len, r));
   uint64_t ttl_ms = 0, expires_ms = 0;
+  /* Range-checked before any arithmetic; the sentence names the field. */
   if (r->expiry_case == TOKENVAULT__V1__TOKENIZE_REQUEST__EXPIRY_TTL_SECONDS) {
-    ttl_ms = (uint64_t)r->ttl_seconds * 1000u;
+    TV_TRY(tv_ttl_seconds_to_ms(r->ttl_seconds, &ttl_ms, t->base.detail, sizeof t->base.detail));
   } else if (r->expiry_case == TOKENVAULT__V1__TOKENIZE_REQUEST__EXPIRY_EXPIRES_AT_UNIX_MS) {
+    TV_TRY(tv_expires_at_check(r->expires_at_unix_ms, svc_now_ms(), t->base.detail, sizeof t->base.detail));
     expires_ms = (uint64_t)r->expires_at_unix_ms;
   }
   t->items = calloc(n, sizeof *t->items);
@@ -136,7 +141,8 @@ static void handle_tokenize_one(void *impl, tv_call *call, const ProtobufCMessag
   tokenvault__v1__tokenize_response__init(&t->resp);
   t->resp.request_id = r->request_id;
   t->base.response = &t->resp.base;
-  if (!svc_authorize_method(&t->base, 0, NULL)) {
+  uint64_t group_limit = 0;
+  if (!svc_authorize_tokenize(&t->base, &group_limit)) {
     for (size_t i = 0; i < r->n_values; i++) {
       wipe_request_text(r->values[i]); /* refused values are not kept either */
     }
@@ -150,10 +156,18 @@ static void handle_tokenize_one(void *impl, tv_call *call, const ProtobufCMessag
   tv_status st = tok_prepare(t, r);
   if (st == TV_OK) {
     t->req = (tv_tokenize_req){.ns = r->namespace_, .items = t->items, .num_items = r->n_values,
-                               .done = tok_done, .user = t};
+                               .done = tok_done, .user = t,
+                               .meter = svc_tokenize_meter_init(&t->meter, &t->base, group_limit)};
     st = tv_engine_tokenize_submit(t->base.vault->engine, &t->req);
   }
-  if (st != TV_OK) {
+  if (st == TV_E_INVALID_ARGUMENT && t->base.detail[0] != '\0') {
+    for (size_t i = 0; i < r->n_values; i++) {
+      wipe_request_text(r->values[i]);
+    }
+    char why[sizeof t->base.detail];
+    snprintf(why, sizeof why, "%s", t->base.detail);
+    svc_call_fail(&t->base, st, why); /* an expiry out of range, named */
+  } else if (st != TV_OK) {
     unknown_namespace(&t->base, st);
   }
 }

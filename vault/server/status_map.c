@@ -72,6 +72,8 @@ static grpc_status_code map_specific(tv_status s) {
     case TV_E_POLICY_TOO_MANY_ITEMS: /* the caller's own limits, not the server's */
     case TV_E_POLICY_RATE_LIMITED:
     case TV_E_POLICY_METER_FULL:
+    case TV_E_POLICY_NEW_TOKEN_LIMIT:
+    case TV_E_POLICY_TOKENIZE_RATE_LIMITED:
       return GRPC_STATUS_RESOURCE_EXHAUSTED;
     case TV_E_POLICY_REASON_REQUIRED:
       return GRPC_STATUS_FAILED_PRECONDITION;

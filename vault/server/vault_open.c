@@ -13,6 +13,7 @@
 #include "vault/server/keyring_start.h"
 #include "vault/server/log.h"
 #include "vault/server/refusal_audit.h"
+#include "vault/server/tokenize_meter.h"
 #include "vault/util/dir_sync.h"
 
 static tv_status failf(tv_status st, char *out_err, size_t out_err_len, const char *what,
@@ -257,6 +258,11 @@ static tv_status open_policy(tv_vault *v, tv_settings *opts, char *err, size_t e
   if (st != TV_OK) {
     return failf(st, err, err_len, "allocating the reveal meter failed", NULL);
   }
+  st = policy_group_meter_new(NULL, NULL, &v->group_meter);
+  if (st != TV_OK) {
+    return failf(st, err, err_len, "allocating the new-token meter failed", NULL);
+  }
+  svc_log_guessing_spaces(v->config);
   return TV_OK;
 }
 
@@ -308,6 +314,7 @@ tv_status tv_vault_close(tv_vault *vault) {
   tv_keyring_free(vault->keyring);
   tv_hsm_free(vault->hsm);
   policy_meter_free(vault->meter);
+  policy_group_meter_free(vault->group_meter);
   policy_handle_free(vault->policy);
   memset(vault, 0, sizeof *vault);
   return st;

@@ -38,6 +38,7 @@ typedef struct tv_vault {
   const tv_config *config; /* borrowed from the settings: the namespaces */
   policy_handle *policy;   /* the published policy; SIGHUP swaps it */
   policy_meter *meter;     /* reveal counters, kept across reloads */
+  policy_group_meter *group_meter; /* new tokens per kept group per day */
   char audit_dir[PATH_MAX];
   int dev;       /* 1: opened with --dev */
   int plaintext; /* 1: no TLS, so every caller is CONFIG_DEV_PRINCIPAL */

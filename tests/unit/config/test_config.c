@@ -395,10 +395,56 @@ static void test_server_block(void **state) {
                "1000 (one full request), got 10");
 }
 
+/* Tokenize limits (issue 13): new_tokens_per_kept_group absent is
+ * POLICY_GROUP_LIMIT_AUTO (each namespace's default), 0 switches it off, a
+ * number is taken as it is; tokenize_per_minute is off unless given. */
+static void test_tokenize_limits(void **state) {
+  (void)state;
+  const char *yaml =
+      "listen: 127.0.0.1:7443\n"
+      "data_dir: /d\n"
+      "hsm: {module: /m.so, token_label: t, pin_env: P}\n"
+      "audit: {dir: /a}\n"
+      "namespaces: [{name: pan, format: {kind: pan}, convergent: true}]\n"
+      "roles:\n"
+      "  - {name: crm, permissions: [{namespace: pan, allow: [tokenize]}]}\n"
+      "  - name: loader\n"
+      "    permissions: [{namespace: pan, allow: [tokenize]}]\n"
+      "    limits: {new_tokens_per_kept_group: 0, tokenize_per_minute: 3}\n"
+      "  - name: scraper\n"
+      "    permissions: [{namespace: pan, allow: [tokenize]}]\n"
+      "    limits: {new_tokens_per_kept_group: 25}\n"
+      "principals:\n"
+      "  - {name: crm, roles: [crm]}\n"
+      "  - {name: loader, roles: [loader]}\n"
+      "  - {name: scraper, roles: [scraper]}\n";
+  tv_config *cfg = NULL;
+  config_error err;
+  assert_int_equal(config_parse(yaml, strlen(yaml), &cfg, &err), TV_OK);
+  policy_request req = {.principal = "crm", .peer = "ipv4:127.0.0.1:1", .permission = TV_PERM_TOKENIZE,
+                        .ns = "pan", .items = 4};
+  policy_decision d;
+  assert_int_equal(policy_check(cfg->policy, NULL, &req, &d), TV_OK);
+  assert_true(d.new_tokens_per_kept_group == POLICY_GROUP_LIMIT_AUTO);
+  req.principal = "scraper";
+  assert_int_equal(policy_check(cfg->policy, NULL, &req, &d), TV_OK);
+  assert_int_equal(d.new_tokens_per_kept_group, 25);
+  req.principal = "loader"; /* tokenize_per_minute 3 < 4 items: refused, and needs a meter */
+  assert_int_equal(policy_check(cfg->policy, NULL, &req, &d), TV_E_POLICY_METER_FULL);
+  config_free(cfg);
+  expect_error(ROLE_HEAD "    permissions: []\n    limits: {tokenize_per_minute: 0}\n", TV_E_CONFIG_VALUE,
+               "config line 15: roles[0].limits.tokenize_per_minute: must be in 1..10000000000, got 0");
+  expect_error(ROLE_HEAD "    permissions: []\n    limits: {new_tokens_per_kept_group: 4000000001}\n",
+               TV_E_CONFIG_VALUE,
+               "config line 15: roles[0].limits.new_tokens_per_kept_group: must be in 0..4000000000, got "
+               "4000000001");
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_server_block),
       cmocka_unit_test(test_valid_minimal),    cmocka_unit_test(test_valid_alternatives),
+      cmocka_unit_test(test_tokenize_limits),
       cmocka_unit_test(test_unknown_keys),
       cmocka_unit_test(test_wrong_types),      cmocka_unit_test(test_bad_values),
       cmocka_unit_test(test_pin_literal),      cmocka_unit_test(test_duplicates),

@@ -75,6 +75,9 @@ static void test_prod_example(void **state) {
   assert_int_equal(ask(cfg, fin, "ipv4:10.30.0.4:5", TV_PERM_DETOKENIZE_FULL, "iban", NULL),
                    TV_E_POLICY_REASON_REQUIRED);
   assert_int_equal(ask(cfg, fin, "ipv4:10.30.0.4:5", TV_PERM_DETOKENIZE_FULL, "iban", "recon"),
+                   TV_E_POLICY_REASON_REQUIRED); /* under POLICY_REASON_LEN_MIN */
+  assert_int_equal(ask(cfg, fin, "ipv4:10.30.0.4:5", TV_PERM_DETOKENIZE_FULL, "iban",
+                       "monthly reconciliation"),
                    TV_OK);
   assert_int_equal(ask(cfg, fin, "ipv4:10.30.0.4:5", TV_PERM_TOKENIZE, "iban", NULL),
                    TV_E_POLICY_DENIED);

@@ -175,8 +175,59 @@ static void test_real_clock(void **state) {
   policy_release(p);
 }
 
+/* tokenize_per_minute: its own bucket (reveals do not drain it), its own
+ * refusal, refilled by the clock; a refused batch consumes nothing. */
+static void test_tokenize_per_minute(void **state) {
+  (void)state;
+  atomic_store(&fake_now_ms, 1000000);
+  tv_policy *p = NULL;
+  policy_limits limits = {.reveals_per_minute_max = 5, .tokenize_per_minute_max = 10};
+  assert_int_equal(policy_new(&p), TV_OK);
+  assert_int_equal(policy_add_role(p, "crm", &limits), TV_OK);
+  assert_int_equal(policy_role_grant(p, "crm", "pan", TV_PERM_TOKENIZE), TV_OK);
+  assert_int_equal(policy_role_grant(p, "crm", "pan", TV_PERM_DETOKENIZE_MASKED), TV_OK);
+  assert_int_equal(policy_bind_principal(p, "spiffe://crm", "crm"), TV_OK);
+  policy_freeze(p);
+  policy_meter *m = NULL;
+  assert_int_equal(policy_meter_new(fake_clock, NULL, &m), TV_OK);
+  policy_request tok = {.principal = "spiffe://crm", .peer = "ipv4:10.0.0.1:1",
+                        .permission = TV_PERM_TOKENIZE, .ns = "pan", .items = 4};
+  policy_request rev = tok;
+  rev.permission = TV_PERM_DETOKENIZE_MASKED;
+  rev.items = 5;
+  policy_decision d;
+  assert_int_equal(policy_check(p, m, &rev, &d), TV_OK); /* reveals: their own bucket */
+  assert_int_equal(policy_check(p, m, &tok, &d), TV_OK);
+  assert_int_equal(policy_check(p, m, &tok, &d), TV_OK);
+  assert_int_equal(policy_check(p, m, &tok, &d), TV_E_POLICY_TOKENIZE_RATE_LIMITED);
+  assert_int_equal(d.limit, 10);
+  tok.items = 2; /* the refused 4 consumed nothing */
+  assert_int_equal(policy_check(p, m, &tok, &d), TV_OK);
+  assert_int_equal(policy_check(p, m, &tok, &d), TV_E_POLICY_TOKENIZE_RATE_LIMITED);
+  atomic_fetch_add(&fake_now_ms, 60000); /* a minute refills it */
+  tok.items = 10;
+  assert_int_equal(policy_check(p, m, &tok, &d), TV_OK);
+  policy_meter_free(m);
+  policy_release(p);
+}
+
+/* Off by default: a role without it tokenizes without a meter at all. */
+static void test_tokenize_unlimited_by_default(void **state) {
+  (void)state;
+  tv_policy *p = reveal_policy(0);
+  policy_request tok = {.principal = "spiffe://fin", .peer = "ipv4:10.0.0.1:1",
+                        .permission = TV_PERM_TOKENIZE, .ns = "pan", .items = 4000};
+  policy_decision d;
+  for (int i = 0; i < 100; i++) {
+    assert_int_equal(policy_check(p, NULL, &tok, &d), TV_OK);
+  }
+  policy_release(p);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_tokenize_per_minute),
+      cmocka_unit_test(test_tokenize_unlimited_by_default),
       cmocka_unit_test(test_exact_limit_concurrent),
       cmocka_unit_test(test_batch_refusal_consumes_nothing),
       cmocka_unit_test(test_reload_keeps_counts),

@@ -194,6 +194,16 @@ static void test_require_reason(void **state) {
   assert_int_equal(policy_check(p, NULL, &req, &d), TV_E_POLICY_REASON_REQUIRED);
   req.reason = "settlement 2026-11-25";
   assert_int_equal(policy_check(p, NULL, &req, &d), TV_OK);
+  /* Blank or too short once trimmed: no reason (POLICY_REASON_LEN_MIN). */
+  static const char *const blank[] = {" ", "        ", "\t\n \r", "  x  ", "INC-123", "   INC-123\t\t  "};
+  for (size_t i = 0; i < sizeof blank / sizeof blank[0]; i++) {
+    req.reason = blank[i];
+    assert_int_equal(policy_check(p, NULL, &req, &d), TV_E_POLICY_REASON_REQUIRED);
+  }
+  req.reason = "  INC-1234  "; /* eight characters between the spaces */
+  assert_int_equal(policy_check(p, NULL, &req, &d), TV_OK);
+  req.reason = "a b c de"; /* inner spaces count */
+  assert_int_equal(policy_check(p, NULL, &req, &d), TV_OK);
   /* Masked reveals never need a reason. */
   req.reason = NULL;
   req.permission = TV_PERM_DETOKENIZE_MASKED;
