@@ -83,7 +83,22 @@ static void audited(void *arg, tv_status status, uint64_t seq) {
   svc_call_release(c);
 }
 
+/* A data call that failed as a whole answered none of its items. */
+static void whole_call_outcome(svc_call *c) {
+  if (c->grpc_override == 0 && c->status == TV_OK) {
+    return;
+  }
+  memset(&c->outcome, 0, sizeof c->outcome);
+  tv_status why = c->grpc_override != 0 ? TV_E_INTERNAL : c->status;
+  c->outcome.failed[tv_item_class_of(why)] = c->items;
+}
+
 void svc_call_end(svc_call *c) {
+  char failed[TV_ITEM_OUTCOME_TEXT_MAX] = "";
+  if (c->counted) {
+    whole_call_outcome(c);
+    tv_item_outcome_format(failed, sizeof failed, &c->outcome);
+  }
   tv_audit_entry e = {
       .type = TV_AUDIT_CALL,
       .principal = c->principal,
@@ -96,6 +111,10 @@ void svc_call_end(svc_call *c) {
       .outcome = c->grpc_override != 0 ? "REFUSED" : tv_status_name(c->status),
       .latency_us = tv_mono_us() - c->start_us,
       .purpose = c->purpose,
+      .counted = c->counted,
+      .reveal = c->reveal,
+      .items_ok = c->outcome.ok,
+      .failed = failed,
   };
   tv_status st = tv_audit_append_async(c->vault->audit, &e, audited, c);
   if (st != TV_OK) {

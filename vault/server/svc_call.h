@@ -16,6 +16,7 @@
 #include <stdint.h>
 
 #include "vault/server/call.h"
+#include "vault/server/item_outcome.h"
 #include "vault/server/vault_open.h"
 
 typedef struct svc_call svc_call;
@@ -28,8 +29,14 @@ struct svc_call {
                              plaintext, "" if unknown (never authorised) */
   const char *ns;         /* from the request; may be NULL */
   const char *request_id; /* from the request */
-  const char *purpose;    /* full reveals: the caller's reason */
+  const char *purpose;    /* the caller's reason, whenever one is given */
   uint64_t items;
+  /* Data calls: the audit line also carries the reveal level and what
+   * became of the items (item_outcome.h). A call that fails as a whole
+   * counts all |items| as failed with its status's class. */
+  int counted;
+  const char *reveal;       /* "FULL", "MASKED", "NONE" or "" */
+  tv_item_outcome outcome;  /* filled by the handler for a call that succeeded */
   uint64_t start_us;
   tv_status status;  /* the answer: TV_OK sends |response| */
   char detail[160];  /* "" or a sentence for a failed call; never a value */
