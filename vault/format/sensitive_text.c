@@ -201,5 +201,5 @@ size_t tv_sensitive_redact(char *out, size_t out_max, const char *in, size_t in_
 }
 
 const char *tv_sensitive_name(tv_sensitive_kind kind) {
-  return kind == TV_SENSITIVE_IBAN ? "IBAN" : "card number";
+  return kind == TV_SENSITIVE_IBAN ? "an IBAN" : "a card number";
 }

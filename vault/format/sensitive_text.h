@@ -45,7 +45,7 @@ tv_sensitive_kind tv_sensitive_find(const char *text, size_t len, size_t from, s
  * |*out_cut| (may be NULL) says whether the text was cut. */
 size_t tv_sensitive_redact(char *out, size_t out_max, const char *in, size_t in_len, int *out_cut);
 
-/* tv_sensitive_name returns "card number" or "IBAN" (for error messages). */
+/* tv_sensitive_name returns "a card number" or "an IBAN" (for messages). */
 const char *tv_sensitive_name(tv_sensitive_kind kind);
 
 #endif

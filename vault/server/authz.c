@@ -43,13 +43,15 @@ static void write_alert(svc_call *c, const policy_decision *d) {
   tv_status why = d->status;
   char detail[160];
   snprintf(detail, sizeof detail, "%s (role %s)", tv_status_name(why), d->role != NULL ? d->role : "?");
+  char request_id[SVC_FREE_TEXT_BYTES_MAX + 1];
+  svc_free_text(request_id, c->request_id);
   tv_audit_entry e = {.type = TV_AUDIT_ALERT,
                       .principal = c->principal,
                       .peer = tv_call_peer(c->call),
                       .method = c->method,
                       .ns = c->ns,
                       .items = c->items,
-                      .request_id = c->request_id,
+                      .request_id = request_id,
                       .alert = why == TV_E_POLICY_RATE_LIMITED ? "reveal_rate_exceeded" : "limit_exceeded",
                       .limit = d->limit,
                       .detail = detail};

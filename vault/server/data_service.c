@@ -6,6 +6,7 @@
 #include "tokenvault/v1/tokenvault.pb-c.h"
 #include "vault/server/authz.h"
 #include "vault/server/engine_service.h"
+#include "vault/server/metadata_check.h"
 #include "vault/server/svc_call.h"
 #include "vault/server/vault_core.h"
 #include "vault/util/secure_mem.h"
@@ -143,6 +144,14 @@ static void handle_tokenize_one(void *impl, tv_call *call, const ProtobufCMessag
       wipe_request_text(r->values[i]); /* refused values are not kept either */
     }
     svc_call_end(&t->base); /* refused before any engine work: audited and answered */
+    return;
+  }
+  char why[sizeof t->base.detail];
+  if (tv_metadata_check(r, why, sizeof why) != TV_OK) {
+    for (size_t i = 0; i < r->n_values; i++) {
+      wipe_request_text(r->values[i]);
+    }
+    svc_call_fail(&t->base, TV_E_INVALID_ARGUMENT, why);
     return;
   }
   if (r->n_values == 0) {

@@ -72,6 +72,16 @@ const char *svc_principal(const svc_call *c);
 /* svc_call_release runs |c|'s cleanup (for after_audit owners). */
 void svc_call_release(svc_call *c);
 
+/* Free text the caller gave (request_id, reason) as the audit log and the
+ * store may keep it: at most an audit text field. */
+#define SVC_FREE_TEXT_BYTES_MAX 256u
+
+/* svc_free_text copies |text| (NULL: "") into |out| with every card number
+ * and IBAN replaced by [REDACTED-PAN] / [REDACTED-IBAN]
+ * (vault/format/sensitive_text.h), cut to SVC_FREE_TEXT_BYTES_MAX bytes
+ * where the marks make it longer. */
+void svc_free_text(char out[SVC_FREE_TEXT_BYTES_MAX + 1], const char *text);
+
 /* svc_now_ms returns unix time in milliseconds. */
 uint64_t svc_now_ms(void);
 

@@ -68,8 +68,8 @@ static void test_find_reports_span(void **state) {
   assert_int_equal(s, 24);
   assert_int_equal(tv_sensitive_find(t, strlen(t), e, &s, &e), TV_SENSITIVE_NONE);
   assert_int_equal(tv_sensitive_find("", 0, 0, &s, &e), TV_SENSITIVE_NONE);
-  assert_string_equal(tv_sensitive_name(TV_SENSITIVE_PAN), "card number");
-  assert_string_equal(tv_sensitive_name(TV_SENSITIVE_IBAN), "IBAN");
+  assert_string_equal(tv_sensitive_name(TV_SENSITIVE_PAN), "a card number");
+  assert_string_equal(tv_sensitive_name(TV_SENSITIVE_IBAN), "an IBAN");
 }
 
 /* Marks longer than what they replace: the output is cut, never past its
