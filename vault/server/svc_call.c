@@ -91,8 +91,10 @@ static void whole_call_outcome(svc_call *c) {
     return;
   }
   memset(&c->outcome, 0, sizeof c->outcome);
-  tv_status why = c->grpc_override != 0 ? TV_E_INTERNAL : c->status;
-  c->outcome.failed[tv_item_class_of(why)] = c->items;
+  /* An explicit gRPC code is an authentication refusal (no certificate,
+   * or one naming no usable principal): the policy class. */
+  tv_item_class cls = c->grpc_override != 0 ? TV_ITEM_POLICY : tv_item_class_of(c->status);
+  c->outcome.failed[cls] = c->items;
 }
 
 _Static_assert(SVC_FREE_TEXT_BYTES_MAX <= AUDIT_FIELD_BYTES_MAX, "free text must fit an audit text field");
