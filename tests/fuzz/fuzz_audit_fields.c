@@ -29,6 +29,12 @@ static void read_row(const char *line, size_t len) {
     check_text(row.outcome, sizeof row.outcome);
     check_text(row.detail, sizeof row.detail);
     check_text(row.request_id, sizeof row.request_id);
+    check_text(row.reason, sizeof row.reason);
+    check_text(row.reveal, sizeof row.reveal);
+    check_text(row.failed, sizeof row.failed);
+    if (row.alert && (row.counted || row.reveal[0] != '\0' || row.failed[0] != '\0')) {
+      __builtin_trap(); /* counts belong to call entries only */
+    }
     if (!row.alert && row.detail[0] != '\0') {
       __builtin_trap(); /* a call entry has no detail */
     }

@@ -21,10 +21,12 @@ calls = 0
 with t.insecure_channel(server.port) as ch:
     c = vc.Client(ch)
     # WhoAmI names the principal the policy authorises a plaintext caller
-    # by, unauthenticated: no handshake proved it (not an audited call).
+    # by, unauthenticated: no handshake proved it. Audited like every call.
     me = c.call("WhoAmI", vc.TV.WhoAmIRequest(request_id="w"), vc.TV.WhoAmIResponse)
+    calls += 1
     t.check(me.principal == "dev:local" and not me.authenticated and me.transport_security == "insecure",
             "--dev: WhoAmI reports dev:local, unauthenticated, insecure (got %r)" % me.principal)
+    t.check(list(me.roles) != [], "--dev: WhoAmI names dev:local's roles (%s)" % list(me.roles))
     resp = c.tokenize("pan", PANS, request_id="batch-1")
     calls += 1
     t.check(resp.request_id == "batch-1", "request_id echoed")

@@ -124,7 +124,7 @@ with t.insecure_channel(server.port) as ch:
 # (refusal_audit.h), after its answer: wait (bounded) until it is counted.
 for _ in range(50):
     after, text = scrape(mport)
-    if delta(after, before, "tokenvault_audit_entries_total") >= 9:
+    if delta(after, before, "tokenvault_audit_entries_total") >= 10:
         break
     time.sleep(0.05)
 expect_calls = {('Tokenize', 'OK'): 3, ('Detokenize', 'OK'): 2, ('Detokenize', refused_code): 1,
@@ -145,8 +145,8 @@ check_histograms(after)
 t.check(delta(after, before, "tokenvault_store_records_total") == 5, "store: exactly 5 new records made durable")
 t.check(delta(after, before, "tokenvault_store_index_tokens") == 5, "index: 5 more live tokens")
 t.check(delta(after, before, "tokenvault_store_batches_total") >= 1, "store: group commits counted")
-t.check(delta(after, before, "tokenvault_audit_entries_total") == 9,
-        "audit: one entry per call or stream message, the malformed one too (9)")
+t.check(delta(after, before, "tokenvault_audit_entries_total") == 10,
+        "audit: one entry per call or stream message, WhoAmI and the malformed one too (10)")
 t.check(after["tokenvault_audit_failures_total"] == 0, "audit: no failures")
 fsyncs = after["tokenvault_audit_fsync_seconds_count"]
 t.check(fsyncs == after["tokenvault_audit_syncs_total"] and delta(after, before, "tokenvault_audit_fsync_seconds_count") >= 1,

@@ -92,7 +92,17 @@ t.expect_rpc_error(lambda to: cb.approve("999999"), grpc.StatusCode.NOT_FOUND, 3
 done = cb.approve(prop.proposal_id).proposal
 t.check(done.state == vc.TV.PROPOSAL_STATE_APPROVED and done.approved_by == "spiffe://tokenvault/officer-b",
         "a second officer approves: rotation done")
-t.check(ca.rotation_status().kek_version == 2, "KEK version is now 2")
+status = ca.rotation_status()
+t.check(status.kek_version == 2, "KEK version is now 2")
+recent = [x for x in status.proposals if x.proposal_id == prop.proposal_id]
+t.check(len(recent) == 1 and recent[0].state == vc.TV.PROPOSAL_STATE_APPROVED
+        and recent[0].approved_by == "spiffe://tokenvault/officer-b" and recent[0].reason == "yearly",
+        "GetRotationStatus keeps the approved proposal as recent, with approver and reason")
+# A second proposal stays pending across the restart below; its reason,
+# with a card number in it, is kept redacted.
+prop2 = ca.call("ProposeKekRotation", vc.TV.ProposeKekRotationRequest(reason="ticket 4111 1111 1111 1111 renewal"),
+                vc.TV.ProposeKekRotationResponse, timeout=30).proposal
+t.check(prop2.reason == "ticket [REDACTED-PAN] renewal", "the kept reason is redacted (%s)" % prop2.reason)
 t.check([r.value for r in cb.detokenize("pan", tokens + [new_tok], vc.FULL, reason="r").results]
         == values + ["5105105105105100"], "after the KEK rotation everything still detokenizes")
 a.close()
@@ -108,6 +118,17 @@ with t.secure_channel(server.port, "officer-b") as ch:
     c = vc.Client(ch)
     t.check([r.value for r in c.detokenize("pan", tokens, vc.FULL, reason="r").results] == values,
             "restart (PIN from the environment) after both rotations: tokens still resolve")
-    t.check(c.rotation_status().kek_version == 2, "the new KEK is kept across the restart")
+    status = c.rotation_status()
+    t.check(status.kek_version == 2, "the new KEK is kept across the restart")
+    by_id = {x.proposal_id: x for x in status.proposals}
+    t.check(prop2.proposal_id in by_id and by_id[prop2.proposal_id].state == vc.TV.PROPOSAL_STATE_PENDING
+            and by_id[prop2.proposal_id].reason == "ticket [REDACTED-PAN] renewal",
+            "after the restart the pending proposal has its reason")
+    t.check(prop.proposal_id in by_id and by_id[prop.proposal_id].state == vc.TV.PROPOSAL_STATE_APPROVED
+            and by_id[prop.proposal_id].reason == "yearly"
+            and by_id[prop.proposal_id].approved_by == "spiffe://tokenvault/officer-b",
+            "after the restart the approved proposal is still listed as recent")
+with open(os.path.join(DATA, "keyring"), "rb") as f:
+    t.check(b"4111 1111 1111 1111" not in f.read(), "the keyring file holds no card number")
 rc, _ = server.terminate(20)
 t.check(rc == 0, "second SIGTERM exits 0")

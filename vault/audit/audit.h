@@ -62,7 +62,14 @@ typedef struct tv_audit_entry {
   uint32_t code;          /* outcome: status code (gRPC code of the answer) */
   const char *outcome;    /* short, non-secret reason, e.g. "PERMISSION_DENIED" */
   uint64_t latency_us;
-  const char *purpose;    /* the caller's stated reason, for full reveals */
+  const char *purpose;    /* the caller's stated reason, whenever one is given */
+  /* Data calls (counted != 0) also say what was answered, so the log can
+   * tell how many values of which reveal level each caller saw: */
+  int counted;            /* 1: write "reveal", "ok" and "failed" */
+  const char *reveal;     /* "FULL", "MASKED", "NONE"; "" for non-reveals */
+  uint64_t items_ok;      /* items answered OK */
+  const char *failed;     /* "class:count,..." of the items that failed
+                             (classes: vault/server/item_outcome.h); "" */
   /* TV_AUDIT_ALERT only: */
   const char *alert;      /* kind, e.g. "reveal_rate_exceeded" */
   uint64_t limit;         /* the limit that was crossed */

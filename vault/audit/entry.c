@@ -62,6 +62,11 @@ static void put_call(body_writer *w, const tv_audit_entry *e) {
   put_u64(w, "latency_us", e->latency_us);
   put_text(w, "request_id", e->request_id);
   put_text(w, "purpose", e->purpose);
+  if (e->counted) {
+    put_text(w, "reveal", e->reveal);
+    put_u64(w, "ok", e->items_ok);
+    put_text(w, "failed", e->failed);
+  }
 }
 
 static void put_alert(body_writer *w, const tv_audit_entry *e) {

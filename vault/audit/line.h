@@ -7,10 +7,15 @@
  *
  *   segment     time_ms log segment prev hash
  *   call        time_ms principal peer method ns items code outcome
- *               latency_us request_id purpose prev hash
+ *               latency_us request_id purpose [reveal ok failed] prev hash
  *   alert       time_ms alert principal peer method ns items limit
  *               request_id detail prev hash
  *   checkpoint  time_ms log segment entries key prev mac hash
+ *
+ * The bracketed group is optional, all three keys or none: data calls
+ * write it (reveal level, items answered OK, failed items by reason class
+ * as "class:count,..."); other calls and logs written before it existed
+ * do not.
  *
  * "hash" is SHA-256 over the line's bytes before `,"hash":"` (so it covers
  * "prev", the hash of the entry before, and the chain is bound); "mac" is

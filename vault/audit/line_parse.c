@@ -1,5 +1,6 @@
 /* The strict audit line parser: a cursor that refuses to overrun, and one
  * table per entry type naming its keys in their fixed order. */
+#include <assert.h>
 #include <string.h>
 
 #include "vault/audit/audit_limits.h"
@@ -25,6 +26,7 @@ typedef enum field_slot {
   SLOT_PREV,
   SLOT_MAC,
   SLOT_HASH,
+  SLOT_OPTIONAL, /* not stored; consecutive ones form a group: all or none */
 } field_slot;
 
 typedef struct field {
@@ -38,6 +40,8 @@ typedef struct field {
 #define FIELD_HASH {"hash", KIND_HEX, SLOT_HASH}
 #define FIELD_TEXT(name) {name, KIND_TEXT, SLOT_NONE}
 #define FIELD_U64(name) {name, KIND_U64, SLOT_NONE}
+#define FIELD_OPT_TEXT(name) {name, KIND_TEXT, SLOT_OPTIONAL}
+#define FIELD_OPT_U64(name) {name, KIND_U64, SLOT_OPTIONAL}
 
 static const field segment_fields[] = {FIELD_TIME, {"log", KIND_HEX, SLOT_LOG},
                                        {"segment", KIND_U64, SLOT_SEGMENT}, FIELD_PREV,
@@ -46,7 +50,8 @@ static const field call_fields[] = {
     FIELD_TIME,         FIELD_TEXT("principal"),  FIELD_TEXT("peer"),
     FIELD_TEXT("method"), FIELD_TEXT("ns"),       FIELD_U64("items"),
     FIELD_U64("code"),  FIELD_TEXT("outcome"),    FIELD_U64("latency_us"),
-    FIELD_TEXT("request_id"), FIELD_TEXT("purpose"), FIELD_PREV,
+    FIELD_TEXT("request_id"), FIELD_TEXT("purpose"), FIELD_OPT_TEXT("reveal"),
+    FIELD_OPT_U64("ok"), FIELD_OPT_TEXT("failed"), FIELD_PREV,
     FIELD_HASH};
 static const field alert_fields[] = {
     FIELD_TIME,         FIELD_TEXT("alert"),      FIELD_TEXT("principal"),
@@ -232,8 +237,33 @@ static int parse_value(cursor *c, audit_line *out, const field *f) {
   return 0;
 }
 
+/* Whether the key of |f| comes next (`,"key":`), without consuming it. */
+static int key_follows(const cursor *c, const field *f) {
+  size_t n = strlen(f->key);
+  return c->len - c->pos >= n + 4 && memcmp(c->p + c->pos, ",\"", 2) == 0 &&
+         memcmp(c->p + c->pos + 2, f->key, n) == 0 && memcmp(c->p + c->pos + 2 + n, "\":", 2) == 0;
+}
+
+/* At the first field of an optional group that is absent: the index of
+ * the first field after the group, else |i|. Lines written before the
+ * group existed stay valid; a group present in part is still refused
+ * (its next key is then "missing or out of order"). */
+static size_t skip_absent_group(const cursor *c, const line_schema *schema, size_t i) {
+  const field *fields = schema->fields;
+  if (fields[i].slot != SLOT_OPTIONAL || (i > 0 && fields[i - 1].slot == SLOT_OPTIONAL) ||
+      key_follows(c, &fields[i])) {
+    return i;
+  }
+  while (i < schema->fields_count && fields[i].slot == SLOT_OPTIONAL) {
+    i++;
+  }
+  assert(i < schema->fields_count); /* no schema ends with an optional group */
+  return i;
+}
+
 static int parse_fields(cursor *c, audit_line *out, const line_schema *schema) {
   for (size_t i = 0; i < schema->fields_count; i++) {
+    i = skip_absent_group(c, schema, i);
     const field *f = &schema->fields[i];
     size_t field_start = c->pos;
     if (expect(c, ",\"", "expected the next key") != 0 ||

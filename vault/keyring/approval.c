@@ -73,6 +73,15 @@ static void drop_expired(const tv_keyring *kr, kr_file *next, uint64_t now_s) {
   }
 }
 
+/* The file keeps printable ASCII: other bytes become '?'. */
+static void keep_reason(char out[TV_KEYRING_REASON_LEN_MAX + 1], const char *reason) {
+  size_t n = strnlen(reason, TV_KEYRING_REASON_LEN_MAX);
+  for (size_t i = 0; i < n; i++) {
+    out[i] = reason[i] >= 0x20 && reason[i] <= 0x7e ? reason[i] : '?';
+  }
+  out[n] = '\0';
+}
+
 static tv_status propose_locked(tv_keyring *kr, uint64_t *out_id, const tv_keyring_proposal *in,
                                 const char *proposer, uint64_t now_s) {
   TV_TRY(check_target(kr, in));
@@ -92,6 +101,7 @@ static tv_status propose_locked(tv_keyring *kr, uint64_t *out_id, const tv_keyri
   p->version = in->action == TV_KEYRING_DESTROY_VERSION ? in->version : 0;
   snprintf(p->name, sizeof p->name, "%s", in->action == TV_KEYRING_DESTROY_VERSION ? in->name : "");
   snprintf(p->label, sizeof p->label, "%s", in->action == TV_KEYRING_DESTROY_VERSION ? "" : in->label);
+  keep_reason(p->reason, in->reason);
   uint64_t id = p->id;
   TV_TRY(kr_commit(kr, &next));
   *out_id = id;
@@ -144,6 +154,12 @@ static tv_status approve_locked(tv_keyring *kr, uint64_t id, const char *approve
   }
   /* The world may have changed since the proposal: check again. */
   tv_status status = check_target(kr, &p);
+  if (status == TV_OK) {
+    /* Kept as recent with the change itself: committed together. */
+    snprintf(p.approver, sizeof p.approver, "%s", approver);
+    p.approved_s = now_s;
+    status = kr_file_add_recent(&next, &p);
+  }
   if (status != TV_OK) {
     kr_file_free(&next);
     return status;
@@ -159,6 +175,18 @@ tv_status tv_keyring_approve(tv_keyring *keyring, uint64_t id, const char *appro
   tv_status status = approve_locked(keyring, id, approver, now_s);
   pthread_mutex_unlock(&keyring->mu);
   return status;
+}
+
+tv_status tv_keyring_list_recent(tv_keyring *keyring, tv_keyring_proposal *out, size_t *out_count,
+                                 size_t out_max) {
+  TV_ENSURE(keyring != NULL && out_count != NULL && (out != NULL || out_max == 0), TV_E_INVALID_ARGUMENT);
+  pthread_mutex_lock(&keyring->mu);
+  for (uint32_t i = 0; i < keyring->file.num_recent && i < out_max; i++) {
+    out[i] = keyring->file.recent[i];
+  }
+  *out_count = keyring->file.num_recent;
+  pthread_mutex_unlock(&keyring->mu);
+  return TV_OK;
 }
 
 tv_status tv_keyring_list_proposals(tv_keyring *keyring, tv_keyring_proposal *out,

@@ -63,6 +63,11 @@
 #define TV_KEYRING_VERSIONS_MAX 256
 /* Proposals waiting for approval at once. */
 #define TV_KEYRING_PROPOSALS_MAX 64
+/* Approved proposals kept for GetRotationStatus ("pending and recent"):
+ * the newest ones, the oldest dropped first. */
+#define TV_KEYRING_RECENT_MAX 8
+/* A proposal's reason as the keyring file keeps it (printable ASCII). */
+#define TV_KEYRING_REASON_LEN_MAX 200
 /* Old KEKs waiting to be destroyed after rotations. */
 #define TV_KEYRING_OLD_KEKS_MAX 16
 /* The whole file: 1024 namespaces x 256 versions x ~64 bytes is 16 MiB. */
@@ -213,11 +218,17 @@ typedef struct tv_keyring_proposal {
   char name[TV_KEYRING_NAMESPACE_LEN_MAX + 1];
   uint32_t version;
   char label[TV_HSM_LABEL_MAX + 1];
+  char reason[TV_KEYRING_REASON_LEN_MAX + 1]; /* "" if none given */
+  /* Approved (recent) proposals only: who approved it, and when. */
+  char approver[TV_KEYRING_PRINCIPAL_LEN_MAX + 1];
+  uint64_t approved_s;
 } tv_keyring_proposal;
 
 /* tv_keyring_propose records (durably) that officer |proposer| asks for
  * |proposal->action| at |now_s| (unix seconds); only |action|, |name|,
- * |version| and |label| are read from |proposal|. Sets |*out_id|. The
+ * |version|, |label| and |reason| are read from |proposal| (the reason is
+ * kept with bytes outside printable ASCII as '?', cut to
+ * TV_KEYRING_REASON_LEN_MAX: the caller removes what must not be kept). Sets |*out_id|. The
  * target is checked now (e.g. the version must be RETIRED, the new KEK
  * label unused) and again at approval. Authorisation (who may propose) is
  * the policy layer's job. */
@@ -237,6 +248,13 @@ tv_status tv_keyring_approve(tv_keyring *keyring, uint64_t id, const char *appro
  * sets |*out_count| to the number pending. */
 tv_status tv_keyring_list_proposals(tv_keyring *keyring, tv_keyring_proposal *out,
                                     size_t *out_count, size_t out_max);
+
+/* tv_keyring_list_recent copies up to |out_max| of the last
+ * TV_KEYRING_RECENT_MAX approved proposals (oldest first, |approver| and
+ * |approved_s| set) and sets |*out_count| to how many are kept. They are
+ * in the keyring file, so they survive restarts. */
+tv_status tv_keyring_list_recent(tv_keyring *keyring, tv_keyring_proposal *out, size_t *out_count,
+                                 size_t out_max);
 
 /* tv_key_state_name returns "active", "decrypt-only", "retired",
  * "destroyed" or "unknown". */

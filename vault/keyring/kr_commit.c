@@ -65,6 +65,7 @@ static tv_status write_file(tv_keyring *kr, const kr_file *next) {
 
 tv_status kr_commit(tv_keyring *kr, kr_file *next) {
   next->generation = kr->file.generation + 1;
+  next->format = KR_FORMAT_VERSION; /* a file of an older format is upgraded by its next change */
   tv_status status = write_file(kr, next);
   if (status != TV_OK) {
     kr_file_free(next);

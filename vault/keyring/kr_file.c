@@ -50,7 +50,8 @@ static tv_status read_header(kr_reader *r, kr_file *f) {
   TV_TRY(kr_read_bytes(r, magic, KR_MAGIC_LEN));
   TV_ENSURE(memcmp(magic, KR_MAGIC, KR_MAGIC_LEN) == 0, TV_E_KEYRING_CORRUPT);
   TV_TRY(kr_read_u16(r, &format));
-  TV_ENSURE(format == KR_FORMAT_VERSION, TV_E_KEYRING_FORMAT_VERSION);
+  TV_ENSURE(format >= KR_FORMAT_VERSION_MIN && format <= KR_FORMAT_VERSION, TV_E_KEYRING_FORMAT_VERSION);
+  f->format = format;
   TV_TRY(kr_read_u16(r, &zero));
   TV_ENSURE(zero == 0, TV_E_KEYRING_CORRUPT);
   TV_TRY(kr_read_u64(r, &f->generation));
@@ -145,6 +146,9 @@ static tv_status read_proposal(kr_reader *r, const kr_file *f, tv_keyring_propos
   TV_TRY(kr_read_str(r, p->name, sizeof p->name, 1));
   TV_TRY(kr_read_u32(r, &p->version));
   TV_TRY(kr_read_str(r, p->label, sizeof p->label, 1));
+  if (f->format >= 2) {
+    TV_TRY(kr_read_str(r, p->reason, sizeof p->reason, 1));
+  }
   TV_ENSURE(p->id < f->next_proposal_id, TV_E_KEYRING_CORRUPT);
   TV_ENSURE(action >= TV_KEYRING_ROTATE_KEK && action <= TV_KEYRING_DESTROY_OLD_KEK,
             TV_E_KEYRING_CORRUPT);
@@ -152,6 +156,23 @@ static tv_status read_proposal(kr_reader *r, const kr_file *f, tv_keyring_propos
   int wants_label = p->action != TV_KEYRING_DESTROY_VERSION;
   TV_ENSURE((p->label[0] != '\0') == wants_label, TV_E_KEYRING_CORRUPT);
   TV_ENSURE((p->name[0] != '\0') == !wants_label, TV_E_KEYRING_CORRUPT);
+  return TV_OK;
+}
+
+/* Approved proposals: ids issued, in the order approved (ids increasing
+ * is not required: an older proposal may be approved later). */
+static tv_status read_recent(kr_reader *r, kr_file *f) {
+  void *arr = NULL;
+  TV_TRY(read_count(r, &f->num_recent, &arr, sizeof(tv_keyring_proposal), TV_KEYRING_RECENT_MAX,
+                    8 + 1 + 2 + 8 + 1 + 4 + 1 + 1 + 2 + 8));
+  f->recent = arr;
+  for (uint32_t i = 0; i < f->num_recent; i++) {
+    tv_keyring_proposal *p = &f->recent[i];
+    TV_TRY(read_proposal(r, f, p));
+    TV_TRY(kr_read_str(r, p->approver, sizeof p->approver, 0));
+    TV_TRY(kr_read_u64(r, &p->approved_s));
+    TV_ENSURE(strcmp(p->approver, p->proposer) != 0, TV_E_KEYRING_CORRUPT);
+  }
   return TV_OK;
 }
 
@@ -170,6 +191,9 @@ static tv_status read_tail(kr_reader *r, kr_file *f) {
   for (uint32_t i = 0; i < f->num_old_keks; i++) {
     TV_TRY(kr_read_str(r, f->old_keks[i].label, sizeof f->old_keks[i].label, 0));
     TV_ENSURE(strcmp(f->old_keks[i].label, f->kek_label) != 0, TV_E_KEYRING_CORRUPT);
+  }
+  if (f->format >= 2) {
+    TV_TRY(read_recent(r, f));
   }
   TV_ENSURE(kr_reader_left(r) == 0, TV_E_KEYRING_CORRUPT);
   return TV_OK;
@@ -205,6 +229,23 @@ static void write_wrapped(kr_writer *w, const kr_wrapped *k) {
   kr_write_bytes(w, k->bytes, KR_WRAPPED_LEN);
 }
 
+/* The format |f| is written in: as read, or the current one for a file
+ * made here. */
+static uint16_t format_of(const kr_file *f) { return f->format != 0 ? f->format : KR_FORMAT_VERSION; }
+
+static void write_proposal(kr_writer *w, const kr_file *f, const tv_keyring_proposal *p) {
+  kr_write_u64(w, p->id);
+  kr_write_u8(w, (uint8_t)p->action);
+  kr_write_str(w, p->proposer);
+  kr_write_u64(w, p->proposed_s);
+  kr_write_str(w, p->name);
+  kr_write_u32(w, p->version);
+  kr_write_str(w, p->label);
+  if (format_of(f) >= 2) {
+    kr_write_str(w, p->reason);
+  }
+}
+
 static void write_body(kr_writer *w, const kr_file *f) {
   for (uint32_t i = 0; i < f->num_namespaces; i++) {
     const kr_file_namespace *ns = &f->namespaces[i];
@@ -226,18 +267,20 @@ static void write_body(kr_writer *w, const kr_file *f) {
   }
   kr_write_u32(w, f->num_proposals);
   for (uint32_t i = 0; i < f->num_proposals; i++) {
-    const tv_keyring_proposal *p = &f->proposals[i];
-    kr_write_u64(w, p->id);
-    kr_write_u8(w, (uint8_t)p->action);
-    kr_write_str(w, p->proposer);
-    kr_write_u64(w, p->proposed_s);
-    kr_write_str(w, p->name);
-    kr_write_u32(w, p->version);
-    kr_write_str(w, p->label);
+    write_proposal(w, f, &f->proposals[i]);
   }
   kr_write_u32(w, f->num_old_keks);
   for (uint32_t i = 0; i < f->num_old_keks; i++) {
     kr_write_str(w, f->old_keks[i].label);
+  }
+  if (format_of(f) < 2) {
+    return; /* format 1 has no recent proposals */
+  }
+  kr_write_u32(w, f->num_recent);
+  for (uint32_t i = 0; i < f->num_recent; i++) {
+    write_proposal(w, f, &f->recent[i]);
+    kr_write_str(w, f->recent[i].approver);
+    kr_write_u64(w, f->recent[i].approved_s);
   }
 }
 
@@ -245,7 +288,7 @@ tv_status kr_file_serialize(const kr_file *file, uint8_t **out_buf, size_t *out_
   TV_ENSURE(file != NULL && out_buf != NULL && out_len != NULL, TV_E_INVALID_ARGUMENT);
   kr_writer w = {0};
   kr_write_bytes(&w, (const uint8_t *)KR_MAGIC, KR_MAGIC_LEN);
-  kr_write_u16(&w, KR_FORMAT_VERSION);
+  kr_write_u16(&w, format_of(file));
   kr_write_u16(&w, 0);
   kr_write_u64(&w, file->generation);
   kr_write_str(&w, file->kek_label);
@@ -280,8 +323,9 @@ tv_status kr_file_clone(kr_file *out, const kr_file *src) {
   out->versions = dup_array(src->versions, src->num_versions, sizeof *src->versions);
   out->proposals = dup_array(src->proposals, src->num_proposals, sizeof *src->proposals);
   out->old_keks = dup_array(src->old_keks, src->num_old_keks, sizeof *src->old_keks);
+  out->recent = dup_array(src->recent, src->num_recent, sizeof *src->recent);
   if (out->namespaces == NULL || out->versions == NULL || out->proposals == NULL ||
-      out->old_keks == NULL) {
+      out->old_keks == NULL || out->recent == NULL) {
     kr_file_free(out);
     return TV_E_NO_MEMORY;
   }
@@ -296,5 +340,6 @@ void kr_file_free(kr_file *file) {
   free(file->versions);
   free(file->proposals);
   free(file->old_keks);
+  free(file->recent);
   memset(file, 0, sizeof *file);
 }

@@ -3,7 +3,7 @@
  * what the file says, wrapped keys included, so it can be fuzzed alone.
  *
  * Encoding (big-endian; str = u8 length + printable ASCII bytes):
- *   "TVKR"  u16 format (1)  u16 0
+ *   "TVKR"  u16 format (2; 1 is still read)  u16 0
  *   u64 generation
  *   str kek_label           u8 pending  str pending_label
  *   u64 next_proposal_id
@@ -13,7 +13,10 @@
  *                           u64 created_s  u64 reserved  wrapped value_key
  *   u32 P proposals, each:  u64 id  u8 action  str proposer  u64 proposed_s
  *                           str name  u32 version  str label
+ *                           str reason                     (format 2)
  *   u32 K old KEKs, each:   str label
+ *   u32 R recent approved proposals (format 2), each: a proposal as above
+ *                           str approver  u64 approved_s
  *   then, outside what this file parses, 32 bytes of HMAC-SHA-256 (by the
  *   HSM) over everything before it.
  * wrapped = u8 length (always TV_HSM_WRAPPED_LEN(32) = 40) + bytes. */
@@ -28,7 +31,8 @@
 
 #define KR_MAGIC "TVKR"
 #define KR_MAGIC_LEN 4
-#define KR_FORMAT_VERSION 1
+#define KR_FORMAT_VERSION 2
+#define KR_FORMAT_VERSION_MIN 1 /* format 1: no reasons, no recent proposals */
 #define KR_HEADER_LEN 8
 #define KR_MAC_LEN TV_HSM_MAC_LEN
 #define KR_WRAPPED_LEN TV_HSM_WRAPPED_LEN(TV_KEYRING_KEY_LEN)
@@ -66,6 +70,8 @@ typedef struct kr_file_old_kek {
 } kr_file_old_kek;
 
 typedef struct kr_file {
+  uint16_t format; /* as read; written as is, so a file re-encodes exactly.
+                      kr_commit writes KR_FORMAT_VERSION (0 means that too) */
   uint64_t generation;
   char kek_label[TV_HSM_LABEL_MAX + 1];
   uint8_t pending; /* kr_pending */
@@ -79,6 +85,8 @@ typedef struct kr_file {
   tv_keyring_proposal *proposals;
   uint32_t num_old_keks;
   kr_file_old_kek *old_keks;
+  uint32_t num_recent;
+  tv_keyring_proposal *recent; /* at most TV_KEYRING_RECENT_MAX, oldest first */
 } kr_file;
 
 /* kr_file_parse decodes |len| bytes of |data| (the file without its MAC)
@@ -113,6 +121,9 @@ long kr_file_find_proposal(const kr_file *file, uint64_t id);
 kr_file_namespace *kr_file_add_namespace(kr_file *file);
 kr_file_version *kr_file_add_version(kr_file *file);
 tv_keyring_proposal *kr_file_add_proposal(kr_file *file);
+/* kr_file_add_recent appends |p| to the recent approved proposals,
+ * dropping the oldest beyond TV_KEYRING_RECENT_MAX. TV_E_NO_MEMORY. */
+tv_status kr_file_add_recent(kr_file *file, const tv_keyring_proposal *p);
 kr_file_old_kek *kr_file_add_old_kek(kr_file *file);
 
 /* kr_file_remove_version / _proposal / _old_kek drop entry |index|,

@@ -65,6 +65,20 @@ tv_keyring_proposal *kr_file_add_proposal(kr_file *file) {
   return e;
 }
 
+tv_status kr_file_add_recent(kr_file *file, const tv_keyring_proposal *p) {
+  if (file->num_recent == TV_KEYRING_RECENT_MAX) {
+    memmove(file->recent, file->recent + 1, (TV_KEYRING_RECENT_MAX - 1) * sizeof *file->recent);
+    file->recent[TV_KEYRING_RECENT_MAX - 1] = *p;
+    return TV_OK;
+  }
+  void *arr = file->recent;
+  tv_keyring_proposal *e = grow(&arr, &file->num_recent, sizeof *e);
+  file->recent = arr;
+  TV_ENSURE(e != NULL, TV_E_NO_MEMORY);
+  *e = *p;
+  return TV_OK;
+}
+
 kr_file_old_kek *kr_file_add_old_kek(kr_file *file) {
   void *arr = file->old_keks;
   kr_file_old_kek *e = grow(&arr, &file->num_old_keks, sizeof *e);

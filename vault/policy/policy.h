@@ -162,6 +162,13 @@ tv_status policy_bind_principal(tv_policy *policy, const char *principal, const 
 /* policy_has_principal returns 1 if |principal| is bound to a role. */
 int policy_has_principal(const tv_policy *policy, const char *principal);
 
+/* policy_principal_roles stores in |out_names| (at most |out_max|) the
+ * names of the roles bound to |principal|, in config order, and returns
+ * how many; 0 for a principal the policy does not know. The names point
+ * into |policy| and live as long as it does (roles_of.c). */
+size_t policy_principal_roles(const tv_policy *policy, const char *principal,
+                              const char **out_names, size_t out_max);
+
 /* policy_freeze makes |policy| immutable; builders fail afterwards. */
 void policy_freeze(tv_policy *policy);
 

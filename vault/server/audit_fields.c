@@ -130,6 +130,11 @@ int tv_audit_row_parse(const char *line, size_t len, tv_audit_row *out) {
   (void)tv_audit_field_text(line, len, out->alert ? "alert" : "outcome", out->outcome, sizeof out->outcome);
   if (out->alert) {
     (void)tv_audit_field_text(line, len, "detail", out->detail, sizeof out->detail);
+  } else {
+    (void)tv_audit_field_text(line, len, "purpose", out->reason, sizeof out->reason);
+    out->counted = tv_audit_field_u64(line, len, "ok", &out->items_ok);
+    (void)tv_audit_field_text(line, len, "reveal", out->reveal, sizeof out->reveal);
+    (void)tv_audit_field_text(line, len, "failed", out->failed, sizeof out->failed);
   }
   read_prev(line, len, out->prev);
   return 1;

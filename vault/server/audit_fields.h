@@ -25,6 +25,12 @@ typedef struct tv_audit_row {
   char request_id[AUDIT_FIELD_BYTES_MAX + 1];
   char outcome[AUDIT_FIELD_BYTES_MAX + 1]; /* call: outcome; alert: alert kind */
   char detail[AUDIT_FIELD_BYTES_MAX + 1];  /* alert: detail; call: "" */
+  char reason[AUDIT_FIELD_BYTES_MAX + 1];  /* call: "purpose", the caller's reason */
+  /* Call entries of data calls (line.h's optional group); else 0/"": */
+  int counted;
+  uint64_t items_ok;
+  char reveal[AUDIT_FIELD_BYTES_MAX + 1];
+  char failed[AUDIT_FIELD_BYTES_MAX + 1]; /* "class:count,..." */
   uint8_t prev[32];
 } tv_audit_row;
 

@@ -21,6 +21,8 @@
 /* ReadAudit: entries returned by default and at most per call. */
 #define AUDIT_READ_ENTRIES_DEFAULT 100u
 #define AUDIT_READ_ENTRIES_MAX 1000u
+/* Reason classes one entry can list (item_outcome.h has 8; room for more). */
+#define AUDIT_READ_FAILURE_CLASSES_MAX 16u
 
 /* ---- VerifyAudit ------------------------------------------------------ */
 
@@ -140,6 +142,8 @@ typedef struct read_call {
   tv_audit_row row; /* the entry being sent */
   Tokenvault__V1__AuditEntry entry;
   Tokenvault__V1__ItemStatus outcome;
+  Tokenvault__V1__AuditItemFailures failures[AUDIT_READ_FAILURE_CLASSES_MAX];
+  Tokenvault__V1__AuditItemFailures *failure_ptrs[AUDIT_READ_FAILURE_CLASSES_MAX];
 } read_call;
 
 static void read_cleanup(svc_call *c) {
@@ -209,6 +213,31 @@ static tv_status collect(read_call *rc, const Tokenvault__V1__ReadAuditRequest *
   return st;
 }
 
+/* "class:count,..." (row->failed, split in place) -> e->failed. A piece
+ * that is not "name:number" is left out: the line is the vault's own, but
+ * it is read back from disk. */
+static void fill_failures(read_call *rc, Tokenvault__V1__AuditEntry *e) {
+  size_t n = 0;
+  char *save = NULL;
+  for (char *piece = strtok_r(rc->row.failed, ",", &save); piece != NULL && n < AUDIT_READ_FAILURE_CLASSES_MAX;
+       piece = strtok_r(NULL, ",", &save)) {
+    char *colon = strchr(piece, ':');
+    char *end = NULL;
+    unsigned long count = colon != NULL ? strtoul(colon + 1, &end, 10) : 0;
+    if (colon == NULL || colon == piece || end == colon + 1 || *end != '\0') {
+      continue;
+    }
+    *colon = '\0';
+    Tokenvault__V1__AuditItemFailures *f = &rc->failures[n];
+    tokenvault__v1__audit_item_failures__init(f);
+    f->reason_class = piece;
+    f->count = count > UINT32_MAX ? UINT32_MAX : (uint32_t)count;
+    rc->failure_ptrs[n++] = f;
+  }
+  e->n_failed = n;
+  e->failed = rc->failure_ptrs;
+}
+
 static void fill_entry(read_call *rc) {
   tv_audit_row *row = &rc->row;
   Tokenvault__V1__AuditEntry *e = &rc->entry;
@@ -229,6 +258,11 @@ static void fill_entry(read_call *rc) {
   e->outcome = &rc->outcome;
   e->prev_hash.data = row->prev;
   e->prev_hash.len = sizeof row->prev;
+  e->reason = row->reason;
+  e->counted = row->counted;
+  e->reveal = row->reveal;
+  e->items_ok = row->items_ok > UINT32_MAX ? UINT32_MAX : (uint32_t)row->items_ok;
+  fill_failures(rc, e);
 }
 
 static void send_next(read_call *rc);

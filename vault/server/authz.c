@@ -44,13 +44,15 @@ void svc_alert(svc_call *c, const char *alert, tv_status why, const char *role, 
   } else {
     snprintf(detail, sizeof detail, "%s", tv_status_name(why));
   }
+  char request_id[SVC_FREE_TEXT_BYTES_MAX + 1];
+  svc_free_text(request_id, c->request_id);
   tv_audit_entry e = {.type = TV_AUDIT_ALERT,
                       .principal = c->principal,
                       .peer = tv_call_peer(c->call),
                       .method = c->method,
                       .ns = c->ns,
                       .items = c->items,
-                      .request_id = c->request_id,
+                      .request_id = request_id,
                       .alert = alert,
                       .limit = limit,
                       .detail = detail};
@@ -86,8 +88,30 @@ static int namespace_missing(const svc_call *c, const tv_policy *policy) {
          policy_has_principal(policy, c->principal);
 }
 
+/* A verified certificate the vault will not take a name from (identity.h):
+ * refused before the policy, said to the caller, logged for the operator
+ * who issued it. */
+static int identity_refused(svc_call *c) {
+  const tv_identity *id = tv_call_identity(c->call);
+  if (id->refusal[0] == '\0') {
+    return 0;
+  }
+  c->grpc_override = GRPC_STATUS_UNAUTHENTICATED;
+  snprintf(c->detail, sizeof c->detail, "%s", id->refusal);
+  tv_log_line line;
+  tv_log_begin(&line, "warn", "identity_refused");
+  tv_log_str(&line, "peer", tv_call_peer(c->call));
+  tv_log_str(&line, "method", c->method);
+  tv_log_str(&line, "reason", id->refusal);
+  tv_log_end(&line);
+  return 1;
+}
+
 /* authorize: svc_authorize that also returns the decision's values. */
 static int authorize(svc_call *c, tv_permission permission, const char *reason, policy_decision *out) {
+  if (identity_refused(c)) {
+    return 0;
+  }
   const tv_policy *policy = policy_handle_acquire(c->vault->policy);
   if (namespace_missing(c, policy)) {
     policy_release(policy);

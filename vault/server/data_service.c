@@ -6,6 +6,7 @@
 #include "tokenvault/v1/tokenvault.pb-c.h"
 #include "vault/server/authz.h"
 #include "vault/server/engine_service.h"
+#include "vault/server/metadata_check.h"
 #include "vault/server/svc_call.h"
 #include "vault/server/tokenize_meter.h"
 #include "vault/server/vault_core.h"
@@ -87,6 +88,7 @@ static void tok_done(tv_tokenize_req *req) {
   for (size_t i = 0; i < req->num_items; i++) {
     tokenvault__v1__tokenize_result__init(&t->results[i]);
     set_item_status(&t->statuses[i], t->items[i].status);
+    tv_item_outcome_add(&t->base.outcome, t->items[i].status);
     t->results[i].token = t->items[i].status == TV_OK ? t->items[i].token : (char *)(uintptr_t) "";
     t->results[i].status = &t->statuses[i];
     t->result_ptrs[i] = &t->results[i];
@@ -135,6 +137,7 @@ static void handle_tokenize_one(void *impl, tv_call *call, const ProtobufCMessag
     return;
   }
   svc_call_begin(&t->base, call, impl, r->namespace_, r->request_id, r->n_values);
+  t->base.counted = 1;
   t->base.cleanup = tok_cleanup;
   t->base.stream = stream;
   t->request = r;
@@ -147,6 +150,14 @@ static void handle_tokenize_one(void *impl, tv_call *call, const ProtobufCMessag
       wipe_request_text(r->values[i]); /* refused values are not kept either */
     }
     svc_call_end(&t->base); /* refused before any engine work: audited and answered */
+    return;
+  }
+  char why[sizeof t->base.detail];
+  if (tv_metadata_check(r, why, sizeof why) != TV_OK) {
+    for (size_t i = 0; i < r->n_values; i++) {
+      wipe_request_text(r->values[i]);
+    }
+    svc_call_fail(&t->base, TV_E_INVALID_ARGUMENT, why);
     return;
   }
   if (r->n_values == 0) {
@@ -196,6 +207,15 @@ static void detok_cleanup(svc_call *c) {
   free(d);
 }
 
+/* The reveal level as the audit line names it. */
+static const char *reveal_name(Tokenvault__V1__Reveal r) {
+  switch (r) {
+    case TOKENVAULT__V1__REVEAL__REVEAL_FULL: return "FULL";
+    case TOKENVAULT__V1__REVEAL__REVEAL_MASKED: return "MASKED";
+    default: return "NONE";
+  }
+}
+
 static tv_reveal reveal_of(Tokenvault__V1__Reveal r) {
   switch (r) {
     case TOKENVAULT__V1__REVEAL__REVEAL_FULL: return TV_REVEAL_FULL;
@@ -221,6 +241,7 @@ static tv_status detok_run(detok_call *d, const Tokenvault__V1__DetokenizeReques
   for (size_t i = 0; i < n; i++) {
     tokenvault__v1__detokenize_result__init(&d->results[i]);
     set_item_status(&d->statuses[i], d->items[i].status);
+    tv_item_outcome_add(&d->base.outcome, d->items[i].status);
     d->items[i].value[d->items[i].value_len] = '\0';
     d->results[i].value = d->items[i].status == TV_OK ? d->items[i].value : (char *)(uintptr_t) "";
     d->results[i].status = &d->statuses[i];
@@ -241,9 +262,9 @@ static void handle_detokenize_one(void *impl, tv_call *call, const ProtobufCMess
   svc_call_begin(&d->base, call, impl, r->namespace_, r->request_id, r->n_tokens);
   d->base.cleanup = detok_cleanup;
   d->base.stream = stream;
-  if (r->reveal == TOKENVAULT__V1__REVEAL__REVEAL_FULL) {
-    d->base.purpose = r->reason;
-  }
+  d->base.counted = 1;
+  d->base.reveal = reveal_name(r->reveal);
+  d->base.purpose = r->reason; /* every level: the log says why, whenever told */
   tokenvault__v1__detokenize_response__init(&d->resp);
   d->resp.request_id = r->request_id;
   d->base.response = &d->resp.base;
@@ -286,6 +307,7 @@ static void del_done(tv_delete_req *req) {
   del_call *d = req->user;
   for (size_t i = 0; i < req->num_tokens; i++) {
     set_item_status(&d->results[i], d->statuses[i]);
+    tv_item_outcome_add(&d->base.outcome, d->statuses[i]);
     d->result_ptrs[i] = &d->results[i];
   }
   d->resp.n_results = req->num_tokens;
@@ -321,6 +343,7 @@ static void handle_delete(void *impl, tv_call *call, const ProtobufCMessage *req
   }
   svc_call_begin(&d->base, call, impl, r->namespace_, r->request_id, r->n_tokens);
   d->base.cleanup = del_cleanup;
+  d->base.counted = 1;
   d->base.purpose = r->reason;
   tokenvault__v1__delete_tokens_response__init(&d->resp);
   d->resp.request_id = r->request_id;
@@ -356,6 +379,7 @@ static void handle_erase(void *impl, tv_call *call, const ProtobufCMessage *requ
     return;
   }
   svc_call_begin(&e->base, call, impl, r->namespace_, r->request_id, 1);
+  e->base.counted = 1;
   e->base.purpose = r->reason;
   tokenvault__v1__erase_value_response__init(&e->resp);
   e->resp.request_id = r->request_id;
@@ -373,6 +397,7 @@ static void handle_erase(void *impl, tv_call *call, const ProtobufCMessage *requ
     return;
   }
   e->resp.tokens_erased = erased;
+  e->base.outcome.ok = 1; /* the one item, the value: erased (0 tokens is still an answer) */
   svc_call_end(&e->base);
 }
 
@@ -454,6 +479,7 @@ static tv_status info_run(info_call *f, const Tokenvault__V1__GetTokenInfoReques
     Tokenvault__V1__TokenInfo *info = &f->infos[i];
     tokenvault__v1__token_info__init(info);
     set_item_status(&f->statuses[i], st);
+    tv_item_outcome_add(&f->base.outcome, st);
     info->status = &f->statuses[i];
     info->created_at_unix_ms = (int64_t)f->raw[i].created_ms;
     info->expires_at_unix_ms = (int64_t)f->raw[i].expires_ms;
@@ -474,6 +500,7 @@ static void handle_info(void *impl, tv_call *call, const ProtobufCMessage *reque
     return;
   }
   svc_call_begin(&f->base, call, impl, r->namespace_, r->request_id, r->n_tokens);
+  f->base.counted = 1;
   f->base.cleanup = info_cleanup;
   tokenvault__v1__get_token_info_response__init(&f->resp);
   f->resp.request_id = r->request_id;

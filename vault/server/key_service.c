@@ -14,6 +14,9 @@
 #include "vault/server/rotation_worker.h"
 #include "vault/server/svc_call.h"
 
+/* GetRotationStatus: every pending proposal and the recent approved ones. */
+#define KEK_PROPOSALS_SHOWN_MAX (TV_KEYRING_PROPOSALS_MAX + TV_KEYRING_RECENT_MAX)
+
 typedef Tokenvault__V1__DataKeyInfo key_pb;
 typedef Tokenvault__V1__RotationProposal proposal_pb;
 
@@ -180,10 +183,11 @@ typedef struct kek_call {
     Tokenvault__V1__ApproveKekRotationResponse approve;
     Tokenvault__V1__GetRotationStatusResponse status;
   } resp;
-  tv_keyring_proposal proposals[TV_KEYRING_PROPOSALS_MAX];
-  proposal_pb pbs[TV_KEYRING_PROPOSALS_MAX];
-  proposal_pb *pb_ptrs[TV_KEYRING_PROPOSALS_MAX];
-  char ids[TV_KEYRING_PROPOSALS_MAX][24];
+  /* Pending proposals, then (GetRotationStatus) the recent approved ones. */
+  tv_keyring_proposal proposals[KEK_PROPOSALS_SHOWN_MAX];
+  proposal_pb pbs[KEK_PROPOSALS_SHOWN_MAX];
+  proposal_pb *pb_ptrs[KEK_PROPOSALS_SHOWN_MAX];
+  char ids[KEK_PROPOSALS_SHOWN_MAX][24];
   char approver[TV_KEYRING_PRINCIPAL_LEN_MAX + 1];
   tv_rotation_status rotations[TV_ENGINE_NAMESPACES_MAX];
   Tokenvault__V1__DataKeyRotation rotation_pbs[TV_ENGINE_NAMESPACES_MAX];
@@ -196,7 +200,12 @@ static void fill_proposal(kek_call *k, size_t i, Tokenvault__V1__ProposalState s
   snprintf(k->ids[i], sizeof k->ids[i], "%llu", (unsigned long long)k->proposals[i].id);
   p->proposal_id = k->ids[i];
   p->proposed_by = k->proposals[i].proposer;
-  p->approved_by = state == TOKENVAULT__V1__PROPOSAL_STATE__PROPOSAL_STATE_APPROVED ? k->approver : (char *)(uintptr_t) "";
+  /* A recent proposal carries its approver; one approved by this call
+   * is named by k->approver. */
+  const char *approver = k->proposals[i].approver[0] != '\0' ? k->proposals[i].approver : k->approver;
+  p->approved_by = state == TOKENVAULT__V1__PROPOSAL_STATE__PROPOSAL_STATE_APPROVED ? (char *)(uintptr_t)approver
+                                                                                    : (char *)(uintptr_t) "";
+  p->reason = k->proposals[i].reason;
   p->state = state;
   p->proposed_at_unix_ms = (int64_t)(k->proposals[i].proposed_s * 1000u);
   p->expires_at_unix_ms = p->proposed_at_unix_ms + (int64_t)TV_KEYRING_PROPOSAL_TTL_S_DEFAULT * 1000;
@@ -233,6 +242,12 @@ static tv_status propose_run(kek_call *k, const char *who, const char *reason) {
   tv_keyring_proposal *p = &k->proposals[0];
   memset(p, 0, sizeof *p);
   p->action = TV_KEYRING_ROTATE_KEK;
+  /* Kept in the keyring file: card numbers and IBANs never get there. */
+  char kept[SVC_FREE_TEXT_BYTES_MAX + 1];
+  svc_free_text(kept, reason);
+  size_t kept_len = strnlen(kept, TV_KEYRING_REASON_LEN_MAX); /* the keyring keeps this much */
+  memcpy(p->reason, kept, kept_len);
+  p->reason[kept_len] = '\0';
   int n = snprintf(p->label, sizeof p->label, "tokenvault-kek-%u", kek_version_of(label) + 1u);
   TV_ENSURE(n > 0 && (size_t)n < sizeof p->label, TV_E_INTERNAL);
   uint64_t now_s = svc_now_ms() / 1000u;
@@ -240,7 +255,6 @@ static tv_status propose_run(kek_call *k, const char *who, const char *reason) {
   snprintf(p->proposer, sizeof p->proposer, "%s", who);
   p->proposed_s = now_s;
   fill_proposal(k, 0, TOKENVAULT__V1__PROPOSAL_STATE__PROPOSAL_STATE_PENDING);
-  k->pbs[0].reason = (char *)(uintptr_t)reason;
   k->resp.propose.proposal = &k->pbs[0];
   return TV_OK;
 }
@@ -346,6 +360,14 @@ static tv_status status_run(kek_call *k) {
   for (size_t i = 0; i < count; i++) {
     fill_proposal(k, i, TOKENVAULT__V1__PROPOSAL_STATE__PROPOSAL_STATE_PENDING);
   }
+  /* "Pending and recent": the last approved ones, from the keyring file. */
+  size_t recent = 0;
+  TV_TRY(tv_keyring_list_recent(kr, k->proposals + count, &recent, TV_KEYRING_RECENT_MAX));
+  recent = recent < TV_KEYRING_RECENT_MAX ? recent : TV_KEYRING_RECENT_MAX;
+  for (size_t i = count; i < count + recent; i++) {
+    fill_proposal(k, i, TOKENVAULT__V1__PROPOSAL_STATE__PROPOSAL_STATE_APPROVED);
+  }
+  count += recent;
   k->resp.status.kek_version = kek_version_of(label);
   k->resp.status.n_proposals = count;
   k->resp.status.proposals = k->pb_ptrs;

@@ -4,7 +4,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "vault/audit/audit_limits.h"
 #include "vault/config/config.h"
+#include "vault/format/sensitive_text.h"
 #include "vault/server/metrics.h"
 #include "vault/server/readiness.h"
 #include "vault/server/status_map.h"
@@ -98,7 +100,36 @@ static void audited(void *arg, tv_status status, uint64_t seq) {
   svc_call_release(c);
 }
 
+/* A data call that failed as a whole answered none of its items. */
+static void whole_call_outcome(svc_call *c) {
+  if (c->grpc_override == 0 && c->status == TV_OK) {
+    return;
+  }
+  memset(&c->outcome, 0, sizeof c->outcome);
+  /* An explicit gRPC code is an authentication refusal (no certificate,
+   * or one naming no usable principal): the policy class. */
+  tv_item_class cls = c->grpc_override != 0 ? TV_ITEM_POLICY : tv_item_class_of(c->status);
+  c->outcome.failed[cls] = c->items;
+}
+
+_Static_assert(SVC_FREE_TEXT_BYTES_MAX <= AUDIT_FIELD_BYTES_MAX, "free text must fit an audit text field");
+
+void svc_free_text(char out[SVC_FREE_TEXT_BYTES_MAX + 1], const char *text) {
+  const char *t = text != NULL ? text : "";
+  (void)tv_sensitive_redact(out, SVC_FREE_TEXT_BYTES_MAX + 1, t, strlen(t), NULL);
+}
+
 void svc_call_end(svc_call *c) {
+  /* Caller-supplied text is for humans: card numbers and IBANs in it are
+   * replaced before the line is written (README: security notes). */
+  char request_id[SVC_FREE_TEXT_BYTES_MAX + 1], purpose[SVC_FREE_TEXT_BYTES_MAX + 1];
+  svc_free_text(request_id, c->request_id);
+  svc_free_text(purpose, c->purpose);
+  char failed[TV_ITEM_OUTCOME_TEXT_MAX] = "";
+  if (c->counted) {
+    whole_call_outcome(c);
+    tv_item_outcome_format(failed, sizeof failed, &c->outcome);
+  }
   tv_audit_entry e = {
       .type = TV_AUDIT_CALL,
       .principal = c->principal,
@@ -106,11 +137,15 @@ void svc_call_end(svc_call *c) {
       .method = c->method,
       .ns = c->ns,
       .items = c->items,
-      .request_id = c->request_id,
+      .request_id = request_id,
       .code = c->grpc_override != 0 ? (uint32_t)c->grpc_override : (uint32_t)tv_status_to_grpc(c->status),
       .outcome = c->grpc_override != 0 ? "REFUSED" : tv_status_name(c->status),
       .latency_us = tv_mono_us() - c->start_us,
-      .purpose = c->purpose,
+      .purpose = purpose,
+      .counted = c->counted,
+      .reveal = c->reveal,
+      .items_ok = c->outcome.ok,
+      .failed = failed,
   };
   tv_status st = tv_audit_append_async(c->vault->audit, &e, audited, c);
   if (st != TV_OK) {

@@ -16,6 +16,7 @@
 #include <stdint.h>
 
 #include "vault/server/call.h"
+#include "vault/server/item_outcome.h"
 #include "vault/server/vault_open.h"
 
 typedef struct svc_call svc_call;
@@ -28,8 +29,14 @@ struct svc_call {
                              plaintext, "" if unknown (never authorised) */
   const char *ns;         /* from the request; may be NULL */
   const char *request_id; /* from the request */
-  const char *purpose;    /* full reveals: the caller's reason */
+  const char *purpose;    /* the caller's reason, whenever one is given */
   uint64_t items;
+  /* Data calls: the audit line also carries the reveal level and what
+   * became of the items (item_outcome.h). A call that fails as a whole
+   * counts all |items| as failed with its status's class. */
+  int counted;
+  const char *reveal;       /* "FULL", "MASKED", "NONE" or "" */
+  tv_item_outcome outcome;  /* filled by the handler for a call that succeeded */
   uint64_t start_us;
   tv_status status;  /* the answer: TV_OK sends |response| */
   char detail[160];  /* "" or a sentence for a failed call; never a value */
@@ -64,6 +71,16 @@ const char *svc_principal(const svc_call *c);
 
 /* svc_call_release runs |c|'s cleanup (for after_audit owners). */
 void svc_call_release(svc_call *c);
+
+/* Free text the caller gave (request_id, reason) as the audit log and the
+ * store may keep it: at most an audit text field. */
+#define SVC_FREE_TEXT_BYTES_MAX 256u
+
+/* svc_free_text copies |text| (NULL: "") into |out| with every card number
+ * and IBAN replaced by [REDACTED-PAN] / [REDACTED-IBAN]
+ * (vault/format/sensitive_text.h), cut to SVC_FREE_TEXT_BYTES_MAX bytes
+ * where the marks make it longer. */
+void svc_free_text(char out[SVC_FREE_TEXT_BYTES_MAX + 1], const char *text);
 
 /* svc_now_ms returns unix time in milliseconds. */
 uint64_t svc_now_ms(void);

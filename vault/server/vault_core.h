@@ -1,6 +1,6 @@
 /* The methods the server core answers itself (Health, WhoAmI), and the
  * calls it refuses before any handler runs, as the vault serves them:
- * WhoAmI names the principal the policy uses, and every such call is
+ * WhoAmI names the principal and roles the policy uses, and every such call is
  * counted in the metrics next to the ones svc_call counts. */
 #ifndef TV_SERVER_VAULT_CORE_H
 #define TV_SERVER_VAULT_CORE_H
@@ -8,15 +8,16 @@
 #include "vault/server/service.h"
 #include "vault/server/vault_open.h"
 
-/* tv_vault_core_fill sets |service|'s WhoAmI handler (on a plaintext
- * listener it reports CONFIG_DEV_PRINCIPAL, unauthenticated) and its
+/* tv_vault_core_fill sets |service|'s WhoAmI handler (tv_vault_whoami:
+ * audited, with roles; on a plaintext listener it reports
+ * CONFIG_DEV_PRINCIPAL, unauthenticated) and its
  * on_call_end to tv_vault_core_call_end with |vault|, which must stay open
  * until the server has stopped. Health keeps the built-in handler. */
 void tv_vault_core_fill(tv_service *service, tv_vault *vault);
 
 /* tv_vault_core_counts says whether a call that ended as |end| is counted
- * by tv_vault_core_call_end: Health and WhoAmI always, any other method
- * only if its handler never ran (svc_call counts the rest, with items). */
+ * by tv_vault_core_call_end: Health always, any other method (WhoAmI
+ * included) only if its handler never ran (svc_call counts the rest). */
 int tv_vault_core_counts(const tv_call_end *end);
 
 /* tv_vault_core_call_end is a tv_call_end_fn over a tv_vault *: counts the

@@ -5,6 +5,7 @@
 
 #include <protobuf-c/protobuf-c.h>
 
+#include "tokenvault/v1/tokenvault.pb-c.h"
 #include "vault/server/call.h"
 
 /* What a WhoAmI handler reports beyond the call's own identity. */
@@ -16,9 +17,16 @@ typedef struct tv_whoami_options {
   const char *plaintext_principal;
 } tv_whoami_options;
 
+/* tv_whoami_fill fills |resp| (initialised here) for a caller with
+ * identity |id| as tv_whoami answers it, without roles; the strings point
+ * into |id|, |opts| and |request_id|. */
+void tv_whoami_fill(Tokenvault__V1__WhoAmIResponse *resp, const tv_whoami_options *opts, const tv_identity *id,
+                    const char *request_id);
+
 /* tv_whoami is a tv_handler_fn; |impl| is a const tv_whoami_options * or
  * NULL (no options: the built-in handler of a server without a vault).
- * It always answers OK. Roles are left empty. */
+ * It always answers OK. Roles are left empty: a server without a vault
+ * has no policy (the vault's WhoAmI is tv_vault_whoami, whoami_vault.h). */
 void tv_whoami(void *impl, tv_call *call, const ProtobufCMessage *request);
 
 #endif

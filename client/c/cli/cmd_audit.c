@@ -44,7 +44,8 @@ static const char audit_usage[] =
     "  --module PATH        PKCS#11 module (default " TV_HSM_DEFAULT_MODULE ")\n"
     "  --chain-only         no HSM: MACs and truncation are NOT checked, so the\n"
     "                       result is no proof against someone who can rewrite\n"
-    "                       the files\n"
+    "                       the files; a log that does not end with a checkpoint\n"
+    "                       (its end may be cut) exits 1\n"
     "\n"
     "PINs are never read from the command line.\n"
     "Exit status: 0 intact, 1 a problem found or a failure (I/O, HSM), 2 bad usage.\n";
@@ -195,6 +196,21 @@ static int report_problem(FILE *out, FILE *err, const tv_audit_verify_result *r,
   return CLI_EXIT_FAILURE;
 }
 
+/* Without the HSM nothing tells a log whose end was cut from one still
+ * being written, except that a closed log ends with a checkpoint: a chain
+ * that ends with unsealed lines is not shown to be whole, so the exit
+ * status says so (a script must not read "0" as "intact"). */
+static int report_unsealed_tail(FILE *out, FILE *err, const tv_audit_verify_result *r) {
+  fprintf(out,
+          "audit log %s: NOT intact (chain only): the chain is unbroken up to seq %" PRIu64
+          ", but the log ends with %" PRIu64 " unsealed line(s) after the last checkpoint%s: its end may "
+          "have been cut (a log still being written looks the same; verify with the HSM)\n",
+          r->log_id_hex, r->last_seq, r->unsealed, r->checkpoints == 0 ? " (there is none)" : "");
+  fprintf(err, "tokenvault audit verify: chain only: %" PRIu64 " unsealed line(s) at the end: not shown intact\n",
+          r->unsealed);
+  return CLI_EXIT_FAILURE;
+}
+
 static int audit_verify_main(int argc, char **argv, FILE *out, FILE *err) {
   audit_args args;
   int code = parse_args(&args, argc, argv, 0, err);
@@ -220,6 +236,9 @@ static int audit_verify_main(int argc, char **argv, FILE *out, FILE *err) {
   tv_hsm_free(hsm);
   if (status != TV_OK) {
     return report_problem(out, err, &result, args.files);
+  }
+  if (args.chain_only && result.unsealed > 0) {
+    return report_unsealed_tail(out, err, &result);
   }
   print_intact(out, &result, args.files_count);
   return fflush(out) == 0 ? CLI_EXIT_OK : CLI_EXIT_FAILURE;

@@ -27,6 +27,14 @@ static const char good_checkpoint[] =
     "\",\"segment\":1,\"entries\":10,\"key\":\"tokenvault-mac-1\",\"prev\":\"" Z64
     "\",\"mac\":\"" Z64 "\",\"hash\":\"" Z64 "\"}";
 
+/* A data call's line with the optional group: reveal, ok, failed. */
+static const char good_counted_call[] =
+    "{\"seq\":8,\"type\":\"call\",\"time_ms\":1764120000124,\"principal\":\"spiffe://crm\","
+    "\"peer\":\"ipv4:10.0.0.5:5123\",\"method\":\"Detokenize\",\"ns\":\"pan\",\"items\":2,"
+    "\"code\":0,\"outcome\":\"OK\",\"latency_us\":1234,\"request_id\":\"r-2\","
+    "\"purpose\":\"refund\",\"reveal\":\"FULL\",\"ok\":1,\"failed\":\"not_found:1\",\"prev\":\"" Z64
+    "\",\"hash\":\"" Z64 "\"}";
+
 static tv_status parse(audit_line *out, const char *text, const char **why) {
   return audit_line_parse(out, why, text, strlen(text));
 }
@@ -86,6 +94,42 @@ static void test_refuses_everything_else(void **state) {
   expect_refused("\"}", "\"");                               /* no closing brace */
   expect_refused("{\"seq\"", "[\"seq\"");
   expect_refused("\"ns\":\"pan\"", "\"ns\":\"pan");          /* unterminated */
+}
+
+/* Replaces |from| in the counted call line by |to|: refused. */
+static void expect_counted_refused(const char *from, const char *to) {
+  char line[2048];
+  const char *at = strstr(good_counted_call, from);
+  assert_non_null(at);
+  snprintf(line, sizeof line, "%.*s%s%s", (int)(at - good_counted_call), good_counted_call, to, at + strlen(from));
+  audit_line l;
+  const char *why = NULL;
+  assert_int_equal(audit_line_parse(&l, &why, line, strlen(line)), TV_E_AUDIT_MALFORMED);
+  print_message("%-24s -> %s\n", to, why);
+}
+
+/* Old lines (no group) and new ones (the whole group) both parse; a group
+ * in part, out of order, or in another place does not. */
+static void test_optional_count_group(void **state) {
+  (void)state;
+  audit_line l;
+  const char *why = NULL;
+  assert_int_equal(parse(&l, good_counted_call, &why), TV_OK);
+  assert_int_equal(l.type, AUDIT_LINE_CALL);
+  assert_int_equal(l.hash_prefix_len, strstr(good_counted_call, ",\"hash\"") - good_counted_call);
+  assert_int_equal(parse(&l, good_call, &why), TV_OK);
+  expect_counted_refused(",\"ok\":1", "");                         /* part of the group */
+  expect_counted_refused(",\"failed\":\"not_found:1\"", "");
+  expect_counted_refused("\"reveal\":\"FULL\",\"ok\":1", "\"ok\":1,\"reveal\":\"FULL\""); /* order */
+  expect_counted_refused("\"ok\":1", "\"ok\":\"1\"");                 /* type */
+  expect_counted_refused(",\"reveal\":\"FULL\"", "");                  /* first key gone */
+  /* The group belongs to call lines only. */
+  char alert[1024];
+  snprintf(alert, sizeof alert,
+           "{\"seq\":3,\"type\":\"alert\",\"time_ms\":1,\"alert\":\"a\",\"principal\":\"p\",\"peer\":\"x\","
+           "\"method\":\"m\",\"ns\":\"n\",\"items\":1,\"limit\":1,\"request_id\":\"\",\"detail\":\"d\","
+           "\"reveal\":\"FULL\",\"ok\":1,\"failed\":\"\",\"prev\":\"" Z64 "\",\"hash\":\"" Z64 "\"}");
+  assert_int_equal(audit_line_parse(&l, &why, alert, strlen(alert)), TV_E_AUDIT_MALFORMED);
 }
 
 static void test_line_and_field_bounds(void **state) {
@@ -153,6 +197,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_parses_every_type),
       cmocka_unit_test(test_refuses_everything_else),
+      cmocka_unit_test(test_optional_count_group),
       cmocka_unit_test(test_line_and_field_bounds),
       cmocka_unit_test(test_escape_then_parse_round_trip),
       cmocka_unit_test(test_body_format),

@@ -120,12 +120,28 @@ static void test_verify_truncation_needs_the_hsm(void **state) {
   assert_int_equal(r.code, 1);
   assert_non_null(strstr(r.out, "line 28 (seq 28): missing tail: truncated since checkpoint seq 22"));
   run_free(&r);
-  /* Chain only: no proof, and the output says so. */
+  /* Chain only: the cut cannot be proven, but the log does not end with
+   * a checkpoint, so it is not shown intact either: exit 1. */
   const char *chain_only[] = {"audit", "verify", "--chain-only", fx->paths[0]};
   r = run(4, chain_only);
+  assert_int_equal(r.code, 1);
+  assert_non_null(strstr(r.out, "NOT intact (chain only)"));
+  assert_non_null(strstr(r.out, "ends with 5 unsealed line(s)"));
+  assert_non_null(strstr(r.err, "not shown intact"));
+  run_free(&r);
+}
+
+/* Chain only on a whole, closed log: it ends with a checkpoint, exit 0
+ * with the warning that nothing was proven against a rewrite. */
+static void test_verify_chain_only_closed_log(void **state) {
+  audit_fixture *fx = *state;
+  build_log(fx, 25);
+  const char *chain_only[] = {"audit", "verify", "--chain-only", fx->paths[0]};
+  run_output r = run(4, chain_only);
   assert_int_equal(r.code, 0);
+  assert_non_null(strstr(r.out, ": intact"));
   assert_non_null(strstr(r.out, "WARNING: chain only"));
-  assert_non_null(strstr(r.out, "unsealed: 5 line(s)"));
+  assert_null(strstr(r.out, "unsealed"));
   run_free(&r);
 }
 
@@ -213,6 +229,7 @@ int main(void) {
       T(test_verify_intact),
       T(test_verify_names_the_first_bad_spot),
       T(test_verify_truncation_needs_the_hsm),
+      T(test_verify_chain_only_closed_log),
       T(test_usage_errors),
       T(test_failures),
       T(test_tail),

@@ -146,15 +146,84 @@ static void test_trailing_and_header(void **state) {
   buf[0] = 'X';
   assert_int_equal(kr_file_parse(&out, buf, len), TV_E_KEYRING_CORRUPT);
   buf[0] = 'T';
-  buf[5] = 2; /* format version 2 */
+  assert_int_equal(buf[5], KR_FORMAT_VERSION); /* written in the current format */
+  buf[5] = 3; /* a newer format */
   assert_int_equal(kr_file_parse(&out, buf, len), TV_E_KEYRING_FORMAT_VERSION);
-  buf[5] = 1;
+  buf[5] = 0;
+  assert_int_equal(kr_file_parse(&out, buf, len), TV_E_KEYRING_FORMAT_VERSION);
+  buf[5] = KR_FORMAT_VERSION;
   buf[7] = 1; /* reserved field must be zero */
   assert_int_equal(kr_file_parse(&out, buf, len), TV_E_KEYRING_CORRUPT);
   buf[7] = 0;
   assert_int_equal(kr_file_parse(&out, buf, len), TV_OK);
   kr_file_free(&out);
   assert_int_equal(kr_file_parse(&out, NULL, 0), TV_E_KEYRING_CORRUPT);
+  free(buf);
+  kr_file_free(&f);
+}
+
+/* Format 2 keeps each proposal's reason and the recent approved ones. */
+static void test_reason_and_recent_round_trip(void **state) {
+  (void)state;
+  kr_file f;
+  sample(&f);
+  snprintf(f.proposals[0].reason, sizeof f.proposals[0].reason, "retire pan v1 (ticket 42)");
+  tv_keyring_proposal done = f.proposals[0];
+  done.id = 3;
+  done.action = TV_KEYRING_ROTATE_KEK;
+  done.name[0] = '\0';
+  done.version = 0;
+  snprintf(done.label, sizeof done.label, "kek-2");
+  snprintf(done.reason, sizeof done.reason, "yearly KEK rotation");
+  snprintf(done.approver, sizeof done.approver, "spiffe://bank/officer-b");
+  done.approved_s = 3600;
+  for (int i = 0; i < TV_KEYRING_RECENT_MAX + 2; i++) {
+    assert_int_equal(kr_file_add_recent(&f, &done), TV_OK); /* bounded: the oldest go */
+  }
+  assert_int_equal(f.num_recent, TV_KEYRING_RECENT_MAX);
+  size_t len = 0;
+  uint8_t *buf = encode(&f, &len);
+  kr_file out;
+  assert_int_equal(kr_file_parse(&out, buf, len), TV_OK);
+  assert_int_equal(out.format, KR_FORMAT_VERSION);
+  assert_string_equal(out.proposals[0].reason, "retire pan v1 (ticket 42)");
+  assert_int_equal(out.num_recent, TV_KEYRING_RECENT_MAX);
+  assert_string_equal(out.recent[0].reason, "yearly KEK rotation");
+  assert_string_equal(out.recent[0].approver, "spiffe://bank/officer-b");
+  assert_int_equal(out.recent[0].approved_s, 3600);
+  kr_file_free(&out);
+  /* An approver equal to the proposer is not a two-officer approval. */
+  snprintf(f.recent[0].approver, sizeof f.recent[0].approver, "%s", f.recent[0].proposer);
+  free(buf);
+  buf = encode(&f, &len);
+  assert_int_equal(kr_file_parse(&out, buf, len), TV_E_KEYRING_CORRUPT);
+  free(buf);
+  kr_file_free(&f);
+}
+
+/* A format 1 file (no reasons, no recent) still opens, and encodes back
+ * to the same bytes until its next change upgrades it. */
+static void test_format_1_still_read(void **state) {
+  (void)state;
+  kr_file f;
+  sample(&f);
+  f.format = 1;
+  size_t len = 0;
+  uint8_t *buf = encode(&f, &len);
+  assert_int_equal(buf[5], 1);
+  kr_file out;
+  assert_int_equal(kr_file_parse(&out, buf, len), TV_OK);
+  assert_int_equal(out.format, 1);
+  assert_int_equal(out.num_proposals, 1);
+  assert_string_equal(out.proposals[0].reason, "");
+  assert_int_equal(out.num_recent, 0);
+  uint8_t *again = NULL;
+  size_t again_len = 0;
+  assert_int_equal(kr_file_serialize(&out, &again, &again_len), TV_OK);
+  assert_int_equal(again_len, len);
+  assert_memory_equal(again, buf, len);
+  free(again);
+  kr_file_free(&out);
   free(buf);
   kr_file_free(&f);
 }
@@ -261,6 +330,8 @@ int main(void) {
       cmocka_unit_test(test_round_trip),
       cmocka_unit_test(test_every_truncation_refused),
       cmocka_unit_test(test_trailing_and_header),
+      cmocka_unit_test(test_reason_and_recent_round_trip),
+      cmocka_unit_test(test_format_1_still_read),
       cmocka_unit_test(test_forged_count_refused),
       cmocka_unit_test(test_inconsistent_content_refused),
       cmocka_unit_test(test_wrapped_length_and_garbage),

@@ -17,6 +17,30 @@ static const char call_line[] =
     "\"purpose\":\"\",\"prev\":\"000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f\","
     "\"hash\":\"00\"}";
 
+static const char counted_line[] =
+    "{\"seq\":43,\"type\":\"call\",\"time_ms\":1700000000001,\"principal\":\"spiffe://finance\","
+    "\"peer\":\"ipv4:127.0.0.1:5\",\"method\":\"Detokenize\",\"ns\":\"pan\",\"items\":2,\"code\":0,"
+    "\"outcome\":\"OK\",\"latency_us\":120,\"request_id\":\"r-2\",\"purpose\":\"refund\","
+    "\"reveal\":\"FULL\",\"ok\":1,\"failed\":\"not_found:1\","
+    "\"prev\":\"000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f\",\"hash\":\"00\"}";
+
+/* A data call's entry: reason, reveal level and counts; an old line
+ * without them reads as not counted. */
+static void test_counted_row(void **state) {
+  (void)state;
+  tv_audit_row row;
+  assert_true(tv_audit_row_parse(counted_line, strlen(counted_line), &row));
+  assert_true(row.counted);
+  assert_string_equal(row.reason, "refund");
+  assert_string_equal(row.reveal, "FULL");
+  assert_int_equal(row.items_ok, 1);
+  assert_string_equal(row.failed, "not_found:1");
+  assert_true(tv_audit_row_parse(call_line, strlen(call_line), &row));
+  assert_false(row.counted);
+  assert_string_equal(row.reveal, "");
+  assert_string_equal(row.failed, "");
+}
+
 static void test_call_row(void **state) {
   (void)state;
   tv_audit_row row;
@@ -82,6 +106,7 @@ static void test_bounds(void **state) {
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_call_row),
+      cmocka_unit_test(test_counted_row),
       cmocka_unit_test(test_alert_row),
       cmocka_unit_test(test_not_entries),
       cmocka_unit_test(test_bounds),

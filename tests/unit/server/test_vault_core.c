@@ -15,7 +15,7 @@
 #include "vault/config/config.h"
 #include "vault/server/metrics.h"
 #include "vault/server/vault_core.h"
-#include "vault/server/whoami.h"
+#include "vault/server/whoami_vault.h"
 
 static long long sample(const char *text, const char *series) {
   size_t n = strlen(series);
@@ -40,8 +40,8 @@ static void test_counts_only_what_svc_call_does_not(void **state) {
   assert_true(tv_vault_core_counts(&e));
   e.method = TV_METHOD_HEALTH_WATCH;
   assert_true(tv_vault_core_counts(&e));
-  e.method = TV_METHOD_WHO_AM_I;
-  assert_true(tv_vault_core_counts(&e));
+  e.method = TV_METHOD_WHO_AM_I; /* the vault's WhoAmI goes through svc_call */
+  assert_false(tv_vault_core_counts(&e));
   e.method = TV_METHOD_TOKENIZE; /* its handler ran: svc_call counted it */
   assert_false(tv_vault_core_counts(&e));
   e.handled = 0; /* refused before the handler: only seen here */
@@ -55,7 +55,7 @@ static void test_call_end_counts_into_registry(void **state) {
   tv_vault v;
   memset(&v, 0, sizeof v);
   assert_int_equal(tv_metrics_new(&v.metrics), TV_OK);
-  tv_vault_core_call_end(&v, &(tv_call_end){.method = TV_METHOD_WHO_AM_I, .grpc_code = 0, .handled = 1,
+  tv_vault_core_call_end(&v, &(tv_call_end){.method = TV_METHOD_HEALTH_CHECK, .grpc_code = 0, .handled = 1,
                                             .latency_us = 50});
   tv_vault_core_call_end(&v, &(tv_call_end){.method = TV_METHOD_HEALTH_WATCH, .grpc_code = 1, .handled = 1,
                                             .latency_us = 2000000});
@@ -64,12 +64,12 @@ static void test_call_end_counts_into_registry(void **state) {
   tv_vault_core_call_end(&v, &(tv_call_end){.method = TV_METHOD_TOKENIZE, .grpc_code = 0, .handled = 1,
                                             .latency_us = 10});
   char *text = render(v.metrics);
-  assert_int_equal(sample(text, "tokenvault_calls_total{method=\"WhoAmI\",code=\"OK\"}"), 1);
+  assert_int_equal(sample(text, "tokenvault_calls_total{method=\"Health.Check\",code=\"OK\"}"), 1);
   assert_int_equal(sample(text, "tokenvault_calls_total{method=\"Health.Watch\",code=\"CANCELLED\"}"), 1);
   assert_int_equal(sample(text, "tokenvault_calls_total{method=\"Tokenize\",code=\"INVALID_ARGUMENT\"}"), 1);
   assert_int_equal(sample(text, "tokenvault_calls_total{method=\"Tokenize\",code=\"OK\"}"), -1);
   assert_int_equal(sample(text, "tokenvault_items_total{method=\"Tokenize\"}"), 0);
-  assert_int_equal(sample(text, "tokenvault_call_latency_seconds_bucket{method=\"WhoAmI\",le=\"0.0001\"}"), 1);
+  assert_int_equal(sample(text, "tokenvault_call_latency_seconds_bucket{method=\"Health.Check\",le=\"0.0001\"}"), 1);
   assert_int_equal(sample(text, "tokenvault_call_latency_seconds_bucket{method=\"Health.Watch\",le=\"1\"}"), 0);
   free(text);
   tv_metrics_free(v.metrics);
@@ -83,7 +83,7 @@ static void test_call_end_without_metrics_is_a_no_op(void **state) {
   tv_vault_core_call_end(&v, &(tv_call_end){.method = (tv_method_id)TV_METHOD_COUNT, .handled = 0});
 }
 
-static void test_fill_whoami_options(void **state) {
+static void test_fill_whoami_handler(void **state) {
   (void)state;
   tv_vault v;
   memset(&v, 0, sizeof v);
@@ -91,17 +91,12 @@ static void test_fill_whoami_options(void **state) {
   memset(&svc, 0, sizeof svc);
   v.plaintext = 1;
   tv_vault_core_fill(&svc, &v);
-  assert_ptr_equal(svc.handlers[TV_METHOD_WHO_AM_I].fn, tv_whoami);
-  const tv_whoami_options *opts = svc.handlers[TV_METHOD_WHO_AM_I].impl;
-  assert_non_null(opts);
-  assert_string_equal(opts->plaintext_principal, CONFIG_DEV_PRINCIPAL);
+  /* The vault's own WhoAmI: audited, with roles, over the vault. */
+  assert_ptr_equal(svc.handlers[TV_METHOD_WHO_AM_I].fn, tv_vault_whoami);
+  assert_ptr_equal(svc.handlers[TV_METHOD_WHO_AM_I].impl, &v);
   assert_ptr_equal(svc.on_call_end, tv_vault_core_call_end);
   assert_ptr_equal(svc.on_call_end_ctx, &v);
   assert_null(svc.handlers[TV_METHOD_HEALTH_CHECK].fn); /* the built-in one stays */
-  memset(&svc, 0, sizeof svc);
-  v.plaintext = 0; /* mTLS: only a certificate names a caller */
-  tv_vault_core_fill(&svc, &v);
-  assert_null(svc.handlers[TV_METHOD_WHO_AM_I].impl);
 }
 
 int main(void) {
@@ -109,7 +104,7 @@ int main(void) {
       cmocka_unit_test(test_counts_only_what_svc_call_does_not),
       cmocka_unit_test(test_call_end_counts_into_registry),
       cmocka_unit_test(test_call_end_without_metrics_is_a_no_op),
-      cmocka_unit_test(test_fill_whoami_options),
+      cmocka_unit_test(test_fill_whoami_handler),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
