@@ -175,9 +175,9 @@ static void handle_tokenize_one(void *impl, tv_call *call, const ProtobufCMessag
     for (size_t i = 0; i < r->n_values; i++) {
       wipe_request_text(r->values[i]);
     }
-    char why[sizeof t->base.detail];
-    snprintf(why, sizeof why, "%s", t->base.detail);
-    svc_call_fail(&t->base, st, why); /* an expiry out of range, named */
+    char named[sizeof t->base.detail];
+    snprintf(named, sizeof named, "%s", t->base.detail);
+    svc_call_fail(&t->base, st, named); /* an expiry out of range, named */
   } else if (st != TV_OK) {
     unknown_namespace(&t->base, st);
   }
