@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "vault/server/audit_fields.h"
+#include "vault/service/audit_fields.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

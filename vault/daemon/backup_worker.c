@@ -67,7 +67,7 @@ static void audit_outcome(tv_backup_worker *w, tv_status st, const tv_store_snap
       .peer = "signal",
       .method = "Backup",
       .items = info->records,
-      .code = (uint32_t)tv_status_to_grpc(st),
+      .code = (uint32_t)tv_status_to_code(st),
       .outcome = tv_status_name(st),
       .latency_us = latency_us,
   };

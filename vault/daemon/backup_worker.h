@@ -7,8 +7,8 @@
  * still be seen) nor on a gRPC poller. One at a time: a request while a
  * backup runs is logged and ignored. Each backup logs its outcome and
  * writes an audit line (method "Backup", principal "operator:SIGUSR1"). */
-#ifndef TV_SERVER_BACKUP_WORKER_H
-#define TV_SERVER_BACKUP_WORKER_H
+#ifndef TV_DAEMON_BACKUP_WORKER_H
+#define TV_DAEMON_BACKUP_WORKER_H
 
 #include "vault/daemon/vault_open.h"
 #include "vault/util/status.h"

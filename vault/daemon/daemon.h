@@ -1,8 +1,8 @@
 /* The tokenvaultd process around a tv_service: command line, TLS files,
  * signals, logs, drain on SIGTERM. main() of tokenvaultd calls it with the
  * service it has (today: none wired; tests: a fake engine). */
-#ifndef TV_SERVER_DAEMON_H
-#define TV_SERVER_DAEMON_H
+#ifndef TV_DAEMON_DAEMON_H
+#define TV_DAEMON_DAEMON_H
 
 #include <stddef.h>
 

@@ -19,8 +19,8 @@
  * Kubernetes fsGroup, or a dedicated `tokenvault` group): its members are
  * the vault itself. A path that does not exist is not checked here (the
  * code that opens or creates it reports that). */
-#ifndef TV_SERVER_FILE_MODES_H
-#define TV_SERVER_FILE_MODES_H
+#ifndef TV_DAEMON_FILE_MODES_H
+#define TV_DAEMON_FILE_MODES_H
 
 #include <stddef.h>
 #include <sys/types.h>

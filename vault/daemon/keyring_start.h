@@ -8,8 +8,8 @@
  * else refuses the start, saying what is missing and how to restore it,
  * and changes nothing. --init on a store that holds records is refused
  * too: that vault exists. Pure: vault_open.c gathers the facts. */
-#ifndef TV_SERVER_KEYRING_START_H
-#define TV_SERVER_KEYRING_START_H
+#ifndef TV_DAEMON_KEYRING_START_H
+#define TV_DAEMON_KEYRING_START_H
 
 #include <stddef.h>
 #include <stdint.h>

@@ -1,8 +1,8 @@
 /* The metrics side of tokenvaultd: the registry the call path counts into,
  * the HTTP port that serves it, and the readiness /healthz reports. Kept
  * out of main.c so the daemon only starts, flags drain and stops it. */
-#ifndef TV_SERVER_METRICS_DAEMON_H
-#define TV_SERVER_METRICS_DAEMON_H
+#ifndef TV_DAEMON_METRICS_DAEMON_H
+#define TV_DAEMON_METRICS_DAEMON_H
 
 #include <stdatomic.h>
 #include <stddef.h>

@@ -3,8 +3,8 @@
  * libmicrohttpd on one internal thread. A separate port because Prometheus
  * and Kubernetes probes have no client certificate for the mTLS gRPC port;
  * it must therefore never expose a value, token or secret. */
-#ifndef TV_SERVER_METRICS_HTTP_H
-#define TV_SERVER_METRICS_HTTP_H
+#ifndef TV_DAEMON_METRICS_HTTP_H
+#define TV_DAEMON_METRICS_HTTP_H
 
 #include <stddef.h>
 

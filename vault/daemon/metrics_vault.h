@@ -2,8 +2,8 @@
  * commits and index size, audit log counters, key versions per namespace.
  * Pulled rather than pushed so the store, audit and keyring modules stay
  * unaware of metrics and the call path pays nothing for them. */
-#ifndef TV_SERVER_METRICS_VAULT_H
-#define TV_SERVER_METRICS_VAULT_H
+#ifndef TV_DAEMON_METRICS_VAULT_H
+#define TV_DAEMON_METRICS_VAULT_H
 
 #include "vault/service/metrics.h"
 #include "vault/daemon/vault_open.h"

@@ -1,6 +1,6 @@
 /* tokenvaultd's command line. */
-#ifndef TV_SERVER_OPTIONS_H
-#define TV_SERVER_OPTIONS_H
+#ifndef TV_DAEMON_OPTIONS_H
+#define TV_DAEMON_OPTIONS_H
 
 #include <stddef.h>
 

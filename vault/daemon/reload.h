@@ -1,7 +1,7 @@
 /* SIGHUP for an open vault: re-read the config file and publish its
  * policy (roles, principals, limits) atomically; audit the reload. */
-#ifndef TV_SERVER_RELOAD_H
-#define TV_SERVER_RELOAD_H
+#ifndef TV_DAEMON_RELOAD_H
+#define TV_DAEMON_RELOAD_H
 
 #include "vault/daemon/settings.h"
 #include "vault/daemon/vault_open.h"

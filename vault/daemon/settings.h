@@ -14,8 +14,8 @@
  *                          audit.dir are then not used).
  *   neither                mTLS flags only: no vault, Health and WhoAmI
  *                          (so --metrics-listen is refused: no metrics). */
-#ifndef TV_SERVER_SETTINGS_H
-#define TV_SERVER_SETTINGS_H
+#ifndef TV_DAEMON_SETTINGS_H
+#define TV_DAEMON_SETTINGS_H
 
 #include <limits.h>
 #include <stddef.h>

@@ -14,8 +14,8 @@
  * de_tax_id); their keys are added to the keyring the first time they are
  * missing. The audit log lives in the settings' audit_dir (--dev:
  * <dir>/audit). */
-#ifndef TV_SERVER_VAULT_OPEN_H
-#define TV_SERVER_VAULT_OPEN_H
+#ifndef TV_DAEMON_VAULT_OPEN_H
+#define TV_DAEMON_VAULT_OPEN_H
 
 #include <limits.h>
 #include <stddef.h>
@@ -26,35 +26,9 @@
 #include "vault/keyring/keyring.h"
 #include "vault/policy/policy.h"
 #include "vault/daemon/settings.h"
+#include "vault/service/vault.h"
 #include "vault/store/store.h"
 #include "vault/util/status.h"
-
-typedef struct tv_vault {
-  tv_hsm *hsm;
-  tv_keyring *keyring;
-  tv_store *store;
-  tv_engine *engine;
-  tv_audit_log *audit;
-  const tv_config *config; /* borrowed from the settings: the namespaces */
-  policy_handle *policy;   /* the published policy; SIGHUP swaps it */
-  policy_meter *meter;     /* reveal counters, kept across reloads */
-  policy_group_meter *group_meter; /* new tokens per kept group per day */
-  char audit_dir[PATH_MAX];
-  int dev;       /* 1: opened with --dev */
-  int plaintext; /* 1: no TLS, so every caller is CONFIG_DEV_PRINCIPAL */
-  struct tv_metrics *metrics; /* NULL: calls are not counted (no metrics port) */
-  /* Completes data-key rotations in the background (rotation_worker.h);
-   * started by tokenvaultd after the open, NULL elsewhere (no background
-   * rotation: RotateDataKey then only adds the version). */
-  struct tv_rotation_worker *rotation;
-  /* Audits the calls refused before any handler (refusal_audit.h); started
-   * with the audit log, stopped before it closes. */
-  struct tv_refusal_audit *refusals;
-  /* Whether data calls can be answered (readiness.h): svc_call reports
-   * each audit append to it, health and /healthz read it; started by
-   * tokenvaultd after the open, NULL elsewhere (always ready). */
-  struct tv_readiness *readiness;
-} tv_vault;
 
 /* tv_vault_open opens every part for |settings| into |*out| (zeroed
  * first) and takes the configuration's policy (settings->config keeps the

@@ -2,8 +2,8 @@
  * for ReadAudit. The lines were written by the vault itself and verified
  * by nobody here, so every read is bounded: a field missing, too long or
  * malformed reads as absent, never past the line. */
-#ifndef TV_SERVER_AUDIT_FIELDS_H
-#define TV_SERVER_AUDIT_FIELDS_H
+#ifndef TV_SERVICE_AUDIT_FIELDS_H
+#define TV_SERVICE_AUDIT_FIELDS_H
 
 #include <stddef.h>
 #include <stdint.h>

@@ -2,8 +2,8 @@
  * ReadAudit while the writer keeps appending. The newest segment is cut
  * at its last newline: bytes after it are a line being written, not yet
  * acknowledged to anyone. */
-#ifndef TV_SERVER_AUDIT_FILES_H
-#define TV_SERVER_AUDIT_FILES_H
+#ifndef TV_SERVICE_AUDIT_FILES_H
+#define TV_SERVICE_AUDIT_FILES_H
 
 #include <stddef.h>
 #include <stdint.h>

@@ -270,7 +270,7 @@ static void send_next(read_call *rc);
 static void entry_sent(tv_call *call, int success, void *arg) {
   read_call *rc = arg;
   if (!success) {
-    tv_call_finish_grpc(call, GRPC_STATUS_CANCELLED, "the client went away", NULL);
+    tv_call_finish_code(call, TV_CODE_CANCELLED, "the client went away", NULL);
     svc_call_release(&rc->base);
     return;
   }
@@ -289,7 +289,7 @@ static void send_next(read_call *rc) {
   (void)tv_audit_row_parse(rc->lines[slot], rc->lens[slot], &rc->row);
   fill_entry(rc);
   if (tv_call_send(rc->base.call, &rc->entry.base, entry_sent, rc) != TV_OK) {
-    tv_call_finish_grpc(rc->base.call, GRPC_STATUS_INTERNAL, "could not send an audit entry", NULL);
+    tv_call_finish_code(rc->base.call, TV_CODE_INTERNAL, "could not send an audit entry", NULL);
     svc_call_release(&rc->base);
   }
 }

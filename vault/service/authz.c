@@ -96,7 +96,7 @@ static int identity_refused(svc_call *c) {
   if (id->refusal[0] == '\0') {
     return 0;
   }
-  c->grpc_override = GRPC_STATUS_UNAUTHENTICATED;
+  c->code_override = TV_CODE_UNAUTHENTICATED;
   snprintf(c->detail, sizeof c->detail, "%s", id->refusal);
   tv_log_line line;
   tv_log_begin(&line, "warn", "identity_refused");

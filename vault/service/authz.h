@@ -21,8 +21,8 @@
  * treated exactly like a NONE reveal: detokenize:masked, each token
  * counted against reveals_per_minute. A tokenize-only principal learns
  * nothing from it (PERMISSION_DENIED). */
-#ifndef TV_SERVER_AUTHZ_H
-#define TV_SERVER_AUTHZ_H
+#ifndef TV_SERVICE_AUTHZ_H
+#define TV_SERVICE_AUTHZ_H
 
 #include "vault/policy/policy.h"
 #include "vault/service/methods.h"

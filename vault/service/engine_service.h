@@ -21,11 +21,11 @@
  *
  * Every handler checks the caller against the policy before any engine
  * work (vault/server/authz.h has the method -> permission table). */
-#ifndef TV_SERVER_ENGINE_SERVICE_H
-#define TV_SERVER_ENGINE_SERVICE_H
+#ifndef TV_SERVICE_ENGINE_SERVICE_H
+#define TV_SERVICE_ENGINE_SERVICE_H
 
 #include "vault/service/service.h"
-#include "vault/daemon/vault_open.h"
+#include "vault/service/vault.h"
 
 /* tv_engine_service_fill sets |service|'s data, key and audit handlers,
  * its WhoAmI and its call accounting (vault/server/vault_core.h) to serve

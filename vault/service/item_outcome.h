@@ -16,8 +16,8 @@
  *
  * A call refused as a whole (policy, namespace, ...) counts all its items
  * as failed with that class. */
-#ifndef TV_SERVER_ITEM_OUTCOME_H
-#define TV_SERVER_ITEM_OUTCOME_H
+#ifndef TV_SERVICE_ITEM_OUTCOME_H
+#define TV_SERVICE_ITEM_OUTCOME_H
 
 #include <stddef.h>
 #include <stdint.h>

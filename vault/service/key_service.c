@@ -230,7 +230,7 @@ static kek_call *kek_begin(tv_call *call, void *impl, const char *request_id) {
 static const char *officer(kek_call *k) {
   const char *who = svc_principal(&k->base);
   if (who == NULL) {
-    svc_call_fail_grpc(&k->base, GRPC_STATUS_UNAUTHENTICATED, "key administration needs a client certificate");
+    svc_call_fail_code(&k->base, TV_CODE_UNAUTHENTICATED, "key administration needs a client certificate");
   }
   return who;
 }

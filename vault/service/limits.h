@@ -2,8 +2,8 @@
  * says why it has the value it has. Clients see them in the API comments of
  * proto/tokenvault/v1/tokenvault.proto; going over one gets
  * RESOURCE_EXHAUSTED, never a crash or an unbounded allocation. */
-#ifndef TV_SERVER_LIMITS_H
-#define TV_SERVER_LIMITS_H
+#ifndef TV_SERVICE_LIMITS_H
+#define TV_SERVICE_LIMITS_H
 
 /* Largest request message accepted (GRPC_ARG_MAX_RECEIVE_MESSAGE_LENGTH).
  * 1000 items of 256 bytes plus framing fit with room to spare; anything

@@ -1,8 +1,8 @@
 /* JSON log lines on stderr, one object per line, written with one write(2)
  * so lines from different threads never interleave. Callers log names,
  * codes and principals — never a value, token or key. */
-#ifndef TV_SERVER_LOG_H
-#define TV_SERVER_LOG_H
+#ifndef TV_SERVICE_LOG_H
+#define TV_SERVICE_LOG_H
 
 #include <stddef.h>
 #include <stdint.h>

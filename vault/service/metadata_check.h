@@ -2,8 +2,8 @@
  * number or an IBAN (vault/format/sensitive_text.h) is refused rather than
  * redacted: the caller learns which entry to fix, and the store never
  * holds a value outside its encrypted records. */
-#ifndef TV_SERVER_METADATA_CHECK_H
-#define TV_SERVER_METADATA_CHECK_H
+#ifndef TV_SERVICE_METADATA_CHECK_H
+#define TV_SERVICE_METADATA_CHECK_H
 
 #include <stddef.h>
 

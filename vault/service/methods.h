@@ -1,8 +1,8 @@
 /* The table of RPC methods the server registers: one row per method with its
  * path, streaming kind and request type. The table is the single place that
  * knows which methods exist; handlers are looked up by tv_method_id. */
-#ifndef TV_SERVER_METHODS_H
-#define TV_SERVER_METHODS_H
+#ifndef TV_SERVICE_METHODS_H
+#define TV_SERVICE_METHODS_H
 
 #include <stddef.h>
 

@@ -23,13 +23,13 @@ typedef struct method_hist {
 } method_hist;
 
 struct tv_metrics {
-  atomic_uint_fast64_t calls[TV_METHOD_COUNT][TV_METRICS_GRPC_CODES_COUNT];
+  atomic_uint_fast64_t calls[TV_METHOD_COUNT][TV_METRICS_CODES_COUNT];
   atomic_uint_fast64_t items[TV_METHOD_COUNT];
   method_hist latency[TV_METHOD_COUNT];
   atomic_uint_fast64_t admission_refused[TV_METHOD_COUNT];
 };
 
-static const char *const grpc_code_names[TV_METRICS_GRPC_CODES_COUNT] = {
+static const char *const code_names[TV_METRICS_CODES_COUNT] = {
     "OK",           "CANCELLED",      "UNKNOWN",           "INVALID_ARGUMENT", "DEADLINE_EXCEEDED",
     "NOT_FOUND",    "ALREADY_EXISTS", "PERMISSION_DENIED", "RESOURCE_EXHAUSTED", "FAILED_PRECONDITION",
     "ABORTED",      "OUT_OF_RANGE",   "UNIMPLEMENTED",     "INTERNAL",         "UNAVAILABLE",
@@ -55,16 +55,16 @@ static size_t bucket_index(uint64_t latency_us) {
   return i;
 }
 
-void tv_metrics_call_done(tv_metrics *m, tv_method_id method, int grpc_code, uint64_t items,
+void tv_metrics_call_done(tv_metrics *m, tv_method_id method, int code, uint64_t items,
                           uint64_t latency_us) {
   if (m == NULL || (unsigned)method >= TV_METHOD_COUNT) {
     return;
   }
-  if (grpc_code < 0 || grpc_code >= TV_METRICS_GRPC_CODES_COUNT) {
-    grpc_code = 2; /* UNKNOWN */
+  if (code < 0 || code >= TV_METRICS_CODES_COUNT) {
+    code = 2; /* UNKNOWN */
   }
   /* Relaxed: counters are independent; a scrape needs no ordering. */
-  atomic_fetch_add_explicit(&m->calls[method][grpc_code], 1, memory_order_relaxed);
+  atomic_fetch_add_explicit(&m->calls[method][code], 1, memory_order_relaxed);
   atomic_fetch_add_explicit(&m->items[method], items, memory_order_relaxed);
   method_hist *h = &m->latency[method];
   atomic_fetch_add_explicit(&h->buckets[bucket_index(latency_us)], 1, memory_order_relaxed);
@@ -143,11 +143,11 @@ static void render_counts(const tv_metrics *m, tv_metrics_text *out) {
   tv_metrics_text_printf(out, "# HELP tokenvault_calls_total Calls answered (one per stream message), by method and gRPC code.\n"
                               "# TYPE tokenvault_calls_total counter\n");
   for (size_t i = 0; i < TV_METHOD_COUNT; i++) {
-    for (size_t c = 0; c < TV_METRICS_GRPC_CODES_COUNT; c++) {
+    for (size_t c = 0; c < TV_METRICS_CODES_COUNT; c++) {
       uint64_t n = atomic_load_explicit(&m->calls[i][c], memory_order_relaxed);
       if (n != 0) {
         tv_metrics_text_printf(out, "tokenvault_calls_total{method=\"%s\",code=\"%s\"} %llu\n",
-                               tv_method_get((tv_method_id)i)->name, grpc_code_names[c], (unsigned long long)n);
+                               tv_method_get((tv_method_id)i)->name, code_names[c], (unsigned long long)n);
       }
     }
   }

@@ -6,8 +6,8 @@
  * counting never takes a lock and never allocates; a scrape reads the
  * counters without stopping the writers. Values, tokens and principals are
  * never labels: labels are method names, gRPC codes and namespace names. */
-#ifndef TV_SERVER_METRICS_H
-#define TV_SERVER_METRICS_H
+#ifndef TV_SERVICE_METRICS_H
+#define TV_SERVICE_METRICS_H
 
 #include <stddef.h>
 #include <stdint.h>
@@ -17,7 +17,7 @@
 
 /* gRPC status codes are 0..16; anything else is counted as 2 (UNKNOWN),
  * the code gRPC itself uses for a status it cannot name. */
-#define TV_METRICS_GRPC_CODES_COUNT 17
+#define TV_METRICS_CODES_COUNT 17
 
 /* Latency bucket upper bounds in microseconds (the +Inf bucket is
  * implicit). Fixed so the call path indexes an array, and spanning a
@@ -48,9 +48,9 @@ tv_status tv_metrics_new(tv_metrics **out);
 void tv_metrics_free(tv_metrics *m);
 
 /* tv_metrics_call_done counts one finished call (or one message of a
- * stream) of |method| answered with |grpc_code| carrying |items| items in
+ * stream) of |method| answered with |code| carrying |items| items in
  * |latency_us|. Lock-free; |m| may be NULL (metrics disabled). */
-void tv_metrics_call_done(tv_metrics *m, tv_method_id method, int grpc_code, uint64_t items,
+void tv_metrics_call_done(tv_metrics *m, tv_method_id method, int code, uint64_t items,
                           uint64_t latency_us);
 
 /* tv_metrics_render_calls appends the call counters (only the method and

@@ -23,8 +23,8 @@
  * the first failure, `vault_ready` with how long and how many calls were
  * refused), at most one line per TV_READINESS_LOG_MS; while it lasts a
  * `vault_still_not_ready` line repeats every TV_READINESS_REMIND_MS. */
-#ifndef TV_SERVER_READINESS_H
-#define TV_SERVER_READINESS_H
+#ifndef TV_SERVICE_READINESS_H
+#define TV_SERVICE_READINESS_H
 
 #include <stddef.h>
 #include <stdint.h>

@@ -16,7 +16,7 @@ typedef struct refusal {
   const char *method; /* from the static method table */
   char principal[TV_PRINCIPAL_BYTES_MAX + 1];
   char peer[80];
-  int grpc_code;
+  int code;
   uint64_t time_ms;
   uint64_t latency_us;
 } refusal;
@@ -62,8 +62,8 @@ static void write_one(tv_refusal_audit *ra, const refusal *r) {
       .principal = r->principal,
       .peer = r->peer,
       .method = r->method,
-      .code = (uint32_t)r->grpc_code,
-      .outcome = tv_grpc_code_name(r->grpc_code),
+      .code = (uint32_t)r->code,
+      .outcome = tv_code_name(r->code),
       .latency_us = r->latency_us,
   };
   pthread_mutex_lock(&ra->mu);
@@ -140,7 +140,7 @@ tv_status tv_refusal_audit_start(tv_refusal_audit **out, tv_audit_log *audit) {
 }
 
 int tv_refusal_audit_report(tv_refusal_audit *ra, const char *method, const char *principal, const char *peer,
-                            int grpc_code, uint64_t latency_us) {
+                            int code, uint64_t latency_us) {
   if (ra == NULL) {
     return 0;
   }
@@ -155,7 +155,7 @@ int tv_refusal_audit_report(tv_refusal_audit *ra, const char *method, const char
   r->method = method;
   snprintf(r->principal, sizeof r->principal, "%s", principal != NULL ? principal : "");
   snprintf(r->peer, sizeof r->peer, "%s", peer != NULL ? peer : "");
-  r->grpc_code = grpc_code;
+  r->code = code;
   r->time_ms = time_ms;
   r->latency_us = latency_us;
   ra->tail++;

@@ -13,8 +13,8 @@
  * still in the metrics, and the number dropped is logged once the flood
  * is over (and at stop). The refusal never waits for its audit line: it
  * reveals nothing, so there is nothing to hold back. */
-#ifndef TV_SERVER_REFUSAL_AUDIT_H
-#define TV_SERVER_REFUSAL_AUDIT_H
+#ifndef TV_SERVICE_REFUSAL_AUDIT_H
+#define TV_SERVICE_REFUSAL_AUDIT_H
 
 #include <stdint.h>
 
@@ -37,7 +37,7 @@ tv_status tv_refusal_audit_start(tv_refusal_audit **out, tv_audit_log *audit);
  * or "" (unknown) and are copied. Returns 1 if queued, 0 if dropped
  * (ring full, stopping, or |ra| NULL). Thread-safe. */
 int tv_refusal_audit_report(tv_refusal_audit *ra, const char *method, const char *principal, const char *peer,
-                            int grpc_code, uint64_t latency_us);
+                            int code, uint64_t latency_us);
 
 /* tv_refusal_audit_stop writes what is queued, stops the thread and frees
  * |ra| (NULL is accepted). Call it after the server has stopped and

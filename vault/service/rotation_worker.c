@@ -290,7 +290,7 @@ static void audit_run(tv_rotation_worker *w, const slot *s, tv_status st, uint64
       .ns = s->st.ns,
       .items = records_moved(s),
       .request_id = request_id,
-      .code = (uint32_t)tv_status_to_grpc(st),
+      .code = (uint32_t)tv_status_to_code(st),
       .outcome = tv_status_name(st),
       .latency_us = (tv_mono_ms() - start_ms) * 1000u,
   };

@@ -18,8 +18,8 @@
  * exponential backoff; the worker never stops the daemon.
  *
  * Threads: enqueue, status and stop are safe from any thread. */
-#ifndef TV_SERVER_ROTATION_WORKER_H
-#define TV_SERVER_ROTATION_WORKER_H
+#ifndef TV_SERVICE_ROTATION_WORKER_H
+#define TV_SERVICE_ROTATION_WORKER_H
 
 #include <stddef.h>
 #include <stdint.h>

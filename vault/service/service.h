@@ -5,7 +5,7 @@
  *
  * A handler runs on a worker thread with the call's decoded, validated
  * request (valid until the call is finished) and must end the call exactly
- * once with tv_call_finish/tv_call_finish_grpc (vault/server/call.h), now or
+ * once with tv_call_finish/tv_call_finish_code (vault/service/call_iface.h), now or
  * later from any thread. It must not block for long on anything but its own
  * work; a handler that waits for storage should finish the call from the
  * storage writer's completion instead of blocking the worker.
@@ -22,14 +22,14 @@
  * Methods whose handler is NULL answer UNIMPLEMENTED ("not implemented yet:
  * engine not wired"). Health and WhoAmI have built-in handlers that the
  * service may replace. */
-#ifndef TV_SERVER_SERVICE_H
-#define TV_SERVER_SERVICE_H
+#ifndef TV_SERVICE_SERVICE_H
+#define TV_SERVICE_SERVICE_H
 
 #include <stdint.h>
 
 #include <protobuf-c/protobuf-c.h>
 
-#include "vault/server/grpc/call.h"
+#include "vault/service/call_iface.h"
 #include "vault/service/methods.h"
 
 typedef void (*tv_handler_fn)(void *impl, tv_call *call, const ProtobufCMessage *request);
@@ -42,7 +42,7 @@ typedef struct tv_handler {
 /* How one call of a known method ended, for the service's accounting. */
 typedef struct tv_call_end {
   tv_method_id method;
-  int grpc_code;       /* the code it was answered with; CANCELLED if none */
+  int code;            /* the tv_code it was answered with; CANCELLED if none */
   int handled;         /* 1: its handler ran (for a stream: at least once) */
   uint64_t latency_us; /* from the call's start to its end */
   int authenticated;   /* 1: |principal| comes from a verified certificate */

@@ -14,15 +14,15 @@ static int is_data_loss(tv_status s) {
          (s >= TV_E_AUDIT_MALFORMED && s <= TV_E_AUDIT_COUNTER) || s == TV_E_ENGINE_DECRYPT;
 }
 
-static grpc_status_code map_specific(tv_status s) {
+static tv_code map_specific(tv_status s) {
   switch (s) {
     case TV_OK:
-      return GRPC_STATUS_OK;
+      return TV_CODE_OK;
     case TV_E_INVALID_ARGUMENT:
     case TV_E_SERVER_REQUEST_MALFORMED:
-      return GRPC_STATUS_INVALID_ARGUMENT;
+      return TV_CODE_INVALID_ARGUMENT;
     case TV_E_ENGINE_EXPIRY:
-      return GRPC_STATUS_INVALID_ARGUMENT;
+      return TV_CODE_INVALID_ARGUMENT;
     case TV_E_NO_MEMORY:
     case TV_E_ENGINE_METADATA_TOO_LARGE:
     case TV_E_ENGINE_BATCH_TOO_LARGE:
@@ -30,9 +30,9 @@ static grpc_status_code map_specific(tv_status s) {
     case TV_E_SERVER_BUSY:
     case TV_E_STORE_NO_SPACE:
     case TV_E_KEYRING_LIMIT:
-      return GRPC_STATUS_RESOURCE_EXHAUSTED;
+      return TV_CODE_RESOURCE_EXHAUSTED;
     case TV_E_SERVER_UNIMPLEMENTED:
-      return GRPC_STATUS_UNIMPLEMENTED;
+      return TV_CODE_UNIMPLEMENTED;
     case TV_E_SERVER_SHUTTING_DOWN:
     case TV_E_HSM_UNAVAILABLE:
     case TV_E_STORE_BUSY:
@@ -41,7 +41,7 @@ static grpc_status_code map_specific(tv_status s) {
     case TV_E_AUDIT_UNAVAILABLE: /* no audit, no data calls */
     case TV_E_AUDIT_NO_SPACE:
     case TV_E_AUDIT_CLOSED:
-      return GRPC_STATUS_UNAVAILABLE;
+      return TV_CODE_UNAVAILABLE;
     case TV_E_STORE_NOT_FOUND:
     case TV_E_KEYRING_NOT_FOUND:
     case TV_E_KEYRING_NAMESPACE:
@@ -50,56 +50,56 @@ static grpc_status_code map_specific(tv_status s) {
     case TV_E_ENGINE_NOT_FOUND:
     case TV_E_ENGINE_EXPIRED:
     case TV_E_ENGINE_DELETED:
-      return GRPC_STATUS_NOT_FOUND;
+      return TV_CODE_NOT_FOUND;
     case TV_E_STORE_TOKEN_EXISTS:
     case TV_E_KEYRING_EXISTS:
     case TV_E_KEYRING_NAMESPACE_EXISTS:
     case TV_E_ENGINE_NAMESPACE_EXISTS:
-      return GRPC_STATUS_ALREADY_EXISTS;
+      return TV_CODE_ALREADY_EXISTS;
     case TV_E_KEYRING_KEY_STATE:
     case TV_E_KEYRING_KEY_EXHAUSTED:
     case TV_E_KEYRING_PROPOSAL_EXPIRED:
     case TV_E_KEYRING_ROTATION_PENDING:
     case TV_E_KEYRING_KEY_VERSION:
     case TV_E_HSM_KEY_DISABLED:
-      return GRPC_STATUS_FAILED_PRECONDITION;
+      return TV_CODE_FAILED_PRECONDITION;
     case TV_E_KEYRING_SAME_OFFICER:
     case TV_E_POLICY_UNKNOWN_PRINCIPAL:
     case TV_E_POLICY_DENIED:
     case TV_E_POLICY_NETWORK:
     case TV_E_POLICY_PEER:
-      return GRPC_STATUS_PERMISSION_DENIED;
+      return TV_CODE_PERMISSION_DENIED;
     case TV_E_POLICY_TOO_MANY_ITEMS: /* the caller's own limits, not the server's */
     case TV_E_POLICY_RATE_LIMITED:
     case TV_E_POLICY_METER_FULL:
     case TV_E_POLICY_NEW_TOKEN_LIMIT:
     case TV_E_POLICY_TOKENIZE_RATE_LIMITED:
-      return GRPC_STATUS_RESOURCE_EXHAUSTED;
+      return TV_CODE_RESOURCE_EXHAUSTED;
     case TV_E_POLICY_REASON_REQUIRED:
-      return GRPC_STATUS_FAILED_PRECONDITION;
+      return TV_CODE_FAILED_PRECONDITION;
     default:
-      return GRPC_STATUS_UNKNOWN; /* not listed: decided by range below */
+      return TV_CODE_UNKNOWN; /* not listed: decided by range below */
   }
 }
 
-grpc_status_code tv_status_to_grpc(tv_status status) {
-  grpc_status_code code = map_specific(status);
-  if (code != GRPC_STATUS_UNKNOWN) {
+tv_code tv_status_to_code(tv_status status) {
+  tv_code code = map_specific(status);
+  if (code != TV_CODE_UNKNOWN) {
     return code;
   }
   if (is_client_error(status)) {
-    return GRPC_STATUS_INVALID_ARGUMENT;
+    return TV_CODE_INVALID_ARGUMENT;
   }
   if (is_data_loss(status)) {
-    return GRPC_STATUS_DATA_LOSS;
+    return TV_CODE_DATA_LOSS;
   }
   /* Server-side faults the client cannot fix: crypto backend, I/O, HSM
    * configuration, format configuration, unknown codes. The message the
    * client sees stays generic; the log has the tv_status name. */
-  return GRPC_STATUS_INTERNAL;
+  return TV_CODE_INTERNAL;
 }
 
-const char *tv_grpc_code_name(int code) {
+const char *tv_code_name(int code) {
   static const char *const names[] = {
       "OK",           "CANCELLED",      "UNKNOWN",           "INVALID_ARGUMENT",   "DEADLINE_EXCEEDED",
       "NOT_FOUND",    "ALREADY_EXISTS", "PERMISSION_DENIED", "RESOURCE_EXHAUSTED", "FAILED_PRECONDITION",

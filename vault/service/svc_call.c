@@ -53,10 +53,10 @@ static void stream_sent(tv_call *call, int success, void *arg) {
 /* Counts the call (stream message) with the code it is answered with;
  * latency includes the audit fsync, as the client sees it. */
 static void count_call(const svc_call *c, tv_status audit_status) {
-  int code = audit_status != TV_OK  ? GRPC_STATUS_UNAVAILABLE
-             : c->grpc_override != 0 ? c->grpc_override
-                                     : (int)tv_status_to_grpc(c->status);
-  tv_metrics_call_done(c->vault->metrics, tv_call_method(c->call)->id, code, c->items, tv_mono_us() - c->start_us);
+  tv_code code = audit_status != TV_OK           ? TV_CODE_UNAVAILABLE
+                : c->code_override != TV_CODE_OK ? c->code_override
+                                                 : tv_status_to_code(c->status);
+  tv_metrics_call_done(c->vault->metrics, tv_call_method(c->call)->id, (int)code, c->items, tv_mono_us() - c->start_us);
 }
 
 /* The audit line could not be made durable, so the answer is withheld;
@@ -67,7 +67,7 @@ static void refuse_unaudited(svc_call *c, tv_status audit_status) {
   char detail[256];
   snprintf(detail, sizeof detail, "audit log unavailable (%s: %s): call refused", tv_status_name(audit_status),
            tv_status_message(audit_status));
-  tv_call_finish_grpc(c->call, GRPC_STATUS_UNAVAILABLE, detail, NULL);
+  tv_call_finish_code(c->call, TV_CODE_UNAVAILABLE, detail, NULL);
 }
 
 /* Runs on the audit writer thread: the line is durable (or failed). */
@@ -78,21 +78,21 @@ static void audited(void *arg, tv_status status, uint64_t seq) {
   if (status == TV_OK) {
     tv_readiness_audit(c->vault->readiness, TV_OK);
   }
-  if (status == TV_OK && c->after_audit != NULL && c->grpc_override == 0 && c->status == TV_OK) {
+  if (status == TV_OK && c->after_audit != NULL && c->code_override == TV_CODE_OK && c->status == TV_OK) {
     c->after_audit(c);
     return;
   }
-  if (status == TV_OK && c->stream && c->grpc_override == 0 && c->status == TV_OK) {
+  if (status == TV_OK && c->stream && c->code_override == TV_CODE_OK && c->status == TV_OK) {
     if (tv_call_send(c->call, c->response, stream_sent, c) != TV_OK) {
-      tv_call_finish_grpc(c->call, GRPC_STATUS_INTERNAL, "could not send the reply", NULL);
+      tv_call_finish_code(c->call, TV_CODE_INTERNAL, "could not send the reply", NULL);
       svc_call_release(c);
     }
     return;
   }
   if (status != TV_OK) {
     refuse_unaudited(c, status);
-  } else if (c->grpc_override != 0) {
-    tv_call_finish_grpc(c->call, (grpc_status_code)c->grpc_override, c->detail, NULL);
+  } else if (c->code_override != TV_CODE_OK) {
+    tv_call_finish_code(c->call, c->code_override, c->detail, NULL);
   } else {
     tv_call_finish(c->call, c->status, c->detail[0] != '\0' ? c->detail : NULL,
                    c->status == TV_OK ? c->response : NULL);
@@ -102,13 +102,13 @@ static void audited(void *arg, tv_status status, uint64_t seq) {
 
 /* A data call that failed as a whole answered none of its items. */
 static void whole_call_outcome(svc_call *c) {
-  if (c->grpc_override == 0 && c->status == TV_OK) {
+  if (c->code_override == TV_CODE_OK && c->status == TV_OK) {
     return;
   }
   memset(&c->outcome, 0, sizeof c->outcome);
   /* An explicit gRPC code is an authentication refusal (no certificate,
    * or one naming no usable principal): the policy class. */
-  tv_item_class cls = c->grpc_override != 0 ? TV_ITEM_POLICY : tv_item_class_of(c->status);
+  tv_item_class cls = c->code_override != TV_CODE_OK ? TV_ITEM_POLICY : tv_item_class_of(c->status);
   c->outcome.failed[cls] = c->items;
 }
 
@@ -138,8 +138,8 @@ void svc_call_end(svc_call *c) {
       .ns = c->ns,
       .items = c->items,
       .request_id = request_id,
-      .code = c->grpc_override != 0 ? (uint32_t)c->grpc_override : (uint32_t)tv_status_to_grpc(c->status),
-      .outcome = c->grpc_override != 0 ? "REFUSED" : tv_status_name(c->status),
+      .code = c->code_override != TV_CODE_OK ? (uint32_t)c->code_override : (uint32_t)tv_status_to_code(c->status),
+      .outcome = c->code_override != TV_CODE_OK ? "REFUSED" : tv_status_name(c->status),
       .latency_us = tv_mono_us() - c->start_us,
       .purpose = purpose,
       .counted = c->counted,
@@ -161,8 +161,8 @@ void svc_call_fail(svc_call *c, tv_status status, const char *detail) {
   svc_call_end(c);
 }
 
-void svc_call_fail_grpc(svc_call *c, int grpc_code, const char *detail) {
-  c->grpc_override = grpc_code;
+void svc_call_fail_code(svc_call *c, tv_code code, const char *detail) {
+  c->code_override = code;
   snprintf(c->detail, sizeof c->detail, "%s", detail != NULL ? detail : "");
   svc_call_end(c);
 }

@@ -10,14 +10,14 @@
  * Streams: each request message is one svc_call (and one audit line); its
  * reply is sent once the line is durable, and the next message is read
  * only after that (vault/server/service.h). */
-#ifndef TV_SERVER_SVC_CALL_H
-#define TV_SERVER_SVC_CALL_H
+#ifndef TV_SERVICE_SVC_CALL_H
+#define TV_SERVICE_SVC_CALL_H
 
 #include <stdint.h>
 
-#include "vault/server/grpc/call.h"
+#include "vault/service/call_iface.h"
 #include "vault/service/item_outcome.h"
-#include "vault/daemon/vault_open.h"
+#include "vault/service/vault.h"
 
 typedef struct svc_call svc_call;
 
@@ -40,7 +40,7 @@ struct svc_call {
   uint64_t start_us;
   tv_status status;  /* the answer: TV_OK sends |response| */
   char detail[160];  /* "" or a sentence for a failed call; never a value */
-  int grpc_override; /* not 0: answer this gRPC code with |detail| instead */
+  tv_code code_override; /* not TV_CODE_OK: answer this code with |detail| instead */
   int stream;        /* 1: one message of a bidi stream: a success is sent
                         with tv_call_send, a failure ends the stream */
   const ProtobufCMessage *response;
@@ -62,8 +62,8 @@ void svc_call_end(svc_call *c);
 /* svc_call_fail sets a failed outcome with an optional detail and ends. */
 void svc_call_fail(svc_call *c, tv_status status, const char *detail);
 
-/* svc_call_fail_grpc fails with an explicit gRPC code (no tv_status fits). */
-void svc_call_fail_grpc(svc_call *c, int grpc_code, const char *detail);
+/* svc_call_fail_code fails with an explicit code (no tv_status fits). */
+void svc_call_fail_code(svc_call *c, tv_code code, const char *detail);
 
 /* svc_principal returns who is calling: the certificate's principal, or
  * CONFIG_DEV_PRINCIPAL on a plaintext listener; NULL if there is none. */

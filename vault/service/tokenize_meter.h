@@ -9,8 +9,8 @@
  * with 6+4 kept: 10^5 Luhn-valid middles) until one answers with that
  * token. Such a search mints many NEW tokens in ONE kept-characters
  * group; honest bulk work spreads its new tokens over many groups. */
-#ifndef TV_SERVER_TOKENIZE_METER_H
-#define TV_SERVER_TOKENIZE_METER_H
+#ifndef TV_SERVICE_TOKENIZE_METER_H
+#define TV_SERVICE_TOKENIZE_METER_H
 
 #include <stdatomic.h>
 #include <stdint.h>

@@ -34,13 +34,13 @@ static void audit_refusal(const tv_vault *v, const tv_call_end *end) {
   /* As svc_call names the caller: a plaintext listener's is dev:local. */
   const char *principal = end->authenticated ? end->principal : v->plaintext ? CONFIG_DEV_PRINCIPAL : "";
   (void)tv_refusal_audit_report(v->refusals, tv_method_get(end->method)->name, principal, end->peer,
-                                end->grpc_code, end->latency_us);
+                                end->code, end->latency_us);
 }
 
 void tv_vault_core_call_end(void *vault, const tv_call_end *end) {
   const tv_vault *v = vault;
   if (tv_vault_core_counts(end)) {
-    tv_metrics_call_done(v->metrics, end->method, end->grpc_code, 0, end->latency_us);
+    tv_metrics_call_done(v->metrics, end->method, end->code, 0, end->latency_us);
   }
   if (end->admission_refused) {
     tv_metrics_admission_refused(v->metrics, end->method);

@@ -2,11 +2,11 @@
  * calls it refuses before any handler runs, as the vault serves them:
  * WhoAmI names the principal and roles the policy uses, and every such call is
  * counted in the metrics next to the ones svc_call counts. */
-#ifndef TV_SERVER_VAULT_CORE_H
-#define TV_SERVER_VAULT_CORE_H
+#ifndef TV_SERVICE_VAULT_CORE_H
+#define TV_SERVICE_VAULT_CORE_H
 
 #include "vault/service/service.h"
-#include "vault/daemon/vault_open.h"
+#include "vault/service/vault.h"
 
 /* tv_vault_core_fill sets |service|'s WhoAmI handler (tv_vault_whoami:
  * audited, with roles; on a plaintext listener it reports

@@ -1,12 +1,12 @@
 /* WhoAmI: tells callers which principal the server sees for them — the
  * first thing to check when mTLS or authorisation does not behave. */
-#ifndef TV_SERVER_WHOAMI_H
-#define TV_SERVER_WHOAMI_H
+#ifndef TV_SERVICE_WHOAMI_H
+#define TV_SERVICE_WHOAMI_H
 
 #include <protobuf-c/protobuf-c.h>
 
 #include "tokenvault/v1/tokenvault.pb-c.h"
-#include "vault/server/grpc/call.h"
+#include "vault/service/call_iface.h"
 
 /* What a WhoAmI handler reports beyond the call's own identity. */
 typedef struct tv_whoami_options {

@@ -17,8 +17,8 @@
  * Defaults (config `server:` 0 or absent): TV_ADMISSION_ITEMS_PER_WORKER
  * per worker thread, and a share of physical memory for bytes
  * (tv_admission_limits_derive). */
-#ifndef TV_SERVER_ADMISSION_H
-#define TV_SERVER_ADMISSION_H
+#ifndef TV_SERVER_GRPC_ADMISSION_H
+#define TV_SERVER_GRPC_ADMISSION_H
 
 #include <pthread.h>
 #include <stddef.h>

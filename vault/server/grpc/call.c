@@ -13,7 +13,7 @@
 #include "vault/server/grpc/call_internal.h"
 #include "vault/service/limits.h"
 #include "vault/service/log.h"
-#include "vault/service/status_map.h"
+#include "vault/server/grpc/grpc_status.h"
 
 /* A batch refused by gRPC means this state machine broke its own rules
  * (two sends at once, an op after finish): crash loudly rather than leave
@@ -32,7 +32,7 @@ static uint64_t now_ns(void) {
   return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
-static void call_destroy(tv_call *call) {
+static void call_destroy(tv_grpc_call *call) {
   tv_server *server = call->server;
   tv_server_call_log(server, call);
   tv_request_cleanup(&call->request);
@@ -57,7 +57,7 @@ static void call_destroy(tv_call *call) {
   tv_server_call_released(server);
 }
 
-void tv_call_unref(tv_call *call) {
+void tv_grpc_call_unref(tv_grpc_call *call) {
   int before = atomic_fetch_sub(&call->refs, 1);
   assert(before > 0);
   if (before == 1) {
@@ -85,7 +85,7 @@ static grpc_byte_buffer *pack_message(const ProtobufCMessage *msg) {
 }
 
 static void finish_done(void *owner, int success) {
-  tv_call *call = owner;
+  tv_grpc_call *call = owner;
   (void)success; /* a failed status send means the client is gone: nothing to do */
   pthread_mutex_lock(&call->lock);
   if (call->finish_buffer != NULL) {
@@ -93,10 +93,10 @@ static void finish_done(void *owner, int success) {
     call->finish_buffer = NULL;
   }
   pthread_mutex_unlock(&call->lock);
-  tv_call_unref(call); /* the owner reference, handed to the finish batch */
+  tv_grpc_call_unref(call); /* the owner reference, handed to the finish batch */
 }
 
-static void post_finish_locked(tv_call *call) {
+static void post_finish_locked(tv_grpc_call *call) {
   grpc_op ops[3];
   memset(ops, 0, sizeof ops);
   size_t n = 0;
@@ -116,7 +116,7 @@ static void post_finish_locked(tv_call *call) {
   TV_BATCH_OK(grpc_call_start_batch(call->call, ops, n, &call->finish_tag, NULL));
 }
 
-void tv_call_finish_grpc(tv_call *call, grpc_status_code code, const char *detail,
+void tv_grpc_call_finish(tv_grpc_call *call, grpc_status_code code, const char *detail,
                          const ProtobufCMessage *response) {
   pthread_mutex_lock(&call->lock);
   if (call->finish_started) {
@@ -141,18 +141,8 @@ void tv_call_finish_grpc(tv_call *call, grpc_status_code code, const char *detai
   pthread_mutex_unlock(&call->lock);
 }
 
-void tv_call_finish(tv_call *call, tv_status status, const char *detail, const ProtobufCMessage *response) {
-  if (status == TV_OK) {
-    tv_call_finish_grpc(call, GRPC_STATUS_OK, NULL, response);
-    return;
-  }
-  char text[TV_ERROR_TEXT_BYTES_MAX];
-  snprintf(text, sizeof text, "%s: %s", tv_status_name(status), detail != NULL ? detail : tv_status_message(status));
-  tv_call_finish_grpc(call, tv_status_to_grpc(status), text, NULL);
-}
-
 static void send_done(void *owner, int success) {
-  tv_call *call = owner;
+  tv_grpc_call *call = owner;
   pthread_mutex_lock(&call->lock);
   grpc_byte_buffer_destroy(call->send_buffer);
   call->send_buffer = NULL;
@@ -166,18 +156,18 @@ static void send_done(void *owner, int success) {
   int stream_on = call->streaming && !call->finish_started;
   pthread_mutex_unlock(&call->lock);
   if (fn != NULL) {
-    fn(call, success, arg);
+    fn(&call->base, success, arg);
   }
   if (stream_on && success) {
     tv_server_stream_answered(call->server, call); /* its items leave the admission budget */
-    tv_call_post_recv(call); /* the reply is out: now read the next request */
+    tv_grpc_call_post_recv(call); /* the reply is out: now read the next request */
   } else if (stream_on) {
-    tv_call_finish_grpc(call, GRPC_STATUS_CANCELLED, "stream ended: the reply could not be sent", NULL);
+    tv_grpc_call_finish(call, GRPC_STATUS_CANCELLED, "stream ended: the reply could not be sent", NULL);
   }
-  tv_call_unref(call);
+  tv_grpc_call_unref(call);
 }
 
-tv_status tv_call_send(tv_call *call, const ProtobufCMessage *msg, tv_sent_fn on_sent, void *arg) {
+tv_status tv_grpc_call_send(tv_grpc_call *call, const ProtobufCMessage *msg, tv_sent_fn on_sent, void *arg) {
   pthread_mutex_lock(&call->lock);
   assert(!call->send_in_flight); /* the contract: wait for on_sent */
   tv_status st = TV_OK;
@@ -205,7 +195,7 @@ tv_status tv_call_send(tv_call *call, const ProtobufCMessage *msg, tv_sent_fn on
   return st;
 }
 
-void tv_call_post_recv(tv_call *call) {
+void tv_grpc_call_post_recv(tv_grpc_call *call) {
   pthread_mutex_lock(&call->lock);
   assert(call->recv_buffer == NULL);
   atomic_fetch_add(&call->refs, 1);
@@ -217,7 +207,7 @@ void tv_call_post_recv(tv_call *call) {
   pthread_mutex_unlock(&call->lock);
 }
 
-int tv_call_finish_started(tv_call *call) {
+int tv_grpc_call_finish_started(tv_grpc_call *call) {
   pthread_mutex_lock(&call->lock);
   int started = call->finish_started;
   pthread_mutex_unlock(&call->lock);
@@ -225,7 +215,7 @@ int tv_call_finish_started(tv_call *call) {
 }
 
 static void close_done(void *owner, int success) {
-  tv_call *call = owner;
+  tv_grpc_call *call = owner;
   (void)success;
   pthread_mutex_lock(&call->lock);
   call->closed = 1;
@@ -233,12 +223,12 @@ static void close_done(void *owner, int success) {
   void *arg = call->on_close_arg;
   pthread_mutex_unlock(&call->lock);
   if (fn != NULL) {
-    fn(call, arg);
+    fn(&call->base, arg);
   }
-  tv_call_unref(call);
+  tv_grpc_call_unref(call);
 }
 
-int tv_call_on_close(tv_call *call, tv_close_fn fn, void *arg) {
+int tv_grpc_call_on_close(tv_grpc_call *call, tv_close_fn fn, void *arg) {
   pthread_mutex_lock(&call->lock);
   int closed = call->closed;
   if (!closed) {
@@ -249,14 +239,14 @@ int tv_call_on_close(tv_call *call, tv_close_fn fn, void *arg) {
   return closed;
 }
 
-int tv_call_is_cancelled(tv_call *call) {
+int tv_grpc_call_is_cancelled(tv_grpc_call *call) {
   pthread_mutex_lock(&call->lock);
   int cancelled = call->closed && call->close_cancelled;
   pthread_mutex_unlock(&call->lock);
   return cancelled;
 }
 
-int64_t tv_call_deadline_ms(const tv_call *call) {
+int64_t tv_grpc_call_deadline_ms(const tv_grpc_call *call) {
   if (gpr_time_cmp(call->deadline, gpr_inf_future(call->deadline.clock_type)) == 0) {
     return INT64_MAX;
   }
@@ -264,14 +254,47 @@ int64_t tv_call_deadline_ms(const tv_call *call) {
   return (int64_t)left.tv_sec * 1000 + left.tv_nsec / 1000000;
 }
 
-const tv_identity *tv_call_identity(const tv_call *call) { return &call->identity; }
+/* The service's view of a gRPC call (vault/service/call_iface.h): the
+ * tv_call it gets is the first member of a tv_grpc_call. */
+static tv_grpc_call *grpc_call_of(tv_call *base) { return (tv_grpc_call *)(void *)base; }
 
-const tv_method *tv_call_method(const tv_call *call) { return call->method; }
+static const tv_grpc_call *grpc_call_of_const(const tv_call *base) { return (const tv_grpc_call *)(const void *)base; }
 
-const char *tv_call_peer(const tv_call *call) { return call->peer; }
+static const tv_identity *op_identity(const tv_call *base) { return &grpc_call_of_const(base)->identity; }
 
-tv_call *tv_call_new(tv_server *server, const tv_method *method, void (*accept_fn)(void *, int)) {
-  tv_call *call = calloc(1, sizeof *call);
+static const tv_method *op_method(const tv_call *base) { return grpc_call_of_const(base)->method; }
+
+static const char *op_peer(const tv_call *base) { return grpc_call_of_const(base)->peer; }
+
+static int op_is_cancelled(tv_call *base) { return tv_grpc_call_is_cancelled(grpc_call_of(base)); }
+
+static int64_t op_deadline_ms(const tv_call *base) { return tv_grpc_call_deadline_ms(grpc_call_of_const(base)); }
+
+static void op_finish(tv_call *base, tv_code code, const char *details, const ProtobufCMessage *response) {
+  tv_grpc_call_finish(grpc_call_of(base), tv_code_to_grpc(code), details, response);
+}
+
+static tv_status op_send(tv_call *base, const ProtobufCMessage *msg, tv_sent_fn on_sent, void *arg) {
+  return tv_grpc_call_send(grpc_call_of(base), msg, on_sent, arg);
+}
+
+static int op_on_close(tv_call *base, tv_close_fn fn, void *arg) {
+  return tv_grpc_call_on_close(grpc_call_of(base), fn, arg);
+}
+
+static const tv_call_ops grpc_call_ops = {
+    .identity = op_identity,
+    .method = op_method,
+    .peer = op_peer,
+    .is_cancelled = op_is_cancelled,
+    .deadline_ms = op_deadline_ms,
+    .finish = op_finish,
+    .send = op_send,
+    .on_close = op_on_close,
+};
+
+tv_grpc_call *tv_grpc_call_new(tv_server *server, const tv_method *method, void (*accept_fn)(void *, int)) {
+  tv_grpc_call *call = calloc(1, sizeof *call);
   if (call == NULL) {
     return NULL;
   }
@@ -282,6 +305,7 @@ tv_call *tv_call_new(tv_server *server, const tv_method *method, void (*accept_f
     grpc_call_details_init(&call->details);
   }
   pthread_mutex_init(&call->lock, NULL);
+  call->base.ops = &grpc_call_ops;
   call->accept_tag = (tv_tag){accept_fn, call};
   call->close_tag = (tv_tag){close_done, call};
   call->send_tag = (tv_tag){send_done, call};
@@ -290,7 +314,7 @@ tv_call *tv_call_new(tv_server *server, const tv_method *method, void (*accept_f
   return call;
 }
 
-void tv_call_free_unaccepted(tv_call *call) {
+void tv_grpc_call_free_unaccepted(tv_grpc_call *call) {
   assert(atomic_load(&call->refs) == 0);
   grpc_metadata_array_destroy(&call->request_md);
   if (call->method == NULL) {
@@ -306,7 +330,7 @@ void tv_call_free_unaccepted(tv_call *call) {
   free(call);
 }
 
-void tv_call_start(tv_call *call) {
+void tv_grpc_call_start(tv_grpc_call *call) {
   call->start_ns = now_ns();
   tv_identity_from_call(call->call, &call->identity);
   char *peer = grpc_call_get_peer(call->call);
@@ -320,4 +344,4 @@ void tv_call_start(tv_call *call) {
   TV_BATCH_OK(grpc_call_start_batch(call->call, &op, 1, &call->close_tag, NULL));
 }
 
-uint64_t tv_call_latency_us(const tv_call *call) { return (now_ns() - call->start_ns) / 1000u; }
+uint64_t tv_grpc_call_latency_us(const tv_grpc_call *call) { return (now_ns() - call->start_ns) / 1000u; }

@@ -1,6 +1,6 @@
 /* The call object as the server core sees it (not for handlers). */
-#ifndef TV_SERVER_CALL_INTERNAL_H
-#define TV_SERVER_CALL_INTERNAL_H
+#ifndef TV_SERVER_GRPC_CALL_INTERNAL_H
+#define TV_SERVER_GRPC_CALL_INTERNAL_H
 
 #include <pthread.h>
 #include <stdatomic.h>
@@ -9,6 +9,7 @@
 #include <grpc/grpc.h>
 
 #include "vault/server/grpc/call.h"
+#include "vault/server/grpc/identity.h"
 #include "vault/server/grpc/request_decode.h"
 
 typedef struct tv_server tv_server;
@@ -19,7 +20,8 @@ typedef struct tv_tag {
   void *owner;
 } tv_tag;
 
-struct tv_call {
+struct tv_grpc_call {
+  tv_call base; /* first: what handlers get (vault/service/call_iface.h) */
   tv_server *server;
   const tv_method *method; /* NULL for the generic (unknown method) request */
   grpc_call *call;
@@ -64,38 +66,38 @@ struct tv_call {
   void *on_close_arg;
 };
 
-/* tv_call_new allocates a call object for one request of |method| (NULL:
+/* tv_grpc_call_new allocates a call object for one request of |method| (NULL:
  * generic) with |accept_fn| as its accept tag. NULL if out of memory. */
-tv_call *tv_call_new(tv_server *server, const tv_method *method, void (*accept_fn)(void *, int));
+tv_grpc_call *tv_grpc_call_new(tv_server *server, const tv_method *method, void (*accept_fn)(void *, int));
 
-/* tv_call_free_unaccepted frees a call whose request never matched a call. */
-void tv_call_free_unaccepted(tv_call *call);
+/* tv_grpc_call_free_unaccepted frees a call whose request never matched a call. */
+void tv_grpc_call_free_unaccepted(tv_grpc_call *call);
 
-/* tv_call_start runs once the request matched: records identity and start
+/* tv_grpc_call_start runs once the request matched: records identity and start
  * time, takes the owner reference and posts RECV_CLOSE_ON_SERVER. */
-void tv_call_start(tv_call *call);
+void tv_grpc_call_start(tv_grpc_call *call);
 
-/* tv_call_post_recv posts RECV_MESSAGE into |call->recv_buffer| with
+/* tv_grpc_call_post_recv posts RECV_MESSAGE into |call->recv_buffer| with
  * |call->recv_tag| (bidi streams; one receive in flight at a time). */
-void tv_call_post_recv(tv_call *call);
+void tv_grpc_call_post_recv(tv_grpc_call *call);
 
-/* tv_call_unref drops one reference (e.g. of a completed receive). */
-void tv_call_unref(tv_call *call);
+/* tv_grpc_call_unref drops one reference (e.g. of a completed receive). */
+void tv_grpc_call_unref(tv_grpc_call *call);
 
-/* tv_call_finish_started returns 1 once the call is being finished. */
-int tv_call_finish_started(tv_call *call);
+/* tv_grpc_call_finish_started returns 1 once the call is being finished. */
+int tv_grpc_call_finish_started(tv_grpc_call *call);
 
-/* tv_call_latency_us returns the microseconds since tv_call_start. */
-uint64_t tv_call_latency_us(const tv_call *call);
+/* tv_grpc_call_latency_us returns the microseconds since tv_grpc_call_start. */
+uint64_t tv_grpc_call_latency_us(const tv_grpc_call *call);
 
 /* tv_server_call_log writes the call's log line and tells the service's
  * on_call_end when its last reference goes; tv_server_call_released then
  * tells shutdown one call fewer is alive (both in server.c). */
-void tv_server_call_log(tv_server *server, tv_call *call);
+void tv_server_call_log(tv_server *server, tv_grpc_call *call);
 void tv_server_call_released(tv_server *server);
 
 /* tv_server_stream_answered returns a stream message's admission
  * reservation once its reply is sent (an idle stream holds none). */
-void tv_server_stream_answered(tv_server *server, tv_call *call);
+void tv_server_stream_answered(tv_server *server, tv_grpc_call *call);
 
 #endif

@@ -130,7 +130,7 @@ void tv_health_check(void *impl, tv_call *call, const ProtobufCMessage *request)
   tv_health *h = impl;
   const Grpc__Health__V1__HealthCheckRequest *req = (const Grpc__Health__V1__HealthCheckRequest *)request;
   if (!service_known(req->service)) {
-    tv_call_finish_grpc(call, GRPC_STATUS_NOT_FOUND, "unknown service name", NULL);
+    tv_call_finish_code(call, TV_CODE_NOT_FOUND, "unknown service name", NULL);
     return;
   }
   Grpc__Health__V1__HealthCheckResponse resp = GRPC__HEALTH__V1__HEALTH_CHECK_RESPONSE__INIT;
@@ -153,7 +153,7 @@ static void watch_closed(tv_call *call, void *arg) {
     }
   }
   if (found) {
-    tv_call_finish_grpc(call, GRPC_STATUS_CANCELLED, "watch ended by the client", NULL);
+    tv_call_finish_code(call, TV_CODE_CANCELLED, "watch ended by the client", NULL);
   }
   pthread_mutex_unlock(&h->lock);
 }
@@ -168,15 +168,15 @@ void tv_health_watch(void *impl, tv_call *call, const ProtobufCMessage *request)
   if (h->shutting_down) {
     tv_call_finish(call, TV_OK, NULL, &resp.base); /* last status, then the end */
   } else if (h->watchers_count == TV_HEALTH_WATCHERS_MAX) {
-    tv_call_finish_grpc(call, GRPC_STATUS_RESOURCE_EXHAUSTED,
+    tv_call_finish_code(call, TV_CODE_RESOURCE_EXHAUSTED,
                         "too many health watchers (TV_HEALTH_WATCHERS_MAX); poll with Check", NULL);
   } else if (tv_call_on_close(call, watch_closed, h) != 0) {
-    tv_call_finish_grpc(call, GRPC_STATUS_CANCELLED, "watch ended by the client", NULL);
+    tv_call_finish_code(call, TV_CODE_CANCELLED, "watch ended by the client", NULL);
   } else {
     tv_health_watcher *w = &h->watchers[h->watchers_count];
     *w = (tv_health_watcher){.call = call};
     if (watch_send(h, w, resp.status) != 0) {
-      tv_call_finish_grpc(call, GRPC_STATUS_INTERNAL, "could not send the health status", NULL);
+      tv_call_finish_code(call, TV_CODE_INTERNAL, "could not send the health status", NULL);
     } else {
       h->watchers_count++;
     }

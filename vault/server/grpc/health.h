@@ -5,13 +5,13 @@
  * calls cannot be answered (tv_health_set_readiness): Check asks it each
  * time; each Watch stream is sent the new status when it changes (looked
  * at every TV_HEALTH_WATCH_POLL_MS by a thread running tv_health_poll). */
-#ifndef TV_SERVER_HEALTH_H
-#define TV_SERVER_HEALTH_H
+#ifndef TV_SERVER_GRPC_HEALTH_H
+#define TV_SERVER_GRPC_HEALTH_H
 
 #include <pthread.h>
 #include <stddef.h>
 
-#include "vault/server/grpc/call.h"
+#include "vault/service/call_iface.h"
 #include "vault/util/status.h"
 
 /* Watch streams held open at once; beyond it Watch answers

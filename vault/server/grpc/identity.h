@@ -1,21 +1,12 @@
-/* Who is calling: the principal named by the client certificate that the
- * TLS handshake verified, read from the call's grpc_auth_context. */
-#ifndef TV_SERVER_IDENTITY_H
-#define TV_SERVER_IDENTITY_H
+/* Who is calling (tv_identity, vault/service/identity.h), read from a gRPC
+ * call's grpc_auth_context: the principal named by the client certificate
+ * that the TLS handshake verified. */
+#ifndef TV_SERVER_GRPC_IDENTITY_H
+#define TV_SERVER_GRPC_IDENTITY_H
 
 #include <grpc/grpc.h>
 
-#include "vault/service/limits.h"
-
-typedef struct tv_identity {
-  char principal[TV_PRINCIPAL_BYTES_MAX + 1]; /* "" when unauthenticated */
-  const char *source;    /* "san_uri", "san_dns", "cn", "none" or "refused" (static) */
-  const char *transport; /* "tls" or "insecure" (static) */
-  int authenticated;
-  /* A verified certificate whose name the vault will not use: why (""
-   * otherwise). The call is then refused UNAUTHENTICATED with this. */
-  char refusal[160];
-} tv_identity;
+#include "vault/service/identity.h"
 
 /* tv_identity_from_call fills |out| for |call|. The principal of a
  * verified client certificate is its SAN URI, else its SAN DNS name

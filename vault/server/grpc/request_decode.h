@@ -2,8 +2,8 @@
  * network become a protobuf-c message only after a structural scan of the
  * wire format, a bounded-memory unpack, and checks of every field against
  * vault/server/limits.h. Free of gRPC so it can be unit-tested and fuzzed. */
-#ifndef TV_SERVER_REQUEST_DECODE_H
-#define TV_SERVER_REQUEST_DECODE_H
+#ifndef TV_SERVER_GRPC_REQUEST_DECODE_H
+#define TV_SERVER_GRPC_REQUEST_DECODE_H
 
 #include <stddef.h>
 #include <stdint.h>

@@ -18,6 +18,7 @@
 
 #include "vault/server/grpc/admission.h"
 #include "vault/server/grpc/call_internal.h"
+#include "vault/server/grpc/grpc_status.h"
 #include "vault/server/grpc/health.h"
 #include "vault/service/limits.h"
 #include "vault/service/log.h"
@@ -77,23 +78,23 @@ static void shutdown_notified(void *owner, int success) {
 
 /* The code a call ended with: the one it was finished with, else
  * CANCELLED (the client went away or the server cancelled it). */
-static int call_end_code(const tv_call *call) {
+static int call_end_code(const tv_grpc_call *call) {
   return call->finish_started ? (int)call->finish_code : (int)GRPC_STATUS_CANCELLED;
 }
 
-static void report_call_end(tv_server *s, const tv_call *call) {
+static void report_call_end(tv_server *s, const tv_grpc_call *call) {
   if (s->service.on_call_end == NULL || call->method == NULL) {
     return; /* unknown methods have no row to count them under */
   }
-  tv_call_end end = {.method = call->method->id, .grpc_code = call_end_code(call), .handled = call->handled,
-                     .latency_us = tv_call_latency_us(call), .authenticated = call->identity.authenticated,
+  tv_call_end end = {.method = call->method->id, .code = call_end_code(call), .handled = call->handled,
+                     .latency_us = tv_grpc_call_latency_us(call), .authenticated = call->identity.authenticated,
                      .principal = call->identity.principal, .peer = call->peer,
                      .admission_refused = call->admission_refused};
   s->service.on_call_end(s->service.on_call_end_ctx, &end);
 }
 
 /* Returns what the call (or a stream's current message) held in flight. */
-static void admission_release(tv_server *s, tv_call *call) {
+static void admission_release(tv_server *s, tv_grpc_call *call) {
   if (call->admitted_items != 0 || call->admitted_bytes != 0) {
     tv_admission_leave(&s->admission, call->admitted_items, call->admitted_bytes);
     call->admitted_items = 0;
@@ -101,9 +102,9 @@ static void admission_release(tv_server *s, tv_call *call) {
   }
 }
 
-void tv_server_stream_answered(tv_server *s, tv_call *call) { admission_release(s, call); }
+void tv_server_stream_answered(tv_server *s, tv_grpc_call *call) { admission_release(s, call); }
 
-void tv_server_call_log(tv_server *s, tv_call *call) {
+void tv_server_call_log(tv_server *s, tv_grpc_call *call) {
   admission_release(s, call); /* the last reference: the call is being freed */
   report_call_end(s, call);
   tv_log_line line;
@@ -113,7 +114,7 @@ void tv_server_call_log(tv_server *s, tv_call *call) {
   tv_log_str(&line, "peer", call->peer);
   tv_log_int(&line, "code", call->finish_started ? (int64_t)call->finish_code : -1);
   tv_log_int(&line, "cancelled", call->closed && call->close_cancelled);
-  tv_log_int(&line, "latency_us", (int64_t)tv_call_latency_us(call));
+  tv_log_int(&line, "latency_us", (int64_t)tv_grpc_call_latency_us(call));
   tv_log_end(&line);
 }
 
@@ -138,7 +139,7 @@ static void registered_accepted(void *owner, int success);
 static void generic_accepted(void *owner, int success);
 
 static void request_registered(tv_server *s, const tv_method *method) {
-  tv_call *call = tv_call_new(s, method, registered_accepted);
+  tv_grpc_call *call = tv_grpc_call_new(s, method, registered_accepted);
   if (call == NULL) {
     tv_log_message("error", "request_call", "out of memory: one fewer outstanding request for a method");
     return;
@@ -150,12 +151,12 @@ static void request_registered(tv_server *s, const tv_method *method) {
                                                             &call->deadline, &call->request_md, payload, s->cq,
                                                             s->cq, &call->accept_tag);
   if (err != GRPC_CALL_OK) {
-    tv_call_free_unaccepted(call); /* the server is shutting down */
+    tv_grpc_call_free_unaccepted(call); /* the server is shutting down */
   }
 }
 
 static void request_generic(tv_server *s) {
-  tv_call *call = tv_call_new(s, NULL, generic_accepted);
+  tv_grpc_call *call = tv_grpc_call_new(s, NULL, generic_accepted);
   if (call == NULL) {
     tv_log_message("error", "request_call", "out of memory: unknown methods will wait for their deadline");
     return;
@@ -164,16 +165,16 @@ static void request_generic(tv_server *s) {
       grpc_server_request_call(s->server, &call->call, &call->details, &call->request_md, s->cq, s->cq,
                                &call->accept_tag);
   if (err != GRPC_CALL_OK) {
-    tv_call_free_unaccepted(call);
+    tv_grpc_call_free_unaccepted(call);
   }
 }
 
 /* Unknown method: answered on the polling thread, it costs nothing. */
 static void generic_accepted(void *owner, int success) {
-  tv_call *call = owner;
+  tv_grpc_call *call = owner;
   tv_server *s = call->server;
   if (!success) {
-    tv_call_free_unaccepted(call);
+    tv_grpc_call_free_unaccepted(call);
     return;
   }
   call_accepted(s);
@@ -181,16 +182,16 @@ static void generic_accepted(void *owner, int success) {
     request_generic(s);
   }
   call->deadline = call->details.deadline;
-  tv_call_start(call);
+  tv_grpc_call_start(call);
   char detail[TV_ERROR_TEXT_BYTES_MAX];
   grpc_slice m = call->details.method;
   snprintf(detail, sizeof detail, "unknown method %.*s", (int)(GRPC_SLICE_LENGTH(m) < 128 ? GRPC_SLICE_LENGTH(m) : 128),
            (const char *)GRPC_SLICE_START_PTR(m));
-  tv_call_finish_grpc(call, GRPC_STATUS_UNIMPLEMENTED, detail, NULL);
+  tv_grpc_call_finish(call, GRPC_STATUS_UNIMPLEMENTED, detail, NULL);
 }
 
 /* Copies the received payload out of gRPC's byte buffer and decodes it. */
-static tv_status decode_payload(tv_call *call, char *out_err, size_t out_err_len) {
+static tv_status decode_payload(tv_grpc_call *call, char *out_err, size_t out_err_len) {
   if (call->payload == NULL) { /* the client sent no message */
     return tv_request_decode(&call->request, call->method, NULL, 0, out_err, out_err_len);
   }
@@ -212,26 +213,26 @@ static tv_status decode_payload(tv_call *call, char *out_err, size_t out_err_len
 /* Worker thread: decode, validate, hand to the method's handler. For a
  * bidi stream this runs once per received message (|end_of_stream| when the
  * client half-closed: the handler gets NULL). */
-static void handle_request(tv_call *call, int end_of_stream) {
+static void handle_request(tv_grpc_call *call, int end_of_stream) {
   const tv_handler *handler = &call->server->service.handlers[call->method->id];
-  if (tv_call_deadline_ms(call) <= 0) {
-    tv_call_finish_grpc(call, GRPC_STATUS_DEADLINE_EXCEEDED, "deadline passed before the call was handled", NULL);
+  if (tv_grpc_call_deadline_ms(call) <= 0) {
+    tv_grpc_call_finish(call, GRPC_STATUS_DEADLINE_EXCEEDED, "deadline passed before the call was handled", NULL);
     return;
   }
   if (end_of_stream) {
     call->handled = 1;
-    handler->fn(handler->impl, call, NULL);
+    handler->fn(handler->impl, &call->base, NULL);
     return;
   }
   char err[TV_ERROR_TEXT_BYTES_MAX];
   tv_status st = decode_payload(call, err, sizeof err);
   if (st != TV_OK) {
-    tv_call_finish(call, st, err, NULL);
+    tv_call_finish(&call->base, st, err, NULL);
   } else if (handler->fn == NULL) {
-    tv_call_finish(call, TV_E_SERVER_UNIMPLEMENTED, TV_NOT_WIRED, NULL);
+    tv_call_finish(&call->base, TV_E_SERVER_UNIMPLEMENTED, TV_NOT_WIRED, NULL);
   } else {
     call->handled = 1;
-    handler->fn(handler->impl, call, call->request.msg);
+    handler->fn(handler->impl, &call->base, call->request.msg);
   }
 }
 
@@ -247,7 +248,7 @@ static int admission_exempt(const tv_method *m) {
 
 /* Polling thread: counts the request's items on the wire (a copy of at
  * most TV_MESSAGE_BYTES_MAX bytes) and reserves them and its bytes. */
-static tv_status admit(tv_call *call, int force) {
+static tv_status admit(tv_grpc_call *call, int force) {
   grpc_byte_buffer *bb = call->payload;
   size_t items = 1;
   size_t bytes = bb != NULL ? grpc_byte_buffer_length(bb) : 0;
@@ -264,7 +265,7 @@ static tv_status admit(tv_call *call, int force) {
   tv_status st = tv_admission_enter(&call->server->admission, items, bytes, force, err, sizeof err);
   if (st != TV_OK) {
     call->admission_refused = 1;
-    tv_call_finish(call, st, err, NULL);
+    tv_call_finish(&call->base, st, err, NULL);
     return st;
   }
   call->admitted_items = items;
@@ -276,17 +277,17 @@ static tv_status admit(tv_call *call, int force) {
  * previous request was answered before this receive was posted, so its
  * memory goes now: one request per stream is alive at a time. */
 static void stream_received(void *owner, int success) {
-  tv_call *call = owner;
+  tv_grpc_call *call = owner;
   grpc_byte_buffer *bb = call->recv_buffer;
   call->recv_buffer = NULL;
   tv_request_cleanup(&call->request);
   admission_release(call->server, call); /* normally done when its reply was sent */
-  if (tv_call_finish_started(call)) {
+  if (tv_grpc_call_finish_started(call)) {
     if (bb != NULL) {
       grpc_byte_buffer_destroy(bb);
     }
   } else if (!success) {
-    tv_call_finish_grpc(call, GRPC_STATUS_CANCELLED, "stream failed while reading", NULL);
+    tv_grpc_call_finish(call, GRPC_STATUS_CANCELLED, "stream failed while reading", NULL);
   } else {
     call->payload = bb;
     if (bb != NULL) { /* counted, never refused mid-stream (admission.h) */
@@ -294,35 +295,35 @@ static void stream_received(void *owner, int success) {
     }
     tv_status st = tv_workers_submit(call->server->workers, bb != NULL ? dispatch_job : end_of_stream_job, call);
     if (st != TV_OK) {
-      tv_call_finish(call, st, NULL, NULL);
+      tv_call_finish(&call->base, st, NULL, NULL);
     }
   }
-  tv_call_unref(call);
+  tv_grpc_call_unref(call);
 }
 
 /* A bidi call: read its first message, if anyone handles the method. */
-static tv_status start_stream(tv_call *call) {
+static tv_status start_stream(tv_grpc_call *call) {
   if (call->server->service.handlers[call->method->id].fn == NULL) {
     return TV_E_SERVER_UNIMPLEMENTED;
   }
   call->streaming = 1;
   call->recv_tag = (tv_tag){stream_received, call};
-  tv_call_post_recv(call);
+  tv_grpc_call_post_recv(call);
   return TV_OK;
 }
 
 static void registered_accepted(void *owner, int success) {
-  tv_call *call = owner;
+  tv_grpc_call *call = owner;
   tv_server *s = call->server;
   if (!success) {
-    tv_call_free_unaccepted(call);
+    tv_grpc_call_free_unaccepted(call);
     return;
   }
   call_accepted(s);
   if (!atomic_load(&s->shutting_down)) {
     request_registered(s, call->method);
   }
-  tv_call_start(call);
+  tv_grpc_call_start(call);
   tv_status st = TV_E_SERVER_SHUTTING_DOWN;
   if (!atomic_load(&s->shutting_down)) {
     st = call->method->kind == TV_METHOD_BIDI_STREAMING ? start_stream(call)
@@ -336,9 +337,9 @@ static void registered_accepted(void *owner, int success) {
     }
   }
   if (st == TV_E_SERVER_UNIMPLEMENTED) {
-    tv_call_finish(call, st, TV_NOT_WIRED, NULL);
+    tv_call_finish(&call->base, st, TV_NOT_WIRED, NULL);
   } else if (st != TV_OK) {
-    tv_call_finish(call, st, NULL, NULL);
+    tv_call_finish(&call->base, st, NULL, NULL);
   }
 }
 

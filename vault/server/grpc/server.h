@@ -2,8 +2,8 @@
  * polled by a few threads, every method of vault/server/methods.h
  * registered, a generic request answering UNIMPLEMENTED for the rest, and a
  * worker pool that runs handlers. */
-#ifndef TV_SERVER_SERVER_H
-#define TV_SERVER_SERVER_H
+#ifndef TV_SERVER_GRPC_SERVER_H
+#define TV_SERVER_GRPC_SERVER_H
 
 #include <stddef.h>
 

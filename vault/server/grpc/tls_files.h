@@ -1,8 +1,8 @@
 /* The PEM files of the server's mTLS setup, read once at start. The private
  * key lives in locked, non-dumpable memory and is wiped as soon as gRPC has
  * its own copy. */
-#ifndef TV_SERVER_TLS_FILES_H
-#define TV_SERVER_TLS_FILES_H
+#ifndef TV_SERVER_GRPC_TLS_FILES_H
+#define TV_SERVER_GRPC_TLS_FILES_H
 
 #include <stddef.h>
 

@@ -3,8 +3,8 @@
  * every TLS handshake; the callback hands over a staged config once and
  * "unchanged" otherwise. Connections made before keep the certificate
  * they were made with. */
-#ifndef TV_SERVER_TLS_RELOAD_H
-#define TV_SERVER_TLS_RELOAD_H
+#ifndef TV_SERVER_GRPC_TLS_RELOAD_H
+#define TV_SERVER_GRPC_TLS_RELOAD_H
 
 #include <stddef.h>
 

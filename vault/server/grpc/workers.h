@@ -1,8 +1,8 @@
 /* A fixed pool of worker threads with a bounded job queue. Handlers run
  * here, never on a polling thread, so a slow handler (HSM, fsync) never
  * stalls network I/O. */
-#ifndef TV_SERVER_WORKERS_H
-#define TV_SERVER_WORKERS_H
+#ifndef TV_SERVER_GRPC_WORKERS_H
+#define TV_SERVER_GRPC_WORKERS_H
 
 #include <stddef.h>
 

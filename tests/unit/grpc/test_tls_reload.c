@@ -13,7 +13,7 @@
 #include <openssl/pem.h>
 #include <openssl/x509.h>
 
-#include "vault/server/tls_reload.h"
+#include "vault/server/grpc/tls_reload.h"
 
 typedef struct pem_pair {
   char cert[4096];

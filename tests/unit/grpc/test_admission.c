@@ -12,9 +12,9 @@
 #include <cmocka.h>
 
 #include "tokenvault/v1/tokenvault.pb-c.h"
-#include "vault/server/admission.h"
-#include "vault/server/limits.h"
-#include "vault/server/wire_scan.h"
+#include "vault/server/grpc/admission.h"
+#include "vault/service/limits.h"
+#include "vault/server/grpc/wire_scan.h"
 
 static void test_items_budget(void **state) {
   (void)state;

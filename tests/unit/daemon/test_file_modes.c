@@ -13,7 +13,7 @@
 
 #include <cmocka.h>
 
-#include "vault/server/file_modes.h"
+#include "vault/daemon/file_modes.h"
 
 static const tv_mode_owner self = {.uid = 1000, .gid = 1000};
 

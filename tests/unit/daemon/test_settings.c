@@ -12,7 +12,7 @@
 
 #include <cmocka.h>
 
-#include "vault/server/settings.h"
+#include "vault/daemon/settings.h"
 
 static const char base_yaml[] =
     "listen: 0.0.0.0:7443\n"

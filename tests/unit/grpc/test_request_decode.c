@@ -11,8 +11,8 @@
 #include <cmocka.h>
 
 #include "tokenvault/v1/tokenvault.pb-c.h"
-#include "vault/server/limits.h"
-#include "vault/server/request_decode.h"
+#include "vault/service/limits.h"
+#include "vault/server/grpc/request_decode.h"
 
 typedef struct packed {
   uint8_t *data;

@@ -16,7 +16,7 @@
 
 #include "hsm/dev_init.h"
 #include "tests/unit/engine/engine_test_util.h"
-#include "vault/server/rotation_worker.h"
+#include "vault/service/rotation_worker.h"
 
 static const char *const names[] = {"pan", "pan_nc", "iban", "ssn", "acct", "gen"};
 

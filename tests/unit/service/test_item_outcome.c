@@ -6,7 +6,7 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "vault/server/item_outcome.h"
+#include "vault/service/item_outcome.h"
 
 static void test_classes(void **state) {
   (void)state;

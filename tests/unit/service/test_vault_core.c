@@ -13,9 +13,9 @@
 #include <cmocka.h>
 
 #include "vault/config/config.h"
-#include "vault/server/metrics.h"
-#include "vault/server/vault_core.h"
-#include "vault/server/whoami_vault.h"
+#include "vault/service/metrics.h"
+#include "vault/service/vault_core.h"
+#include "vault/service/whoami_vault.h"
 
 static long long sample(const char *text, const char *series) {
   size_t n = strlen(series);
@@ -55,13 +55,13 @@ static void test_call_end_counts_into_registry(void **state) {
   tv_vault v;
   memset(&v, 0, sizeof v);
   assert_int_equal(tv_metrics_new(&v.metrics), TV_OK);
-  tv_vault_core_call_end(&v, &(tv_call_end){.method = TV_METHOD_HEALTH_CHECK, .grpc_code = 0, .handled = 1,
+  tv_vault_core_call_end(&v, &(tv_call_end){.method = TV_METHOD_HEALTH_CHECK, .code = 0, .handled = 1,
                                             .latency_us = 50});
-  tv_vault_core_call_end(&v, &(tv_call_end){.method = TV_METHOD_HEALTH_WATCH, .grpc_code = 1, .handled = 1,
+  tv_vault_core_call_end(&v, &(tv_call_end){.method = TV_METHOD_HEALTH_WATCH, .code = 1, .handled = 1,
                                             .latency_us = 2000000});
-  tv_vault_core_call_end(&v, &(tv_call_end){.method = TV_METHOD_TOKENIZE, .grpc_code = 3, .handled = 0,
+  tv_vault_core_call_end(&v, &(tv_call_end){.method = TV_METHOD_TOKENIZE, .code = 3, .handled = 0,
                                             .latency_us = 10});
-  tv_vault_core_call_end(&v, &(tv_call_end){.method = TV_METHOD_TOKENIZE, .grpc_code = 0, .handled = 1,
+  tv_vault_core_call_end(&v, &(tv_call_end){.method = TV_METHOD_TOKENIZE, .code = 0, .handled = 1,
                                             .latency_us = 10});
   char *text = render(v.metrics);
   assert_int_equal(sample(text, "tokenvault_calls_total{method=\"Health.Check\",code=\"OK\"}"), 1);

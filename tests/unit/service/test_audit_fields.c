@@ -8,7 +8,7 @@
 
 #include <cmocka.h>
 
-#include "vault/server/audit_fields.h"
+#include "vault/service/audit_fields.h"
 
 static const char call_line[] =
     "{\"seq\":42,\"type\":\"call\",\"time_ms\":1700000000000,\"principal\":\"spiffe://crm\","

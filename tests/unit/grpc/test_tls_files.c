@@ -11,8 +11,8 @@
 
 #include <cmocka.h>
 
-#include "vault/server/limits.h"
-#include "vault/server/tls_files.h"
+#include "vault/service/limits.h"
+#include "vault/server/grpc/tls_files.h"
 
 static char dir[] = "/tmp/tv-tls-files-XXXXXX";
 

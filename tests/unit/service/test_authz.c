@@ -6,7 +6,7 @@
 
 #include <cmocka.h>
 
-#include "vault/server/authz.h"
+#include "vault/service/authz.h"
 
 static void expect(tv_method_id id, int full, tv_permission want) {
   tv_permission got = TV_PERM_COUNT;

@@ -8,7 +8,7 @@
 
 #include <cmocka.h>
 
-#include "vault/server/status_map.h"
+#include "vault/server/grpc/grpc_status.h"
 
 static void test_ok_is_ok(void **state) {
   (void)state;

@@ -16,7 +16,7 @@
 
 #include <cmocka.h>
 
-#include "vault/server/metrics_http.h"
+#include "vault/daemon/metrics_http.h"
 
 typedef struct fake {
   int ready;

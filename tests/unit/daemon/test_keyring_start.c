@@ -10,7 +10,7 @@
 
 #include <cmocka.h>
 
-#include "vault/server/keyring_start.h"
+#include "vault/daemon/keyring_start.h"
 
 static char why[1024];
 

@@ -16,7 +16,7 @@
 #include <cmocka.h>
 
 #include "tests/unit/audit/audit_test_util.h"
-#include "vault/server/readiness.h"
+#include "vault/service/readiness.h"
 
 /* Captures this process's stderr (the JSON log) into a file. */
 typedef struct captured {

@@ -9,7 +9,7 @@
 
 #include <cmocka.h>
 
-#include "vault/server/workers.h"
+#include "vault/server/grpc/workers.h"
 
 static atomic_int ran;
 static pthread_mutex_t gate = PTHREAD_MUTEX_INITIALIZER;

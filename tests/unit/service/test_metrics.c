@@ -13,7 +13,7 @@
 
 #include <cmocka.h>
 
-#include "vault/server/metrics.h"
+#include "vault/service/metrics.h"
 
 static char *render(const tv_metrics *m) {
   tv_metrics_text t = {0};

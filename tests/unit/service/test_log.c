@@ -10,7 +10,7 @@
 
 #include <cmocka.h>
 
-#include "vault/server/log.h"
+#include "vault/service/log.h"
 
 /* Runs |fn| with stderr redirected to a pipe; returns what it wrote. */
 static size_t capture(void (*fn)(void), char *out, size_t out_len) {

@@ -8,7 +8,7 @@
 
 #include <cmocka.h>
 
-#include "vault/server/methods.h"
+#include "vault/service/methods.h"
 
 static void test_rows_in_order_and_findable(void **state) {
   (void)state;

@@ -8,7 +8,7 @@
 
 #include <cmocka.h>
 
-#include "vault/server/options.h"
+#include "vault/daemon/options.h"
 
 static tv_status parse(tv_options *o, char *err, size_t err_len, int argc, char **argv) {
   return tv_options_parse(o, argc, argv, err, err_len);
