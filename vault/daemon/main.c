@@ -1,7 +1,7 @@
 /* tokenvaultd — the tokenisation vault's gRPC server.
  *
  * Opens the vault (HSM, keyring, store, engine, audit log, policy; see
- * vault/server/vault_open.h) from the settings (vault/server/settings.h)
+ * vault/daemon/vault_open.h) from the settings (vault/daemon/settings.h)
  * and serves it through the engine adapter (engine_service.h). SIGHUP
  * re-reads the config file's roles, principals and limits (reload.c);
  * SIGUSR1 takes an online backup (backup_worker.h). */

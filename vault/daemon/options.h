@@ -8,7 +8,7 @@
 
 typedef struct tv_options {
   /* NULL: not given on the command line (the config file's value, or a
-   * default, applies: see vault/server/settings.h). */
+   * default, applies: see vault/daemon/settings.h). */
   const char *listen;
   const char *tls_cert; /* paths: all three or none */
   const char *tls_key;
@@ -25,7 +25,7 @@ typedef struct tv_options {
   const char *hsm_pin_env;
   int init; /* create the keyring if it does not exist */
   const char *metrics_listen; /* NULL: the config's metrics.listen */
-  int allow_insecure_permissions; /* see vault/server/file_modes.h */
+  int allow_insecure_permissions; /* see vault/daemon/file_modes.h */
 } tv_options;
 
 #define TV_LISTEN_DEFAULT "127.0.0.1:7443"

@@ -1,4 +1,4 @@
-/* What tokenvaultd runs with: the command line (vault/server/options.h)
+/* What tokenvaultd runs with: the command line (vault/daemon/options.h)
  * merged with the YAML configuration (vault/config/config.h).
  *
  * Precedence: a flag given on the command line wins over the file's value
@@ -47,9 +47,9 @@ typedef struct tv_settings {
   const char *kek_label;
   const char *mac_label;
   const char *metrics_listen; /* "": no metrics port */
-  int allow_insecure_permissions; /* vault/server/file_modes.h */
+  int allow_insecure_permissions; /* vault/daemon/file_modes.h */
   /* The transport's limits (config `server:` block; defaults without a
-   * config): see vault/server/admission.h. 0: derived from the machine. */
+   * config): see vault/server/grpc/admission.h. 0: derived from the machine. */
   uint32_t handshake_timeout_ms;
   uint64_t items_in_flight_max;
   uint64_t request_bytes_in_flight_max;

@@ -1,5 +1,5 @@
 /* The engine adapter: fills a tv_service with handlers that serve every
- * data and key method on an open tv_vault (vault/server/vault_open.h).
+ * data and key method on an open tv_vault (vault/daemon/vault_open.h).
  *
  * Data methods (data_service.c): Tokenize (asynchronous: the call is
  * answered from the engine's durable-write completion), Detokenize (FULL,
@@ -9,7 +9,7 @@
  * a whole — unknown namespace — ends the stream with that status). Key methods
  * (key_service.c): ListKeys, RotateDataKey, ProposeKekRotation,
  * ApproveKekRotation, GetRotationStatus. Every call is audited before it
- * is answered (vault/server/svc_call.h).
+ * is answered (vault/service/svc_call.h).
  *
  * An unknown namespace fails the whole call NOT_FOUND
  * ("ENGINE_NAMESPACE: unknown namespace 'x'"): the request is well formed,
@@ -20,7 +20,7 @@
  * Audit methods (audit_service.c): VerifyAudit, ReadAudit.
  *
  * Every handler checks the caller against the policy before any engine
- * work (vault/server/authz.h has the method -> permission table). */
+ * work (vault/service/authz.h has the method -> permission table). */
 #ifndef TV_SERVICE_ENGINE_SERVICE_H
 #define TV_SERVICE_ENGINE_SERVICE_H
 
@@ -28,7 +28,7 @@
 #include "vault/service/vault.h"
 
 /* tv_engine_service_fill sets |service|'s data, key and audit handlers,
- * its WhoAmI and its call accounting (vault/server/vault_core.h) to serve
+ * its WhoAmI and its call accounting (vault/service/vault_core.h) to serve
  * |vault|, which must stay open until the server has stopped. */
 void tv_engine_service_fill(tv_service *service, tv_vault *vault);
 

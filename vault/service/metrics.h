@@ -57,7 +57,7 @@ void tv_metrics_call_done(tv_metrics *m, tv_method_id method, int code, uint64_t
  * code pairs seen so far), and the item counters and latency histograms of
  * every method (zeros included, so a dashboard sees a method before its
  * first call) to |out|. Health and WhoAmI are counted too (by
- * vault/server/vault_core.h), so their zeros mean "not called". */
+ * vault/service/vault_core.h), so their zeros mean "not called". */
 /* tv_metrics_admission_refused counts a call of |method| refused by
  * admission control (server busy), rendered as
  * tokenvault_admission_refused_total{method}. */

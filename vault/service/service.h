@@ -1,7 +1,7 @@
 /* The interface between the gRPC server core and the code that implements
  * the API. The engine adapter (tokenize, detokenize, keys, audit — not
  * written yet) fills a tv_service; the server registers every method of
- * vault/server/methods.h and dispatches each call to its handler.
+ * vault/service/methods.h and dispatches each call to its handler.
  *
  * A handler runs on a worker thread with the call's decoded, validated
  * request (valid until the call is finished) and must end the call exactly

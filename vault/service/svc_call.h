@@ -9,7 +9,7 @@
  *
  * Streams: each request message is one svc_call (and one audit line); its
  * reply is sent once the line is durable, and the next message is read
- * only after that (vault/server/service.h). */
+ * only after that (vault/service/service.h). */
 #ifndef TV_SERVICE_SVC_CALL_H
 #define TV_SERVICE_SVC_CALL_H
 

@@ -1,4 +1,4 @@
-/* keyring_start (vault/server/keyring_start.h): a keyring is created only
+/* keyring_start (vault/daemon/keyring_start.h): a keyring is created only
  * for a new vault (--dev or --init, empty store, no keyring generation on
  * the HSM); a missing keyring with data or on a used HSM refuses the
  * start with restore advice; --init on a store with records is refused. */

@@ -1,4 +1,4 @@
-/* The method -> permission table (vault/server/authz.h). */
+/* The method -> permission table (vault/service/authz.h). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>

@@ -1,4 +1,4 @@
-/* Readiness (vault/server/readiness.h): an audit failure makes the vault
+/* Readiness (vault/service/readiness.h): an audit failure makes the vault
  * not ready with that status as the reason, the probe clears it by itself
  * with a durable audit_resumed entry, and the log gets one line per change
  * of state, not one per refused call. */

@@ -1,4 +1,4 @@
-/* The rotation worker (vault/server/rotation_worker.h) over a real engine,
+/* The rotation worker (vault/service/rotation_worker.h) over a real engine,
  * store, keyring (SoftHSM2) and audit log: a queued rotation completes,
  * start-up resumes what the keyring or the pending file says is
  * unfinished, a stop is prompt, and bad arguments are refused. */

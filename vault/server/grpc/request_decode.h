@@ -1,7 +1,7 @@
 /* Decoding and validation of request messages: untrusted bytes from the
  * network become a protobuf-c message only after a structural scan of the
  * wire format, a bounded-memory unpack, and checks of every field against
- * vault/server/limits.h. Free of gRPC so it can be unit-tested and fuzzed. */
+ * vault/service/limits.h. Free of gRPC so it can be unit-tested and fuzzed. */
 #ifndef TV_SERVER_GRPC_REQUEST_DECODE_H
 #define TV_SERVER_GRPC_REQUEST_DECODE_H
 

@@ -1,5 +1,5 @@
 /* tokenvaultd's gRPC server core on the C core API: one completion queue
- * polled by a few threads, every method of vault/server/methods.h
+ * polled by a few threads, every method of vault/service/methods.h
  * registered, a generic request answering UNIMPLEMENTED for the rest, and a
  * worker pool that runs handlers. */
 #ifndef TV_SERVER_GRPC_SERVER_H
