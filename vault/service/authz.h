@@ -36,7 +36,7 @@ int tv_method_permission(tv_method_id id, int reveal_full, tv_permission *out_pe
 /* svc_authorize checks |c| (its principal, peer, namespace and items)
  * for |permission|; |reason| is the full-reveal reason or NULL. Returns 1
  * if allowed. Otherwise returns 0 with the refusal in c->status and
- * c->detail (gRPC PERMISSION_DENIED, RESOURCE_EXHAUSTED or
+ * c->detail (code PERMISSION_DENIED, RESOURCE_EXHAUSTED or
  * FAILED_PRECONDITION; NOT_FOUND for a namespace that does not exist,
  * told only to principals the policy knows); a limit refusal has also
  * queued an alert entry. The caller wipes what it must, then ends the

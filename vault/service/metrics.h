@@ -15,7 +15,7 @@
 #include "vault/service/methods.h"
 #include "vault/util/status.h"
 
-/* gRPC status codes are 0..16; anything else is counted as 2 (UNKNOWN),
+/* Canonical codes (tv_code, the gRPC numbers) are 0..16; anything else is counted as 2 (UNKNOWN),
  * the code gRPC itself uses for a status it cannot name. */
 #define TV_METRICS_CODES_COUNT 17
 

@@ -1,7 +1,8 @@
-/* The interface between the gRPC server core and the code that implements
- * the API. The engine adapter (tokenize, detokenize, keys, audit — not
- * written yet) fills a tv_service; the server registers every method of
- * vault/service/methods.h and dispatches each call to its handler.
+/* The interface between a transport (vault/server/grpc/) and the code that
+ * implements the API. The engine adapter (engine_service.h) fills a
+ * tv_service; the transport registers every method of
+ * vault/service/methods.h and dispatches each call to its handler as a
+ * tv_call (vault/service/call_iface.h).
  *
  * A handler runs on a worker thread with the call's decoded, validated
  * request (valid until the call is finished) and must end the call exactly

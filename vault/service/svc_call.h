@@ -1,7 +1,7 @@
 /* One call of the engine service, from its handler to its audited answer.
  *
  * Every call ends the same way (svc_call_end): the outcome is appended to
- * the audit log asynchronously and the gRPC call is finished from the
+ * the audit log asynchronously and the call is finished from the
  * audit writer's completion, so no thread waits for the audit fsync and no
  * answer (above all no revealed value) leaves before its audit line is
  * durable. If the append fails the call fails UNAVAILABLE (fail closed).
