@@ -19,7 +19,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-"$build/vault/server/tokenvaultd" --dev --listen 127.0.0.1:0 --data-dir "$work/var" 2>"$work/server.log" &
+"$build/vault/daemon/tokenvaultd" --dev --listen 127.0.0.1:0 --data-dir "$work/var" 2>"$work/server.log" &
 server_pid=$!
 port=""
 for _ in $(seq 1 200); do

@@ -28,7 +28,7 @@ while (($#)); do
   esac
 done
 here="$(cd "$(dirname "$0")" && pwd)"
-server="$build/vault/server/tokenvaultd"
+server="$build/vault/daemon/tokenvaultd"
 bench="$build/bench/vault_bench"
 cli="$build/client/c/tokenvault"
 work="$(mktemp -d /tmp/vault-bench.XXXXXX)"

@@ -133,7 +133,7 @@ build_binaries() {
     fi
   fi
   cli="$build/client/c/tokenvault"
-  daemon="$build/vault/server/tokenvaultd"
+  daemon="$build/vault/daemon/tokenvaultd"
   [[ -x "$cli" && -x "$daemon" ]] || die "no $cli or $daemon: build the tokenvault and tokenvaultd targets"
   say "CLI:    $cli"
   say "server: $daemon"

@@ -1,5 +1,5 @@
 /* libFuzzer target: arbitrary bytes as one audit log line, through the
- * field readers ReadAudit uses (vault/server/audit_fields.h). The lines
+ * field readers ReadAudit uses (vault/service/audit_fields.h). The lines
  * come from files anyone with disk access can edit, so whatever the bytes:
  * no crash, no read past the line, and what is returned must be what the
  * header promises (NUL-terminated within its buffer, numbers only with a
@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "vault/server/audit_fields.h"
+#include "vault/service/audit_fields.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -6,9 +6,9 @@
 #include <stdint.h>
 #include <stdlib.h>
 
-#include "vault/server/limits.h"
-#include "vault/server/methods.h"
-#include "vault/server/request_decode.h"
+#include "vault/service/limits.h"
+#include "vault/service/methods.h"
+#include "vault/server/grpc/request_decode.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -16,7 +16,7 @@
 #include <time.h>
 
 #include "tokenvault/v1/tokenvault.pb-c.h"
-#include "vault/server/daemon.h"
+#include "vault/daemon/daemon.h"
 
 #define FAKE_ITEMS_MAX 1000
 
@@ -91,7 +91,7 @@ static void *finish_later(void *arg) {
   struct timespec ts = {l->delay_ms / 1000, (l->delay_ms % 1000) * 1000000L};
   nanosleep(&ts, NULL);
   if (tv_call_is_cancelled(l->call)) {
-    tv_call_finish_grpc(l->call, GRPC_STATUS_CANCELLED, "cancelled while waiting", NULL);
+    tv_call_finish_code(l->call, TV_CODE_CANCELLED, "cancelled while waiting", NULL);
   } else {
     tv_call_finish(l->call, TV_OK, NULL, &l->reply->resp.base);
   }
@@ -142,7 +142,7 @@ static void fake_tokenize_stream(void *impl, tv_call *call, const ProtobufCMessa
   if (tv_call_send(call, &r->resp.base, stream_sent, r) != TV_OK) {
     reply_free(r);
     atomic_fetch_sub(&unanswered, 1);
-    tv_call_finish_grpc(call, GRPC_STATUS_INTERNAL, "send failed", NULL);
+    tv_call_finish_code(call, TV_CODE_INTERNAL, "send failed", NULL);
   }
 }
 

@@ -1,5 +1,5 @@
 """SIGUSR1 takes an online backup of a running tokenvaultd --dev
-(vault/server/backup_worker.h) while tokenize calls go on: the daemon
+(vault/daemon/backup_worker.h) while tokenize calls go on: the daemon
 logs backup_done with the path, records and bytes; the directory is
 <data_dir>/backups/<UTC time>/ with mode 0700; `tokenvault store
 verify-backup` passes; the backup restored into a new data directory

@@ -1,5 +1,5 @@
 """Careless permissions are refused, at start and on SIGHUP
-(vault/server/file_modes.h): a config, PIN file or TLS key that others can
+(vault/daemon/file_modes.h): a config, PIN file or TLS key that others can
 write is refused whatever the flags; a PIN file or TLS key readable by
 others, or a data/store/audit directory writable by others, is refused
 unless --allow-insecure-permissions (then started with an error line).

@@ -1,5 +1,5 @@
 """Connections that never finish their TLS handshake are bounded
-(server.handshake_timeout_ms, vault/server/server.c): a flood of raw TCP
+(server.handshake_timeout_ms, vault/server/grpc/server.c): a flood of raw TCP
 connections to the mTLS port — most sending nothing, some a partial
 ClientHello — does not stop a legitimate client, and after the handshake
 timeout (2 s here) plus a margin the server has closed every one of them.

@@ -1,5 +1,5 @@
 """Calls the server refuses before any handler runs are audited too
-(vault/server/refusal_audit.h): random bytes sent as a Tokenize request
+(vault/service/refusal_audit.h): random bytes sent as a Tokenize request
 get INVALID_ARGUMENT and an audit line naming the caller, the peer, the
 method and the code (never the payload); a flood of garbage is answered,
 the server stays responsive, and every refusal is either in the log or

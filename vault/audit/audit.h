@@ -69,7 +69,7 @@ typedef struct tv_audit_entry {
   const char *reveal;     /* "FULL", "MASKED", "NONE"; "" for non-reveals */
   uint64_t items_ok;      /* items answered OK */
   const char *failed;     /* "class:count,..." of the items that failed
-                             (classes: vault/server/item_outcome.h); "" */
+                             (classes: vault/service/item_outcome.h); "" */
   /* TV_AUDIT_ALERT only: */
   const char *alert;      /* kind, e.g. "reveal_rate_exceeded" */
   uint64_t limit;         /* the limit that was crossed */

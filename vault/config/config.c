@@ -184,7 +184,7 @@ static tv_status parse_audit(cfg_ctx *ctx, const yaml_node_t *root) {
 }
 
 /* rotation: how fast tokenvaultd's background rotation worker may go
- * (vault/server/rotation_worker.h). Optional; 0 re-encryption rate is
+ * (vault/service/rotation_worker.h). Optional; 0 re-encryption rate is
  * unlimited, the compaction rate defaults to 64 MiB/s. */
 static tv_status parse_rotation(cfg_ctx *ctx, const yaml_node_t *root) {
   static const cfg_key keys[] = {{"reencrypt_records_per_s", 0}, {"compact_bytes_per_s", 0}};

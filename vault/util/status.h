@@ -3,7 +3,8 @@
  * Every fallible internal function returns a tv_status. TV_OK is zero, so
  * callers chain with TV_TRY and the happy path reads straight down. Each code
  * names one problem precisely; tv_status_message() gives the sentence shown
- * to users. Mapping to gRPC status codes lives in vault/server/, mapping to
+ * to users. Mapping to the answer's code lives in vault/service/status_map.h
+ * (canonical codes; the gRPC transport uses them as they are), mapping to
  * CLI exit codes in client/c/: nowhere else.
  *
  * Codes are stable numbers (they reach clients as item status codes): append

@@ -1,7 +1,7 @@
 /* `tokenvault store`: offline operations on a vault's data directory —
  * backup, verify a backup, restore it, repair a damaged log.
  *
- * Layout (vault/server/vault_open.h): <data-dir>/keyring and
+ * Layout (vault/daemon/vault_open.h): <data-dir>/keyring and
  * <data-dir>/store/. A backup holds the store's segments, a copy of the
  * keyring and a MANIFEST written last (vault/store/backup.h). The keyring
  * is only ever wrapped under the HSM's KEK: a backup is useless without

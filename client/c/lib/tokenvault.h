@@ -92,7 +92,7 @@ typedef struct tv_client_error {
   int from_server;
 } tv_client_error;
 
-/* The server's limit on items per request (vault/server/limits.h). */
+/* The server's limit on items per request (vault/service/limits.h). */
 #define TV_CLIENT_BATCH_ITEMS_MAX 1000u
 
 typedef struct tv_client_options {

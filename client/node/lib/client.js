@@ -10,7 +10,7 @@ const { ItemError, VaultError, RETRYABLE_CODES } = require('./errors');
 const { loadServices } = require('./proto');
 const { batchesOf, runStream } = require('./stream');
 
-/** Items per request the server accepts at most (vault/server/limits.h). */
+/** Items per request the server accepts at most (vault/service/limits.h). */
 const SERVER_ITEMS_MAX = 1000;
 
 const REVEAL = Object.freeze({ full: 'REVEAL_FULL', masked: 'REVEAL_MASKED', none: 'REVEAL_NONE' });

@@ -1,0 +1,208 @@
+#include "vault/daemon/metrics_vault.h"
+
+#include <assert.h>
+#include <string.h>
+
+#include "vault/service/rotation_worker.h"
+
+static void render_counter(tv_metrics_text *out, const char *name, const char *help, uint64_t value) {
+  tv_metrics_text_printf(out, "# HELP %s %s\n# TYPE %s counter\n%s %llu\n", name, help, name, name,
+                         (unsigned long long)value);
+}
+
+static void render_gauge(tv_metrics_text *out, const char *name, const char *help, uint64_t value) {
+  tv_metrics_text_printf(out, "# HELP %s %s\n# TYPE %s gauge\n%s %llu\n", name, help, name, name,
+                         (unsigned long long)value);
+}
+
+/* A fsync latency histogram (buckets of vault/util/latency.h, arriving
+ * non-cumulative; the last is +Inf) and its worst case, which the buckets
+ * would blur. |name| is the metric without its "_seconds" suffix. */
+typedef struct fsync_latency {
+  const char *name;
+  const char *help;     /* the histogram's */
+  const char *max_help; /* the max gauge's */
+  const uint64_t *buckets;
+  uint64_t sum_us;
+  uint64_t max_us;
+} fsync_latency;
+
+static void render_fsync_latency(const fsync_latency *l, tv_metrics_text *out) {
+  tv_metrics_text_printf(out, "# HELP %s_seconds %s\n# TYPE %s_seconds histogram\n", l->name, l->help, l->name);
+  uint64_t cumulative = 0;
+  for (size_t b = 0; b < TV_LATENCY_BUCKETS_COUNT; b++) {
+    cumulative += l->buckets[b];
+    tv_metrics_text_printf(out, "%s_seconds_bucket{le=\"%g\"} %llu\n", l->name,
+                           (double)tv_latency_bounds_us[b] / 1e6, (unsigned long long)cumulative);
+  }
+  cumulative += l->buckets[TV_LATENCY_BUCKETS_COUNT];
+  tv_metrics_text_printf(out, "%s_seconds_bucket{le=\"+Inf\"} %llu\n%s_seconds_sum %.6f\n%s_seconds_count %llu\n",
+                         l->name, (unsigned long long)cumulative, l->name, (double)l->sum_us / 1e6, l->name,
+                         (unsigned long long)cumulative);
+  tv_metrics_text_printf(out, "# HELP %s_max_seconds %s\n# TYPE %s_max_seconds gauge\n%s_max_seconds %.6f\n",
+                         l->name, l->max_help, l->name, l->name, (double)l->max_us / 1e6);
+}
+
+/* Every store write waits on one of these: a durable batch's linked
+ * write + fdatasync, timed from submission to completion of both. */
+static void render_store_fsync(const tv_store_stats *st, tv_metrics_text *out) {
+  fsync_latency l = {"tokenvault_store_fsync", "Store batch write+fdatasync latency.",
+                     "Slowest store write+fdatasync since start.", st->fsync_buckets, st->fsync_us_sum,
+                     st->fsync_us_max};
+  render_fsync_latency(&l, out);
+}
+
+/* Group-commit size is records / batches over any interval (rate() of both
+ * counters): one fdatasync per batch, so it is also records per fsync. */
+static void render_store(tv_store *store, tv_metrics_text *out) {
+  tv_store_stats st;
+  tv_store_get_stats(store, &st);
+  render_counter(out, "tokenvault_store_batches_total", "Write batches made durable (one fdatasync each).",
+                 st.batches);
+  render_counter(out, "tokenvault_store_records_total", "Records made durable; / batches = group-commit size.",
+                 st.records);
+  render_counter(out, "tokenvault_store_bytes_total", "Bytes written in durable batches.", st.bytes);
+  render_counter(out, "tokenvault_store_failed_batches_total", "Write batches that failed.", st.failed_batches);
+  render_counter(out, "tokenvault_store_checkpoints_total", "Index checkpoints written.", st.checkpoints_written);
+  render_gauge(out, "tokenvault_store_recovered_records", "Records replayed from the log at open.",
+               st.recovered_records);
+  render_gauge(out, "tokenvault_store_index_tokens", "Live tokens in the index.", st.index.tokens);
+  render_gauge(out, "tokenvault_store_index_fingerprints", "Fingerprints in the index.", st.index.fingerprints);
+  render_gauge(out, "tokenvault_store_index_bytes", "Memory held by the index tables.", st.index.bytes);
+  render_store_fsync(&st, out);
+}
+
+/* The audit fdatasync is on every data call's path (a call is answered
+ * only once its audit line is durable), so its latency is the floor of
+ * every call's. */
+static void render_audit_fsync(const tv_audit_stats *st, tv_metrics_text *out) {
+  fsync_latency l = {"tokenvault_audit_fsync", "Audit log fdatasync latency.",
+                     "Slowest audit fdatasync since start.", st->sync_buckets, st->sync_us_sum, st->sync_us_max};
+  render_fsync_latency(&l, out);
+}
+
+static void render_audit(tv_audit_log *audit, tv_metrics_text *out) {
+  tv_audit_stats st;
+  tv_audit_stats_get(audit, &st);
+  render_counter(out, "tokenvault_audit_entries_total", "Audit entries acknowledged durable.", st.entries);
+  render_counter(out, "tokenvault_audit_syncs_total", "Audit fdatasyncs; entries / syncs = group-commit size.",
+                 st.syncs);
+  render_counter(out, "tokenvault_audit_checkpoints_total", "HSM-MACed audit checkpoints written.",
+                 st.checkpoints);
+  render_counter(out, "tokenvault_audit_failures_total", "Audit batches that failed (data calls refused).",
+                 st.failures);
+  render_gauge(out, "tokenvault_audit_segment", "Current audit segment number.", st.segment);
+  render_audit_fsync(&st, out);
+}
+
+/* One namespace's value keys, summarised. */
+typedef struct ns_keys {
+  int known;
+  uint64_t by_state[TV_KEY_DESTROYED + 1];
+  uint32_t active;
+} ns_keys;
+
+static void collect_keys(tv_keyring *keyring, const char *ns, ns_keys *out) {
+  tv_keyring_version_info infos[TV_METRICS_KEY_VERSIONS_MAX];
+  size_t count = 0;
+  memset(out, 0, sizeof *out);
+  if (tv_keyring_list_versions(keyring, infos, &count, TV_METRICS_KEY_VERSIONS_MAX, ns) != TV_OK) {
+    return; /* a namespace without keys yet: nothing to report */
+  }
+  out->known = 1;
+  size_t listed = count < TV_METRICS_KEY_VERSIONS_MAX ? count : TV_METRICS_KEY_VERSIONS_MAX;
+  for (size_t i = 0; i < listed; i++) {
+    if (infos[i].state >= TV_KEY_ACTIVE && infos[i].state <= TV_KEY_DESTROYED) {
+      out->by_state[infos[i].state]++;
+    }
+    if (infos[i].state == TV_KEY_ACTIVE) {
+      out->active = infos[i].version;
+    }
+  }
+}
+
+static void ns_label(tv_metrics_text *out, const char *metric, const char *ns) {
+  tv_metrics_text_printf(out, "%s{namespace=\"", metric);
+  tv_metrics_text_label(out, ns);
+  tv_metrics_text_printf(out, "\"");
+}
+
+/* Versions by state per namespace: decrypt-only versions are rotations
+ * whose re-encryption has not finished (the rotation progress an operator
+ * waits on); the active one is what new values are encrypted under. Each
+ * family's samples are one group, as the exposition format requires. */
+static void render_keys(tv_keyring *keyring, const tv_config *config, tv_metrics_text *out) {
+  ns_keys keys[TV_METRICS_NAMESPACES_MAX];
+  size_t n = config->namespaces_len < TV_METRICS_NAMESPACES_MAX ? config->namespaces_len : TV_METRICS_NAMESPACES_MAX;
+  for (size_t i = 0; i < n; i++) {
+    collect_keys(keyring, config->namespaces[i].name, &keys[i]);
+  }
+  tv_metrics_text_printf(out, "# HELP tokenvault_key_versions Value key versions by state; decrypt-only ones await "
+                              "re-encryption.\n# TYPE tokenvault_key_versions gauge\n");
+  for (size_t i = 0; i < n; i++) {
+    for (int s = TV_KEY_ACTIVE; keys[i].known && s <= TV_KEY_DESTROYED; s++) {
+      ns_label(out, "tokenvault_key_versions", config->namespaces[i].name);
+      tv_metrics_text_printf(out, ",state=\"%s\"} %llu\n", tv_key_state_name((tv_key_state)s),
+                             (unsigned long long)keys[i].by_state[s]);
+    }
+  }
+  tv_metrics_text_printf(out, "# HELP tokenvault_key_active_version The value key version new values use.\n"
+                              "# TYPE tokenvault_key_active_version gauge\n");
+  for (size_t i = 0; i < n; i++) {
+    if (keys[i].known) {
+      ns_label(out, "tokenvault_key_active_version", config->namespaces[i].name);
+      tv_metrics_text_printf(out, "} %u\n", keys[i].active);
+    }
+  }
+}
+
+static void rotation_sample(tv_metrics_text *out, const char *metric, const char *ns, uint64_t value) {
+  ns_label(out, metric, ns);
+  tv_metrics_text_printf(out, "} %llu\n", (unsigned long long)value);
+}
+
+/* Background rotation completion per namespace (rotation_worker.h): the
+ * phase as its number (so one gauge can alert on RETRYING) and the
+ * re-encryption and compaction progress as done/total pairs. Only the
+ * namespaces rotated since start are listed. */
+static void render_rotations(tv_vault *vault, tv_metrics_text *out) {
+  tv_rotation_status st[TV_METRICS_NAMESPACES_MAX];
+  size_t n = tv_rotation_worker_status(vault->rotation, st, TV_METRICS_NAMESPACES_MAX);
+  n = n < TV_METRICS_NAMESPACES_MAX ? n : TV_METRICS_NAMESPACES_MAX;
+  static const struct {
+    const char *name;
+    const char *help;
+  } families[] = {
+      {"tokenvault_rotation_phase", "Rotation phase: 1 queued, 2 reencrypting, 3 compacting, 4 done, 5 retrying."},
+      {"tokenvault_rotation_records_done", "Records re-encrypted by the current or last rotation run."},
+      {"tokenvault_rotation_records_total", "Records to re-encrypt in that run (0 until known)."},
+      {"tokenvault_rotation_bytes_done", "Segment bytes compacted by that run."},
+      {"tokenvault_rotation_bytes_total", "Segment bytes to compact in that run."},
+      {"tokenvault_rotation_failed_attempts", "Failed rotation runs since the last success."},
+  };
+  for (size_t f = 0; n > 0 && f < sizeof families / sizeof families[0]; f++) {
+    tv_metrics_text_printf(out, "# HELP %s %s\n# TYPE %s gauge\n", families[f].name, families[f].help,
+                           families[f].name);
+    for (size_t i = 0; i < n; i++) {
+      const uint64_t values[] = {(uint64_t)st[i].phase, st[i].records_done, st[i].records_total,
+                                 st[i].bytes_done,      st[i].bytes_total,  st[i].attempts};
+      rotation_sample(out, families[f].name, st[i].ns, values[f]);
+    }
+  }
+}
+
+void tv_metrics_render_vault(tv_vault *vault, tv_metrics_text *out) {
+  assert(vault != NULL && out != NULL);
+  if (vault->store != NULL) {
+    render_store(vault->store, out);
+  }
+  if (vault->audit != NULL) {
+    render_audit(vault->audit, out);
+  }
+  if (vault->keyring != NULL && vault->config != NULL) {
+    render_keys(vault->keyring, vault->config, out);
+  }
+  if (vault->rotation != NULL) {
+    render_rotations(vault, out);
+  }
+}
