@@ -133,9 +133,9 @@ tv_status tv_pg_find_fingerprint(void *impl, const uint8_t *ns, size_t ns_len, c
                                  tv_store_item *out_items, size_t items_max, size_t *out_num, tv_store_buf *buf) {
   *out_num = 0;
   TV_ENSURE(ns_len > 0 && ns_len <= TV_STORE_NAMESPACE_LEN_MAX, TV_E_INVALID_ARGUMENT);
-  if (items_max == 0) {
-    return TV_OK;
-  }
+  /* Like the log: |*out_num| counts the matches (up to the candidates
+   * limit) even beyond |items_max|, so a caller can tell it saw them all. */
+  size_t limit = items_max > TV_STORE_CANDIDATES_MAX ? items_max : TV_STORE_CANDIDATES_MAX;
   lookup l = {0};
   tv_status st = lookup_alloc(&l, 1);
   if (st == TV_OK) {
@@ -144,13 +144,13 @@ tv_status tv_pg_find_fingerprint(void *impl, const uint8_t *ns, size_t ns_len, c
     s->nparams = 3;
     tv_pg_param_bytes(s, 0, ns, ns_len);
     tv_pg_param_bytes(s, 1, fp, TV_RECORD_FINGERPRINT_LEN);
-    tv_pg_param_u64(s, 2, 0, items_max);
+    tv_pg_param_u64(s, 2, 0, limit);
     st = lookup_run(impl, &l);
   }
   if (st == TV_OK && (st = tv_pg_buf_reserve(buf, tv_pg_rows_bytes(l.res[0]))) == TV_OK) {
     uint8_t *dst = buf->data;
     int rows = PQntuples(l.res[0]);
-    for (int r = 0; r < rows && st == TV_OK; r++) {
+    for (int r = 0; r < rows && (size_t)r < items_max && st == TV_OK; r++) {
       st = tv_pg_row_decode(l.res[0], r, &dst, &out_items[r]);
     }
     *out_num = st == TV_OK ? (size_t)rows : 0;

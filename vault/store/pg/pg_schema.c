@@ -65,8 +65,10 @@ static tv_status exec_ok(PGconn *conn, const char *sql, char *why, size_t why_le
 
 /* read_version sets |*out| to the schema version, 0 if there is none. */
 static tv_status read_version(PGconn *conn, int *out, char *why, size_t why_len) {
-  PGresult *res = PQexec(conn, "SELECT CASE WHEN to_regclass('tv_schema_version') IS NULL THEN 0"
-                               " ELSE (SELECT coalesce(max(version), 0) FROM tv_schema_version) END");
+  PGresult *res = PQexec(conn, "SELECT to_regclass('tv_schema_version') IS NOT NULL");
+  int exists = PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1 && PQgetvalue(res, 0, 0)[0] == 't';
+  PQclear(res);
+  res = PQexec(conn, exists ? "SELECT coalesce(max(version), 0) FROM tv_schema_version" : "SELECT 0");
   int ok = PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1;
   if (ok) {
     *out = atoi(PQgetvalue(res, 0, 0));
