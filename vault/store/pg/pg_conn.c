@@ -50,6 +50,10 @@ static const struct {
     {"tv_token_id", "SELECT id FROM tv_tokens WHERE ns = $1::bytea AND token = $2::bytea"},
     {"tv_fp_winner", "SELECT id FROM tv_tokens WHERE ns = $1::bytea AND fingerprint = $2::bytea AND fp_unique"},
     {"tv_get", "SELECT " TV_PG_ROW_COLUMNS " FROM tv_tokens WHERE ns = $1::bytea AND token = $2::bytea"},
+    /* A batch of keys in one statement: two parallel bytea arrays, each
+     * row tagged with its key's position (keys may repeat). */
+    {"tv_get_many", "SELECT " TV_PG_ROW_COLUMNS_T ", k.i FROM unnest($1::bytea[], $2::bytea[]) WITH ORDINALITY"
+                    " AS k(ns, token, i) JOIN tv_tokens t ON t.ns = k.ns AND t.token = k.token"},
     {"tv_get_id", "SELECT " TV_PG_ROW_COLUMNS " FROM tv_tokens WHERE id = $1::bigint"},
     {"tv_find_fp", "SELECT " TV_PG_ROW_COLUMNS " FROM tv_tokens WHERE ns = $1::bytea AND fingerprint = $2::bytea"
                    " ORDER BY id LIMIT $3::bigint"},

@@ -91,6 +91,9 @@ tv_status tv_pg_scan(void *impl, tv_store_scan_fn fn, void *ctx);
  * TV_PG_ROW_COLUMNS in that order, in binary. */
 #define TV_PG_ROW_COLUMNS                                                                                    \
   "id, ns, token, fingerprint, key_version, nonce, created_ms, expires_ms, ciphertext, tag, metadata"
+#define TV_PG_ROW_COLUMNS_T                                                                                  \
+  "t.id, t.ns, t.token, t.fingerprint, t.key_version, t.nonce, t.created_ms, t.expires_ms, t.ciphertext, t.tag, "   \
+  "t.metadata"
 #define TV_PG_ROW_NCOLS 11
 
 /* tv_pg_rows_bytes returns the bytes tv_pg_row_decode needs for every row
@@ -104,6 +107,12 @@ tv_status tv_pg_row_decode(const PGresult *res, int row, uint8_t **dst, tv_store
 
 /* tv_pg_buf_reserve grows |buf| to at least |len| bytes. */
 tv_status tv_pg_buf_reserve(tv_store_buf *buf, size_t len);
+
+/* tv_pg_bytea_array encodes |n| byte strings (|ptrs|, |lens|) as a
+ * binary one-dimensional bytea[] parameter into |buf| (grown); sets
+ * |*out_len|. */
+tv_status tv_pg_bytea_array(const uint8_t *const *ptrs, const size_t *lens, size_t n, tv_store_buf *buf,
+                            size_t *out_len);
 
 /* Binary parameter helpers: network byte order. */
 void tv_pg_put_u64(uint8_t out[8], uint64_t v);

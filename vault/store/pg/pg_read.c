@@ -73,37 +73,90 @@ static int key_ok(const tv_store_key *k) {
          k->token_len > 0 && k->token_len <= TV_STORE_TOKEN_LEN_MAX;
 }
 
+/* Keys of a get_batch as parallel arrays, malformed ones left out. */
+typedef struct key_arrays {
+  const uint8_t **ns, **token;
+  size_t *ns_len, *token_len, *slot;
+  size_t n;
+} key_arrays;
+
+static void key_arrays_free(key_arrays *k) {
+  free(k->ns);
+  free(k->token);
+  free(k->ns_len);
+  free(k->token_len);
+  free(k->slot);
+}
+
+static tv_status key_arrays_fill(key_arrays *k, const tv_store_key *keys, size_t num, tv_store_item *out) {
+  size_t m = num > 0 ? num : 1;
+  k->ns = calloc(m, sizeof *k->ns);
+  k->token = calloc(m, sizeof *k->token);
+  k->ns_len = calloc(m, sizeof *k->ns_len);
+  k->token_len = calloc(m, sizeof *k->token_len);
+  k->slot = calloc(m, sizeof *k->slot);
+  TV_ENSURE(k->ns != NULL && k->token != NULL && k->ns_len != NULL && k->token_len != NULL && k->slot != NULL,
+            TV_E_NO_MEMORY);
+  for (size_t i = 0; i < num; i++) {
+    memset(&out[i], 0, sizeof out[i]);
+    out[i].status = key_ok(&keys[i]) ? TV_E_STORE_NOT_FOUND : TV_E_INVALID_ARGUMENT;
+    if (out[i].status == TV_E_STORE_NOT_FOUND) {
+      k->ns[k->n] = keys[i].ns;
+      k->ns_len[k->n] = keys[i].ns_len;
+      k->token[k->n] = keys[i].token;
+      k->token_len[k->n] = keys[i].token_len;
+      k->slot[k->n++] = i;
+    }
+  }
+  return TV_OK;
+}
+
+/* get_many runs the one-statement lookup of |k| and returns its result. */
+static tv_status get_many(tv_pg *pg, const key_arrays *k, PGresult **out) {
+  tv_store_buf ns_arr = {0}, tok_arr = {0};
+  size_t ns_len = 0, tok_len = 0;
+  tv_status st = tv_pg_bytea_array(k->ns, k->ns_len, k->n, &ns_arr, &ns_len);
+  if (st == TV_OK) {
+    st = tv_pg_bytea_array(k->token, k->token_len, k->n, &tok_arr, &tok_len);
+  }
+  PGconn *conn = st == TV_OK ? tv_pg_reader_take(pg) : NULL;
+  st = st == TV_OK && conn == NULL ? TV_E_STORE_UNAVAILABLE : st;
+  if (st == TV_OK) {
+    const char *vals[2] = {(const char *)ns_arr.data, (const char *)tok_arr.data};
+    int lens[2] = {(int)ns_len, (int)tok_len};
+    int fmts[2] = {1, 1};
+    *out = PQexecPrepared(conn, "tv_get_many", 2, vals, lens, fmts, 1);
+    int ok = PQresultStatus(*out) == PGRES_TUPLES_OK && (PQntuples(*out) == 0 || PQnfields(*out) == TV_PG_ROW_NCOLS + 1);
+    tv_pg_reader_give(pg, conn, !ok);
+    st = ok ? TV_OK : TV_E_STORE_UNAVAILABLE;
+  }
+  tv_store_buf_cleanup(&ns_arr);
+  tv_store_buf_cleanup(&tok_arr);
+  return st;
+}
+
 tv_status tv_pg_get_batch(void *impl, const tv_store_key *keys, size_t num_keys, tv_store_item *out_items,
                           tv_store_buf *buf) {
-  lookup l = {0};
-  tv_status st = lookup_alloc(&l, num_keys);
-  size_t n = 0;
-  size_t *slot = calloc(num_keys > 0 ? num_keys : 1, sizeof *slot);
-  st = st == TV_OK && slot == NULL ? TV_E_NO_MEMORY : st;
-  for (size_t i = 0; st == TV_OK && i < num_keys; i++) {
-    memset(&out_items[i], 0, sizeof out_items[i]);
-    if (!key_ok(&keys[i])) {
-      out_items[i].status = TV_E_INVALID_ARGUMENT;
-      continue;
-    }
-    tv_pg_stmt *s = &l.stmts[n];
-    s->prepared = "tv_get";
-    s->nparams = 2;
-    tv_pg_param_bytes(s, 0, keys[i].ns, keys[i].ns_len);
-    tv_pg_param_bytes(s, 1, keys[i].token, keys[i].token_len);
-    slot[n++] = i;
-  }
-  l.n = n;
-  tv_store_item *tmp = st == TV_OK ? calloc(n > 0 ? n : 1, sizeof *tmp) : NULL;
-  st = st == TV_OK && tmp == NULL ? TV_E_NO_MEMORY : st;
-  if (st == TV_OK && n > 0 && (st = lookup_run(impl, &l)) == TV_OK && (st = lookup_decode(&l, tmp, buf)) == TV_OK) {
-    for (size_t j = 0; j < n; j++) {
-      out_items[slot[j]] = tmp[j];
+  key_arrays k = {0};
+  PGresult *res = NULL;
+  tv_status st = key_arrays_fill(&k, keys, num_keys, out_items);
+  if (st == TV_OK && k.n > 0 && (st = get_many(impl, &k, &res)) == TV_OK &&
+      (st = tv_pg_buf_reserve(buf, tv_pg_rows_bytes(res))) == TV_OK) {
+    uint8_t *dst = buf->data;
+    for (int r = 0; r < PQntuples(res); r++) {
+      uint64_t ord = PQgetlength(res, r, TV_PG_ROW_NCOLS) == 8 ? tv_pg_get_u64(PQgetvalue(res, r, TV_PG_ROW_NCOLS)) : 0;
+      if (ord == 0 || ord > k.n) {
+        continue; /* cannot happen: ordinality counts from 1 */
+      }
+      tv_store_item *it = &out_items[k.slot[ord - 1]];
+      tv_status dst_st = tv_pg_row_decode(res, r, &dst, it);
+      if (dst_st != TV_OK) {
+        it->status = dst_st;
+      }
     }
   }
-  free(tmp);
-  free(slot);
-  lookup_free(&l);
+  PQclear(res);
+  key_arrays_free(&k);
   return st;
 }
 

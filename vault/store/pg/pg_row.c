@@ -57,7 +57,7 @@ static const uint8_t *copy_var(const PGresult *res, int row, int col, uint8_t **
 
 /* fixed_ok checks that the fixed-size columns have their sizes. */
 static int fixed_ok(const PGresult *res, int row) {
-  return PQnfields(res) == TV_PG_ROW_NCOLS && PQgetlength(res, row, COL_ID) == 8 &&
+  return PQnfields(res) >= TV_PG_ROW_NCOLS && PQgetlength(res, row, COL_ID) == 8 &&
          PQgetlength(res, row, COL_FP) == TV_RECORD_FINGERPRINT_LEN && PQgetlength(res, row, COL_KEY_VERSION) == 8 &&
          PQgetlength(res, row, COL_NONCE) == TV_RECORD_NONCE_LEN && PQgetlength(res, row, COL_CREATED) == 8 &&
          PQgetlength(res, row, COL_EXPIRES) == 8 && PQgetlength(res, row, COL_TAG) == TV_RECORD_TAG_LEN;
@@ -82,5 +82,37 @@ tv_status tv_pg_row_decode(const PGresult *res, int row, uint8_t **dst, tv_store
   p->created_ms = tv_pg_get_u64(PQgetvalue(res, row, COL_CREATED));
   p->expires_ms = tv_pg_get_u64(PQgetvalue(res, row, COL_EXPIRES));
   out->status = TV_OK;
+  return TV_OK;
+}
+
+static uint8_t *put_u32(uint8_t *p, uint32_t v) {
+  p[0] = (uint8_t)(v >> 24);
+  p[1] = (uint8_t)(v >> 16);
+  p[2] = (uint8_t)(v >> 8);
+  p[3] = (uint8_t)v;
+  return p + 4;
+}
+
+tv_status tv_pg_bytea_array(const uint8_t *const *ptrs, const size_t *lens, size_t n, tv_store_buf *buf,
+                            size_t *out_len) {
+  enum { BYTEA_OID = 17 };
+  size_t total = 20 + 4 * n;
+  for (size_t i = 0; i < n; i++) {
+    total += lens[i];
+  }
+  TV_TRY(tv_pg_buf_reserve(buf, total));
+  /* ndim, has-nulls, element type, then the one dimension's size and
+   * lower bound, then each element as length + bytes. */
+  uint8_t *p = put_u32(buf->data, 1);
+  p = put_u32(p, 0);
+  p = put_u32(p, BYTEA_OID);
+  p = put_u32(p, (uint32_t)n);
+  p = put_u32(p, 1);
+  for (size_t i = 0; i < n; i++) {
+    p = put_u32(p, (uint32_t)lens[i]);
+    memcpy(p, ptrs[i], lens[i]);
+    p += lens[i];
+  }
+  *out_len = total;
   return TV_OK;
 }
