@@ -248,6 +248,42 @@ static void test_async_submit(void **state) {
   free(recs);
 }
 
+/* Two PUTs of one token in flight at once (likely in one group): the
+ * first submitted wins, the other gets TOKEN_EXISTS. */
+static void test_same_token_in_one_group(void **state) {
+  fixture *f = *state;
+  enum { PAIRS = 64 };
+  static test_rec recs[2 * PAIRS];
+  static tv_store_op ops[2 * PAIRS];
+  counter c = {.done = 0, .ok = 0};
+  pthread_mutex_init(&c.mu, NULL);
+  pthread_cond_init(&c.cv, NULL);
+  for (size_t i = 0; i < 2 * PAIRS; i++) {
+    test_rec_make(&recs[i], 3000 + i, 1);
+    if (i % 2 == 1) { /* same token as its pair, another value */
+      recs[i].put.token = recs[i - 1].put.token;
+      recs[i].put.token_len = recs[i - 1].put.token_len;
+    }
+    ops[i] = (tv_store_op){.kind = TV_STORE_OP_PUT, .put = recs[i].put, .done = count_done, .user = &c};
+  }
+  for (size_t i = 0; i < 2 * PAIRS; i++) {
+    assert_int_equal(tv_store_submit_wait(f->s, &ops[i]), TV_OK);
+  }
+  pthread_mutex_lock(&c.mu);
+  while (c.done < 2 * PAIRS) {
+    pthread_cond_wait(&c.cv, &c.mu);
+  }
+  pthread_mutex_unlock(&c.mu);
+  assert_int_equal(c.ok, PAIRS);
+  tv_store_buf buf = {0};
+  for (size_t i = 0; i < 2 * PAIRS; i += 2) {
+    tv_store_item it;
+    assert_int_equal(get_one(f->s, &recs[i], &it, &buf), TV_OK);
+    assert_true(test_put_equal(&it.put, &recs[i].put)); /* the first submitted */
+  }
+  tv_store_buf_cleanup(&buf);
+}
+
 static void test_bad_record_refused(void **state) {
   fixture *f = *state;
   test_rec a;
@@ -285,6 +321,7 @@ int main(int argc, char **argv) {
       cmocka_unit_test_setup_teardown(test_find_fingerprint, setup, teardown),
       cmocka_unit_test_setup_teardown(test_scan_and_locations, setup, teardown),
       cmocka_unit_test_setup_teardown(test_async_submit, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_same_token_in_one_group, setup, teardown),
       cmocka_unit_test_setup_teardown(test_bad_record_refused, setup, teardown),
       cmocka_unit_test_setup_teardown(test_reopen, setup, teardown),
   };

@@ -42,6 +42,10 @@ static const struct {
                " ciphertext, tag, metadata, state) VALUES ($1::bytea, $2::bytea, $3::bytea, $4::boolean,"
                " $5::bigint, $6::bytea, $7::bigint, $8::bigint, $9::bytea, $10::bytea, $11::bytea, $12::bigint)"
                " ON CONFLICT DO NOTHING RETURNING id"},
+    {"tv_put_many", "INSERT INTO tv_tokens (ns, token, fingerprint, fp_unique, key_version, nonce, created_ms,"
+                    " expires_ms, ciphertext, tag, metadata, state) SELECT * FROM unnest($1::bytea[], $2::bytea[],"
+                    " $3::bytea[], $4::boolean[], $5::bigint[], $6::bytea[], $7::bigint[], $8::bigint[], $9::bytea[],"
+                    " $10::bytea[], $11::bytea[], $12::bigint[]) ON CONFLICT DO NOTHING RETURNING ns, token, id"},
     {"tv_reput", "UPDATE tv_tokens SET id = nextval('tv_tokens_id_seq'), fingerprint = $3::bytea,"
                  " fp_unique = $4::boolean, key_version = $5::bigint, nonce = $6::bytea, created_ms = $7::bigint,"
                  " expires_ms = $8::bigint, ciphertext = $9::bytea, tag = $10::bytea, metadata = $11::bytea,"

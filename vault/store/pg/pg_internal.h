@@ -73,6 +73,15 @@ PGconn *tv_pg_reader_take(tv_pg *pg);
 void tv_pg_reader_give(tv_pg *pg, PGconn *conn, int broken);
 void tv_pg_readers_close(tv_pg *pg);
 
+/* tv_pg_record_state is the tv_tokens.state of |p|. */
+int tv_pg_record_state(const tv_record_put *p);
+
+/* tv_pg_put_many commits the PUTs |ops| (n >= 1) as one multi-row
+ * INSERT in one transaction and sets each status: TV_OK (op->loc set) or
+ * TV_E_STORE_TOKEN_EXISTS for an op that inserted nothing (to classify).
+ * Returns a failure that hit the whole group instead. */
+tv_status tv_pg_put_many(PGconn *conn, tv_store_op *const *ops, size_t n, tv_status *status);
+
 /* The writer thread's body and the queue entry points. */
 void *tv_pg_writer_main(void *arg);
 tv_status tv_pg_submit(void *impl, tv_store_op *op);

@@ -10,7 +10,7 @@
 #include "vault/store/pg/pg_pipeline.h"
 #include "vault/util/clock.h"
 
-static int state_of(const tv_record_put *p) {
+int tv_pg_record_state(const tv_record_put *p) {
   if (p->key_version != 0) {
     return TV_PG_STATE_LIVE;
   }
@@ -52,7 +52,7 @@ static void bind_op(tv_pg_stmt *s, const tv_store_op *op) {
   tv_pg_param_bytes(s, 8, p->ciphertext, p->ciphertext_len);
   tv_pg_param_bytes(s, 9, p->tag, TV_RECORD_TAG_LEN);
   tv_pg_param_bytes(s, 10, p->metadata, p->metadata_len);
-  tv_pg_param_u64(s, 11, 3, (uint64_t)state_of(p));
+  tv_pg_param_u64(s, 11, 3, (uint64_t)tv_pg_record_state(p));
 }
 
 /* lookup_id runs a one-row id query; 0 when there is no row. */
@@ -147,7 +147,12 @@ static PGconn *ensure_conn(tv_pg *pg) {
 static tv_status run_group(tv_pg *pg, group *g) {
   PGconn *conn = ensure_conn(pg);
   TV_ENSURE(conn != NULL, TV_E_STORE_UNAVAILABLE);
-  tv_status st = group_commit(conn, g, 0, g->n);
+  size_t puts = 0;
+  while (puts < g->n && g->ops[puts]->kind == TV_STORE_OP_PUT) {
+    puts++;
+  }
+  /* All PUTs (the common case: tokenize): one multi-row statement. */
+  tv_status st = puts == g->n ? tv_pg_put_many(conn, g->ops, g->n, g->status) : group_commit(conn, g, 0, g->n);
   if (st == TV_E_STORE_WRITE_FAILED) {
     st = TV_OK;
     for (size_t i = 0; i < g->n && st != TV_E_STORE_UNAVAILABLE; i++) {
