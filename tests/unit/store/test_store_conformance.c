@@ -216,6 +216,72 @@ static void count_done(tv_store_op *op, tv_status st) {
   pthread_mutex_unlock(&c->mu);
 }
 
+/* Re-encrypts each visited token, asynchronously (as the rotation worker
+ * does): the scan goes on while the re-puts commit. */
+typedef struct reput_ctx {
+  tv_store *s;
+  size_t visits;
+  test_rec *recs;
+  tv_store_op *ops;
+  counter *c;
+} reput_ctx;
+
+enum { SCAN_REPUT_N = 1200 }; /* more than one page of the pg backend's scan */
+
+static tv_status reput_fn(void *ctx, const tv_record_put *put, tv_store_loc loc) {
+  (void)loc;
+  reput_ctx *c = ctx;
+  if (c->visits >= SCAN_REPUT_N) {
+    c->visits++;
+    return TV_E_INTERNAL; /* visiting re-put rows again: stop, the test fails */
+  }
+  char token[TV_STORE_TOKEN_LEN_MAX + 1];
+  memcpy(token, put->token, put->token_len);
+  token[put->token_len] = '\0';
+  size_t i = c->visits++;
+  test_rec_make(&c->recs[i], strtoull(token + 4, NULL, 10), 2);
+  c->ops[i] = (tv_store_op){.kind = TV_STORE_OP_REPUT, .put = c->recs[i].put, .done = count_done, .user = c->c};
+  TV_TRY(tv_store_submit_wait(c->s, &c->ops[i]));
+  if (c->visits % 100 == 0) { /* now and then, let the re-puts commit before reading on */
+    pthread_mutex_lock(&c->c->mu);
+    while (c->c->done < c->visits) {
+      pthread_cond_wait(&c->c->cv, &c->c->mu);
+    }
+    pthread_mutex_unlock(&c->c->mu);
+  }
+  return TV_OK;
+}
+
+/* A scan visits the tokens present when it started, once each, even
+ * when they are re-put meanwhile (which moves them in both backends). */
+static void test_scan_while_reputting(void **state) {
+  fixture *f = *state;
+  for (size_t i = 0; i < SCAN_REPUT_N; i++) {
+    test_rec r;
+    test_rec_make(&r, 7000 + i, 1);
+    tv_store_op op = {.kind = TV_STORE_OP_PUT, .put = r.put};
+    assert_int_equal(test_op_wait(f->s, &op, NULL), TV_OK);
+  }
+  counter cnt = {.done = 0, .ok = 0};
+  pthread_mutex_init(&cnt.mu, NULL);
+  pthread_cond_init(&cnt.cv, NULL);
+  reput_ctx c = {f->s, 0, calloc(SCAN_REPUT_N, sizeof(test_rec)), calloc(SCAN_REPUT_N, sizeof(tv_store_op)), &cnt};
+  assert_true(c.recs != NULL && c.ops != NULL);
+  tv_status st = tv_store_scan(f->s, reput_fn, &c);
+  size_t submitted = c.visits < SCAN_REPUT_N ? c.visits : SCAN_REPUT_N;
+  pthread_mutex_lock(&cnt.mu);
+  while (cnt.done < submitted) {
+    pthread_cond_wait(&cnt.cv, &cnt.mu);
+  }
+  pthread_mutex_unlock(&cnt.mu);
+  assert_int_equal(st, TV_OK);
+  assert_int_equal(c.visits, SCAN_REPUT_N);
+  assert_int_equal(cnt.ok, SCAN_REPUT_N);
+  assert_int_equal(test_check_ids(f->s, 7000, SCAN_REPUT_N, 2), SCAN_REPUT_N);
+  free(c.ops);
+  free(c.recs);
+}
+
 /* Many operations in flight: every |done| runs once, after commit. */
 static void test_async_submit(void **state) {
   fixture *f = *state;
@@ -320,6 +386,7 @@ int main(int argc, char **argv) {
       cmocka_unit_test_setup_teardown(test_delete, setup, teardown),
       cmocka_unit_test_setup_teardown(test_find_fingerprint, setup, teardown),
       cmocka_unit_test_setup_teardown(test_scan_and_locations, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_scan_while_reputting, setup, teardown),
       cmocka_unit_test_setup_teardown(test_async_submit, setup, teardown),
       cmocka_unit_test_setup_teardown(test_same_token_in_one_group, setup, teardown),
       cmocka_unit_test_setup_teardown(test_bad_record_refused, setup, teardown),

@@ -61,7 +61,9 @@ static const struct {
     {"tv_get_id", "SELECT " TV_PG_ROW_COLUMNS " FROM tv_tokens WHERE id = $1::bigint"},
     {"tv_find_fp", "SELECT " TV_PG_ROW_COLUMNS " FROM tv_tokens WHERE ns = $1::bytea AND fingerprint = $2::bytea"
                    " ORDER BY id LIMIT $3::bigint"},
-    {"tv_scan", "SELECT " TV_PG_ROW_COLUMNS " FROM tv_tokens WHERE id > $1::bigint ORDER BY id LIMIT $2::bigint"},
+    {"tv_scan", "SELECT " TV_PG_ROW_COLUMNS " FROM tv_tokens WHERE id > $1::bigint AND id <= $3::bigint"
+                " ORDER BY id LIMIT $2::bigint"},
+    {"tv_max_id", "SELECT coalesce(max(id), 0) FROM tv_tokens"},
 };
 
 tv_status tv_pg_prepare_all(PGconn *conn, char *why, size_t why_len) {
