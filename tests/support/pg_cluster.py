@@ -170,7 +170,12 @@ class PgCluster:
 
 def run_command(argv, timeout_s):
     with PgCluster() as pg:
+        child = None
+
         def on_signal(signum, _frame):
+            if child is not None and child.poll() is None:
+                child.kill()  # the command must not outlive its database
+                child.wait()
             pg.teardown()
             sys.exit(128 + signum)
         for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
