@@ -19,7 +19,9 @@ void tv_store_buf_cleanup(tv_store_buf *buf) {
 
 tv_status tv_store_open(const tv_store_backend *backend, const tv_store_options *opts, tv_store **out,
                         tv_store_diag *diag) {
-  TV_ENSURE(opts != NULL && out != NULL && opts->dir != NULL, TV_E_INVALID_ARGUMENT);
+  TV_ENSURE(opts != NULL && out != NULL, TV_E_INVALID_ARGUMENT);
+  /* Only the log lives in a directory; a database backend checks its own options. */
+  TV_ENSURE(opts->dir != NULL || (backend != NULL && backend != &tv_store_backend_uring), TV_E_INVALID_ARGUMENT);
   tv_store_diag scratch;
   if (diag == NULL) {
     diag = &scratch;

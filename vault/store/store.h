@@ -55,6 +55,9 @@ typedef struct tv_store_options {
                       maps of the segments: for data mostly not in the page
                       cache, where one submission overlaps the disk reads
                       a map would fault in one by one (see README) */
+  const char *conninfo; /* database backends (tv_store_backend_pg): a libpq
+                           connection string or URI without a password;
+                           |dir| is then unused (NULL allowed) */
 } tv_store_options;
 
 /* Where a failed open found its problem. */
@@ -77,6 +80,13 @@ typedef enum tv_store_op_kind {
   TV_STORE_OP_DELETE = 3 /* tombstone; TV_E_STORE_NOT_FOUND if not live */
 } tv_store_op_kind;
 
+/* tv_store_op.flags: on a PUT or REPUT, the (namespace, fingerprint)
+ * must be unique among live flagged records (a convergent namespace). A
+ * database backend enforces it across processes and fails the loser with
+ * TV_E_STORE_FINGERPRINT_EXISTS and op->loc naming the winner; the log
+ * backend ignores it (its engine converges in-process). */
+#define TV_STORE_OP_FP_UNIQUE 0x1u
+
 typedef struct tv_store_op tv_store_op;
 
 /* Called exactly once per accepted operation, from a store thread (the
@@ -95,6 +105,7 @@ struct tv_store_op {
   tv_record_put put;
   tv_store_done_fn done;
   void *user;
+  uint32_t flags; /* TV_STORE_OP_*; 0 for none */
   /* Set by the store before |done| runs. */
   tv_store_loc loc;
   uint64_t seq;
@@ -219,6 +230,9 @@ typedef struct tv_store_backend {
 
 /* tv_store_backend_uring is the embedded io_uring log (the default). */
 extern const tv_store_backend tv_store_backend_uring;
+
+/* tv_store_backend_pg is the PostgreSQL backend (vault/store/pg/). */
+extern const tv_store_backend tv_store_backend_pg;
 
 /* tv_store_open opens (creating if needed) the store described by |opts|
  * using |backend| (NULL: tv_store_backend_uring), replaying its log. On

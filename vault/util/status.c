@@ -174,6 +174,19 @@ static const status_text status_texts[] = {
     {TV_E_CONFIG_SECRET, "CONFIG_SECRET", "secrets are never accepted in the configuration file"},
     {TV_E_CONFIG_IO, "CONFIG_IO", "the configuration file could not be read"},
     {TV_E_CONFIG_TOO_LARGE, "CONFIG_TOO_LARGE", "the configuration file or one of its lists is too large"},
+    {TV_E_STORE_UNAVAILABLE, "STORE_UNAVAILABLE",
+     "the store's database is unreachable or failed the operation; nothing was committed, retry later"},
+    {TV_E_STORE_SCHEMA_MISSING, "STORE_SCHEMA_MISSING",
+     "the database has no tokenvault schema; create it by starting one node with --init"},
+    {TV_E_STORE_SCHEMA_NEWER, "STORE_SCHEMA_NEWER",
+     "the database schema is newer than this tokenvault knows; upgrade tokenvault"},
+    {TV_E_STORE_UNSUPPORTED, "STORE_UNSUPPORTED",
+     "this store backend does not support the operation (back up a database store with pg_dump or base backups)"},
+    {TV_E_STORE_FINGERPRINT_EXISTS, "STORE_FINGERPRINT_EXISTS",
+     "a live token of this value already exists in the convergent namespace (another writer won); read it"},
+    {TV_E_STORE_CONNINFO_PASSWORD, "STORE_CONNINFO_PASSWORD",
+     "the database connection string contains a password; use a password file (PGPASSFILE) instead"},
+    {TV_E_STORE_CONNINFO, "STORE_CONNINFO", "the database connection string is malformed"},
 };
 
 static const status_text *status_find(tv_status status) {

@@ -168,6 +168,15 @@ typedef enum tv_status {
   TV_E_CONFIG_SECRET = 956,
   TV_E_CONFIG_IO = 957,
   TV_E_CONFIG_TOO_LARGE = 958,
+
+  /* 1100..1149: database store backend (PostgreSQL) */
+  TV_E_STORE_UNAVAILABLE = 1100,
+  TV_E_STORE_SCHEMA_MISSING = 1101,
+  TV_E_STORE_SCHEMA_NEWER = 1102,
+  TV_E_STORE_UNSUPPORTED = 1103,
+  TV_E_STORE_FINGERPRINT_EXISTS = 1104,
+  TV_E_STORE_CONNINFO_PASSWORD = 1105,
+  TV_E_STORE_CONNINFO = 1106,
 } tv_status;
 
 /* tv_status_message returns a static, human-readable sentence for |status|

@@ -1,0 +1,149 @@
+/* Connections: the conninfo check (no password in configuration), opening
+ * a connection with the backend's statements prepared, and the pool of
+ * reader connections. */
+#include <stdio.h>
+#include <string.h>
+
+#include "vault/store/pg/pg_internal.h"
+
+tv_status tv_pg_conninfo_check(const char *conninfo, char *why, size_t why_len) {
+  char scratch[8];
+  if (why == NULL) {
+    why = scratch;
+    why_len = sizeof scratch;
+  }
+  why[0] = '\0';
+  TV_ENSURE(conninfo != NULL, TV_E_INVALID_ARGUMENT);
+  char *err = NULL;
+  PQconninfoOption *opts = PQconninfoParse(conninfo, &err);
+  if (opts == NULL) {
+    snprintf(why, why_len, "%s", err != NULL ? err : "out of memory");
+    PQfreemem(err);
+    return TV_E_STORE_CONNINFO;
+  }
+  tv_status st = TV_OK;
+  for (PQconninfoOption *o = opts; o->keyword != NULL; o++) {
+    if (strcmp(o->keyword, "password") == 0 && o->val != NULL) {
+      snprintf(why, why_len, "a password in the connection string is refused; use a password file (PGPASSFILE)");
+      st = TV_E_STORE_CONNINFO_PASSWORD;
+    }
+  }
+  PQconninfoFree(opts);
+  return st;
+}
+
+/* Statement names and texts. Parameters are bound in binary: bytea as
+ * raw bytes, bigint as 8 bytes big-endian, boolean as one byte. */
+static const struct {
+  const char *name;
+  const char *sql;
+} statements[] = {
+    {"tv_put", "INSERT INTO tv_tokens (ns, token, fingerprint, fp_unique, key_version, nonce, created_ms, expires_ms,"
+               " ciphertext, tag, metadata, state) VALUES ($1::bytea, $2::bytea, $3::bytea, $4::boolean,"
+               " $5::bigint, $6::bytea, $7::bigint, $8::bigint, $9::bytea, $10::bytea, $11::bytea, $12::bigint)"
+               " ON CONFLICT DO NOTHING RETURNING id"},
+    {"tv_put_many", "INSERT INTO tv_tokens (ns, token, fingerprint, fp_unique, key_version, nonce, created_ms,"
+                    " expires_ms, ciphertext, tag, metadata, state) SELECT * FROM unnest($1::bytea[], $2::bytea[],"
+                    " $3::bytea[], $4::boolean[], $5::bigint[], $6::bytea[], $7::bigint[], $8::bigint[], $9::bytea[],"
+                    " $10::bytea[], $11::bytea[], $12::bigint[]) ON CONFLICT DO NOTHING RETURNING ns, token, id"},
+    {"tv_reput", "UPDATE tv_tokens SET id = nextval('tv_tokens_id_seq'), fingerprint = $3::bytea,"
+                 " fp_unique = $4::boolean, key_version = $5::bigint, nonce = $6::bytea, created_ms = $7::bigint,"
+                 " expires_ms = $8::bigint, ciphertext = $9::bytea, tag = $10::bytea, metadata = $11::bytea,"
+                 " state = $12::bigint WHERE ns = $1::bytea AND token = $2::bytea RETURNING id"},
+    {"tv_delete", "DELETE FROM tv_tokens WHERE ns = $1::bytea AND token = $2::bytea RETURNING id"},
+    {"tv_token_id", "SELECT id FROM tv_tokens WHERE ns = $1::bytea AND token = $2::bytea"},
+    {"tv_fp_winner", "SELECT id FROM tv_tokens WHERE ns = $1::bytea AND fingerprint = $2::bytea AND fp_unique"},
+    {"tv_get", "SELECT " TV_PG_ROW_COLUMNS " FROM tv_tokens WHERE ns = $1::bytea AND token = $2::bytea"},
+    /* A batch of keys in one statement: two parallel bytea arrays, each
+     * row tagged with its key's position (keys may repeat). */
+    {"tv_get_many", "SELECT " TV_PG_ROW_COLUMNS_T ", k.i FROM unnest($1::bytea[], $2::bytea[]) WITH ORDINALITY"
+                    " AS k(ns, token, i) JOIN tv_tokens t ON t.ns = k.ns AND t.token = k.token"},
+    {"tv_get_id", "SELECT " TV_PG_ROW_COLUMNS " FROM tv_tokens WHERE id = $1::bigint"},
+    {"tv_find_fp", "SELECT " TV_PG_ROW_COLUMNS " FROM tv_tokens WHERE ns = $1::bytea AND fingerprint = $2::bytea"
+                   " ORDER BY id LIMIT $3::bigint"},
+    {"tv_scan", "SELECT " TV_PG_ROW_COLUMNS " FROM tv_tokens WHERE id > $1::bigint AND id <= $3::bigint"
+                " ORDER BY id LIMIT $2::bigint"},
+    {"tv_max_id", "SELECT coalesce(max(id), 0) FROM tv_tokens"},
+};
+
+tv_status tv_pg_prepare_all(PGconn *conn, char *why, size_t why_len) {
+  for (size_t i = 0; i < sizeof statements / sizeof statements[0]; i++) {
+    PGresult *res = PQprepare(conn, statements[i].name, statements[i].sql, 0, NULL);
+    int ok = PQresultStatus(res) == PGRES_COMMAND_OK;
+    if (!ok) {
+      snprintf(why, why_len, "preparing %s: %s", statements[i].name, PQerrorMessage(conn));
+    }
+    PQclear(res);
+    if (!ok) {
+      return tv_pg_failed_status(conn);
+    }
+  }
+  return TV_OK;
+}
+
+PGconn *tv_pg_connect(const char *conninfo, int prepare, char *why, size_t why_len) {
+  /* Later keywords override earlier ones: the conninfo (expanded from
+   * dbname) may set its own connect_timeout. */
+  const char *const keys[] = {"connect_timeout", "application_name", "dbname", NULL};
+  const char *const vals[] = {TV_PG_CONNECT_TIMEOUT_S, "tokenvault", conninfo, NULL};
+  PGconn *conn = PQconnectdbParams(keys, vals, 1);
+  if (conn == NULL || PQstatus(conn) != CONNECTION_OK) {
+    snprintf(why, why_len, "cannot connect to the database: %s",
+             conn != NULL ? PQerrorMessage(conn) : "out of memory");
+    PQfinish(conn);
+    return NULL;
+  }
+  if (prepare && tv_pg_prepare_all(conn, why, why_len) != TV_OK) {
+    PQfinish(conn);
+    return NULL;
+  }
+  return conn;
+}
+
+tv_status tv_pg_failed_status(PGconn *conn) {
+  return conn == NULL || PQstatus(conn) != CONNECTION_OK ? TV_E_STORE_UNAVAILABLE : TV_E_STORE_WRITE_FAILED;
+}
+
+PGconn *tv_pg_reader_take(tv_pg *pg) {
+  pthread_mutex_lock(&pg->pool_mu);
+  while (pg->num_idle == 0 && pg->num_open >= TV_PG_READERS_MAX) {
+    pthread_cond_wait(&pg->pool_cv, &pg->pool_mu);
+  }
+  if (pg->num_idle > 0) {
+    PGconn *conn = pg->idle[--pg->num_idle];
+    pthread_mutex_unlock(&pg->pool_mu);
+    return conn;
+  }
+  pg->num_open++; /* reserve the slot, connect outside the lock */
+  pthread_mutex_unlock(&pg->pool_mu);
+  char why[256];
+  PGconn *conn = tv_pg_connect(pg->conninfo, 1, why, sizeof why);
+  if (conn == NULL) {
+    tv_pg_reader_give(pg, NULL, 1);
+  }
+  return conn;
+}
+
+void tv_pg_reader_give(tv_pg *pg, PGconn *conn, int broken) {
+  pthread_mutex_lock(&pg->pool_mu);
+  if (broken || conn == NULL) {
+    pg->num_open--;
+  } else {
+    pg->idle[pg->num_idle++] = conn;
+  }
+  pthread_cond_signal(&pg->pool_cv);
+  pthread_mutex_unlock(&pg->pool_mu);
+  if (broken) {
+    PQfinish(conn);
+  }
+}
+
+void tv_pg_readers_close(tv_pg *pg) {
+  pthread_mutex_lock(&pg->pool_mu);
+  for (size_t i = 0; i < pg->num_idle; i++) {
+    PQfinish(pg->idle[i]);
+  }
+  pg->num_open -= pg->num_idle;
+  pg->num_idle = 0;
+  pthread_mutex_unlock(&pg->pool_mu);
+}

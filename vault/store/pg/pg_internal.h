@@ -1,0 +1,135 @@
+/* Shared between the PostgreSQL backend's parts: the backend state, the
+ * connection helpers and the row codec. Not for use outside vault/store/pg. */
+#ifndef TV_STORE_PG_PG_INTERNAL_H
+#define TV_STORE_PG_PG_INTERNAL_H
+
+#include <libpq-fe.h>
+#include <pthread.h>
+#include <stdint.h>
+
+#include "vault/store/pg/pg_store.h"
+
+/* Operations the writer groups into one transaction (one round trip). */
+#define TV_PG_BATCH_OPS_MAX 256u
+/* Accepted but not yet committed operations; beyond: TV_E_STORE_BUSY. */
+#define TV_PG_QUEUE_OPS_MAX 8192u
+/* Reader connections opened on demand and kept. */
+#define TV_PG_READERS_MAX 8u
+/* Keys per read pipeline, so a large get_batch never fills both socket
+ * buffers at once (libpq in blocking mode would then wait forever). */
+#define TV_PG_READ_CHUNK_MAX 256u
+/* Rows per scan page. */
+#define TV_PG_SCAN_PAGE_ROWS 1000u
+/* Seconds libpq waits to connect (unless the conninfo says otherwise). */
+#define TV_PG_CONNECT_TIMEOUT_S "5"
+
+/* Values of tv_tokens.state, derived from the record (engine.h): the
+ * engine marks a deleted token with key version 0 and no expiry, an
+ * expired one's stub with key version 0 and its expiry. */
+enum { TV_PG_STATE_LIVE = 1, TV_PG_STATE_DELETED = 2, TV_PG_STATE_EXPIRED_STUB = 3 };
+
+typedef struct tv_pg_stats {
+  uint64_t batches, records, bytes, failed_batches;
+  uint64_t commits, commit_us_sum, commit_us_max;
+  uint64_t commit_buckets[TV_LATENCY_BUCKETS_COUNT + 1];
+} tv_pg_stats;
+
+typedef struct tv_pg {
+  char *conninfo;
+  /* Writer: the queue, its thread, and its own connection. */
+  pthread_mutex_t mu;
+  pthread_cond_t cv;       /* writer waits for work */
+  pthread_cond_t space_cv; /* submit_wait waits for room */
+  tv_store_op *head, *tail;
+  size_t queued;
+  int closing;
+  pthread_t writer;
+  PGconn *wconn;
+  tv_pg_stats stats; /* under mu */
+  /* Readers: a small pool of idle connections. */
+  pthread_mutex_t pool_mu;
+  pthread_cond_t pool_cv;
+  PGconn *idle[TV_PG_READERS_MAX];
+  size_t num_idle;
+  size_t num_open;
+} tv_pg;
+
+/* tv_pg_connect opens a connection and prepares every statement on it.
+ * NULL on failure, with libpq's message (never a password: refused
+ * earlier) in |why|. */
+PGconn *tv_pg_connect(const char *conninfo, int prepare, char *why, size_t why_len);
+
+/* tv_pg_prepare_all prepares the backend's statements on |conn|. */
+tv_status tv_pg_prepare_all(PGconn *conn, char *why, size_t why_len);
+
+/* tv_pg_schema_check refuses a database without the schema or with a
+ * newer one, explaining in |why|. */
+tv_status tv_pg_schema_check(PGconn *conn, char *why, size_t why_len);
+
+/* tv_pg_reader_take / give: a reader connection from the pool (NULL:
+ * unreachable); give it back with |broken| set when it failed so it is
+ * closed rather than reused. */
+PGconn *tv_pg_reader_take(tv_pg *pg);
+void tv_pg_reader_give(tv_pg *pg, PGconn *conn, int broken);
+void tv_pg_readers_close(tv_pg *pg);
+
+/* tv_pg_record_state is the tv_tokens.state of |p|. */
+int tv_pg_record_state(const tv_record_put *p);
+
+/* tv_pg_put_many commits the PUTs |ops| (n >= 1) as one multi-row
+ * INSERT in one transaction and sets each status: TV_OK (op->loc set) or
+ * TV_E_STORE_TOKEN_EXISTS for an op that inserted nothing (to classify).
+ * Returns a failure that hit the whole group instead. */
+tv_status tv_pg_put_many(PGconn *conn, tv_store_op *const *ops, size_t n, tv_status *status);
+
+/* The writer thread's body and the queue entry points. */
+void *tv_pg_writer_main(void *arg);
+tv_status tv_pg_submit(void *impl, tv_store_op *op);
+tv_status tv_pg_submit_wait(void *impl, tv_store_op *op);
+
+/* Reads (pg_read.c, pg_scan.c). */
+tv_status tv_pg_get_batch(void *impl, const tv_store_key *keys, size_t num_keys, tv_store_item *out_items,
+                          tv_store_buf *buf);
+tv_status tv_pg_read_locations(void *impl, const tv_store_loc *locs, size_t num, tv_store_item *out_items,
+                               tv_store_buf *buf);
+tv_status tv_pg_find_fingerprint(void *impl, const uint8_t *ns, size_t ns_len, const uint8_t fp[16],
+                                 tv_store_item *out_items, size_t items_max, size_t *out_num, tv_store_buf *buf);
+tv_status tv_pg_scan(void *impl, tv_store_scan_fn fn, void *ctx);
+
+/* Row codec (pg_row.c). Every SELECT of a record returns the columns of
+ * TV_PG_ROW_COLUMNS in that order, in binary. */
+#define TV_PG_ROW_COLUMNS                                                                                    \
+  "id, ns, token, fingerprint, key_version, nonce, created_ms, expires_ms, ciphertext, tag, metadata"
+#define TV_PG_ROW_COLUMNS_T                                                                                  \
+  "t.id, t.ns, t.token, t.fingerprint, t.key_version, t.nonce, t.created_ms, t.expires_ms, t.ciphertext, t.tag, "   \
+  "t.metadata"
+#define TV_PG_ROW_NCOLS 11
+
+/* tv_pg_rows_bytes returns the bytes tv_pg_row_decode needs for every row
+ * of |res| (so the caller sizes its buffer once). */
+size_t tv_pg_rows_bytes(const PGresult *res);
+
+/* tv_pg_row_decode copies row |row| of |res| into |*dst| (advanced) and
+ * points |out|'s put into it. TV_E_STORE_RECORD_FIELD if a column has
+ * an impossible size. */
+tv_status tv_pg_row_decode(const PGresult *res, int row, uint8_t **dst, tv_store_item *out);
+
+/* tv_pg_buf_reserve grows |buf| to at least |len| bytes. */
+tv_status tv_pg_buf_reserve(tv_store_buf *buf, size_t len);
+
+/* tv_pg_bytea_array encodes |n| byte strings (|ptrs|, |lens|) as a
+ * binary one-dimensional bytea[] parameter into |buf| (grown); sets
+ * |*out_len|. */
+tv_status tv_pg_bytea_array(const uint8_t *const *ptrs, const size_t *lens, size_t n, tv_store_buf *buf,
+                            size_t *out_len);
+
+/* Binary parameter helpers: network byte order. */
+void tv_pg_put_u64(uint8_t out[8], uint64_t v);
+uint64_t tv_pg_get_u64(const char *p);
+
+/* tv_pg_failed_status maps a failed connection to TV_E_STORE_UNAVAILABLE
+ * and any other failure (a statement the server refused) to
+ * TV_E_STORE_WRITE_FAILED. */
+tv_status tv_pg_failed_status(PGconn *conn);
+
+#endif

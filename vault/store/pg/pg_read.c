@@ -1,0 +1,213 @@
+/* Point reads: get_batch (by namespace and token), read_locations (by
+ * row id) and find_fingerprint, each one round trip per chunk of keys on
+ * a pooled reader connection. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "vault/store/pg/pg_pipeline.h"
+
+/* A batch of single-row lookups and their results. */
+typedef struct lookup {
+  tv_pg_stmt *stmts;
+  PGresult **res;
+  size_t n;
+} lookup;
+
+static tv_status lookup_alloc(lookup *l, size_t n) {
+  l->n = n;
+  l->stmts = calloc(n > 0 ? n : 1, sizeof *l->stmts);
+  l->res = calloc(n > 0 ? n : 1, sizeof *l->res);
+  TV_ENSURE(l->stmts != NULL && l->res != NULL, TV_E_NO_MEMORY);
+  return TV_OK;
+}
+
+static void lookup_free(lookup *l) {
+  if (l->res != NULL) {
+    tv_pg_results_clear(l->res, l->n);
+  }
+  free(l->res);
+  free(l->stmts);
+}
+
+/* lookup_run sends the statements in chunks on one reader connection. */
+static tv_status lookup_run(tv_pg *pg, lookup *l) {
+  PGconn *conn = tv_pg_reader_take(pg);
+  TV_ENSURE(conn != NULL, TV_E_STORE_UNAVAILABLE);
+  tv_status st = TV_OK;
+  for (size_t at = 0; at < l->n && st == TV_OK; at += TV_PG_READ_CHUNK_MAX) {
+    size_t k = l->n - at < TV_PG_READ_CHUNK_MAX ? l->n - at : TV_PG_READ_CHUNK_MAX;
+    st = tv_pg_pipeline_send(conn, l->stmts + at, k);
+    if (st == TV_OK) {
+      st = tv_pg_pipeline_collect(conn, k, l->res + at);
+    }
+  }
+  /* A read never fails for a data reason: any failure is the connection's. */
+  tv_pg_reader_give(pg, conn, st != TV_OK);
+  return st == TV_OK ? TV_OK : TV_E_STORE_UNAVAILABLE;
+}
+
+/* lookup_decode fills one item per lookup: its row or NOT_FOUND. */
+static tv_status lookup_decode(lookup *l, tv_store_item *out, tv_store_buf *buf) {
+  size_t total = 0;
+  for (size_t i = 0; i < l->n; i++) {
+    total += tv_pg_rows_bytes(l->res[i]);
+  }
+  TV_TRY(tv_pg_buf_reserve(buf, total));
+  uint8_t *dst = buf->data;
+  for (size_t i = 0; i < l->n; i++) {
+    if (PQntuples(l->res[i]) == 0) {
+      memset(&out[i], 0, sizeof out[i]);
+      out[i].status = TV_E_STORE_NOT_FOUND;
+      continue;
+    }
+    tv_status st = tv_pg_row_decode(l->res[i], 0, &dst, &out[i]);
+    if (st != TV_OK) {
+      out[i].status = st;
+    }
+  }
+  return TV_OK;
+}
+
+static int key_ok(const tv_store_key *k) {
+  return k->ns != NULL && k->token != NULL && k->ns_len > 0 && k->ns_len <= TV_STORE_NAMESPACE_LEN_MAX &&
+         k->token_len > 0 && k->token_len <= TV_STORE_TOKEN_LEN_MAX;
+}
+
+/* Keys of a get_batch as parallel arrays, malformed ones left out. */
+typedef struct key_arrays {
+  const uint8_t **ns, **token;
+  size_t *ns_len, *token_len, *slot;
+  size_t n;
+} key_arrays;
+
+static void key_arrays_free(key_arrays *k) {
+  free(k->ns);
+  free(k->token);
+  free(k->ns_len);
+  free(k->token_len);
+  free(k->slot);
+}
+
+static tv_status key_arrays_fill(key_arrays *k, const tv_store_key *keys, size_t num, tv_store_item *out) {
+  size_t m = num > 0 ? num : 1;
+  k->ns = calloc(m, sizeof *k->ns);
+  k->token = calloc(m, sizeof *k->token);
+  k->ns_len = calloc(m, sizeof *k->ns_len);
+  k->token_len = calloc(m, sizeof *k->token_len);
+  k->slot = calloc(m, sizeof *k->slot);
+  TV_ENSURE(k->ns != NULL && k->token != NULL && k->ns_len != NULL && k->token_len != NULL && k->slot != NULL,
+            TV_E_NO_MEMORY);
+  for (size_t i = 0; i < num; i++) {
+    memset(&out[i], 0, sizeof out[i]);
+    out[i].status = key_ok(&keys[i]) ? TV_E_STORE_NOT_FOUND : TV_E_INVALID_ARGUMENT;
+    if (out[i].status == TV_E_STORE_NOT_FOUND) {
+      k->ns[k->n] = keys[i].ns;
+      k->ns_len[k->n] = keys[i].ns_len;
+      k->token[k->n] = keys[i].token;
+      k->token_len[k->n] = keys[i].token_len;
+      k->slot[k->n++] = i;
+    }
+  }
+  return TV_OK;
+}
+
+/* get_many runs the one-statement lookup of |k| and returns its result. */
+static tv_status get_many(tv_pg *pg, const key_arrays *k, PGresult **out) {
+  tv_store_buf ns_arr = {0}, tok_arr = {0};
+  size_t ns_len = 0, tok_len = 0;
+  tv_status st = tv_pg_bytea_array(k->ns, k->ns_len, k->n, &ns_arr, &ns_len);
+  if (st == TV_OK) {
+    st = tv_pg_bytea_array(k->token, k->token_len, k->n, &tok_arr, &tok_len);
+  }
+  PGconn *conn = st == TV_OK ? tv_pg_reader_take(pg) : NULL;
+  st = st == TV_OK && conn == NULL ? TV_E_STORE_UNAVAILABLE : st;
+  if (st == TV_OK) {
+    const char *vals[2] = {(const char *)ns_arr.data, (const char *)tok_arr.data};
+    int lens[2] = {(int)ns_len, (int)tok_len};
+    int fmts[2] = {1, 1};
+    *out = PQexecPrepared(conn, "tv_get_many", 2, vals, lens, fmts, 1);
+    int ok = PQresultStatus(*out) == PGRES_TUPLES_OK && (PQntuples(*out) == 0 || PQnfields(*out) == TV_PG_ROW_NCOLS + 1);
+    tv_pg_reader_give(pg, conn, !ok);
+    st = ok ? TV_OK : TV_E_STORE_UNAVAILABLE;
+  }
+  tv_store_buf_cleanup(&ns_arr);
+  tv_store_buf_cleanup(&tok_arr);
+  return st;
+}
+
+tv_status tv_pg_get_batch(void *impl, const tv_store_key *keys, size_t num_keys, tv_store_item *out_items,
+                          tv_store_buf *buf) {
+  key_arrays k = {0};
+  PGresult *res = NULL;
+  tv_status st = key_arrays_fill(&k, keys, num_keys, out_items);
+  if (st == TV_OK && k.n > 0 && (st = get_many(impl, &k, &res)) == TV_OK &&
+      (st = tv_pg_buf_reserve(buf, tv_pg_rows_bytes(res))) == TV_OK) {
+    uint8_t *dst = buf->data;
+    for (int r = 0; r < PQntuples(res); r++) {
+      uint64_t ord = PQgetlength(res, r, TV_PG_ROW_NCOLS) == 8 ? tv_pg_get_u64(PQgetvalue(res, r, TV_PG_ROW_NCOLS)) : 0;
+      if (ord == 0 || ord > k.n) {
+        continue; /* cannot happen: ordinality counts from 1 */
+      }
+      tv_store_item *it = &out_items[k.slot[ord - 1]];
+      tv_status dst_st = tv_pg_row_decode(res, r, &dst, it);
+      if (dst_st != TV_OK) {
+        it->status = dst_st;
+      }
+    }
+  }
+  PQclear(res);
+  key_arrays_free(&k);
+  return st;
+}
+
+tv_status tv_pg_read_locations(void *impl, const tv_store_loc *locs, size_t num, tv_store_item *out_items,
+                               tv_store_buf *buf) {
+  lookup l = {0};
+  tv_status st = lookup_alloc(&l, num);
+  for (size_t i = 0; st == TV_OK && i < num; i++) {
+    tv_pg_stmt *s = &l.stmts[i];
+    s->prepared = "tv_get_id";
+    s->nparams = 1;
+    tv_pg_param_u64(s, 0, 0, locs[i]);
+  }
+  if (st == TV_OK && num > 0 && (st = lookup_run(impl, &l)) == TV_OK) {
+    st = lookup_decode(&l, out_items, buf);
+    for (size_t i = 0; st == TV_OK && i < num; i++) {
+      if (out_items[i].status == TV_E_STORE_NOT_FOUND) {
+        out_items[i].status = TV_E_INVALID_ARGUMENT; /* not (or no longer) a location of this store */
+      }
+    }
+  }
+  lookup_free(&l);
+  return st;
+}
+
+tv_status tv_pg_find_fingerprint(void *impl, const uint8_t *ns, size_t ns_len, const uint8_t fp[16],
+                                 tv_store_item *out_items, size_t items_max, size_t *out_num, tv_store_buf *buf) {
+  *out_num = 0;
+  TV_ENSURE(ns_len > 0 && ns_len <= TV_STORE_NAMESPACE_LEN_MAX, TV_E_INVALID_ARGUMENT);
+  /* Like the log: |*out_num| counts the matches (up to the candidates
+   * limit) even beyond |items_max|, so a caller can tell it saw them all. */
+  size_t limit = items_max > TV_STORE_CANDIDATES_MAX ? items_max : TV_STORE_CANDIDATES_MAX;
+  lookup l = {0};
+  tv_status st = lookup_alloc(&l, 1);
+  if (st == TV_OK) {
+    tv_pg_stmt *s = &l.stmts[0];
+    s->prepared = "tv_find_fp";
+    s->nparams = 3;
+    tv_pg_param_bytes(s, 0, ns, ns_len);
+    tv_pg_param_bytes(s, 1, fp, TV_RECORD_FINGERPRINT_LEN);
+    tv_pg_param_u64(s, 2, 0, limit);
+    st = lookup_run(impl, &l);
+  }
+  if (st == TV_OK && (st = tv_pg_buf_reserve(buf, tv_pg_rows_bytes(l.res[0]))) == TV_OK) {
+    uint8_t *dst = buf->data;
+    int rows = PQntuples(l.res[0]);
+    for (int r = 0; r < rows && (size_t)r < items_max && st == TV_OK; r++) {
+      st = tv_pg_row_decode(l.res[0], r, &dst, &out_items[r]);
+    }
+    *out_num = st == TV_OK ? (size_t)rows : 0;
+  }
+  lookup_free(&l);
+  return st;
+}
