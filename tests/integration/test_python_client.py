@@ -8,7 +8,8 @@ KEK, status), audit (verify, read) — and the clear errors: a bad reveal
 level, an empty token. Mutual TLS vault: identity and health, a refused
 request as VaultError, and the transport mistakes named with their fix (a
 plaintext client against TLS, a certificate with another key, the wrong CA,
-a file that is not a CA certificate). A closed port: idempotent calls
+a file that is not a CA certificate, a client
+certificate the vault does not trust, a TLS client against --dev). A closed port: idempotent calls
 retried with backoff, tokenize not (unless retry_tokenize)."""
 import itertools
 import socket
@@ -173,7 +174,20 @@ with tokenvault.Client(target, ca=t.path("ca2.crt"), cert=t.path("crm.crt"), key
     e = expect(tokenvault.VaultError, wrong_ca.whoami, "wrong CA")
     t.check(e.code == grpc.StatusCode.UNAVAILABLE and "does not chain to ca=" in str(e),
             "a CA that did not issue the server's certificate is named: %s" % e)
+t.make_cert("ca2", "stranger", "stranger-service", "URI:spiffe://bank/stranger")
+with tokenvault.Client(target, ca=t.path("ca.crt"), cert=t.path("stranger.crt"), key=t.path("stranger.key"),
+                       server_name="localhost", retries=0, timeout=5) as stranger:
+    e = expect(tokenvault.VaultError, stranger.whoami, "client certificate from another CA")
+    t.check(e.code == grpc.StatusCode.UNAVAILABLE and "tls.client_ca" in str(e),
+            "a client certificate the vault does not trust: the hint names tls.client_ca: %s" % e)
 server.kill()
+dev = t.Server("--dev", "--listen", "127.0.0.1:0", "--data-dir", t.path("var-dev2"))
+with tokenvault.Client("127.0.0.1:%d" % dev.port, ca=t.path("ca.crt"), cert=t.path("crm.crt"),
+                       key=t.path("crm.key"), server_name="localhost", retries=0, timeout=5) as tls_to_dev:
+    e = expect(tokenvault.VaultError, tls_to_dev.whoami, "TLS to --dev")
+    t.check(e.code == grpc.StatusCode.UNAVAILABLE and "insecure=True" in str(e) and "--dev" in str(e),
+            "a TLS client against a --dev vault is told to use insecure=True: %s" % e)
+dev.kill()
 
 # -- retries -----------------------------------------------------------------
 with socket.socket() as s:  # nothing listens on this port: every attempt is UNAVAILABLE
