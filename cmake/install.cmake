@@ -39,7 +39,7 @@ install(FILES ${PROJECT_BINARY_DIR}/client/c/tokenvault.pc DESTINATION ${CMAKE_I
 set(tv_unit_src ${PROJECT_SOURCE_DIR}/deploy/systemd/tokenvaultd.service)
 install(CODE "
   file(READ \"${tv_unit_src}\" tv_unit)
-  string(REPLACE \"/usr/local/bin/tokenvaultd\" \"\${CMAKE_INSTALL_PREFIX}/${CMAKE_INSTALL_SBINDIR}/tokenvaultd\"
+  string(REPLACE \"/usr/local/sbin/tokenvaultd\" \"\${CMAKE_INSTALL_PREFIX}/${CMAKE_INSTALL_SBINDIR}/tokenvaultd\"
          tv_unit \"\${tv_unit}\")
   set(tv_unit_dir \"\$ENV{DESTDIR}\${CMAKE_INSTALL_PREFIX}/lib/systemd/system\")
   message(STATUS \"Installing: \${tv_unit_dir}/tokenvaultd.service\")
