@@ -2,7 +2,7 @@
 files in it (they are made at build time from proto/), offline (Debian's
 python3-setuptools and python3-grpc-tools through --no-build-isolation, no
 index), into a venv over Debian's python3-grpcio. The installed package is
-imported from outside the tree and the README's --dev example runs as
+imported from outside the tree and the README's --dev examples (its README's and the main README's) run as
 written (only the port changed) against a tokenvaultd --dev."""
 import os
 import re
@@ -43,6 +43,15 @@ with open(script, "w") as f:
 p = subprocess.run([py, script], capture_output=True, text=True, timeout=60, cwd=t.WORK, env=env)
 t.check(p.returncode == 0 and "411111******1111" in p.stdout,
         "the README example runs with the installed package: %r %s" % (p.stdout, p.stderr[-500:]))
+with open(os.path.join(SOURCE, "README.md")) as f:
+    main_readme = f.read()
+m = re.search(r"\*\*Python\*\*.*?```python\n(.*?)```", main_readme, re.S)
+t.check(m is not None, "the main README's Python section has an example")
+with open(script, "w") as f:
+    f.write(m.group(1).replace("127.0.0.1:7443", "127.0.0.1:%d" % server.port))
+p = subprocess.run([py, script], capture_output=True, text=True, timeout=60, cwd=t.WORK, env=env)
+t.check(p.returncode == 0 and "411111******1111" in p.stdout,
+        "the main README's Python example runs too: %r %s" % (p.stdout, p.stderr[-500:]))
 p = subprocess.run([py, "-c", "import tokenvault, sys; print(tokenvault.__file__)"], capture_output=True,
                    text=True, timeout=60, cwd=t.WORK, env=env)
 t.check(p.returncode == 0 and p.stdout.startswith(venv), "tokenvault is imported from the venv (%s)" % p.stdout.strip())
