@@ -197,7 +197,8 @@ with tokenvault.Client("127.0.0.1:%d" % dead_port, insecure=True, timeout=2, ret
     start = time.monotonic()
     e = expect(tokenvault.VaultError, dead.whoami, "closed port")
     elapsed = time.monotonic() - start
-    t.check(e.code == grpc.StatusCode.UNAVAILABLE and e.attempts == 4, "closed port: VaultError(UNAVAILABLE), 4 attempts")
+    t.check(e.code == grpc.StatusCode.UNAVAILABLE and e.attempts == 4,
+            "closed port: VaultError(UNAVAILABLE) after 4 attempts")
     t.check(elapsed >= 0.1 + 0.2 + 0.4, "three retries with exponential backoff (%.2f s)" % elapsed)
     t.check("is the vault running" in str(e), "the error asks whether the vault runs there: %s" % e)
     e = expect(tokenvault.VaultError, lambda: dead.tokenize("pan", PANS), "tokenize")

@@ -28,6 +28,7 @@ _REVEAL = {"full": _pb.REVEAL_FULL, "masked": _pb.REVEAL_MASKED, "none": _pb.REV
 # TV_REQUEST_ITEMS_MAX); batch_size may not exceed it. A role's own
 # items_per_request limit may be lower: then give a smaller batch_size.
 SERVER_ITEMS_MAX = 1000
+_SEQ_MAX = 2 ** 64 - 1  # audit sequence numbers are uint64
 _EMPTY_TOKEN = "the token is empty: pass a token that tokenize returned (\"\" is never a token)"
 
 
@@ -147,13 +148,13 @@ class Client:
 
     # -- plumbing --------------------------------------------------------
 
-    def _call(self, method, request, response_cls, *, idempotent, timeout=None):
-        fn = self._channel.unary_unary(method, request_serializer=lambda m: m.SerializeToString(),
-                                       response_deserializer=response_cls.FromString)
+    def _attempts(self, run, *, idempotent):
+        """run() once, or on UNAVAILABLE up to |retries| more times with
+        exponential backoff when |idempotent|; a failure as VaultError."""
         attempts = 1 + (self._retries if idempotent else 0)
         for attempt in range(1, attempts + 1):
             try:
-                return fn(request, timeout=timeout if timeout is not None else self._timeout)
+                return run()
             except grpc.RpcError as err:
                 ve = VaultError.from_rpc(err, self.secure)
                 ve.attempts = attempt
@@ -161,6 +162,14 @@ class Client:
                     raise ve from None
                 time.sleep(min(self._backoff * (2 ** (attempt - 1)), self._max_backoff))
         raise AssertionError("unreachable")
+
+    def _deadline(self, timeout):
+        return timeout if timeout is not None else self._timeout
+
+    def _call(self, method, request, response_cls, *, idempotent, timeout=None):
+        fn = self._channel.unary_unary(method, request_serializer=lambda m: m.SerializeToString(),
+                                       response_deserializer=response_cls.FromString)
+        return self._attempts(lambda: fn(request, timeout=self._deadline(timeout)), idempotent=idempotent)
 
     def _batched(self, method, items, make_request, response_cls, pick, *, idempotent, timeout):
         """Sends |items| in requests of at most batch_size, in order; returns
@@ -343,8 +352,8 @@ class Client:
         """Has the vault verify its live audit log (hash chain, checkpoint
         MACs in its HSM, the HSM counter), optionally only from_seq..to_seq
         (0 = open on that side). Needs audit:read. Retried on UNAVAILABLE."""
-        req = _pb.VerifyAuditRequest(request_id=_request_id(), from_seq=_check_int("from_seq", from_seq, 0, 2 ** 64 - 1),
-                                     to_seq=_check_int("to_seq", to_seq, 0, 2 ** 64 - 1))
+        req = _pb.VerifyAuditRequest(request_id=_request_id(), from_seq=_check_int("from_seq", from_seq, 0, _SEQ_MAX),
+                                     to_seq=_check_int("to_seq", to_seq, 0, _SEQ_MAX))
         r = self._call(_SERVICE + "VerifyAudit", req, _pb.VerifyAuditResponse, idempotent=True, timeout=timeout)
         return AuditVerification(r.intact, r.entries_checked, r.checkpoints_checked, r.first_bad_seq,
                                  r.status.name or "OK", r.status.message)
@@ -354,23 +363,18 @@ class Client:
         """Audit entries from |from_seq| (at most |limit|, 0 = the server's
         default), optionally only one principal's or one method's. Needs
         audit:read. Entries never hold a value. Retried on UNAVAILABLE."""
-        req = _pb.ReadAuditRequest(request_id=_request_id(), from_seq=_check_int("from_seq", from_seq, 0, 2 ** 64 - 1),
+        req = _pb.ReadAuditRequest(request_id=_request_id(), from_seq=_check_int("from_seq", from_seq, 0, _SEQ_MAX),
                                    limit=_check_int("limit", limit, 0, 2 ** 32 - 1), principal=principal,
                                    method=method)
-        fn = self._channel.unary_stream(_SERVICE + "ReadAudit", request_serializer=_pb.ReadAuditRequest.SerializeToString,
+        fn = self._channel.unary_stream(_SERVICE + "ReadAudit",
+                                        request_serializer=_pb.ReadAuditRequest.SerializeToString,
                                         response_deserializer=_pb.AuditEntry.FromString)
-        for attempt in range(1, self._retries + 2):
-            try:
-                return [AuditEntry(e.seq, e.time_unix_ms, e.principal, e.peer, e.method, e.namespace, e.items,
-                                   e.outcome.name, e.latency_us, e.request_id)
-                        for e in fn(req, timeout=timeout if timeout is not None else self._timeout)]
-            except grpc.RpcError as err:
-                ve = VaultError.from_rpc(err, self.secure)
-                ve.attempts = attempt
-                if err.code() not in RETRYABLE or attempt == self._retries + 1:
-                    raise ve from None
-                time.sleep(min(self._backoff * (2 ** (attempt - 1)), self._max_backoff))
-        raise AssertionError("unreachable")
+
+        def read_all():
+            return [AuditEntry(e.seq, e.time_unix_ms, e.principal, e.peer, e.method, e.namespace, e.items,
+                               e.outcome.name, e.latency_us, e.request_id)
+                    for e in fn(req, timeout=self._deadline(timeout))]
+        return self._attempts(read_all, idempotent=True)
 
     # -- service ---------------------------------------------------------
 
