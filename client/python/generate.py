@@ -1,13 +1,14 @@
 """Generates the protobuf message classes the client uses from proto/ into
 tokenvault/_generated/ (or the directory given), with grpc_tools (Debian:
-python3-grpc-tools). Run once before use or packaging."""
+python3-grpc-tools). `pip install` runs it (setup.py); by hand it is only
+needed to use the package straight from the source tree."""
 import os
 import sys
 
 from grpc_tools import protoc
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-PROTO = os.path.join(HERE, "..", "..", "proto")
+PROTO = os.path.normpath(os.path.join(HERE, "..", "..", "proto"))
 
 
 def generate(out_dir):

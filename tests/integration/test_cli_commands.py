@@ -186,6 +186,20 @@ t.check(rc == 0 and backj == JSONL.replace(b'"pan": 4012888888881881', b'"pan": 
 write("bad.jsonl", b'{"pan": "4111111111111111"\n')
 rc, _, err = run("tokenize", *dev, "--jsonl", t.path("bad.jsonl"), "--fields", "pan", "--namespace", "pan")
 t.check(rc == 2 and "line 1 is not one JSON object" in err, "malformed JSON: exit 2 naming the line")
+# A job that fails before any answer writes nothing to stdout: not even the
+# CSV header (issue 14: it used to be printed before the error).
+hdr = write("hdr.csv", b"name,card\nada,4111111111111111\n")
+rc, out, err = run("tokenize", *dev, "--csv", hdr, "--columns", "nosuch:pan")
+t.check(rc == 2 and out == "" and "nosuch" in err,
+        "unknown --columns: exit 2, nothing on stdout (%r, %s)" % (out, err.strip()))
+rc, out, err = run("tokenize", *dev, "--csv", hdr, "--columns", "card:no_such_namespace")
+t.check(rc != 0 and out == "" and "namespace" in err.lower(),
+        "unknown namespace: fails, nothing on stdout (%r, %s)" % (out, err.strip()))
+rc, out, err = run("detokenize", *dev, "--csv", hdr, "--columns", "card:no_such_namespace")
+t.check(rc != 0 and out == "", "detokenize, unknown namespace: nothing on stdout (%r)" % out)
+empty = write("hdr-only.csv", b"name,card\n")
+rc, out, _ = run("tokenize", *dev, "--csv", empty, "--columns", "card:pan")
+t.check(rc == 0 and out == "name,card\n", "a header-only CSV still gives its header back (%r)" % out)
 server.terminate(20)
 
 # mTLS with roles: permission denied is exit 4; two officers rotate the KEK.

@@ -72,3 +72,14 @@ t.check({"tokenvault-tls", "tokenvault-hsm-pin"} <= secrets, "TLS files and the 
 t.check(not any("env" in c for c in pod["containers"]), "no secret passed through environment variables")
 t.check("readinessProbe" in container_spec and "livenessProbe" in container_spec, "health probes set")
 check_flags(container_spec["args"], "StatefulSet args")
+
+# The quickstart's knobs (its environment variables and options) are in the
+# README, not only in the script's header.
+quickstart = read("quickstart.sh")
+with open(os.path.join(DEPLOY, "..", "README.md")) as f:
+    readme = f.read()
+knobs = set(re.findall(r"\bTV_QUICKSTART_[A-Z_]+", quickstart)) | set(re.findall(r"^\s+(--[a-z-]+)\)", quickstart, re.M))
+t.check({"TV_QUICKSTART_BUILD_DIR", "TV_QUICKSTART_PORT", "--stop", "--port"} <= knobs,
+        "the quickstart's knobs are found in the script (%s)" % sorted(knobs))
+missing = sorted(k for k in knobs if "`%s" % k not in readme)
+t.check(not missing, "the README documents every quickstart knob (missing: %s)" % missing)

@@ -33,6 +33,11 @@ typedef struct bulk_job {
   size_t ns_count;
   size_t rows_per_batch;
   bulk_csv_map *csv_map;
+  /* The CSV header row, held back until the first output row (or the end
+   * of an empty input) so a job that fails before any answer writes
+   * nothing to stdout. */
+  uint8_t *header;
+  size_t header_len;
   bulk_jsonl_map jsonl_map;
   bulk_in in;
   FILE *in_file;
@@ -55,5 +60,8 @@ typedef struct bulk_job {
 /* bulk_write_batch writes |b|'s rows to the job's output with each sent
  * cell replaced by its answer, reporting failed items. */
 void bulk_write_batch(bulk_job *job, const bulk_batch *b);
+
+/* bulk_write_header writes the held-back CSV header, once; no-op after. */
+void bulk_write_header(bulk_job *job);
 
 #endif

@@ -96,7 +96,9 @@ static int read_row(bulk_job *job, bulk_batch *b, int *eof) {
   return 0;
 }
 
-/* The CSV header names the columns; it is copied to the output as is. */
+/* The CSV header names the columns; it is copied to the output as is, but
+ * only once the first answers arrive (bulk_write_header): a bad column or
+ * an unknown namespace leaves the output untouched. */
 static int csv_header(bulk_job *job) {
   job->csv_map = malloc(sizeof *job->csv_map);
   if (job->csv_map == NULL) return usage(job, "out of memory", NULL);
@@ -118,8 +120,12 @@ static int csv_header(bulk_job *job) {
     if (c == b->cells_count) rc = usage(job, "no such column in the CSV header", job->target_names[t]);
     else job->csv_map->target[c] = (int16_t)t;
   }
-  fwrite(b->raw, 1, b->raw_len, job->out);
-  return rc;
+  if (rc != 0) return rc;
+  job->header = malloc(b->raw_len);
+  if (job->header == NULL) return usage(job, "out of memory", NULL);
+  memcpy(job->header, b->raw, b->raw_len);
+  job->header_len = b->raw_len;
+  return 0;
 }
 
 static int open_streams(bulk_job *job, tv_client *client) {
@@ -236,6 +242,7 @@ static int drain_streams(bulk_job *job) {
 }
 
 static int finish_output(bulk_job *job) {
+  bulk_write_header(job); /* an input with a header and no rows */
   if (!job->atomic_open) {
     return fflush(job->out) == 0 ? 0 : CLI_EXIT_FAILURE;
   }
@@ -279,6 +286,7 @@ static void cleanup(bulk_job *job) {
   if (job->in_file != NULL && job->in_file != stdin) fclose(job->in_file);
   free(job->in.buf);
   free(job->csv_map);
+  free(job->header);
 }
 
 int bulk_run(tv_client *client, const net_args *a, int tokenize, const char *command, FILE *out,

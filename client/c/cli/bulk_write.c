@@ -2,6 +2,7 @@
  * its answer. A cell whose item failed is left as it was when
  * detokenizing (it is a token) but emptied when tokenizing, so a
  * tokenized file never carries a plaintext value. */
+#include <stdlib.h>
 #include <string.h>
 
 #include "client/c/cli/bulk_job.h"
@@ -44,7 +45,15 @@ static void write_cell(bulk_job *job, const bulk_batch *b, const bulk_cell *cell
   else fwrite(raw, 1, cell->raw_len, job->out);
 }
 
+void bulk_write_header(bulk_job *job) {
+  if (job->header == NULL) return;
+  fwrite(job->header, 1, job->header_len, job->out);
+  free(job->header);
+  job->header = NULL;
+}
+
 void bulk_write_batch(bulk_job *job, const bulk_batch *b) {
+  bulk_write_header(job);
   size_t ci = 0;
   size_t row_start = 0;
   for (size_t r = 0; r < b->rows; r++) {
