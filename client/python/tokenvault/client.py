@@ -24,7 +24,7 @@ except ImportError as e:  # pragma: no cover - a packaging mistake, said clearly
 _SERVICE = "/tokenvault.v1.TokenVault/"
 _REVEAL = {"full": _pb.REVEAL_FULL, "masked": _pb.REVEAL_MASKED, "none": _pb.REVEAL_NONE}
 
-# Items per request the server accepts at most (vault/server/limits.h,
+# Items per request the server accepts at most (vault/service/limits.h,
 # TV_REQUEST_ITEMS_MAX); batch_size may not exceed it. A role's own
 # items_per_request limit may be lower: then give a smaller batch_size.
 SERVER_ITEMS_MAX = 1000
