@@ -4,6 +4,11 @@ and `tokenvault keys status` say STORE_NO_SPACE (it used to be
 ENGINE_DECRYPT, an authentication failure), and the rotation finishes by
 itself once space returns.
 
+Health follows the store's disk (issue 16, P4): while it is full
+grpc.health says NOT_SERVING and /healthz 503 `NOT_SERVING
+STORE_NO_SPACE: ...` (reads still work), and both say SERVING again by
+themselves once space is freed, without a restart.
+
 The store directory is a 16 MiB tmpfs mounted by the test (root only;
 skipped with exit 77 otherwise), unmounted at exit."""
 import atexit
@@ -12,6 +17,8 @@ import re
 import subprocess
 import sys
 import time
+import urllib.error
+import urllib.request
 
 import tvtest as t
 import vaultclient as vc
@@ -22,6 +29,8 @@ STORE = os.path.join(DATA, "store")
 FILLER = os.path.join(STORE, "filler")
 VALUES = 12000  # ~2.5 MB of records: more than the store's 1 MiB preallocation
 WAIT_S = 60  # hang guard
+SERVING = vc.HEALTH.HealthCheckResponse.SERVING
+NOT_SERVING = vc.HEALTH.HealthCheckResponse.NOT_SERVING
 
 if os.geteuid() != 0:
     print("skip: mounting a tmpfs for the store needs root")
@@ -66,6 +75,40 @@ def keys_status(port):
     return p.stdout.decode()
 
 
+def metrics_port(server):
+    deadline = time.monotonic() + t.STARTUP_S
+    while time.monotonic() < deadline:
+        for line in server.lines():
+            if line.get("event") == "metrics_listening":
+                return line["port"]
+        time.sleep(0.05)
+    t.fail("no metrics_listening line: " + server.text())
+
+
+def healthz(port):
+    try:
+        with urllib.request.urlopen("http://127.0.0.1:%d/healthz" % port, timeout=10) as r:
+            return r.status, r.read().decode()
+    except urllib.error.HTTPError as e:
+        return e.code, e.read().decode()
+
+
+def health(ch):
+    check = t.unary(ch, "/grpc.health.v1.Health/Check", vc.HEALTH.HealthCheckRequest,
+                    vc.HEALTH.HealthCheckResponse)
+    return check(vc.HEALTH.HealthCheckRequest(service="tokenvault.v1.TokenVault"), timeout=10).status
+
+
+def wait_health(ch, want, what):
+    deadline = time.monotonic() + WAIT_S
+    while time.monotonic() < deadline:
+        if health(ch) == want:
+            return
+        time.sleep(0.2)
+    t.fail("health did not turn %s within %d s: %s" % (vc.HEALTH.HealthCheckResponse.ServingStatus.Name(want),
+                                                        WAIT_S, what))
+
+
 def pan_rotation(c):
     for r in c.rotation_status().data_key_rotations:
         if r.namespace == "pan":
@@ -73,12 +116,22 @@ def pan_rotation(c):
     return None
 
 
-server = t.Server("--dev", "--listen", "127.0.0.1:0", "--data-dir", DATA)
+server = t.Server("--dev", "--listen", "127.0.0.1:0", "--data-dir", DATA, "--metrics-listen", "127.0.0.1:0")
+mport = metrics_port(server)
 with t.insecure_channel(server.port) as ch:
     c = vc.Client(ch)
     for first in range(0, VALUES, 1000):
         vc.ok_tokens(c.tokenize("pan", [pan(n) for n in range(first, first + 1000)]))
+    t.check(health(ch) == SERVING and healthz(mport) == (200, "SERVING\n"), "SERVING before the disk fills")
+    token = c.tokenize("pan", [pan(3)]).results[0].token
     fill()
+    wait_health(ch, NOT_SERVING, "store disk full, no client call")
+    code, body = healthz(mport)
+    t.check(code == 503 and body.startswith("NOT_SERVING STORE_NO_SPACE: "),
+            "/healthz 503 naming STORE_NO_SPACE: %r" % body)
+    t.check(c.detokenize("pan", [token], vc.FULL, reason="test").results[0].value == pan(3),
+            "reads still work on a full store")
+    t.check(health(ch) == NOT_SERVING, "a successful read does not turn health SERVING while the store is full")
     c.rotate("pan")
     deadline = time.monotonic() + WAIT_S
     r = pan_rotation(c)
@@ -96,6 +149,10 @@ with t.insecure_channel(server.port) as ch:
                           r"failed attempts \d+\tlast error STORE_NO_SPACE$",
                           out, re.M) is not None, "keys status: pan's rotation and its last error: %r" % out)
     os.remove(FILLER)
+    wait_health(ch, SERVING, "space freed, no restart")
+    t.check(healthz(mport) == (200, "SERVING\n"), "/healthz 200 again once space is freed")
+    down = [line for line in server.lines() if line.get("event") == "vault_not_ready"]
+    t.check(down and down[0]["reason"] == "STORE_NO_SPACE", "log: vault_not_ready STORE_NO_SPACE (%s)" % down[:2])
     deadline = time.monotonic() + WAIT_S
     r = pan_rotation(c)
     while r.phase != vc.TV.ROTATION_PHASE_DONE and time.monotonic() < deadline:

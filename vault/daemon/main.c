@@ -58,12 +58,18 @@ static tv_status vault_readiness(void *ctx) {
   return tv_readiness_reason(h->vault.readiness);
 }
 
-/* Readiness first, so a vault opened on a full audit disk is NOT_SERVING
- * from its first second (it still starts: an orchestrator sees a live
- * process that is not ready, rather than a crash loop, and traffic comes
- * back once space is freed). */
-static tv_status start_readiness(vault_hooks *h, char *err, size_t err_len) {
-  tv_readiness_config rc = {.audit = h->vault.audit, .audit_dir = h->vault.audit_dir};
+/* Readiness first, so a vault opened on a full audit (or store) disk is
+ * NOT_SERVING from its first second (it still starts: an orchestrator sees
+ * a live process that is not ready, rather than a crash loop, and traffic
+ * comes back once space is freed). */
+static tv_status start_readiness(vault_hooks *h, const tv_settings *settings, char *err, size_t err_len) {
+  char store_dir[PATH_MAX];
+  int n = snprintf(store_dir, sizeof store_dir, "%s/store", settings->data_dir);
+  if (n < 0 || (size_t)n >= sizeof store_dir) {
+    snprintf(err, err_len, "the store directory's path is too long");
+    return TV_E_INVALID_ARGUMENT;
+  }
+  tv_readiness_config rc = {.audit = h->vault.audit, .audit_dir = h->vault.audit_dir, .store_dir = store_dir};
   tv_status st = tv_readiness_start(&h->vault.readiness, &rc);
   if (st != TV_OK) {
     snprintf(err, err_len, "starting the readiness probe failed: %s", tv_status_name(st));
@@ -75,7 +81,7 @@ static tv_status open_vault(void *ctx, tv_settings *settings, tv_service *servic
   vault_hooks *h = ctx;
   TV_TRY(tv_vault_open(&h->vault, settings, err, err_len));
   h->open = 1;
-  tv_status rst = start_readiness(h, err, err_len);
+  tv_status rst = start_readiness(h, settings, err, err_len);
   if (rst == TV_OK) {
     rst = start_rotation(h, settings, err, err_len);
   }

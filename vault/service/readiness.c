@@ -30,6 +30,7 @@ struct tv_readiness {
   tv_status last_logged; /* the reason the last line gave */
   tv_audit_log *audit;
   char audit_dir[PATH_MAX];
+  char store_dir[PATH_MAX]; /* "" : not checked */
   uint32_t probe_ms;
 };
 
@@ -108,10 +109,10 @@ void tv_readiness_audit(tv_readiness *r, tv_status status) {
     return;
   }
   pthread_mutex_lock(&r->lock);
-  if (status == TV_OK) {
-    set_ok(r);
-  } else {
+  if (status != TV_OK) {
     set_failed(r, status, 1);
+  } else if (r->reason != TV_E_STORE_NO_SPACE) { /* a line says nothing of the store */
+    set_ok(r);
   }
   pthread_mutex_unlock(&r->lock);
 }
@@ -128,12 +129,12 @@ tv_status tv_readiness_reason(tv_readiness *r) {
 
 /* ---- the probe ----------------------------------------------------------- */
 
-static int audit_space_low(const tv_readiness *r) {
+static int space_low(const char *dir, uint64_t min_bytes) {
   struct statvfs v;
-  if (statvfs(r->audit_dir, &v) != 0) {
-    return 0; /* not knowable here; the appends will tell */
+  if (dir[0] == '\0' || statvfs(dir, &v) != 0) {
+    return 0; /* not knowable here; the writes will tell */
   }
-  return (uint64_t)v.f_bavail * (uint64_t)v.f_frsize < TV_READINESS_AUDIT_FREE_BYTES_MIN;
+  return (uint64_t)v.f_bavail * (uint64_t)v.f_frsize < min_bytes;
 }
 
 /* Appends the entry that says the audit log works again (and for how long
@@ -171,11 +172,16 @@ static void probe_once(tv_readiness *r) {
   uint64_t refused = r->refused;
   tv_status was = r->suppressed != 0 ? r->last_logged : reason;
   pthread_mutex_unlock(&r->lock);
-  int low = audit_space_low(r);
   tv_status st = TV_OK;
-  if (reason != TV_OK || low) {
-    /* Free space first: an append on a full disk only fails again. */
-    st = low ? TV_E_AUDIT_NO_SPACE : append_resumed(r, reason, since, refused);
+  /* Free space first: an append on a full disk only fails again. */
+  if (space_low(r->audit_dir, TV_READINESS_AUDIT_FREE_BYTES_MIN)) {
+    st = TV_E_AUDIT_NO_SPACE;
+  } else if (reason != TV_OK && reason != TV_E_STORE_NO_SPACE) {
+    st = append_resumed(r, reason, since, refused);
+  }
+  /* The store's fault refuses no call and needs no audit line to clear. */
+  if (st == TV_OK && space_low(r->store_dir, TV_READINESS_STORE_FREE_BYTES_MIN)) {
+    st = TV_E_STORE_NO_SPACE;
   }
   pthread_mutex_lock(&r->lock);
   if (st == TV_OK) {
@@ -214,6 +220,11 @@ tv_status tv_readiness_start(tv_readiness **out, const tv_readiness_config *conf
   TV_ENSURE(r != NULL, TV_E_NO_MEMORY);
   int n = snprintf(r->audit_dir, sizeof r->audit_dir, "%s", config->audit_dir);
   if (n < 0 || (size_t)n >= sizeof r->audit_dir) {
+    free(r);
+    return TV_E_INVALID_ARGUMENT;
+  }
+  n = snprintf(r->store_dir, sizeof r->store_dir, "%s", config->store_dir != NULL ? config->store_dir : "");
+  if (n < 0 || (size_t)n >= sizeof r->store_dir) {
     free(r);
     return TV_E_INVALID_ARGUMENT;
   }

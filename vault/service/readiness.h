@@ -19,6 +19,14 @@
  * runs idle) on a full audit disk is NOT_SERVING before a call is
  * refused.
  *
+ * The store: a write (tokenize of a new value, rotation) needs its disk,
+ * so the probe also checks that the store directory has
+ * TV_READINESS_STORE_FREE_BYTES_MIN free, else the vault is NOT_SERVING
+ * with STORE_NO_SPACE (reads would still work, but a load balancer should
+ * prefer a node that can tokenize); it is SERVING again, with no audit
+ * entry, once the space is back. A store reason never hides an audit one:
+ * the audit checks come first.
+ *
  * Every change of state is logged (`vault_not_ready` with the reason and
  * the first failure, `vault_ready` with how long and how many calls were
  * refused), at most one line per TV_READINESS_LOG_MS; while it lasts a
@@ -37,6 +45,9 @@
 /* Less free space than this (about 40 audit lines) in the audit directory
  * counts as a full disk: the next batch may not fit. */
 #define TV_READINESS_AUDIT_FREE_BYTES_MIN (16u * 1024u)
+/* Less free space than this in the store directory counts as a full
+ * disk: about one group-commit batch of records. */
+#define TV_READINESS_STORE_FREE_BYTES_MIN (64u * 1024u)
 /* State-change log lines at most this often (a flapping disk cannot flood
  * the log); suppressed changes are counted in the next line. */
 #define TV_READINESS_LOG_MS 1000u
@@ -48,6 +59,7 @@ typedef struct tv_readiness tv_readiness;
 typedef struct tv_readiness_config {
   tv_audit_log *audit;   /* borrowed; the probe appends to it */
   const char *audit_dir; /* checked for free space */
+  const char *store_dir; /* checked for free space; NULL: not checked */
   uint32_t probe_ms;     /* 0: TV_READINESS_PROBE_MS (tests go faster) */
 } tv_readiness_config;
 
