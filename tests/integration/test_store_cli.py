@@ -66,6 +66,12 @@ t.check(rc == 0 and "backup intact" in out and "records 205" in out,
         "verify-backup: intact, 200 puts + 5 deletes (%s%s)" % (out, err))
 rc, _, err = cli("backup", "--data-dir", DATA, BACKUP)
 t.check(rc == 1 and "STORE_BACKUP_TARGET" in err, "a non-empty backup destination is refused")
+plain = t.path("a-regular-file")
+with open(plain, "w") as f:
+    f.write("x")
+rc, _, err = cli("backup", "--data-dir", DATA, os.path.join(plain, "sub"))
+t.check(rc == 1 and "mkdir of " in err and "(errno 20)" in err,
+        "a backup that cannot create its directory names the call and the errno (%s)" % err.strip())
 
 bad = t.path("backup-bad")
 shutil.copytree(BACKUP, bad)

@@ -10,6 +10,7 @@
 
 #include "vault/service/log.h"
 #include "vault/service/status_map.h"
+#include "vault/store/segment.h"
 #include "vault/util/clock.h"
 
 struct tv_backup_worker {
@@ -54,6 +55,9 @@ static void log_outcome(tv_status st, const char *dest, const tv_store_snapshot_
   } else {
     tv_log_str(&line, "error", tv_status_name(st));
     tv_log_str(&line, "message", tv_status_message(st));
+    if (tv_store_io_error()[0] != '\0') { /* the failed call and errno */
+      tv_log_str(&line, "detail", tv_store_io_error());
+    }
   }
   tv_log_end(&line);
 }
@@ -82,6 +86,7 @@ static void take_backup(tv_backup_worker *w) {
   char dest[PATH_MAX] = "";
   char keyring[PATH_MAX];
   tv_store_snapshot_info info = {0};
+  tv_store_io_error_clear();
   tv_status st = make_dest(w->data_dir, dest);
   if (st == TV_OK) {
     /* The keyring goes with the store: its wrapped keys decrypt it. */

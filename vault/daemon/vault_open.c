@@ -147,6 +147,10 @@ static tv_status store_open_failed(tv_status st, const tv_store_diag *diag, cons
   if (diag->path[0] == '\0') {
     return failf(st, err, err_len, "opening the store failed", dir);
   }
+  if (diag->io_failure) { /* a failed call, not damage at an offset */
+    snprintf(detail, sizeof detail, "%s: %s", diag->path, diag->message);
+    return failf(st, err, err_len, "opening the store failed", detail);
+  }
   snprintf(detail, sizeof detail, "%s at offset %llu: %s%s", diag->path, (unsigned long long)diag->offset,
            diag->message,
            st == TV_E_STORE_CORRUPT ? " (stop here; `tokenvault store repair --data-dir DIR` keeps every "

@@ -22,6 +22,7 @@
 
 #include "vault/service/log.h"
 #include "vault/service/status_map.h"
+#include "vault/store/segment.h"
 #include "vault/util/clock.h"
 
 #define NONE SIZE_MAX
@@ -313,12 +314,16 @@ static void log_run(const slot *s, tv_status st) {
   if (st != TV_OK) {
     tv_log_str(&line, "error", tv_status_name(st));
     tv_log_int(&line, "attempts", (int64_t)s->st.attempts);
+    if (tv_store_io_error()[0] != '\0') { /* compaction's failed call and errno */
+      tv_log_str(&line, "detail", tv_store_io_error());
+    }
   }
   tv_log_end(&line);
 }
 
 /* Runs slot |i| once: re-encryption, then compaction. */
 static tv_status run_one(tv_rotation_worker *w, size_t i) {
+  tv_store_io_error_clear();
   tv_status st = reencrypt_all(w, i);
   if (st == TV_OK) {
     st = compact_store(w, i);

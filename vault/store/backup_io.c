@@ -71,7 +71,7 @@ static tv_status write_all(int fd, const uint8_t *p, size_t n) {
     if (w < 0 && errno == EINTR) {
       continue;
     }
-    TV_ENSURE(w > 0, tv_store_errno_status(errno));
+    TV_ENSURE(w > 0, tv_store_fd_failed("write", fd, w < 0 ? errno : EIO));
     p += w;
     n -= (size_t)w;
   }
@@ -88,7 +88,10 @@ static tv_status copy_bytes(int src, uint64_t len, int dst, uint8_t *buf, uint64
     if (r < 0 && errno == EINTR) {
       continue;
     }
-    TV_ENSURE(r >= 0, TV_E_IO);
+    if (r < 0) {
+      tv_store_fd_failed("read", src, errno);
+      return TV_E_IO;
+    }
     if (r == 0) {
       TV_ENSURE(len == UINT64_MAX, TV_E_IO); /* the file is shorter than promised */
       break;
@@ -105,12 +108,12 @@ static tv_status copy_bytes(int src, uint64_t len, int dst, uint8_t *buf, uint64
 tv_status tv_backup_copy(int src_fd, uint64_t len, int dst_dir_fd, const char *name, uint64_t *out_len,
                          uint32_t *out_crc) {
   int dst = openat(dst_dir_fd, name, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-  TV_ENSURE(dst >= 0, errno == EEXIST ? TV_E_STORE_BACKUP_TARGET : tv_store_errno_status(errno));
+  TV_ENSURE(dst >= 0, errno == EEXIST ? TV_E_STORE_BACKUP_TARGET : tv_store_io_failed("create", name, errno));
   uint8_t *buf = malloc(COPY_CHUNK_BYTES);
   tv_status st = buf != NULL ? copy_bytes(src_fd, len, dst, buf, out_len, out_crc) : TV_E_NO_MEMORY;
   free(buf);
   if (st == TV_OK && fsync(dst) != 0) {
-    st = tv_store_errno_status(errno);
+    st = tv_store_io_failed("fsync", name, errno);
   }
   close(dst);
   return st;
@@ -143,11 +146,15 @@ tv_status tv_backup_file_crc(int dir_fd, const char *name, uint64_t *out_len, ui
 }
 
 tv_status tv_backup_open_empty_dir(const char *dir, int *out_fd) {
-  if (mkdir(dir, 0700) != 0) {
-    TV_ENSURE(errno == EEXIST, TV_E_IO);
+  if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
+    tv_store_io_failed("mkdir", dir, errno);
+    return TV_E_IO;
   }
   int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  TV_ENSURE(fd >= 0, errno == ENOTDIR ? TV_E_STORE_BACKUP_TARGET : TV_E_IO);
+  if (fd < 0) {
+    tv_store_io_failed("open", dir, errno);
+    return errno == ENOTDIR ? TV_E_STORE_BACKUP_TARGET : TV_E_IO;
+  }
   DIR *d = fdopendir(dup(fd));
   if (d == NULL) {
     close(fd);

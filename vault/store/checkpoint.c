@@ -33,7 +33,7 @@ static void put_header(uint8_t *p, uint64_t seed, const tv_ckpt_pos *pos, size_t
 
 static tv_status write_file(int dir_fd, const uint8_t *buf, size_t len) {
   int fd = openat(dir_fd, CKPT_TMP_NAME, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-  TV_ENSURE(fd >= 0, tv_store_errno_status(errno));
+  TV_ENSURE(fd >= 0, tv_store_io_failed("create", CKPT_TMP_NAME, errno));
   size_t done = 0;
   tv_status st = TV_OK;
   while (done < len) {
@@ -42,20 +42,20 @@ static tv_status write_file(int dir_fd, const uint8_t *buf, size_t len) {
       continue;
     }
     if (w <= 0) {
-      st = tv_store_errno_status(errno);
+      st = tv_store_io_failed("write", CKPT_TMP_NAME, errno);
       break;
     }
     done += (size_t)w;
   }
   if (st == TV_OK && fsync(fd) != 0) {
-    st = tv_store_errno_status(errno);
+    st = tv_store_io_failed("fsync", CKPT_TMP_NAME, errno);
   }
   close(fd);
   if (st == TV_OK && renameat(dir_fd, CKPT_TMP_NAME, dir_fd, TV_CHECKPOINT_NAME) != 0) {
-    st = tv_store_errno_status(errno);
+    st = tv_store_io_failed("rename to " TV_CHECKPOINT_NAME, CKPT_TMP_NAME, errno);
   }
   if (st == TV_OK && fsync(dir_fd) != 0) {
-    st = tv_store_errno_status(errno);
+    st = tv_store_fd_failed("fsync of the directory", dir_fd, errno);
   }
   if (st != TV_OK) {
     unlinkat(dir_fd, CKPT_TMP_NAME, 0);

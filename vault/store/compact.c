@@ -124,7 +124,7 @@ static tv_status out_flush(cjob *j) {
     if (w < 0 && errno == EINTR) {
       continue;
     }
-    TV_ENSURE(w > 0, tv_store_errno_status(w < 0 ? errno : ENOSPC));
+    TV_ENSURE(w > 0, tv_store_fd_failed("pwrite", j->out_fd, w < 0 ? errno : ENOSPC));
     done += (size_t)w;
   }
   j->buf_at += j->buf_len;
@@ -166,7 +166,7 @@ static tv_status out_open(cjob *j) {
   char name[32];
   tv_compact_output_name(name, sizeof name, ordinal);
   j->out_fd = openat(j->u->dir_fd, name, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-  TV_ENSURE(j->out_fd >= 0, tv_store_errno_status(errno));
+  TV_ENSURE(j->out_fd >= 0, tv_store_io_failed("create", name, errno));
   j->m.new_count++;
   j->hdr_seq[ordinal] = j->next_seq++;
   size_t len;
@@ -232,19 +232,19 @@ static tv_status outputs_finish(cjob *j) {
     char name[32];
     tv_compact_output_name(name, sizeof name, i);
     int fd = openat(j->u->dir_fd, name, O_RDWR | O_CLOEXEC);
-    TV_ENSURE(fd >= 0, tv_store_errno_status(errno));
+    TV_ENSURE(fd >= 0, tv_store_io_failed("open", name, errno));
     size_t len;
     tv_status st = encode_header(j, i, j->m.new_first + i, j->buf, &len);
     if (st == TV_OK && pwrite(fd, j->buf, len, 0) != (ssize_t)len) {
-      st = tv_store_errno_status(errno);
+      st = tv_store_io_failed("pwrite of the segment header", name, errno);
     }
     if (st == TV_OK && fsync(fd) != 0) {
-      st = tv_store_errno_status(errno);
+      st = tv_store_io_failed("fsync", name, errno);
     }
     close(fd);
     TV_TRY(st);
   }
-  TV_ENSURE(fsync(j->u->dir_fd) == 0, tv_store_errno_status(errno));
+  TV_ENSURE(fsync(j->u->dir_fd) == 0, tv_store_fd_failed("fsync of the directory", j->u->dir_fd, errno));
   fault_at(j, TV_COMPACT_STEP_COPIED);
   return TV_OK;
 }

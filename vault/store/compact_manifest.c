@@ -26,7 +26,7 @@ static void fault_at(tv_store_compact_fault_fn fault, void *ctx, tv_store_compac
 }
 
 static tv_status sync_dir(int dir_fd) {
-  TV_ENSURE(fsync(dir_fd) == 0, tv_store_errno_status(errno));
+  TV_ENSURE(fsync(dir_fd) == 0, tv_store_fd_failed("fsync of the directory", dir_fd, errno));
   return TV_OK;
 }
 
@@ -67,16 +67,18 @@ tv_status tv_compact_manifest_commit(int dir_fd, const tv_compact_manifest *m, t
   uint8_t buf[MANIFEST_LEN];
   tv_compact_manifest_encode(m, buf);
   int fd = openat(dir_fd, MANIFEST_TMP_NAME, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-  TV_ENSURE(fd >= 0, tv_store_errno_status(errno));
-  tv_status st = pwrite(fd, buf, sizeof buf, 0) == (ssize_t)sizeof buf ? TV_OK : tv_store_errno_status(errno);
+  TV_ENSURE(fd >= 0, tv_store_io_failed("create", MANIFEST_TMP_NAME, errno));
+  tv_status st =
+      pwrite(fd, buf, sizeof buf, 0) == (ssize_t)sizeof buf ? TV_OK : tv_store_io_failed("pwrite", MANIFEST_TMP_NAME, errno);
   if (st == TV_OK && fsync(fd) != 0) {
-    st = tv_store_errno_status(errno);
+    st = tv_store_io_failed("fsync", MANIFEST_TMP_NAME, errno);
   }
   close(fd);
   if (st == TV_OK) {
     fault_at(fault, fault_ctx, TV_COMPACT_STEP_MANIFEST_TMP);
-    st = renameat(dir_fd, MANIFEST_TMP_NAME, dir_fd, TV_COMPACT_MANIFEST_NAME) == 0 ? TV_OK
-                                                                                    : tv_store_errno_status(errno);
+    st = renameat(dir_fd, MANIFEST_TMP_NAME, dir_fd, TV_COMPACT_MANIFEST_NAME) == 0
+             ? TV_OK
+             : tv_store_io_failed("rename", MANIFEST_TMP_NAME, errno);
   }
   if (st != TV_OK) {
     unlinkat(dir_fd, MANIFEST_TMP_NAME, 0);

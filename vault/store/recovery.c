@@ -320,8 +320,9 @@ static tv_status copy_range(int in_fd, int out_fd, uint64_t from, uint64_t to) {
   while (from < to) {
     size_t want = to - from < sizeof buf ? (size_t)(to - from) : sizeof buf;
     ssize_t n = pread(in_fd, buf, want, (off_t)from);
-    TV_ENSURE(n > 0, TV_E_IO);
-    TV_ENSURE(write(out_fd, buf, (size_t)n) == n, tv_store_errno_status(errno));
+    TV_ENSURE(n > 0, (tv_store_fd_failed("pread", in_fd, n < 0 ? errno : EIO), TV_E_IO));
+    ssize_t w = write(out_fd, buf, (size_t)n);
+    TV_ENSURE(w == n, tv_store_fd_failed("write", out_fd, w < 0 ? errno : ENOSPC));
     from += (uint64_t)n;
   }
   return TV_OK;
@@ -335,14 +336,14 @@ static tv_status keep_tail(tv_ustore *u, const seg_scan *s, int fd) {
   tv_segment_name(rep->tail_segment, sizeof rep->tail_segment, s->id);
   snprintf(rep->tail_kept_as, sizeof rep->tail_kept_as, "%s.tail-%" PRIu64, rep->tail_segment, tv_now_ms());
   int out = openat(u->dir_fd, rep->tail_kept_as, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-  TV_ENSURE(out >= 0, tv_store_errno_status(errno));
+  TV_ENSURE(out >= 0, tv_store_io_failed("create", rep->tail_kept_as, errno));
   tv_status st = copy_range(fd, out, s->end, s->tail_end);
   if (st == TV_OK && fsync(out) != 0) {
-    st = tv_store_errno_status(errno);
+    st = tv_store_io_failed("fsync", rep->tail_kept_as, errno);
   }
   close(out);
   if (st == TV_OK && fsync(u->dir_fd) != 0) {
-    st = TV_E_IO;
+    st = (tv_store_fd_failed("fsync of the directory", u->dir_fd, errno), TV_E_IO);
   }
   if (st != TV_OK) {
     unlinkat(u->dir_fd, rep->tail_kept_as, 0);
@@ -362,7 +363,8 @@ static tv_status finish_tail(tv_ustore *u, const seg_scan *s, int fd, uint64_t l
   u->alloc_end = s->size;
   if (s->torn) {
     TV_TRY(keep_tail(u, s, fd));
-    TV_ENSURE(ftruncate(fd, (off_t)s->end) == 0 && fsync(fd) == 0, TV_E_IO);
+    TV_ENSURE(ftruncate(fd, (off_t)s->end) == 0, (tv_store_fd_failed("ftruncate (torn tail cut)", fd, errno), TV_E_IO));
+    TV_ENSURE(fsync(fd) == 0, (tv_store_fd_failed("fsync (torn tail cut)", fd, errno), TV_E_IO));
     u->st_torn_cut = s->size - s->end;
     u->alloc_end = s->end;
   }

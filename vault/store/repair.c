@@ -192,7 +192,7 @@ static tv_status write_all(int fd, const uint8_t *p, size_t n) {
     if (k < 0 && errno == EINTR) {
       continue;
     }
-    TV_ENSURE(k > 0, tv_store_errno_status(errno));
+    TV_ENSURE(k > 0, tv_store_fd_failed("write", fd, k < 0 ? errno : EIO));
     p += k;
     n -= (size_t)k;
   }
@@ -231,7 +231,7 @@ static tv_status write_records(const seg_walk *w, int fd) {
   }
   free(buf);
   if (st == TV_OK && fsync(fd) != 0) {
-    st = tv_store_errno_status(errno);
+    st = tv_store_fd_failed("fsync", fd, errno);
   }
   return st;
 }
@@ -245,17 +245,17 @@ static tv_status rewrite(int dir_fd, const char *dir, const seg_walk *w, tv_stor
   snprintf(tmp, sizeof tmp, "%s.repair", name);
   snprintf(aside, sizeof aside, "%s.damaged-%" PRIu64, name, tv_now_ms());
   int fd = openat(dir_fd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-  TV_ENSURE(fd >= 0, tv_store_errno_status(errno));
+  TV_ENSURE(fd >= 0, tv_store_io_failed("create", tmp, errno));
   tv_status st = write_records(w, fd);
   close(fd);
   if (st == TV_OK && linkat(dir_fd, name, dir_fd, aside, 0) != 0) {
-    st = TV_E_IO;
+    st = (tv_store_io_failed("link (keeping the damaged original)", name, errno), TV_E_IO);
   }
   if (st == TV_OK && renameat(dir_fd, tmp, dir_fd, name) != 0) {
-    st = TV_E_IO;
+    st = (tv_store_io_failed("rename", tmp, errno), TV_E_IO);
   }
   if (st == TV_OK && fsync(dir_fd) != 0) {
-    st = TV_E_IO;
+    st = (tv_store_fd_failed("fsync of the directory", dir_fd, errno), TV_E_IO);
   }
   if (st != TV_OK) {
     unlinkat(dir_fd, tmp, 0);
@@ -275,7 +275,7 @@ static tv_status repair_one(int dir_fd, const char *dir, seg_walk *w, repair_sta
   char name[32];
   tv_segment_name(name, sizeof name, w->id);
   int fd = openat(dir_fd, name, O_RDONLY | O_CLOEXEC);
-  TV_ENSURE(fd >= 0, TV_E_IO);
+  TV_ENSURE(fd >= 0, (tv_store_io_failed("open", name, errno), TV_E_IO));
   struct stat sb;
   tv_status st = fstat(fd, &sb) == 0 ? TV_OK : TV_E_IO;
   w->size = (uint64_t)sb.st_size;
@@ -331,11 +331,12 @@ static tv_status repair_all(int dir_fd, const char *dir, const uint32_t *ids, si
 tv_status tv_store_repair(const char *dir, tv_store_repair_report *report) {
   TV_ENSURE(dir != NULL && report != NULL, TV_E_INVALID_ARGUMENT);
   memset(report, 0, sizeof *report);
+  tv_store_io_error_clear();
   int dir_fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  TV_ENSURE(dir_fd >= 0, TV_E_IO);
+  TV_ENSURE(dir_fd >= 0, (tv_store_io_failed("open", dir, errno), TV_E_IO));
   /* The same lock as open: repairing a live store would race its writer. */
   int lock_fd = openat(dir_fd, "LOCK", O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-  tv_status st = lock_fd >= 0 ? TV_OK : TV_E_IO;
+  tv_status st = lock_fd >= 0 ? TV_OK : (tv_store_io_failed("create", "LOCK", errno), TV_E_IO);
   if (st == TV_OK && flock(lock_fd, LOCK_EX | LOCK_NB) != 0) {
     st = errno == EWOULDBLOCK ? TV_E_STORE_LOCKED : TV_E_IO;
   }

@@ -97,6 +97,7 @@ tv_status tv_store_verify_backup(const char *backup_dir, tv_store_snapshot_info 
   tv_store_diag scratch;
   diag = diag != NULL ? diag : &scratch;
   memset(diag, 0, sizeof *diag);
+  tv_store_io_error_clear();
   int dfd = open(backup_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (dfd < 0) {
     tv_backup_diag(diag, backup_dir, ".", 0, "backup directory cannot be opened");
@@ -132,7 +133,7 @@ static tv_status install_files(int bfd, const char *bdir, int tfd, const tv_back
       return st != TV_OK ? st : TV_E_STORE_CORRUPT;
     }
   }
-  TV_ENSURE(fsync(tfd) == 0, tv_store_errno_status(errno));
+  TV_ENSURE(fsync(tfd) == 0, tv_store_fd_failed("fsync of the directory", tfd, errno));
   return TV_OK;
 }
 
@@ -148,7 +149,7 @@ static void remove_tmp(const char *tmp, int tfd, const tv_backup_manifest *m) {
 static tv_status target_ok(const char *target) {
   struct stat sb;
   if (stat(target, &sb) != 0) {
-    return errno == ENOENT ? TV_OK : TV_E_IO;
+    return errno == ENOENT ? TV_OK : (tv_store_io_failed("stat", target, errno), TV_E_IO);
   }
   int fd;
   TV_TRY(tv_backup_open_empty_dir(target, &fd));
@@ -161,14 +162,16 @@ static tv_status install(int bfd, const char *bdir, const char *target, const tv
   char tmp[PATH_MAX];
   TV_ENSURE(snprintf(tmp, sizeof tmp, "%s.restore-XXXXXX", target) < (int)sizeof tmp, TV_E_INVALID_ARGUMENT);
   if (mkdtemp(tmp) == NULL) {
+    tv_store_io_failed("mkdtemp", tmp, errno);
     tv_backup_diag(diag, target, ".", 0, "cannot create a temporary directory beside the target");
     return TV_E_IO;
   }
   int tfd = open(tmp, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  tv_status st = tfd >= 0 ? install_files(bfd, bdir, tfd, m, diag) : TV_E_IO;
+  tv_status st = tfd >= 0 ? install_files(bfd, bdir, tfd, m, diag) : (tv_store_io_failed("open", tmp, errno), TV_E_IO);
   /* rename(2) replaces an empty directory and fails on a non-empty one,
    * so a target filled meanwhile is still refused. */
   if (st == TV_OK && rename(tmp, target) != 0) {
+    tv_store_io_failed("rename of the restored directory to", target, errno);
     st = (errno == ENOTEMPTY || errno == EEXIST || errno == ENOTDIR) ? TV_E_STORE_BACKUP_TARGET : TV_E_IO;
     tv_backup_diag(diag, target, ".", 0, "cannot rename the restored directory into place");
   }
@@ -194,10 +197,11 @@ static tv_status sync_parent(const char *target) {
     *slash = '\0';
   }
   int fd = open(parent, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  TV_ENSURE(fd >= 0, TV_E_IO);
+  TV_ENSURE(fd >= 0, (tv_store_io_failed("open", parent, errno), TV_E_IO));
   int rc = fsync(fd);
+  int err = errno;
   close(fd);
-  return rc == 0 ? TV_OK : TV_E_IO;
+  return rc == 0 ? TV_OK : (tv_store_io_failed("fsync", parent, err), TV_E_IO);
 }
 
 tv_status tv_store_restore(const char *backup_dir, const char *target_dir, tv_store_diag *diag) {
@@ -205,6 +209,7 @@ tv_status tv_store_restore(const char *backup_dir, const char *target_dir, tv_st
   tv_store_diag scratch;
   diag = diag != NULL ? diag : &scratch;
   memset(diag, 0, sizeof *diag);
+  tv_store_io_error_clear();
   tv_status st = target_ok(target_dir);
   if (st != TV_OK) {
     tv_backup_diag(diag, target_dir, ".", 0, "restore target must not exist or be an empty directory");

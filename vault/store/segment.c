@@ -89,8 +89,15 @@ tv_status tv_store_errno_status(int err) {
  * see their own last failure. */
 static _Thread_local char io_error[TV_STORE_IO_ERROR_LEN_MAX];
 
+/* A long path keeps its end (the file's own name) and leaves room in the
+ * message for the errno. */
+#define IO_ERROR_FILE_LEN_MAX 120u
+
 tv_status tv_store_io_failed(const char *op, const char *file, int err) {
-  snprintf(io_error, sizeof io_error, "%s of %s failed: %s (errno %d)", op, file, strerror(err), err);
+  size_t n = strlen(file);
+  const char *cut = n > IO_ERROR_FILE_LEN_MAX ? "..." : "";
+  const char *shown = n > IO_ERROR_FILE_LEN_MAX ? file + n - IO_ERROR_FILE_LEN_MAX : file;
+  snprintf(io_error, sizeof io_error, "%.60s of %s%s failed: %s (errno %d)", op, cut, shown, strerror(err), err);
   return tv_store_errno_status(err);
 }
 

@@ -112,7 +112,7 @@ tv_status tv_ustore_snapshot(void *impl, const char *dest_dir, const char *const
     st = copy_extras(extra_paths, num_extra, dfd, dest_dir, &m, info);
   }
   if (st == TV_OK && fsync(dfd) != 0) { /* every name before the manifest */
-    st = tv_store_errno_status(errno);
+    st = tv_store_fd_failed("fsync of the directory", dfd, errno);
   }
   if (st == TV_OK) {
     st = tv_backup_manifest_write(dfd, &m);

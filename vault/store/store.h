@@ -65,6 +65,8 @@ typedef struct tv_store_diag {
   char path[TV_STORE_PATH_LEN_MAX]; /* file involved, or "" */
   uint64_t offset;                  /* byte offset in |path| */
   char message[256];                /* one line for the operator */
+  int io_failure;                   /* |message| names a failed call and its errno
+                                       (tv_store_io_error); |offset| means nothing */
 } tv_store_diag;
 
 typedef struct tv_store_key {

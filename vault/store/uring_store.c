@@ -276,6 +276,7 @@ static tv_status ustore_open_steps(tv_ustore *u, const tv_store_options *opts, t
     /* a write at open (first segment, torn tail) failed: say which */
     snprintf(diag->path, sizeof diag->path, "%s", u->dir);
     snprintf(diag->message, sizeof diag->message, "%s", tv_store_io_error());
+    diag->io_failure = 1;
   }
   TV_TRY(st);
   /* A long replayed tail counts as unsaved work: the writer then writes a

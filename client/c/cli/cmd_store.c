@@ -21,6 +21,7 @@
 #include "client/c/cli/cli_exit.h"
 #include "vault/store/backup.h"
 #include "vault/store/repair.h"
+#include "vault/store/segment.h"
 #include "vault/store/store.h"
 
 #define STORE_PATH_MAX 4096
@@ -57,13 +58,18 @@ static int join_path(char *out, const char *dir, const char *name) {
 
 static int store_failed(FILE *err, const char *what, tv_status status, const tv_store_diag *diag) {
   fprintf(err, "tokenvault store: %s: %s [%s]", what, tv_status_message(status), tv_status_name(status));
-  if (diag != NULL && diag->path[0] != '\0') {
+  if (diag != NULL && diag->path[0] != '\0' && diag->io_failure) {
+    fprintf(err, " at %s", diag->path);
+  } else if (diag != NULL && diag->path[0] != '\0') {
     fprintf(err, " at %s offset %llu", diag->path, (unsigned long long)diag->offset);
   }
   if (diag != NULL && diag->message[0] != '\0') {
     fprintf(err, ": %s", diag->message);
   }
   fputc('\n', err);
+  if (tv_store_io_error()[0] != '\0' && (diag == NULL || !diag->io_failure)) { /* the call and errno behind the status */
+    fprintf(err, "tokenvault store: %s\n", tv_store_io_error());
+  }
   if (status == TV_E_STORE_LOCKED) {
     fputs("tokenvault store: the store is open in another process: stop tokenvaultd first\n", err);
   }
@@ -115,12 +121,14 @@ static int store_backup(const store_args *a, FILE *out, FILE *err) {
   tv_store_options options = {.dir = store_dir};
   tv_store_diag diag = {0};
   tv_store *store = NULL;
+  tv_store_io_error_clear();
   tv_status st = tv_store_open(NULL, &options, &store, &diag);
   if (st != TV_OK) {
     return store_failed(err, "opening the store", st, &diag);
   }
   const char *extra[] = {keyring};
   tv_store_snapshot_info info = {0};
+  tv_store_io_error_clear();
   st = tv_store_snapshot(store, a->positional, extra, 1, &info);
   tv_store_close(store);
   if (st != TV_OK) {

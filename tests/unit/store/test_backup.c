@@ -21,6 +21,7 @@
 #include "vault/store/backup.h"
 #include "vault/store/backup_io.h"
 #include "vault/store/crc32c.h"
+#include "vault/store/segment.h"
 #include "vault/store/store.h"
 
 enum { THREADS = 4, PER_THREAD = 1500, TOTAL = THREADS * PER_THREAD, SEGMENT = 64 * 1024 };
@@ -328,6 +329,42 @@ static void test_snapshot_into_non_empty_dir_refused(void **state) {
   tv_store_close(s);
 }
 
+/* A restore whose temporary directory cannot be made (the target's name
+ * leaves no room for the ".restore-XXXXXX" suffix) says which call failed
+ * and the errno, not only a status. */
+static void test_restore_failure_names_call_and_errno(void **state) {
+  fixture *f = *state;
+  fill_store(f, 50);
+  char target[600];
+  int n = snprintf(target, sizeof target, "%s/", f->root);
+  memset(target + n, 'r', 250); /* NAME_MAX is 255 */
+  target[n + 250] = '\0';
+  tv_store_diag diag;
+  assert_int_equal(tv_store_restore(f->backup, target, &diag), TV_E_IO);
+  const char *msg = tv_store_io_error();
+  assert_non_null(strstr(msg, "mkdtemp of "));
+  assert_non_null(strstr(msg, "(errno 36)")); /* ENAMETOOLONG */
+}
+
+/* A backup into a directory that cannot be created names mkdir and the
+ * errno: the destination's parent is a regular file. */
+static void test_snapshot_failure_names_call_and_errno(void **state) {
+  fixture *f = *state;
+  fill_store(f, 50);
+  tv_store_options o = test_store_options(f->store, SEGMENT);
+  tv_store *s;
+  assert_int_equal(tv_store_open(NULL, &o, &s, NULL), TV_OK);
+  char dest[400];
+  snprintf(dest, sizeof dest, "%s/sub", f->keyring); /* under a regular file */
+  tv_store_snapshot_info info;
+  tv_store_io_error_clear();
+  assert_int_not_equal(tv_store_snapshot(s, dest, NULL, 0, &info), TV_OK);
+  const char *msg = tv_store_io_error();
+  assert_non_null(strstr(msg, "mkdir of "));
+  assert_non_null(strstr(msg, "(errno 20)")); /* ENOTDIR */
+  tv_store_close(s);
+}
+
 /* parse_with_crc parses |body| with a correct "end" line appended. */
 static tv_status parse_with_crc(const char *body, tv_backup_manifest *m) {
   char text[512];
@@ -374,6 +411,8 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(test_snapshot_while_appending, setup, teardown),
       cmocka_unit_test_setup_teardown(test_tombstones_survive, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_restore_failure_names_call_and_errno, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_snapshot_failure_names_call_and_errno, setup, teardown),
       cmocka_unit_test_setup_teardown(test_flipped_byte_refused, setup, teardown),
       cmocka_unit_test_setup_teardown(test_missing_segment_refused, setup, teardown),
       cmocka_unit_test_setup_teardown(test_truncated_segment_refused, setup, teardown),

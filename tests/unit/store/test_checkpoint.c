@@ -16,7 +16,10 @@
 #include <cmocka.h>
 
 #include "store_test_util.h"
+#include "vault/store/checkpoint.h"
 #include "vault/store/crc32c.h"
+#include "vault/store/index.h"
+#include "vault/store/segment.h"
 #include "vault/store/store.h"
 
 enum { N = 3000, TAIL = 700, DELETED = 100, TOMBSTONES = 50, EVERY = 1000 };
@@ -363,6 +366,28 @@ static void test_damage_before_checkpoint_position(void **state) {
   damage_refused(f, N - 1);
 }
 
+/* A failed checkpoint write names the call, the file and the errno, not
+ * only a status: CHECKPOINT.tmp is a directory, so its open fails. */
+static void test_write_failure_names_call_and_errno(void **state) {
+  fixture *f = *state;
+  char tmp[400];
+  snprintf(tmp, sizeof tmp, "%s/CHECKPOINT.tmp", f->dir);
+  assert_int_equal(mkdir(tmp, 0700), 0);
+  int dir_fd = open(f->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  assert_true(dir_fd >= 0);
+  tv_index *idx;
+  assert_int_equal(tv_index_new(16, 1, &idx), TV_OK);
+  tv_ckpt_pos pos = {0};
+  tv_store_io_error_clear();
+  assert_int_equal(tv_ckpt_write(dir_fd, idx, &pos), TV_E_STORE_WRITE_FAILED);
+  const char *msg = tv_store_io_error();
+  assert_non_null(strstr(msg, "create of CHECKPOINT.tmp failed"));
+  assert_non_null(strstr(msg, "(errno 21)")); /* EISDIR */
+  tv_index_free(idx);
+  close(dir_fd);
+  assert_int_equal(rmdir(tmp), 0);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(test_checkpoint_equals_full_replay, setup, teardown),
@@ -375,6 +400,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_short_replay_not_checkpointed, setup, teardown),
       cmocka_unit_test_setup_teardown(test_damage_in_covered_sealed_segment, setup, teardown),
       cmocka_unit_test_setup_teardown(test_damage_before_checkpoint_position, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_write_failure_names_call_and_errno, setup, teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
