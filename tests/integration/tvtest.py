@@ -26,9 +26,24 @@ WORK = tempfile.mkdtemp(prefix="tv-integration-")
 atexit.register(shutil.rmtree, WORK, True)
 
 
+STARTED = []  # every Server of this test, for the report of a failure
+
+
 def fail(msg):
     print("FAIL: " + msg, file=sys.stderr)
+    report_servers()
     sys.exit(1)
+
+
+def report_servers():
+    """On a failure: whether each server still runs, and the end of its log
+    (the log dies with WORK at exit, so this is the only trace of a crash)."""
+    for server in STARTED:
+        state = "running" if server.proc.poll() is None else "exited with %s" % server.proc.returncode
+        tail = server.text().splitlines()[-15:]
+        print("-- tokenvaultd %s (%s); last log lines:" % (" ".join(server.args), state), file=sys.stderr)
+        for line in tail:
+            print("   " + line, file=sys.stderr)
 
 
 def check(cond, msg):
@@ -55,11 +70,13 @@ class Server:
     def __init__(self, *args):
         if not SERVER or not os.path.exists(SERVER):
             fail("TOKENVAULTD does not name the server binary")
+        self.args = args
         self.log_path = os.path.join(WORK, "server-%d.log" % time.monotonic_ns())
         self.log = open(self.log_path, "w+b")
         self.proc = subprocess.Popen([SERVER, *args], stdout=subprocess.DEVNULL, stderr=self.log,
                                      cwd=WORK)
         atexit.register(self.kill)
+        STARTED.append(self)
         self.port = self._wait_port()
 
     def _wait_port(self):
