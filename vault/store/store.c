@@ -94,9 +94,7 @@ static void waiter_done(tv_store_op *op, tv_status status) {
   pthread_mutex_unlock(&w->mu);
 }
 
-/* submit_and_wait submits |op| (waiting for queue space) and blocks until
- * it is durable or failed. */
-static tv_status submit_and_wait(tv_store *s, tv_store_op *op) {
+tv_status tv_store_submit_sync(tv_store *s, tv_store_op *op) {
   waiter w = {.done = 0, .status = TV_OK};
   pthread_mutex_init(&w.mu, NULL);
   pthread_cond_init(&w.cv, NULL);
@@ -122,7 +120,7 @@ static tv_status put_common(tv_store *s, tv_store_op_kind kind, const tv_record_
   memset(&op, 0, sizeof op);
   op.kind = kind;
   op.put = *put;
-  TV_TRY(submit_and_wait(s, &op));
+  TV_TRY(tv_store_submit_sync(s, &op));
   if (out_loc != NULL) {
     *out_loc = op.loc;
   }
@@ -147,7 +145,7 @@ tv_status tv_store_delete(tv_store *s, const tv_store_key *key, uint64_t deleted
   op.put.token = key->token;
   op.put.token_len = key->token_len;
   op.put.created_ms = deleted_ms;
-  return submit_and_wait(s, &op);
+  return tv_store_submit_sync(s, &op);
 }
 
 tv_status tv_store_get_batch(tv_store *s, const tv_store_key *keys, size_t num_keys, tv_store_item *out_items,

@@ -269,6 +269,13 @@ tv_status tv_store_submit(tv_store *s, tv_store_op *op);
  * and ownership otherwise. */
 tv_status tv_store_submit_wait(tv_store *s, tv_store_op *op);
 
+/* tv_store_submit_sync submits |op| (waiting for queue space) and blocks
+ * until it is durable or failed, for operations the conveniences below
+ * cannot express (e.g. a PUT with |flags|). It sets |op->done| and
+ * |op->user|; |op->loc| holds the location afterwards. Returns the
+ * operation's status. */
+tv_status tv_store_submit_sync(tv_store *s, tv_store_op *op);
+
 /* tv_store_put, tv_store_reput and tv_store_delete submit one operation
  * and block until it is durable; they retry while the queue is BUSY.
  * Return the operation's status; |out_loc| (may be NULL) gets the new

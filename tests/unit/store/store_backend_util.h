@@ -93,42 +93,11 @@ static inline tv_status test_backend_reopen(const test_backend *b, tv_store **ou
   return tv_store_open(b->is_pg ? &tv_store_backend_pg : NULL, &o, out, NULL);
 }
 
-/* test_op_wait submits |op| (e.g. a PUT with flags, which the blocking
- * conveniences cannot express) and waits for its |done|; |out_loc| (may
+/* test_op_wait submits |op| through tv_store_submit_sync (e.g. a PUT with
+ * flags, which the blocking conveniences cannot express); |out_loc| (may
  * be NULL) gets op->loc. */
-typedef struct test_op_waiter {
-  pthread_mutex_t mu;
-  pthread_cond_t cv;
-  int done;
-  tv_status status;
-} test_op_waiter;
-
-static inline void test_op_waiter_done(tv_store_op *op, tv_status st) {
-  test_op_waiter *w = op->user;
-  pthread_mutex_lock(&w->mu);
-  w->status = st;
-  w->done = 1;
-  pthread_cond_signal(&w->cv);
-  pthread_mutex_unlock(&w->mu);
-}
-
 static inline tv_status test_op_wait(tv_store *s, tv_store_op *op, tv_store_loc *out_loc) {
-  test_op_waiter w = {.done = 0, .status = TV_OK};
-  pthread_mutex_init(&w.mu, NULL);
-  pthread_cond_init(&w.cv, NULL);
-  op->done = test_op_waiter_done;
-  op->user = &w;
-  tv_status st = tv_store_submit_wait(s, op);
-  if (st == TV_OK) {
-    pthread_mutex_lock(&w.mu);
-    while (!w.done) {
-      pthread_cond_wait(&w.cv, &w.mu);
-    }
-    pthread_mutex_unlock(&w.mu);
-    st = w.status;
-  }
-  pthread_cond_destroy(&w.cv);
-  pthread_mutex_destroy(&w.mu);
+  tv_status st = tv_store_submit_sync(s, op);
   if (out_loc != NULL) {
     *out_loc = op->loc;
   }
