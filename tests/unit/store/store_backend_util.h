@@ -7,7 +7,6 @@
 #define TV_TESTS_STORE_BACKEND_UTIL_H
 
 #include <libpq-fe.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
