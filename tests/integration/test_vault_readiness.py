@@ -15,13 +15,12 @@ import subprocess
 import sys
 import threading
 import time
-import urllib.error
-import urllib.request
 
 import grpc
 
 import tvtest as t
 import vaultclient as vc
+from health_probe import health, healthz, metrics_port, wait_health
 
 CLI = os.environ.get("TOKENVAULT_CLI", "")
 DATA = t.path("var-readiness")
@@ -66,40 +65,6 @@ def fill():
 
 def free():
     os.remove(FILLER)
-
-
-def metrics_port(server):
-    deadline = time.monotonic() + t.STARTUP_S
-    while time.monotonic() < deadline:
-        for line in server.lines():
-            if line.get("event") == "metrics_listening":
-                return line["port"]
-        time.sleep(0.05)
-    t.fail("no metrics_listening line: " + server.text())
-
-
-def healthz(port):
-    try:
-        with urllib.request.urlopen("http://127.0.0.1:%d/healthz" % port, timeout=10) as r:
-            return r.status, r.read().decode()
-    except urllib.error.HTTPError as e:
-        return e.code, e.read().decode()
-
-
-def health(ch):
-    check = t.unary(ch, "/grpc.health.v1.Health/Check", vc.HEALTH.HealthCheckRequest,
-                    vc.HEALTH.HealthCheckResponse)
-    return check(vc.HEALTH.HealthCheckRequest(service="tokenvault.v1.TokenVault"), timeout=10).status
-
-
-def wait_health(ch, want, what):
-    deadline = time.monotonic() + WAIT_S
-    while time.monotonic() < deadline:
-        if health(ch) == want:
-            return
-        time.sleep(0.2)
-    t.fail("health did not turn %s within %d s: %s" % (vc.HEALTH.HealthCheckResponse.ServingStatus.Name(want),
-                                                        WAIT_S, what))
 
 
 def refused(c):
@@ -155,7 +120,7 @@ with t.insecure_channel(server.port) as ch:
     details = refused(c)
     t.check("AUDIT_NO_SPACE" in details and "HSM" not in details,
             "the refusal names the fault: %r" % details)
-    wait_health(ch, NOT_SERVING, "audit disk full")
+    wait_health(ch, NOT_SERVING, "audit disk full", WAIT_S)
     code, body = healthz(mport)
     t.check(code == 503 and body.startswith("NOT_SERVING AUDIT_NO_SPACE"), "/healthz 503 with the reason: %r" % body)
     for _ in range(5):
@@ -178,7 +143,7 @@ with t.insecure_channel(server.port) as ch:
     while NOT_SERVING not in watcher.seen and time.monotonic() < deadline:
         time.sleep(0.1)
     free()
-    wait_health(ch, SERVING, "space freed, no client call")
+    wait_health(ch, SERVING, "space freed, no client call", WAIT_S)
     t.check(healthz(mport) == (200, "SERVING\n"), "/healthz 200 again")
     vc.ok_tokens(c.tokenize("pan", [PAN]))
     deadline = time.monotonic() + WAIT_S  # a change within 1 s of the last line is logged by the next probe
@@ -204,12 +169,12 @@ server = start()  # starts: NOT_SERVING, rather than a crash loop
 mport = metrics_port(server)
 with t.insecure_channel(server.port) as ch:
     c = vc.Client(ch)
-    wait_health(ch, NOT_SERVING, "started on a full audit disk, before any call")
+    wait_health(ch, NOT_SERVING, "started on a full audit disk, before any call", WAIT_S)
     code, body = healthz(mport)
     t.check(code == 503 and "AUDIT_NO_SPACE" in body, "/healthz says why after the restart: %r" % body)
     t.check("AUDIT_NO_SPACE" in refused(c), "calls refused, naming the full disk")
     free()
-    wait_health(ch, SERVING, "space freed after a restart while full")
+    wait_health(ch, SERVING, "space freed after a restart while full", WAIT_S)
     vc.ok_tokens(c.tokenize("pan", [PAN]))
 
 # ---- (c) the HSM's token goes away, then comes back ---------------------------
@@ -229,11 +194,11 @@ try:
                 details = e.details()
         t.check(details is not None and "HSM_" in details and "AUDIT_NO_SPACE" not in details,
                 "with the HSM token gone the refusal names the HSM: %r" % details)
-        wait_health(ch, NOT_SERVING, "HSM gone")
+        wait_health(ch, NOT_SERVING, "HSM gone", WAIT_S)
         code, body = healthz(mport)
         t.check(code == 503 and "HSM_" in body, "/healthz names the HSM: %r" % body)
         os.rename(tokens + ".away", tokens)
-        wait_health(ch, SERVING, "HSM token back")
+        wait_health(ch, SERVING, "HSM token back", WAIT_S)
         vc.ok_tokens(c.tokenize("pan", [PAN]))
 finally:
     if os.path.exists(tokens + ".away"):

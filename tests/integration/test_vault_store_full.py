@@ -17,11 +17,10 @@ import re
 import subprocess
 import sys
 import time
-import urllib.error
-import urllib.request
 
 import tvtest as t
 import vaultclient as vc
+from health_probe import health, healthz, metrics_port, wait_health
 
 CLI = os.environ.get("TOKENVAULT_CLI", "")
 DATA = t.path("var-store-full")
@@ -75,40 +74,6 @@ def keys_status(port):
     return p.stdout.decode()
 
 
-def metrics_port(server):
-    deadline = time.monotonic() + t.STARTUP_S
-    while time.monotonic() < deadline:
-        for line in server.lines():
-            if line.get("event") == "metrics_listening":
-                return line["port"]
-        time.sleep(0.05)
-    t.fail("no metrics_listening line: " + server.text())
-
-
-def healthz(port):
-    try:
-        with urllib.request.urlopen("http://127.0.0.1:%d/healthz" % port, timeout=10) as r:
-            return r.status, r.read().decode()
-    except urllib.error.HTTPError as e:
-        return e.code, e.read().decode()
-
-
-def health(ch):
-    check = t.unary(ch, "/grpc.health.v1.Health/Check", vc.HEALTH.HealthCheckRequest,
-                    vc.HEALTH.HealthCheckResponse)
-    return check(vc.HEALTH.HealthCheckRequest(service="tokenvault.v1.TokenVault"), timeout=10).status
-
-
-def wait_health(ch, want, what):
-    deadline = time.monotonic() + WAIT_S
-    while time.monotonic() < deadline:
-        if health(ch) == want:
-            return
-        time.sleep(0.2)
-    t.fail("health did not turn %s within %d s: %s" % (vc.HEALTH.HealthCheckResponse.ServingStatus.Name(want),
-                                                        WAIT_S, what))
-
-
 def pan_rotation(c):
     for r in c.rotation_status().data_key_rotations:
         if r.namespace == "pan":
@@ -125,7 +90,7 @@ with t.insecure_channel(server.port) as ch:
     t.check(health(ch) == SERVING and healthz(mport) == (200, "SERVING\n"), "SERVING before the disk fills")
     token = c.tokenize("pan", [pan(3)]).results[0].token
     fill()
-    wait_health(ch, NOT_SERVING, "store disk full, no client call")
+    wait_health(ch, NOT_SERVING, "store disk full, no client call", WAIT_S)
     code, body = healthz(mport)
     t.check(code == 503 and body.startswith("NOT_SERVING STORE_NO_SPACE: "),
             "/healthz 503 naming STORE_NO_SPACE: %r" % body)
@@ -149,7 +114,7 @@ with t.insecure_channel(server.port) as ch:
                           r"failed attempts \d+\tlast error STORE_NO_SPACE$",
                           out, re.M) is not None, "keys status: pan's rotation and its last error: %r" % out)
     os.remove(FILLER)
-    wait_health(ch, SERVING, "space freed, no restart")
+    wait_health(ch, SERVING, "space freed, no restart", WAIT_S)
     t.check(healthz(mport) == (200, "SERVING\n"), "/healthz 200 again once space is freed")
     down = [line for line in server.lines() if line.get("event") == "vault_not_ready"]
     t.check(down and down[0]["reason"] == "STORE_NO_SPACE", "log: vault_not_ready STORE_NO_SPACE (%s)" % down[:2])
