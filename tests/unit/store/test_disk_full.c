@@ -158,20 +158,27 @@ static int fsize_child(const char *dir) {
   return ok ? 0 : 18;
 }
 
-static void test_file_size_limit(void **state) {
-  (void)state;
+/* Runs |child| in a forked process on a fresh directory (it changes
+ * process-wide limits) and expects it to exit 0; its other exit codes
+ * name the check that failed. */
+static void run_child_in_tmpdir(int (*child)(const char *dir)) {
   char dir[256];
   test_tmpdir(dir, sizeof dir);
   pid_t pid = fork();
   assert_true(pid >= 0);
   if (pid == 0) {
-    _exit(fsize_child(dir));
+    _exit(child(dir));
   }
   int status;
   assert_int_equal(waitpid(pid, &status, 0), pid);
   assert_true(WIFEXITED(status));
   assert_int_equal(WEXITSTATUS(status), 0);
   test_rmdir(dir);
+}
+
+static void test_file_size_limit(void **state) {
+  (void)state;
+  run_child_in_tmpdir(fsize_child);
 }
 
 typedef struct fault_ctx {
@@ -268,18 +275,7 @@ static int open_fails_child(const char *dir) {
 
 static void test_open_failure_names_call_and_errno(void **state) {
   (void)state;
-  char dir[256];
-  test_tmpdir(dir, sizeof dir);
-  pid_t pid = fork();
-  assert_true(pid >= 0);
-  if (pid == 0) {
-    _exit(open_fails_child(dir));
-  }
-  int status;
-  assert_int_equal(waitpid(pid, &status, 0), pid);
-  assert_true(WIFEXITED(status));
-  assert_int_equal(WEXITSTATUS(status), 0);
-  test_rmdir(dir);
+  run_child_in_tmpdir(open_fails_child);
 }
 
 int main(void) {
