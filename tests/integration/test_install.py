@@ -16,6 +16,8 @@ import tvtest as t
 BUILD = os.environ["TV_BUILD_DIR"]
 SOURCE = os.environ["TV_SOURCE_DIR"]
 CC = os.environ.get("CC", "cc")
+# A sanitized libtokenvault needs its program linked with the same runtime.
+SANITIZE_FLAGS = ["-fsanitize=address,undefined"] if os.environ.get("TV_SANITIZE") == "1" else []
 
 FILES = ["sbin/tokenvaultd", "bin/tokenvault", "include/tokenvault.h", "lib/libtokenvault.a",
          "lib/libtokenvault.so", "lib/libtokenvault.so.0", "lib/pkgconfig/tokenvault.pc",
@@ -44,7 +46,7 @@ def compile_and_run(prefix, port, label):
     rc, flags, err = run(["pkg-config", "--cflags", "--libs", "tokenvault"], env=env)
     t.check(rc == 0 and prefix in flags, "%s: pkg-config finds the prefix (%s%s)" % (label, flags.strip(), err))
     exe = t.path("hello_vault-" + label)
-    rc, _, err = run([CC, "-o", exe, t.path("hello_vault.c"), *flags.split()], env=env)
+    rc, _, err = run([CC, "-o", exe, t.path("hello_vault.c"), *flags.split(), *SANITIZE_FLAGS], env=env)
     t.check(rc == 0, "%s: the README's C example compiles with pkg-config %s" % (label, err[-500:]))
     env["LD_LIBRARY_PATH"] = os.path.join(prefix, "lib")
     rc, out, err = run([exe, "127.0.0.1:%d" % port], env=env, timeout=60)

@@ -40,10 +40,18 @@ def report_servers():
     (the log dies with WORK at exit, so this is the only trace of a crash)."""
     for server in STARTED:
         state = "running" if server.proc.poll() is None else "exited with %s" % server.proc.returncode
-        tail = server.text().splitlines()[-15:]
-        print("-- tokenvaultd %s (%s); last log lines:" % (" ".join(server.args), state), file=sys.stderr)
-        for line in tail:
+        print("-- tokenvaultd %s (%s); log excerpt:" % (" ".join(server.args), state), file=sys.stderr)
+        for line in log_excerpt(server.text().splitlines()):
             print("   " + line, file=sys.stderr)
+
+
+def log_excerpt(lines):
+    """A sanitizer report's first lines (where the fault is) when there is
+    one, else the last 15 lines."""
+    for i, line in enumerate(lines):
+        if "ERROR: AddressSanitizer" in line or "ERROR: LeakSanitizer" in line or "runtime error:" in line:
+            return lines[max(0, i - 3):i + 45]
+    return lines[-15:]
 
 
 def check(cond, msg):

@@ -312,35 +312,42 @@ static tv_status start_stream(tv_grpc_call *call) {
   return TV_OK;
 }
 
+/* Starts serving an accepted call. Once this posts a batch for the call (a
+ * stream's first read, admit's busy answer, a worker's job) another polling
+ * thread may finish and free it, so on TV_OK or TV_E_SERVER_BUSY the caller
+ * must not touch the call again; any other status leaves it to be finished. */
+static tv_status begin_registered(tv_server *s, tv_grpc_call *call, const tv_method *method) {
+  if (atomic_load(&s->shutting_down)) {
+    return TV_E_SERVER_SHUTTING_DOWN;
+  }
+  if (method->kind == TV_METHOD_BIDI_STREAMING) {
+    return start_stream(call);
+  }
+  tv_status st = admission_exempt(method) ? TV_OK : admit(call, 0);
+  if (st != TV_OK) {
+    return st; /* TV_E_SERVER_BUSY: admit answered it */
+  }
+  return tv_workers_submit(s->workers, dispatch_job, call);
+}
+
 static void registered_accepted(void *owner, int success) {
   tv_grpc_call *call = owner;
   tv_server *s = call->server;
+  const tv_method *method = call->method;
   if (!success) {
     tv_grpc_call_free_unaccepted(call);
     return;
   }
   call_accepted(s);
   if (!atomic_load(&s->shutting_down)) {
-    request_registered(s, call->method);
+    request_registered(s, method);
   }
   tv_grpc_call_start(call);
-  tv_status st = TV_E_SERVER_SHUTTING_DOWN;
-  if (!atomic_load(&s->shutting_down)) {
-    st = call->method->kind == TV_METHOD_BIDI_STREAMING ? start_stream(call)
-         : admission_exempt(call->method)                ? TV_OK
-                                                         : admit(call, 0);
-    if (st == TV_E_SERVER_BUSY) {
-      return; /* admit answered it: server busy */
-    }
-    if (st == TV_OK && call->method->kind != TV_METHOD_BIDI_STREAMING) {
-      st = tv_workers_submit(s->workers, dispatch_job, call);
-    }
+  tv_status st = begin_registered(s, call, method);
+  if (st == TV_OK || st == TV_E_SERVER_BUSY) {
+    return; /* the call is someone else's now */
   }
-  if (st == TV_E_SERVER_UNIMPLEMENTED) {
-    tv_call_finish(&call->base, st, TV_NOT_WIRED, NULL);
-  } else if (st != TV_OK) {
-    tv_call_finish(&call->base, st, NULL, NULL);
-  }
+  tv_call_finish(&call->base, st, st == TV_E_SERVER_UNIMPLEMENTED ? TV_NOT_WIRED : NULL, NULL);
 }
 
 /* ---- start ---- */
