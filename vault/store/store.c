@@ -42,6 +42,10 @@ tv_status tv_store_open(const tv_store_backend *backend, const tv_store_options 
   return TV_OK;
 }
 
+void *tv_store_backend_impl(tv_store *s, const tv_store_backend *backend) {
+  return s != NULL && s->backend == backend ? s->impl : NULL;
+}
+
 void tv_store_close(tv_store *s) {
   if (s == NULL) {
     return;

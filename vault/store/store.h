@@ -347,6 +347,11 @@ tv_status tv_store_compact(tv_store *s, const tv_store_compact_options *opts, tv
 /* tv_store_get_stats fills |out| with counters since open. */
 void tv_store_get_stats(tv_store *s, tv_store_stats *out);
 
+/* tv_store_backend_impl returns |s|'s backend state when |s| was opened
+ * with |backend|, else NULL: for a backend's own calls (e.g.
+ * tv_pg_store_get_stats) to reach it safely. */
+void *tv_store_backend_impl(tv_store *s, const tv_store_backend *backend);
+
 /* tv_store_get_open_report fills |out| with what the open did to the log
  * (a tail cut, the checkpoint's fate), for the caller's log. */
 void tv_store_get_open_report(tv_store *s, tv_store_open_report *out);

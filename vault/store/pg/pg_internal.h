@@ -32,6 +32,7 @@ typedef struct tv_pg_stats {
   uint64_t batches, records, bytes, failed_batches;
   uint64_t commits, commit_us_sum, commit_us_max;
   uint64_t commit_buckets[TV_LATENCY_BUCKETS_COUNT + 1];
+  tv_pg_store_stats ha; /* connections, failovers, rows per batch (pg_failover.c) */
 } tv_pg_stats;
 
 typedef struct tv_pg {
@@ -52,6 +53,11 @@ typedef struct tv_pg {
   PGconn *idle[TV_PG_READERS_MAX];
   size_t num_idle;
   size_t num_open;
+  /* Reads' latency and retries (pg_failover.c), under pool_mu. */
+  uint64_t reads, read_us_sum, read_us_max, read_retries;
+  uint64_t read_buckets[TV_LATENCY_BUCKETS_COUNT + 1];
+  /* The writer's last server (writer thread only). */
+  int wconn_seen;
 } tv_pg;
 
 /* tv_pg_connect opens a connection and prepares every statement on it.
@@ -126,6 +132,44 @@ tv_status tv_pg_bytea_array(const uint8_t *const *ptrs, const size_t *lens, size
 /* Binary parameter helpers: network byte order. */
 void tv_pg_put_u64(uint8_t out[8], uint64_t v);
 uint64_t tv_pg_get_u64(const char *p);
+
+/* Surviving a failover (pg_failover.c). */
+
+/* tv_pg_conninfo_failover_check refuses a conninfo naming several hosts
+ * without target_session_attrs=read-write (or primary): libpq would
+ * settle on the first host that answers, a standby included, and every
+ * write would be refused. */
+tv_status tv_pg_conninfo_failover_check(const char *conninfo, char *why, size_t why_len);
+
+/* tv_pg_result_status classifies a failed statement: the connection lost,
+ * the server shutting down or not accepting connections, or a read-only
+ * server (a standby, SQLSTATE 25006) → TV_E_STORE_UNAVAILABLE (the writer
+ * then reconnects, and libpq picks the read-write host); a statement the
+ * server refused for its data → TV_E_STORE_WRITE_FAILED. */
+tv_status tv_pg_result_status(PGconn *conn, const PGresult *res);
+
+/* tv_pg_writer_connected records a new writer connection: reconnects,
+ * the server it reached and whether that is a failover. */
+void tv_pg_writer_connected(tv_pg *pg, PGconn *conn);
+
+/* tv_pg_writer_lost drops the writer's connection after a group failed
+ * with UNAVAILABLE (a connection to a read-only server is still "OK" to
+ * libpq but useless), so the next group reconnects. Call with pg->mu
+ * not held. */
+void tv_pg_writer_lost(tv_pg *pg);
+
+/* tv_pg_account_rows counts a committed group of |rows| operations. */
+void tv_pg_account_rows(tv_pg_store_stats *ha, size_t rows);
+
+/* A read: runs on one pooled reader connection, TV_OK or a failure. */
+typedef tv_status (*tv_pg_read_fn)(PGconn *conn, void *ctx);
+
+/* tv_pg_reader_run runs |fn| on a pooled connection and times it. When
+ * the connection turns out lost (the server died, a failover), the other
+ * idle connections (most likely to the same server) are closed and |fn|
+ * runs once more on a new connection: a read is idempotent. |fn| must
+ * release what a failed run left in |ctx|. */
+tv_status tv_pg_reader_run(tv_pg *pg, tv_pg_read_fn fn, void *ctx);
 
 /* tv_pg_failed_status maps a failed connection to TV_E_STORE_UNAVAILABLE
  * and any other failure (a statement the server refused) to

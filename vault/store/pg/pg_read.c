@@ -29,10 +29,10 @@ static void lookup_free(lookup *l) {
   free(l->stmts);
 }
 
-/* lookup_run sends the statements in chunks on one reader connection. */
-static tv_status lookup_run(tv_pg *pg, lookup *l) {
-  PGconn *conn = tv_pg_reader_take(pg);
-  TV_ENSURE(conn != NULL, TV_E_STORE_UNAVAILABLE);
+/* lookup_on sends the statements in chunks on one reader connection. */
+static tv_status lookup_on(PGconn *conn, void *ctx) {
+  lookup *l = ctx;
+  tv_pg_results_clear(l->res, l->n); /* a failed first run's leftovers */
   tv_status st = TV_OK;
   for (size_t at = 0; at < l->n && st == TV_OK; at += TV_PG_READ_CHUNK_MAX) {
     size_t k = l->n - at < TV_PG_READ_CHUNK_MAX ? l->n - at : TV_PG_READ_CHUNK_MAX;
@@ -41,10 +41,10 @@ static tv_status lookup_run(tv_pg *pg, lookup *l) {
       st = tv_pg_pipeline_collect(conn, k, l->res + at);
     }
   }
-  /* A read never fails for a data reason: any failure is the connection's. */
-  tv_pg_reader_give(pg, conn, st != TV_OK);
-  return st == TV_OK ? TV_OK : TV_E_STORE_UNAVAILABLE;
+  return st;
 }
+
+static tv_status lookup_run(tv_pg *pg, lookup *l) { return tv_pg_reader_run(pg, lookup_on, l); }
 
 /* lookup_decode fills one item per lookup: its row or NOT_FOUND. */
 static tv_status lookup_decode(lookup *l, tv_store_item *out, tv_store_buf *buf) {
@@ -111,27 +111,42 @@ static tv_status key_arrays_fill(key_arrays *k, const tv_store_key *keys, size_t
   return TV_OK;
 }
 
+/* The one-statement lookup: its two array parameters and its result. */
+typedef struct get_many_call {
+  tv_store_buf ns_arr, tok_arr;
+  size_t ns_len, tok_len;
+  PGresult *res;
+} get_many_call;
+
+static tv_status get_many_on(PGconn *conn, void *ctx) {
+  get_many_call *c = ctx;
+  const char *vals[2] = {(const char *)c->ns_arr.data, (const char *)c->tok_arr.data};
+  int lens[2] = {(int)c->ns_len, (int)c->tok_len};
+  int fmts[2] = {1, 1};
+  PQclear(c->res); /* a failed first run's result */
+  c->res = PQexecPrepared(conn, "tv_get_many", 2, vals, lens, fmts, 1);
+  int ok = PQresultStatus(c->res) == PGRES_TUPLES_OK &&
+           (PQntuples(c->res) == 0 || PQnfields(c->res) == TV_PG_ROW_NCOLS + 1);
+  return ok ? TV_OK : TV_E_STORE_UNAVAILABLE;
+}
+
 /* get_many runs the one-statement lookup of |k| and returns its result. */
 static tv_status get_many(tv_pg *pg, const key_arrays *k, PGresult **out) {
-  tv_store_buf ns_arr = {0}, tok_arr = {0};
-  size_t ns_len = 0, tok_len = 0;
-  tv_status st = tv_pg_bytea_array(k->ns, k->ns_len, k->n, &ns_arr, &ns_len);
+  get_many_call c = {0};
+  tv_status st = tv_pg_bytea_array(k->ns, k->ns_len, k->n, &c.ns_arr, &c.ns_len);
   if (st == TV_OK) {
-    st = tv_pg_bytea_array(k->token, k->token_len, k->n, &tok_arr, &tok_len);
+    st = tv_pg_bytea_array(k->token, k->token_len, k->n, &c.tok_arr, &c.tok_len);
   }
-  PGconn *conn = st == TV_OK ? tv_pg_reader_take(pg) : NULL;
-  st = st == TV_OK && conn == NULL ? TV_E_STORE_UNAVAILABLE : st;
   if (st == TV_OK) {
-    const char *vals[2] = {(const char *)ns_arr.data, (const char *)tok_arr.data};
-    int lens[2] = {(int)ns_len, (int)tok_len};
-    int fmts[2] = {1, 1};
-    *out = PQexecPrepared(conn, "tv_get_many", 2, vals, lens, fmts, 1);
-    int ok = PQresultStatus(*out) == PGRES_TUPLES_OK && (PQntuples(*out) == 0 || PQnfields(*out) == TV_PG_ROW_NCOLS + 1);
-    tv_pg_reader_give(pg, conn, !ok);
-    st = ok ? TV_OK : TV_E_STORE_UNAVAILABLE;
+    st = tv_pg_reader_run(pg, get_many_on, &c);
   }
-  tv_store_buf_cleanup(&ns_arr);
-  tv_store_buf_cleanup(&tok_arr);
+  if (st == TV_OK) {
+    *out = c.res;
+  } else {
+    PQclear(c.res);
+  }
+  tv_store_buf_cleanup(&c.ns_arr);
+  tv_store_buf_cleanup(&c.tok_arr);
   return st;
 }
 

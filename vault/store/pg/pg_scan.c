@@ -7,28 +7,38 @@
 
 #include "vault/store/pg/pg_pipeline.h"
 
-/* scan_page reads up to TV_PG_SCAN_PAGE_ROWS rows in (after, last]; with
- * |last| 0 it reads the largest id into |*out| instead. */
-static tv_status scan_page(tv_pg *pg, uint64_t after, uint64_t last, PGresult **out) {
-  PGconn *conn = tv_pg_reader_take(pg);
-  TV_ENSURE(conn != NULL, TV_E_STORE_UNAVAILABLE);
+/* One page's query: its bounds and its result. */
+typedef struct page_call {
+  uint64_t after, last;
+  PGresult *res;
+} page_call;
+
+static tv_status page_on(PGconn *conn, void *ctx) {
+  page_call *p = ctx;
   uint8_t a[8], b[8], c[8];
-  tv_pg_put_u64(a, after);
+  tv_pg_put_u64(a, p->after);
   tv_pg_put_u64(b, TV_PG_SCAN_PAGE_ROWS);
-  tv_pg_put_u64(c, last);
+  tv_pg_put_u64(c, p->last);
   const char *vals[3] = {(const char *)a, (const char *)b, (const char *)c};
   int lens[3] = {8, 8, 8};
   int fmts[3] = {1, 1, 1};
-  *out = last == 0 ? PQexecPrepared(conn, "tv_max_id", 0, NULL, NULL, NULL, 1)
-                   : PQexecPrepared(conn, "tv_scan", 3, vals, lens, fmts, 1);
-  int ok = PQresultStatus(*out) == PGRES_TUPLES_OK;
-  tv_pg_reader_give(pg, conn, !ok);
-  if (!ok) {
-    PQclear(*out);
-    *out = NULL;
-    return TV_E_STORE_UNAVAILABLE;
+  PQclear(p->res); /* a failed first run's result */
+  p->res = p->last == 0 ? PQexecPrepared(conn, "tv_max_id", 0, NULL, NULL, NULL, 1)
+                        : PQexecPrepared(conn, "tv_scan", 3, vals, lens, fmts, 1);
+  return PQresultStatus(p->res) == PGRES_TUPLES_OK ? TV_OK : TV_E_STORE_UNAVAILABLE;
+}
+
+/* scan_page reads up to TV_PG_SCAN_PAGE_ROWS rows in (after, last]; with
+ * |last| 0 it reads the largest id into |*out| instead. */
+static tv_status scan_page(tv_pg *pg, uint64_t after, uint64_t last, PGresult **out) {
+  page_call p = {after, last, NULL};
+  tv_status st = tv_pg_reader_run(pg, page_on, &p);
+  if (st != TV_OK) {
+    PQclear(p.res);
+    p.res = NULL;
   }
-  return TV_OK;
+  *out = p.res;
+  return st;
 }
 
 tv_status tv_pg_scan(void *impl, tv_store_scan_fn fn, void *ctx) {

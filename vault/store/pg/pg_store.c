@@ -43,12 +43,15 @@ static tv_status connect_checked(tv_pg *pg, char *why, size_t why_len) {
   pg->wconn = tv_pg_connect(pg->conninfo, 0, why, why_len);
   TV_ENSURE(pg->wconn != NULL, TV_E_STORE_UNAVAILABLE);
   TV_TRY(tv_pg_schema_check(pg->wconn, why, why_len));
-  return tv_pg_prepare_all(pg->wconn, why, why_len);
+  TV_TRY(tv_pg_prepare_all(pg->wconn, why, why_len));
+  tv_pg_writer_connected(pg, pg->wconn);
+  return TV_OK;
 }
 
 static tv_status pg_open(const tv_store_options *opts, tv_store_diag *diag, void **out_impl) {
   TV_ENSURE(opts->conninfo != NULL, TV_E_INVALID_ARGUMENT);
   TV_TRY(tv_pg_conninfo_check(opts->conninfo, diag->message, sizeof diag->message));
+  TV_TRY(tv_pg_conninfo_failover_check(opts->conninfo, diag->message, sizeof diag->message));
   tv_pg *pg = pg_alloc(opts->conninfo);
   TV_ENSURE(pg != NULL, TV_E_NO_MEMORY);
   tv_status st = connect_checked(pg, diag->message, sizeof diag->message);
@@ -88,6 +91,25 @@ static void pg_get_stats(void *impl, tv_store_stats *out) {
   out->fsync_us_max = pg->stats.commit_us_max;
   memcpy(out->fsync_buckets, pg->stats.commit_buckets, sizeof out->fsync_buckets);
   pthread_mutex_unlock(&pg->mu);
+}
+
+tv_status tv_pg_store_get_stats(tv_store *s, tv_pg_store_stats *out) {
+  tv_pg *pg = tv_store_backend_impl(s, &tv_store_backend_pg);
+  TV_ENSURE(pg != NULL && out != NULL, TV_E_INVALID_ARGUMENT);
+  pthread_mutex_lock(&pg->mu);
+  *out = pg->stats.ha;
+  pthread_mutex_unlock(&pg->mu);
+  pthread_mutex_lock(&pg->pool_mu);
+  out->reads = pg->reads;
+  out->read_us_sum = pg->read_us_sum;
+  out->read_us_max = pg->read_us_max;
+  out->read_retries = pg->read_retries;
+  memcpy(out->read_buckets, pg->read_buckets, sizeof out->read_buckets);
+  out->readers_open = pg->num_open;
+  out->readers_idle = pg->num_idle;
+  out->readers_max = TV_PG_READERS_MAX;
+  pthread_mutex_unlock(&pg->pool_mu);
+  return TV_OK;
 }
 
 /* Backups of a database store are the database's own (pg_dump, base

@@ -28,4 +28,41 @@ tv_status tv_pg_conninfo_check(const char *conninfo, char *why, size_t why_len);
  * gets a one-line explanation on failure. */
 tv_status tv_pg_schema_init(const char *conninfo, tv_store_diag *diag);
 
+/* Buckets of rows per committed group: 1, 2, 4, ... 256 (the group
+ * limit); bucket b counts groups of at most 2^b rows and more than
+ * 2^(b-1). */
+#define TV_PG_BATCH_ROWS_BUCKETS_COUNT 9
+
+/* What the backend saw of the database, for a fleet's observability
+ * (issue 11 point 5); counters since open. The COMMIT round trips are
+ * tv_store_stats' fsync histogram. */
+typedef struct tv_pg_store_stats {
+  /* The writer's connection. */
+  uint64_t reconnects;         /* writer connections opened after the first */
+  uint64_t failovers;          /* reconnects that found another server: a
+                                  later timeline (a promoted standby) or
+                                  another host:port of the conninfo */
+  uint64_t read_only_refusals; /* write groups a read-only server (a
+                                  standby) refused: UNAVAILABLE, reconnect */
+  int connected;               /* the writer holds a connection now */
+  char host[128];              /* where it is (or last was) connected */
+  char port[16];
+  uint64_t timeline;           /* that server's timeline (0: unknown) */
+  /* Rows per committed group (group commit at work). */
+  uint64_t batch_rows_sum;
+  uint64_t batch_rows_buckets[TV_PG_BATCH_ROWS_BUCKETS_COUNT];
+  /* Reads: one per database round trip group (get_batch, a chunk of
+   * read_locations, find_fingerprint, a scan page). */
+  uint64_t reads, read_us_sum, read_us_max;
+  uint64_t read_buckets[TV_LATENCY_BUCKETS_COUNT + 1]; /* vault/util/latency.h */
+  uint64_t read_retries; /* reads rerun on a new connection after a
+                            pooled one turned out lost (failover) */
+  /* The reader pool. */
+  size_t readers_open, readers_idle, readers_max;
+} tv_pg_store_stats;
+
+/* tv_pg_store_get_stats fills |out| for a store opened with
+ * tv_store_backend_pg; TV_E_INVALID_ARGUMENT for another backend. */
+tv_status tv_pg_store_get_stats(tv_store *s, tv_pg_store_stats *out);
+
 #endif

@@ -137,6 +137,9 @@ static PGconn *ensure_conn(tv_pg *pg) {
   if (pg->wconn == NULL) {
     char why[256];
     pg->wconn = tv_pg_connect(pg->conninfo, 1, why, sizeof why);
+    if (pg->wconn != NULL) {
+      tv_pg_writer_connected(pg, pg->wconn);
+    }
   }
   return pg->wconn;
 }
@@ -180,6 +183,7 @@ static void account(tv_pg *pg, const group *g, tv_status st, uint64_t us) {
     pg->stats.commit_us_sum += us;
     pg->stats.commit_us_max = us > pg->stats.commit_us_max ? us : pg->stats.commit_us_max;
     pg->stats.commit_buckets[tv_latency_bucket(us)]++;
+    tv_pg_account_rows(&pg->stats.ha, g->n);
     for (size_t i = 0; i < g->n; i++) {
       const tv_record_put *p = &g->ops[i]->put;
       pg->stats.records += g->status[i] == TV_OK;
@@ -192,6 +196,9 @@ static void account(tv_pg *pg, const group *g, tv_status st, uint64_t us) {
 static void execute_group(tv_pg *pg, group *g) {
   uint64_t t0 = tv_mono_us();
   tv_status st = run_group(pg, g);
+  if (st == TV_E_STORE_UNAVAILABLE) {
+    tv_pg_writer_lost(pg); /* lost, or a read-only server: the next group reconnects */
+  }
   account(pg, g, st, tv_mono_us() - t0);
   for (size_t i = 0; i < g->n; i++) {
     g->ops[i]->done(g->ops[i], st != TV_OK ? st : g->status[i]);
