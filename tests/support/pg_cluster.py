@@ -437,10 +437,22 @@ def run_command(argv, timeout_s, standby=False):
     with (PgHaCluster() if standby else PgCluster()) as pg:
         child = None
 
+        def kill_child():
+            # The command must not outlive its database. In standby mode it
+            # has its own process group, so a hook it is running (a rebuild
+            # starting a server) dies with it instead of outliving teardown.
+            if standby:
+                try:
+                    os.killpg(child.pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+            else:
+                child.kill()
+            child.wait()
+
         def on_signal(signum, _frame):
             if child is not None and child.poll() is None:
-                child.kill()  # the command must not outlive its database
-                child.wait()
+                kill_child()
             pg.teardown()
             sys.exit(128 + signum)
         for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
@@ -450,12 +462,11 @@ def run_command(argv, timeout_s, standby=False):
         else:
             env = dict(os.environ, TV_TEST_PG_CONNINFO=pg.conninfo, TV_TEST_PG_STOP=pg.ctl_command("stop"),
                        TV_TEST_PG_START=pg.ctl_command("start"), TV_TEST_PG_SQL=pg.sql_prefix())
-        child = subprocess.Popen(argv, env=env)
+        child = subprocess.Popen(argv, env=env, start_new_session=standby)
         try:
             return child.wait(timeout=timeout_s)
         except subprocess.TimeoutExpired:
-            child.kill()
-            child.wait()
+            kill_child()
             print(f"pg_cluster: {argv[0]} did not finish within {timeout_s} s; killed", file=sys.stderr)
             return 124
 
