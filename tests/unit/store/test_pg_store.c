@@ -3,6 +3,8 @@
  * stores on one database (two nodes), and the database going away and
  * coming back. Run through tests/support/pg_cluster.py. */
 #include <pthread.h>
+#include <stdatomic.h>
+#include <unistd.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -210,11 +212,87 @@ static void test_database_restart(void **state) {
   assert_true(stats.failed_batches >= 2);
   run_shell("TV_TEST_PG_START");
   assert_int_equal(tv_store_put(s, &r3.put, NULL), TV_OK);
+  tv_pg_store_stats ha;
+  assert_int_equal(tv_pg_store_get_stats(s, &ha), TV_OK);
+  assert_int_equal(ha.reconnects, 1); /* the failed attempts while it was down do not count */
+  assert_int_equal(ha.failovers, 0);  /* the same server, the same timeline: a restart, not a failover */
+  assert_int_equal(ha.connected, 1);
   assert_int_equal(test_check_ids(s, 1, 1, 1), 1);
   assert_int_equal(test_check_ids(s, 2, 1, 1), 0); /* the failed put is not there */
   assert_int_equal(test_check_ids(s, 3, 1, 1), 1);
   tv_store_buf_cleanup(&buf);
   tv_store_close(s);
+}
+
+static uint64_t sum(const uint64_t *v, size_t n) {
+  uint64_t t = 0;
+  for (size_t i = 0; i < n; i++) {
+    t += v[i];
+  }
+  return t;
+}
+
+/* Runs on the writer thread: counts, never asserts (cmocka's jump
+ * belongs to the test's thread). */
+typedef struct pending {
+  atomic_int left, failed;
+} pending;
+
+static void count_done(tv_store_op *op, tv_status st) {
+  pending *p = op->user;
+  atomic_fetch_add(&p->failed, st != TV_OK);
+  atomic_fetch_sub(&p->left, 1);
+}
+
+/* The backend's own statistics: rows per committed group, read round
+ * trips, the pool, the server it writes to. */
+static void test_pg_stats(void **state) {
+  (void)state;
+  test_backend b;
+  tv_store *s = NULL;
+  assert_int_equal(test_backend_open(&b, "pg", &s), TV_OK);
+  enum { N = 600 };
+  static test_rec recs[N];
+  static tv_store_op ops[N];
+  static pending p;
+  atomic_store(&p.left, N);
+  for (size_t i = 0; i < N; i++) { /* submitted at once: groups of many */
+    test_rec_make(&recs[i], i, 1);
+    ops[i] = (tv_store_op){.kind = TV_STORE_OP_PUT, .put = recs[i].put, .done = count_done, .user = &p};
+    assert_int_equal(tv_store_submit_wait(s, &ops[i]), TV_OK);
+  }
+  for (int i = 0; i < 3000 && atomic_load(&p.left) > 0; i++) {
+    usleep(10000);
+  }
+  assert_int_equal(atomic_load(&p.left), 0);
+  assert_int_equal(atomic_load(&p.failed), 0);
+  assert_int_equal(test_check_ids(s, 0, N, 1), N);
+  tv_pg_store_stats ha;
+  tv_store_stats st;
+  assert_int_equal(tv_pg_store_get_stats(s, &ha), TV_OK);
+  tv_store_get_stats(s, &st);
+  assert_int_equal(ha.batch_rows_sum, N);
+  assert_int_equal(sum(ha.batch_rows_buckets, TV_PG_BATCH_ROWS_BUCKETS_COUNT), st.fsyncs);
+  assert_true(st.fsyncs < N); /* grouped */
+  assert_int_equal(ha.reads, (N + 255) / 256); /* test_check_ids: one get_batch per 256 */
+  assert_int_equal(sum(ha.read_buckets, TV_LATENCY_BUCKETS_COUNT + 1), ha.reads);
+  assert_true(ha.read_us_max > 0 && ha.read_us_sum >= ha.read_us_max);
+  assert_int_equal(ha.read_retries, 0);
+  assert_int_equal(ha.readers_open, 1);
+  assert_int_equal(ha.readers_idle, 1);
+  assert_int_equal(ha.readers_max, 8);
+  assert_int_equal(ha.reconnects, 0);
+  assert_int_equal(ha.failovers, 0);
+  assert_int_equal(ha.connected, 1);
+  assert_true(ha.timeline >= 1);
+  assert_non_null(strstr(b.conninfo, ha.host)); /* the harness's socket directory */
+  tv_store_close(s);
+  /* Another backend's store has no such statistics. */
+  test_backend lb;
+  assert_int_equal(test_backend_open(&lb, "log", &s), TV_OK);
+  assert_int_equal(tv_pg_store_get_stats(s, &ha), TV_E_INVALID_ARGUMENT);
+  tv_store_close(s);
+  test_backend_cleanup(&lb);
 }
 
 static void test_snapshot_compact_unsupported(void **state) {
@@ -238,6 +316,7 @@ int main(void) {
       cmocka_unit_test(test_two_nodes_converge),
       cmocka_unit_test(test_two_nodes_token_collision_and_tombstone),
       cmocka_unit_test(test_snapshot_compact_unsupported),
+      cmocka_unit_test(test_pg_stats),
       cmocka_unit_test(test_database_restart),
   };
   return cmocka_run_group_tests_name("pg_store", tests, NULL, NULL);
