@@ -48,7 +48,8 @@ typedef struct tv_pg_store_stats {
   char host[128];              /* where it is (or last was) connected */
   char port[16];
   uint64_t timeline;           /* that server's timeline (0: unknown) */
-  /* Rows per committed group (group commit at work). */
+  /* Operations per committed group (group commit at work; an op that
+   * wrote nothing, e.g. a token that exists, counts too). */
   uint64_t batch_rows_sum;
   uint64_t batch_rows_buckets[TV_PG_BATCH_ROWS_BUCKETS_COUNT];
   /* Reads: one per database round trip group (get_batch, a chunk of
