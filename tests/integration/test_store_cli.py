@@ -83,6 +83,13 @@ with open(os.path.join(bad, seg), "r+b") as f:
     f.write(bytes([byte[0] ^ 0x40]))
 rc, _, err = cli("verify-backup", bad)
 t.check(rc == 1 and "NOT intact" in err and seg in err, "a flipped byte in a backup is found and named (%s)" % err)
+unreadable = t.path("backup-unreadable")
+shutil.copytree(BACKUP, unreadable)
+os.remove(os.path.join(unreadable, "keyring"))
+os.mkdir(os.path.join(unreadable, "keyring"))  # opens, but every read fails
+rc, _, err = cli("verify-backup", unreadable)
+t.check(rc == 1 and "pread of keyring failed" in err and "(errno 21)" in err,
+        "a backup file that cannot be read names pread, the file and the errno (%s)" % err.strip())
 
 # (b) restore into a new data directory with the same (dev) HSM token.
 NEW = t.path("var-restored")

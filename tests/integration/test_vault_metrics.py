@@ -16,18 +16,9 @@ import grpc
 
 import tvtest as t
 import vaultclient as vc
+from health_probe import metrics_port
 
 SAMPLE = re.compile(r'^([a-z_]+)(\{[^}]*\})? ([0-9.e+-]+|\+Inf)$')
-
-
-def metrics_port(server):
-    deadline = time.monotonic() + t.STARTUP_S
-    while time.monotonic() < deadline:
-        for line in server.lines():
-            if line.get("event") == "metrics_listening":
-                return line["port"]
-        time.sleep(0.05)
-    t.fail("no metrics_listening line: " + server.text())
 
 
 def get(port, path):

@@ -23,6 +23,7 @@ import grpc.aio
 
 import tvtest as t
 import vaultclient as vc
+from health_probe import metrics_port
 
 CLIENTS = int(os.environ.get("TV_OVERLOAD_CLIENTS", "1000"))
 ITEMS = 1000
@@ -47,16 +48,6 @@ def make_batches(rng):
     for _ in range(BATCHES):
         out.append([luhn_pan("4%014d" % rng.randrange(10 ** 14)) for _ in range(ITEMS)])
     return out
-
-
-def metrics_port(server):
-    deadline = time.monotonic() + t.STARTUP_S
-    while time.monotonic() < deadline:
-        for line in server.lines():
-            if line.get("event") == "metrics_listening":
-                return line["port"]
-        time.sleep(0.05)
-    t.fail("no metrics_listening line: " + server.text())
 
 
 def scrape(mport):

@@ -22,6 +22,7 @@ import urllib.request
 
 import tvtest as t
 import vaultclient as vc
+from health_probe import metrics_port
 
 CLI = os.environ.get("TOKENVAULT_CLI", "")
 TV = vc.TV
@@ -124,16 +125,6 @@ def audit_verify(data):
 
 def completions(data):
     return [e for e in audit_lines(data) if e.get("method") == "CompleteRotation"]
-
-
-def metrics_port(server):
-    deadline = time.monotonic() + t.STARTUP_S
-    while time.monotonic() < deadline:
-        for line in server.lines():
-            if line.get("event") == "metrics_listening":
-                return line["port"]
-        time.sleep(0.05)
-    t.fail("no metrics_listening line: " + server.text())
 
 
 # ---- (a) a rotation completes by itself ------------------------------------

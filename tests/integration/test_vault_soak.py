@@ -26,6 +26,7 @@ import grpc
 
 import tvtest as t
 import vaultclient as vc
+from health_probe import metrics_port
 
 CLIENTS = 100
 CHANNELS = 10  # each channel is one HTTP/2 connection shared by 10 clients
@@ -175,7 +176,7 @@ class Worker:
 
 server = t.Server("--dev", "--listen", "127.0.0.1:0", "--data-dir", t.path("var-soak"), "--metrics-listen",
                   "127.0.0.1:0")
-mport = next(ln["port"] for ln in server.lines() if ln.get("event") == "metrics_listening")
+mport = metrics_port(server)
 channels = [t.insecure_channel(server.port) for _ in range(CHANNELS)]
 errors = []
 start = time.monotonic()

@@ -29,7 +29,8 @@ struct tv_backup_worker {
 static tv_status make_dest(const char *data_dir, char out[PATH_MAX]) {
   char parent[PATH_MAX];
   TV_ENSURE(snprintf(parent, sizeof parent, "%s/backups", data_dir) < (int)sizeof parent, TV_E_INVALID_ARGUMENT);
-  TV_ENSURE(mkdir(parent, 0700) == 0 || errno == EEXIST, TV_E_STORE_BACKUP_TARGET);
+  TV_ENSURE(mkdir(parent, 0700) == 0 || errno == EEXIST,
+            (tv_store_io_failed("mkdir", parent, errno), TV_E_STORE_BACKUP_TARGET));
   struct timespec now;
   clock_gettime(CLOCK_REALTIME, &now);
   struct tm tm;
@@ -40,7 +41,7 @@ static tv_status make_dest(const char *data_dir, char out[PATH_MAX]) {
   TV_ENSURE(snprintf(out, PATH_MAX, "%s/%s.%03ldZ", parent, stamp, now.tv_nsec / 1000000L) < PATH_MAX,
             TV_E_INVALID_ARGUMENT);
   /* An existing directory is never reused. */
-  TV_ENSURE(mkdir(out, 0700) == 0, TV_E_STORE_BACKUP_TARGET);
+  TV_ENSURE(mkdir(out, 0700) == 0, (tv_store_io_failed("mkdir", out, errno), TV_E_STORE_BACKUP_TARGET));
   return TV_OK;
 }
 

@@ -121,7 +121,7 @@ tv_status tv_backup_copy(int src_fd, uint64_t len, int dst_dir_fd, const char *n
 
 tv_status tv_backup_file_crc(int dir_fd, const char *name, uint64_t *out_len, uint32_t *out_crc) {
   int fd = openat(dir_fd, name, O_RDONLY | O_CLOEXEC);
-  TV_ENSURE(fd >= 0, errno == ENOENT ? TV_E_STORE_LAYOUT : TV_E_IO);
+  TV_ENSURE(fd >= 0, errno == ENOENT ? TV_E_STORE_LAYOUT : (tv_store_io_failed("open", name, errno), TV_E_IO));
   uint8_t *buf = malloc(COPY_CHUNK_BYTES);
   tv_status st = buf != NULL ? TV_OK : TV_E_NO_MEMORY;
   uint64_t off = 0;
@@ -132,7 +132,7 @@ tv_status tv_backup_file_crc(int dir_fd, const char *name, uint64_t *out_len, ui
       continue;
     }
     if (r <= 0) {
-      st = r < 0 ? TV_E_IO : TV_OK;
+      st = r < 0 ? (tv_store_io_failed("pread", name, errno), TV_E_IO) : TV_OK;
       break;
     }
     crc = tv_crc32c_extend(crc, buf, (size_t)r);
@@ -157,6 +157,7 @@ tv_status tv_backup_open_empty_dir(const char *dir, int *out_fd) {
   }
   DIR *d = fdopendir(dup(fd));
   if (d == NULL) {
+    tv_store_io_failed("fdopendir", dir, errno);
     close(fd);
     return TV_E_IO;
   }

@@ -74,20 +74,22 @@ tv_status tv_backup_manifest_write(int dir_fd, const tv_backup_manifest *m) {
   size_t len;
   TV_TRY(tv_backup_manifest_encode(m, &text, &len));
   int fd = openat(dir_fd, MANIFEST_TMP_NAME, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-  tv_status st = fd >= 0 ? TV_OK : tv_store_errno_status(errno);
+  tv_status st = fd >= 0 ? TV_OK : tv_store_io_failed("create", MANIFEST_TMP_NAME, errno);
   if (st == TV_OK) {
     ssize_t w = write(fd, text, len);
-    if (w != (ssize_t)len || fsync(fd) != 0) {
-      st = tv_store_errno_status(w < 0 ? errno : EIO);
+    if (w != (ssize_t)len) {
+      st = tv_store_io_failed("write", MANIFEST_TMP_NAME, w < 0 ? errno : EIO);
+    } else if (fsync(fd) != 0) {
+      st = tv_store_io_failed("fsync", MANIFEST_TMP_NAME, errno);
     }
     close(fd);
   }
   free(text);
   if (st == TV_OK && renameat(dir_fd, MANIFEST_TMP_NAME, dir_fd, TV_BACKUP_MANIFEST_NAME) != 0) {
-    st = tv_store_errno_status(errno);
+    st = tv_store_io_failed("rename to " TV_BACKUP_MANIFEST_NAME, MANIFEST_TMP_NAME, errno);
   }
   if (st == TV_OK && fsync(dir_fd) != 0) {
-    st = tv_store_errno_status(errno);
+    st = tv_store_fd_failed("fsync of the directory", dir_fd, errno);
   }
   return st;
 }
@@ -96,11 +98,12 @@ tv_status tv_backup_manifest_write(int dir_fd, const tv_backup_manifest *m) {
 static tv_status read_text(int dir_fd, const char *dir, char **out, size_t *out_len, tv_store_diag *diag) {
   int fd = openat(dir_fd, TV_BACKUP_MANIFEST_NAME, O_RDONLY | O_CLOEXEC);
   if (fd < 0) {
+    int err = errno;
     tv_backup_diag(diag, dir, TV_BACKUP_MANIFEST_NAME, 0, "no manifest: the backup is missing or incomplete");
-    return errno == ENOENT ? TV_E_STORE_LAYOUT : TV_E_IO;
+    return err == ENOENT ? TV_E_STORE_LAYOUT : (tv_store_io_failed("open", TV_BACKUP_MANIFEST_NAME, err), TV_E_IO);
   }
   struct stat sb;
-  tv_status st = fstat(fd, &sb) == 0 ? TV_OK : TV_E_IO;
+  tv_status st = fstat(fd, &sb) == 0 ? TV_OK : (tv_store_io_failed("fstat", TV_BACKUP_MANIFEST_NAME, errno), TV_E_IO);
   size_t len = st == TV_OK ? (size_t)sb.st_size : 0;
   if (st == TV_OK && len > TV_BACKUP_MANIFEST_BYTES_MAX) {
     tv_backup_diag(diag, dir, TV_BACKUP_MANIFEST_NAME, 0, "manifest too large");
@@ -110,8 +113,9 @@ static tv_status read_text(int dir_fd, const char *dir, char **out, size_t *out_
   if (st == TV_OK && text == NULL) {
     st = TV_E_NO_MEMORY;
   }
-  if (st == TV_OK && pread(fd, text, len, 0) != (ssize_t)len) {
-    st = TV_E_IO;
+  ssize_t n = st == TV_OK ? pread(fd, text, len, 0) : 0;
+  if (st == TV_OK && n != (ssize_t)len) {
+    st = (tv_store_io_failed("pread", TV_BACKUP_MANIFEST_NAME, n < 0 ? errno : EIO), TV_E_IO);
   }
   close(fd);
   if (st != TV_OK) {

@@ -335,7 +335,7 @@ static tv_status map_segment(tv_ustore *u, uint32_t id, const uint8_t **out_map,
   int fd = tv_ustore_seg_fd(u, id);
   TV_ENSURE(fd >= 0, TV_E_STORE_LAYOUT);
   struct stat sb;
-  TV_ENSURE(fstat(fd, &sb) == 0, TV_E_IO);
+  TV_ENSURE(fstat(fd, &sb) == 0, (tv_store_fd_failed("fstat", fd, errno), TV_E_IO));
   *out_size = (uint64_t)sb.st_size;
   TV_ENSURE(*out_size > 0, TV_E_STORE_CORRUPT);
   void *map = mmap(NULL, *out_size, PROT_READ, MAP_SHARED, fd, 0);
@@ -494,6 +494,7 @@ static tv_status open_outputs(tv_ustore *u, const cjob *j, int *fds) {
     tv_segment_name(name, sizeof name, j->m.new_first + i);
     fds[i] = openat(u->dir_fd, name, O_RDWR | O_CLOEXEC);
     if (fds[i] < 0) {
+      tv_store_io_failed("open", name, errno);
       for (uint32_t k = 0; k < i; k++) {
         close(fds[k]);
       }

@@ -93,7 +93,7 @@ tv_status tv_compact_manifest_commit(int dir_fd, const tv_compact_manifest *m, t
 int tv_compact_manifest_exists(int dir_fd) { return faccessat(dir_fd, TV_COMPACT_MANIFEST_NAME, F_OK, 0) == 0; }
 
 static tv_status unlink_if_there(int dir_fd, const char *name) {
-  TV_ENSURE(unlinkat(dir_fd, name, 0) == 0 || errno == ENOENT, tv_store_errno_status(errno));
+  TV_ENSURE(unlinkat(dir_fd, name, 0) == 0 || errno == ENOENT, tv_store_io_failed("unlink", name, errno));
   return TV_OK;
 }
 
@@ -112,7 +112,7 @@ tv_status tv_compact_rename_outputs(int dir_fd, const tv_compact_manifest *m, tv
     tv_segment_name(to, sizeof to, m->new_first + i);
     /* Missing output: renamed before a crash (outputs all exist at commit). */
     if (renameat(dir_fd, from, dir_fd, to) != 0) {
-      TV_ENSURE(errno == ENOENT, tv_store_errno_status(errno));
+      TV_ENSURE(errno == ENOENT, tv_store_io_failed("rename to a segment", from, errno));
     }
     if (i == 0) {
       fault_at(fault, fault_ctx, TV_COMPACT_STEP_RENAMED_ONE);
@@ -140,9 +140,10 @@ tv_status tv_compact_finish(int dir_fd, const tv_compact_manifest *m, tv_store_c
 
 tv_status tv_compact_discard(int dir_fd) {
   int dup_fd = dup(dir_fd);
-  TV_ENSURE(dup_fd >= 0, TV_E_IO);
+  TV_ENSURE(dup_fd >= 0, (tv_store_fd_failed("dup", dir_fd, errno), TV_E_IO));
   DIR *d = fdopendir(dup_fd);
   if (d == NULL) {
+    tv_store_fd_failed("fdopendir", dir_fd, errno);
     close(dup_fd);
     return TV_E_IO;
   }
@@ -167,11 +168,14 @@ static tv_status read_manifest(int dir_fd, uint8_t buf[MANIFEST_LEN + 1], int *o
   *out_found = 0;
   int fd = openat(dir_fd, TV_COMPACT_MANIFEST_NAME, O_RDONLY | O_CLOEXEC);
   if (fd < 0) {
-    TV_ENSURE(errno == ENOENT, TV_E_IO);
+    TV_ENSURE(errno == ENOENT, (tv_store_io_failed("open", TV_COMPACT_MANIFEST_NAME, errno), TV_E_IO));
     return TV_OK;
   }
   ssize_t n = pread(fd, buf, MANIFEST_LEN + 1, 0); /* one more: a longer file is wrong */
+  int err = errno;
   close(fd);
+  /* A failed read is not a damaged manifest: say which call failed. */
+  TV_ENSURE(n >= 0, (tv_store_io_failed("pread", TV_COMPACT_MANIFEST_NAME, err), TV_E_IO));
   TV_ENSURE(n == (ssize_t)MANIFEST_LEN, TV_E_STORE_CORRUPT);
   *out_found = 1;
   return TV_OK;
@@ -191,8 +195,10 @@ tv_status tv_compact_resume(int dir_fd, const char *dir, tv_store_diag *diag) {
   if (st != TV_OK) {
     snprintf(diag->path, sizeof diag->path, "%.4000s/%s", dir, TV_COMPACT_MANIFEST_NAME);
     diag->offset = 0;
+    diag->io_failure = st == TV_E_IO;
     snprintf(diag->message, sizeof diag->message,
-             "compaction manifest unreadable (%s): not guessing which segments are current", tv_status_name(st));
+             "compaction manifest unreadable (%.180s): not guessing which segments are current",
+             st == TV_E_IO ? tv_store_io_error() : tv_status_name(st));
     return st == TV_E_IO ? st : TV_E_STORE_CORRUPT;
   }
   TV_TRY(tv_compact_remove_checkpoint(dir_fd, NULL, NULL));

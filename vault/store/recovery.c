@@ -237,11 +237,11 @@ static tv_status open_map(tv_ustore *u, seg_scan *s, int *out_fd, tv_store_diag 
   char name[32];
   tv_segment_name(name, sizeof name, s->id);
   int fd = openat(u->dir_fd, name, O_RDWR | O_CLOEXEC);
-  TV_ENSURE(fd >= 0, TV_E_IO);
+  TV_ENSURE(fd >= 0, (tv_store_io_failed("open", name, errno), TV_E_IO));
   tv_ustore_set_seg_fd(u, s->id, fd);
   *out_fd = fd;
   struct stat sb;
-  TV_ENSURE(fstat(fd, &sb) == 0, TV_E_IO);
+  TV_ENSURE(fstat(fd, &sb) == 0, (tv_store_io_failed("fstat", name, errno), TV_E_IO));
   s->size = (uint64_t)sb.st_size;
   TV_ENSURE(s->size <= TV_STORE_SEGMENT_BYTES_MAX, corrupt(u, diag, s->id, 0, "segment larger than 2 GiB"));
   if (s->size > 0) {

@@ -105,6 +105,8 @@ const char *tv_store_io_error(void) { return io_error; }
 
 void tv_store_io_error_clear(void) { io_error[0] = '\0'; }
 
+void tv_store_io_error_adopt(const char *msg) { snprintf(io_error, sizeof io_error, "%s", msg); }
+
 /* fd_file names the file open as |fd| for an error message (the last
  * part of its path as the kernel knows it: the store directory is named
  * by whoever reports the message), or "a store file". */

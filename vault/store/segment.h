@@ -71,6 +71,10 @@ const char *tv_store_io_error(void);
 /* tv_store_io_error_clear forgets this thread's last failure. */
 void tv_store_io_error_clear(void);
 
+/* tv_store_io_error_adopt makes |msg| (another thread's tv_store_io_error,
+ * e.g. a task the writer ran for this thread) this thread's last failure. */
+void tv_store_io_error_adopt(const char *msg);
+
 /* tv_now_ms returns the wall-clock time in Unix milliseconds. */
 uint64_t tv_now_ms(void);
 

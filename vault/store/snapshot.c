@@ -37,7 +37,7 @@ static tv_status copy_segments(tv_ustore *u, uint64_t mark, int dfd, const char 
     uint64_t want = last_len;
     if (id != last) { /* sealed: its size is final */
       struct stat sb;
-      TV_ENSURE(fstat(fd, &sb) == 0, TV_E_IO);
+      TV_ENSURE(fstat(fd, &sb) == 0, (tv_store_io_failed("fstat", name, errno), TV_E_IO));
       want = (uint64_t)sb.st_size;
     }
     uint64_t len;
@@ -74,6 +74,7 @@ static tv_status copy_extras(const char *const *paths, size_t num, int dfd, cons
     }
     int fd = open(paths[i], O_RDONLY | O_CLOEXEC);
     if (fd < 0) {
+      tv_store_io_failed("open", paths[i], errno);
       tv_backup_diag(&info->diag, ".", paths[i], 0, "extra file cannot be opened");
       return TV_E_IO;
     }

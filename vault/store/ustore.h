@@ -63,6 +63,7 @@ typedef struct tv_ustore {
   tv_status (*task_fn)(struct tv_ustore *u, void *ctx);
   void *task_ctx;
   tv_status task_status;
+  char task_io_error[TV_STORE_IO_ERROR_LEN_MAX]; /* the failed task's call and errno, for its caller */
   int task_state; /* 0 none, 1 posted, 2 done */
   atomic_int task_posted;
 

@@ -545,9 +545,11 @@ static void run_task(tv_ustore *u) {
     tv_status (*fn)(tv_ustore *, void *) = u->task_fn;
     void *ctx = u->task_ctx;
     pthread_mutex_unlock(&u->task_mu);
+    tv_store_io_error_clear();
     tv_status st = fn(u, ctx);
     pthread_mutex_lock(&u->task_mu);
     u->task_status = st;
+    snprintf(u->task_io_error, sizeof u->task_io_error, "%s", st != TV_OK ? tv_store_io_error() : "");
     u->task_state = 2;
     atomic_store(&u->task_posted, 0);
     pthread_cond_broadcast(&u->task_cv);
@@ -573,6 +575,9 @@ tv_status tv_ustore_writer_call(tv_ustore *u, tv_status (*fn)(tv_ustore *u, void
     pthread_cond_wait(&u->task_cv, &u->task_mu);
   }
   tv_status st = u->task_status;
+  if (u->task_io_error[0] != '\0') { /* the call that failed on the writer's thread */
+    tv_store_io_error_adopt(u->task_io_error);
+  }
   u->task_state = 0;
   pthread_cond_broadcast(&u->task_cv);
   pthread_mutex_unlock(&u->task_mu);

@@ -81,18 +81,25 @@ static void tokenize_with(size_t n, size_t value_len, tv_status want, const char
   free(value);
 }
 
-static void test_items_limit(void **state) {
+/* The item count and item length limits, each at its boundary. */
+static void test_item_limits(void **state) {
   (void)state;
-  tokenize_with(1, 16, TV_OK, NULL);
-  tokenize_with(TV_REQUEST_ITEMS_MAX, 16, TV_OK, NULL);
-  tokenize_with(TV_REQUEST_ITEMS_MAX + 1, 16, TV_E_SERVER_REQUEST_TOO_LARGE, "values has 1001 items");
-  tokenize_with(0, 16, TV_E_SERVER_REQUEST_MALFORMED, "values is required");
-}
-
-static void test_item_length_limit(void **state) {
-  (void)state;
-  tokenize_with(3, TV_ITEM_BYTES_MAX, TV_OK, NULL);
-  tokenize_with(3, TV_ITEM_BYTES_MAX + 1, TV_E_SERVER_REQUEST_TOO_LARGE, "values is 257 bytes");
+  static const struct {
+    size_t n;
+    size_t value_len;
+    tv_status want;
+    const char *needle;
+  } cases[] = {
+      {1, 16, TV_OK, NULL},
+      {TV_REQUEST_ITEMS_MAX, 16, TV_OK, NULL},
+      {TV_REQUEST_ITEMS_MAX + 1, 16, TV_E_SERVER_REQUEST_TOO_LARGE, "values has 1001 items"},
+      {0, 16, TV_E_SERVER_REQUEST_MALFORMED, "values is required"},
+      {3, TV_ITEM_BYTES_MAX, TV_OK, NULL},
+      {3, TV_ITEM_BYTES_MAX + 1, TV_E_SERVER_REQUEST_TOO_LARGE, "values is 257 bytes"},
+  };
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+    tokenize_with(cases[i].n, cases[i].value_len, cases[i].want, cases[i].needle);
+  }
 }
 
 static void test_namespace_and_reason_limits(void **state) {
@@ -288,8 +295,8 @@ static void test_every_method(void **state) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(test_items_limit),        cmocka_unit_test(test_item_length_limit),
-      cmocka_unit_test(test_namespace_and_reason_limits), cmocka_unit_test(test_metadata_limits),
+      cmocka_unit_test(test_item_limits),        cmocka_unit_test(test_namespace_and_reason_limits),
+      cmocka_unit_test(test_metadata_limits),
       cmocka_unit_test(test_expiry_rules),       cmocka_unit_test(test_reveal_rules),
       cmocka_unit_test(test_malformed_bytes),    cmocka_unit_test(test_every_truncation),
       cmocka_unit_test(test_size_limits),        cmocka_unit_test(test_every_method),

@@ -365,6 +365,44 @@ static void test_snapshot_failure_names_call_and_errno(void **state) {
   tv_store_close(s);
 }
 
+/* A backed-up file that cannot be read (a directory in place of the
+ * keyring copy) fails verify-backup naming pread, the file and the errno. */
+static void test_unreadable_backup_file_named(void **state) {
+  fixture *f = *state;
+  fill_store(f, 50);
+  char copy[400];
+  snprintf(copy, sizeof copy, "%s/keyring.tvk", f->backup);
+  assert_int_equal(unlink(copy), 0);
+  assert_int_equal(mkdir(copy, 0700), 0);
+  tv_store_snapshot_info info;
+  tv_store_diag diag;
+  assert_int_equal(tv_store_verify_backup(f->backup, &info, &diag), TV_E_IO);
+  const char *msg = tv_store_io_error();
+  assert_non_null(strstr(msg, "pread of keyring.tvk failed"));
+  assert_non_null(strstr(msg, "(errno 21)")); /* EISDIR */
+}
+
+/* An extra file that cannot be opened names open, its path and errno. */
+static void test_missing_extra_file_named(void **state) {
+  fixture *f = *state;
+  fill_store(f, 50);
+  tv_store_options o = test_store_options(f->store, SEGMENT);
+  tv_store *s;
+  assert_int_equal(tv_store_open(NULL, &o, &s, NULL), TV_OK);
+  char missing[400], dest[400];
+  snprintf(missing, sizeof missing, "%s/no-such-keyring", f->root);
+  snprintf(dest, sizeof dest, "%s/backup-2", f->root);
+  const char *extra[] = {missing};
+  tv_store_snapshot_info info;
+  tv_store_io_error_clear();
+  assert_int_equal(tv_store_snapshot(s, dest, extra, 1, &info), TV_E_IO);
+  const char *msg = tv_store_io_error();
+  assert_non_null(strstr(msg, "open of "));
+  assert_non_null(strstr(msg, "/no-such-keyring failed"));
+  assert_non_null(strstr(msg, "(errno 2)")); /* ENOENT */
+  tv_store_close(s);
+}
+
 /* parse_with_crc parses |body| with a correct "end" line appended. */
 static tv_status parse_with_crc(const char *body, tv_backup_manifest *m) {
   char text[512];
@@ -413,6 +451,8 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_tombstones_survive, setup, teardown),
       cmocka_unit_test_setup_teardown(test_restore_failure_names_call_and_errno, setup, teardown),
       cmocka_unit_test_setup_teardown(test_snapshot_failure_names_call_and_errno, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_unreadable_backup_file_named, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_missing_extra_file_named, setup, teardown),
       cmocka_unit_test_setup_teardown(test_flipped_byte_refused, setup, teardown),
       cmocka_unit_test_setup_teardown(test_missing_segment_refused, setup, teardown),
       cmocka_unit_test_setup_teardown(test_truncated_segment_refused, setup, teardown),

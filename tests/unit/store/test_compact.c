@@ -24,6 +24,7 @@
 #include "vault/store/backup.h"
 #include "vault/store/crc32c.h"
 #include "vault/store/record.h"
+#include "vault/store/segment.h"
 #include "vault/store/store.h"
 
 enum { N = 3000, REPUT = 1000, DELETED = 400, SEG = 64 * 1024 };
@@ -518,6 +519,71 @@ static void test_damaged_segment(void **state) {
   tv_store_close(s);
 }
 
+/* expect_named asserts this thread's recorded store I/O failure names
+ * |call_and_file| and errno |err|. */
+static void expect_named(const char *call_and_file, int err) {
+  const char *msg = tv_store_io_error();
+  print_message("io error: %s\n", msg);
+  char errno_text[32];
+  snprintf(errno_text, sizeof errno_text, "(errno %d)", err);
+  assert_non_null(strstr(msg, call_and_file));
+  assert_non_null(strstr(msg, errno_text));
+}
+
+typedef struct swap_sabotage {
+  const char *dir;
+  char seg[32]; /* the renamed output put out of reach */
+} swap_sabotage;
+
+/* At RENAMED_ALL the outputs carry segment names up to the one below the
+ * active segment (the highest): that one becomes a directory, so the swap
+ * (run on the writer's thread) cannot open it. */
+static void sabotage_swap(void *ctx, tv_store_compact_step step) {
+  swap_sabotage *sb = ctx;
+  if (step != TV_COMPACT_STEP_RENAMED_ALL) {
+    return;
+  }
+  uint32_t max_id = 0;
+  DIR *d = opendir(sb->dir);
+  assert_non_null(d);
+  for (struct dirent *e; (e = readdir(d)) != NULL;) {
+    uint32_t id;
+    if (tv_segment_parse_name(e->d_name, &id) && id > max_id) {
+      max_id = id;
+    }
+  }
+  closedir(d);
+  tv_segment_name(sb->seg, sizeof sb->seg, max_id - 1);
+  char path[600];
+  snprintf(path, sizeof path, "%s/%s", sb->dir, sb->seg);
+  assert_int_equal(unlink(path), 0);
+  assert_int_equal(mkdir(path, 0700), 0);
+}
+
+/* A compaction that fails on a call says which call, file and errno on
+ * the compacting thread (the rotation worker logs it as its detail), also
+ * when the call failed on the writer's thread during the swap. */
+static void test_io_failures_named(void **state) {
+  fixture *f = *state;
+  tv_store *s = open_dir(f->dir, 0);
+  fill(s);
+  char path[600];
+  snprintf(path, sizeof path, "%s/cmp-00000000.log", f->dir);
+  assert_int_equal(mkdir(path, 0700), 0); /* a leftover output that cannot be removed */
+  tv_store_io_error_clear();
+  assert_int_not_equal(tv_store_compact(s, NULL, NULL), TV_OK);
+  expect_named("unlink of cmp-00000000.log failed", 21); /* EISDIR */
+  assert_int_equal(rmdir(path), 0);
+  swap_sabotage sb = {.dir = f->dir};
+  tv_store_compact_options o = {.fault = sabotage_swap, .fault_ctx = &sb};
+  tv_store_io_error_clear();
+  assert_int_equal(tv_store_compact(s, &o, NULL), TV_E_IO);
+  char want[64];
+  snprintf(want, sizeof want, "open of %s failed", sb.seg);
+  expect_named(want, 21);
+  tv_store_close(s);
+}
+
 /* A log written with the O_DIRECT experiment (whole blocks, the tail
  * block rewritten by each batch) reads back, compacts and reopens like a
  * buffered one, with either setting. */
@@ -943,6 +1009,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_rate_limit, setup, teardown),
       cmocka_unit_test_setup_teardown(test_errors, setup, teardown),
       cmocka_unit_test_setup_teardown(test_damaged_segment, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_io_failures_named, setup, teardown),
       cmocka_unit_test_setup_teardown(test_direct_io_log, setup, teardown),
       cmocka_unit_test_setup_teardown(test_online, setup, teardown),
       cmocka_unit_test_setup_teardown(test_crash_every_step, setup, teardown),

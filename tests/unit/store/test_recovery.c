@@ -355,6 +355,42 @@ static void test_sealed_segment_damage(void **state) {
   test_rmdir(dir);
 }
 
+/* expect_io_failure opens the store expecting TV_E_IO from a failed call:
+ * the diag names the call, the file and the errno (tokenvaultd prints it),
+ * not only a status, and has no offset to show. */
+static void expect_io_failure(fixture *f, const char *call_and_file, int err) {
+  tv_store *s = NULL;
+  tv_store_diag d;
+  assert_int_equal(tv_store_open(NULL, &f->opts, &s, &d), TV_E_IO);
+  assert_null(s);
+  print_message("diag: %s: %s\n", d.path, d.message);
+  char errno_text[32];
+  snprintf(errno_text, sizeof errno_text, "(errno %d)", err);
+  assert_non_null(strstr(d.message, call_and_file));
+  assert_non_null(strstr(d.message, errno_text));
+  assert_true(d.io_failure);
+}
+
+/* A segment that cannot be opened (a directory in its place) is named
+ * with the call and the errno. */
+static void test_unopenable_segment_named(void **state) {
+  fixture *f = *state;
+  char seg2[300];
+  snprintf(seg2, sizeof seg2, "%s/seg-00000002.log", f->dir);
+  assert_int_equal(mkdir(seg2, 0700), 0);
+  expect_io_failure(f, "open of seg-00000002.log failed", 21); /* EISDIR */
+}
+
+/* A compaction manifest that cannot be read is an I/O failure naming the
+ * call, not damage (it was STORE_CORRUPT with no cause). */
+static void test_unreadable_compaction_manifest_named(void **state) {
+  fixture *f = *state;
+  char manifest[300];
+  snprintf(manifest, sizeof manifest, "%s/COMPACT", f->dir);
+  assert_int_equal(mkdir(manifest, 0700), 0);
+  expect_io_failure(f, "pread of COMPACT failed", 21); /* EISDIR */
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(test_clean_reopen, setup, teardown),
@@ -369,6 +405,8 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_hole_inside_last_batch_is_cut, setup, teardown),
       cmocka_unit_test_setup_teardown(test_hole_before_a_later_batch_is_corrupt, setup, teardown),
       cmocka_unit_test_setup_teardown(test_sealed_segment_damage, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_unopenable_segment_named, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_unreadable_compaction_manifest_named, setup, teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
