@@ -57,8 +57,14 @@ static int alloc_batch(db_job *job) {
   job->skip = calloc(cells, 1);
   job->ptrs = calloc(cells, sizeof *job->ptrs);
   job->cell_of = calloc(cells, sizeof *job->cell_of);
+  job->order = calloc(cells, sizeof *job->order);
+  job->lanes = job->a->net.streams < DB_LANES_MAX ? job->a->net.streams : DB_LANES_MAX;
+  /* per namespace at most one chunk per lane, or one per 1000 cells */
+  job->chunks_cap = cells / TV_CLIENT_BATCH_ITEMS_MAX + DB_BATCH_NS_MAX * (job->lanes + 1);
+  job->chunks = calloc(job->chunks_cap, sizeof *job->chunks);
+  job->results = calloc(job->chunks_cap, sizeof *job->results);
   if (job->new_text == NULL || job->bad_name == NULL || job->skip == NULL || job->ptrs == NULL ||
-      job->cell_of == NULL) {
+      job->cell_of == NULL || job->order == NULL || job->chunks == NULL || job->results == NULL) {
     fprintf(job->err, "tokenvault %s: out of memory: lower --batch\n", job->command);
     return CLI_EXIT_FAILURE;
   }
@@ -75,6 +81,10 @@ static void job_free(db_job *job) {
   free(job->skip);
   free((void *)job->ptrs);
   free(job->cell_of);
+  free(job->order);
+  free(job->chunks);
+  free(job->results);
+  db_vault_close(job);
   for (size_t a = 0; a < DB_TARGETS_MAX + 1; a++) db_text_array_free(&job->arrays[a]);
   db_text_array_free(&job->bad_keys);
   db_text_array_free(&job->bad_columns);

@@ -37,7 +37,7 @@ static const char **string_slot(db_args *a, const char *name) {
 
 /* Options of the file commands that mean nothing for a table. */
 static int file_option(const char *name) {
-  static const char *const names[] = {"--csv", "--jsonl", "--fields", "--out", "--window", "--streams"};
+  static const char *const names[] = {"--csv", "--jsonl", "--fields", "--out"};
   for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
     if (strcmp(name, names[i]) == 0) return 1;
   }

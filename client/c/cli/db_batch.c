@@ -1,6 +1,6 @@
-/* One batch of rows through the vault: read in key order, cells grouped
- * by namespace into batch calls, answers written back with one UPDATE
- * FROM unnest(...) whose arrays are bound in binary. Values exist only in
+/* One batch of rows: read in key order (the vault side is db_vault.c),
+ * answers written back with one UPDATE FROM unnest(...) whose arrays are
+ * bound in binary. Values exist only in
  * the libpq result and the vault's answers, and both are wiped when the
  * batch is done. */
 #include <stdlib.h>
@@ -9,15 +9,10 @@
 #include "client/c/cli/cli_exit.h"
 #include "client/c/cli/db_conn.h"
 #include "client/c/cli/db_job.h"
-#include "client/c/cli/net_args.h"
 
 /* Result columns of the batch SELECT: key, the targets, then the
  * namespace column when there is one. */
 #define COL_KEY 0
-
-static int col_ns(const db_job *job) {
-  return (int)job->targets_count + 1;
-}
 
 /* The table is aliased tv_t and every column named through it: an output
  * column "id" (the key as text) must not be what ORDER BY id sorts by. */
@@ -84,97 +79,6 @@ int db_batch_mark_skips(db_job *job, PGresult *rows) {
     }
   }
   return job->undo_id[0] != '\0' ? skip_undo_cells(job, rows, job->undo_id) : 0;
-}
-
-/* The namespace of a cell: its column's, else the row's. NULL when the
- * row names none. */
-static const char *cell_ns(const db_job *job, PGresult *rows, int r, size_t t) {
-  if (job->targets[t].ns != NULL) return job->targets[t].ns;
-  if (PQgetisnull(rows, r, col_ns(job))) return NULL;
-  const char *ns = PQgetvalue(rows, r, col_ns(job));
-  return ns[0] != '\0' ? ns : NULL;
-}
-
-static int is_fixed_ns(const db_job *job, const char *ns) {
-  for (size_t t = 0; t < job->targets_count; t++) {
-    if (job->targets[t].ns != NULL && strcmp(job->targets[t].ns, ns) == 0) return 1;
-  }
-  return 0;
-}
-
-/* The batch's distinct namespaces, and each cell's index among them in
- * cell_of (UINT32_MAX: not sent). */
-static int group_cells(db_job *job, PGresult *rows, const char **names, size_t *out_count) {
-  size_t count = 0;
-  for (int r = 0; r < PQntuples(rows); r++) {
-    for (size_t t = 0; t < job->targets_count; t++) {
-      size_t i = db_cell_index(job, r, t);
-      job->cell_of[i] = UINT32_MAX;
-      if (job->skip[i]) continue;
-      const char *ns = cell_ns(job, rows, r, t);
-      if (ns == NULL) {
-        job->bad_name[i] = "NAMESPACE_MISSING";
-        continue;
-      }
-      size_t k = 0;
-      while (k < count && strcmp(names[k], ns) != 0) k++;
-      if (k == DB_BATCH_NS_MAX) {
-        fprintf(job->err, "tokenvault %s: over %u namespaces in one batch: lower --batch\n", job->command,
-                DB_BATCH_NS_MAX);
-        return CLI_EXIT_USAGE;
-      }
-      if (k == count) names[count++] = ns;
-      job->cell_of[i] = (uint32_t)k;
-    }
-  }
-  *out_count = count;
-  return 0;
-}
-
-/* A namespace named by a row that the vault does not know (or lets this
- * caller use) makes that row's cells bad, not the job; a namespace from
- * --columns fails the job. */
-static int call_failed(db_job *job, const char *ns, size_t k, size_t cells, const tv_client_error *e) {
-  int row_fault = e->code == TV_CLIENT_NOT_FOUND || e->code == TV_CLIENT_INVALID_ARGUMENT ||
-                  e->code == TV_CLIENT_PERMISSION_DENIED || e->code == TV_CLIENT_FAILED_PRECONDITION;
-  if (!row_fault || is_fixed_ns(job, ns) || strstr(e->message, "REASON_REQUIRED") != NULL) {
-    return net_report(job->err, job->command, &job->a->net, e);
-  }
-  for (size_t i = 0; i < cells; i++) {
-    if (job->cell_of[i] == k) job->bad_name[i] = tv_client_code_name(e->code);
-  }
-  return 0;
-}
-
-static int call_ns(db_job *job, PGresult *rows, const char *ns, size_t k, int tokenize, tv_client_reveal reveal) {
-  size_t cells = (size_t)PQntuples(rows) * job->targets_count, count = 0;
-  for (size_t i = 0; i < cells; i++) {
-    if (job->cell_of[i] == k) job->ptrs[count++] = PQgetvalue(rows, (int)(i / job->targets_count),
-                                                              (int)(i % job->targets_count) + 1);
-  }
-  tv_client_result *res = NULL;
-  tv_client_error e = {0};
-  tv_client_code code = tokenize ? tv_client_tokenize_batch(job->vault, &res, ns, job->ptrs, count, &e)
-                                 : tv_client_detokenize_batch(job->vault, &res, ns, job->ptrs, count, reveal,
-                                                              job->a->net.reason, &e);
-  if (code != TV_CLIENT_OK) return call_failed(job, ns, k, cells, &e);
-  job->results[job->results_count++] = res;
-  size_t item = 0;
-  for (size_t i = 0; i < cells && item < res->items_count; i++) {
-    if (job->cell_of[i] != k) continue;
-    const tv_client_item *it = &res->items[item++];
-    if (it->code == 0) job->new_text[i] = it->text;
-    else job->bad_name[i] = it->name;
-  }
-  return 0;
-}
-
-int db_batch_vault(db_job *job, PGresult *rows, int tokenize, tv_client_reveal reveal) {
-  const char *names[DB_BATCH_NS_MAX];
-  size_t count = 0;
-  int rc = group_cells(job, rows, names, &count);
-  for (size_t k = 0; k < count && rc == 0; k++) rc = call_ns(job, rows, names[k], k, tokenize, reveal);
-  return rc;
 }
 
 int db_batch_update(db_job *job, PGresult *rows) {

@@ -35,6 +35,28 @@ typedef struct db_target {
   const char *ns;     /* NULL: the row's --namespace-column */
 } db_target;
 
+/* Namespaces (with direction and reveal) one job keeps streams open to. */
+#define DB_STREAMS_MAX 32u
+/* Streams per namespace: see db_vault.c. */
+#define DB_LANES_MAX 16u
+
+typedef struct db_stream {
+  char ns[128];
+  int tokenize;
+  tv_client_reveal reveal;
+  tv_client_stream *lanes[DB_LANES_MAX];
+  int dead;              /* failed in this batch: dropped at its end */
+  const char *dead_name; /* the failure's code name */
+} db_stream;
+
+/* One request: |count| cells from order[first], on one lane. */
+typedef struct db_chunk {
+  db_stream *stream;
+  size_t lane;
+  size_t first;
+  size_t count;
+} db_chunk;
+
 typedef struct db_job {
   const db_args *a;
   char command[32]; /* "db tokenize" */
@@ -64,10 +86,16 @@ typedef struct db_job {
   const char **new_text;  /* answer per cell, or NULL: unchanged */
   const char **bad_name;  /* status name of a bad cell, or NULL */
   uint8_t *skip;          /* 1: not sent (NULL, or a bad cell of the tokenize job) */
-  const char **ptrs;
-  uint32_t *cell_of;
-  tv_client_result *results[DB_BATCH_NS_MAX];
+  const char **ptrs;     /* the sent values, grouped by namespace */
+  uint32_t *cell_of;     /* each cell's namespace index in the batch */
+  uint32_t *order;       /* sent cells, grouped by namespace */
+  db_chunk *chunks;
+  size_t chunks_count, chunks_cap;
+  tv_client_result **results; /* one per chunk, freed by db_batch_done */
   size_t results_count;
+  db_stream streams[DB_STREAMS_MAX];
+  size_t streams_count;
+  size_t lanes;
   db_text_array arrays[DB_TARGETS_MAX + 1];
   db_text_array bad_keys, bad_columns, bad_names;
 } db_job;
@@ -116,6 +144,9 @@ int db_batch_mark_skips(db_job *job, PGresult *rows);
  * |reveal| for detokenize (tokenize ignores it), and fills new_text and
  * bad_name. Returns 0 or the exit status (printed). */
 int db_batch_vault(db_job *job, PGresult *rows, int tokenize, tv_client_reveal reveal);
+
+/* db_vault_close closes the job's streams. */
+void db_vault_close(db_job *job);
 
 /* db_batch_update writes the changed cells back. 0 or -1 (printed). */
 int db_batch_update(db_job *job, PGresult *rows);
