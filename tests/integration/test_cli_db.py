@@ -58,7 +58,7 @@ SELECT id, 'customer ' || id,
             ELSE lpad(((id * 40503) % 1000000000000)::text, 12, '0') END
 FROM (SELECT id, '4' || lpad(((id * 2654435761) % 100000000000000)::text, 14, '0') AS p,
              iban_de(id * 2654435761 % 1000000000000000000) AS i
-      FROM generate_series(1, %d) AS id) AS g;
+      FROM generate_series(1::bigint, %d) AS id) AS g;
 CREATE TABLE originals AS SELECT * FROM customers;
 ALTER TABLE originals ADD PRIMARY KEY (id);
 """
