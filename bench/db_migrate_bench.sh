@@ -49,8 +49,8 @@ INSERT INTO customers SELECT id, 'customer ' || id,
   iban_de(lpad((id * 7919 % 100000000)::text, 8, '0') || lpad((id * 2654435761 % 9999999967)::text, 10, '0'))
 FROM (SELECT id, '4' || lpad(((id * 2654435761) % 100000000000000)::text, 14, '0') AS p
       FROM generate_series(1::bigint, $rows) AS id) AS g;
-CREATE TABLE originals AS TABLE customers;
-VACUUM ANALYZE customers;"
+CREATE TABLE originals AS TABLE customers;"
+sql "VACUUM ANALYZE customers"
 
 cli="$build/client/c/tokenvault"
 common=(--dev --target "127.0.0.1:$port" --conninfo "$TV_TEST_PG_CONNINFO" --table customers

@@ -95,10 +95,16 @@ PGconn *db_connect(const char *conninfo, const char *conninfo_file, FILE *err, c
 
 static PGresult *checked(PGconn *pg, PGresult *r, ExecStatusType want, FILE *err, const char *command) {
   if (r != NULL && PQresultStatus(r) == want) return r;
-  /* The server's message names the statement's problem (a missing table,
-   * a lock timeout); it never echoes a bound parameter's value. */
-  fprintf(err, "tokenvault %s: database: %s", command,
-          r != NULL ? PQresultErrorMessage(r) : PQerrorMessage(pg));
+  /* Only the primary message and the SQLSTATE: a DETAIL line may quote a
+   * row (a unique violation shows the duplicate key, which may be a value
+   * or a token). */
+  const char *primary = r != NULL ? PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY) : NULL;
+  const char *state = r != NULL ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL;
+  if (primary != NULL) {
+    fprintf(err, "tokenvault %s: database: %s (SQLSTATE %s)\n", command, primary, state != NULL ? state : "?");
+  } else {
+    fprintf(err, "tokenvault %s: database: %s", command, PQerrorMessage(pg));
+  }
   PQclear(r);
   return NULL;
 }
