@@ -115,6 +115,18 @@ with pg_cluster.PgCluster() as pg:
                         *columns)
     t.check(rc == 2 and "password" in err and "hunter2" not in err,
             "a password in --conninfo is refused without being echoed: %s" % err.strip())
+    conninfo_file = t.path("conninfo")
+    with open(conninfo_file, "w") as f:
+        f.write(pg.conninfo + " password=hunter2\n")
+    os.chmod(conninfo_file, 0o644)
+    rc, _, err, _ = cli("db", "tokenize", *vault, "--conninfo-file", conninfo_file, *where, *columns)
+    t.check(rc == 2 and "readable by others" in err and "hunter2" not in err,
+            "a --conninfo-file holding a password must be private: " + err.strip())
+    os.chmod(conninfo_file, 0o600)
+    run_sql(pg, "CREATE TABLE tiny (id int PRIMARY KEY, card text); INSERT INTO tiny VALUES (1, '4111111111111111')")
+    rc, out, err, _ = cli("db", "tokenize", *vault, "--conninfo-file", conninfo_file, "--table", "tiny",
+                          "--columns", "card:pan", "--dry-run")
+    t.check(rc == 0 and "dry run: 1 rows, 1 cells" in out, "a private --conninfo-file is used: " + out + err[-200:])
     rc, _, err, _ = cli("db", "tokenize", *vault, "--conninfo", pg.conninfo, *where, "--columns", "card_numbr:pan")
     t.check(rc == 2 and "no such column" in err and "card_numbr" in err, "an unknown column is named: " + err.strip())
     rc, _, err, _ = cli("db", "tokenize", *vault, "--conninfo", pg.conninfo, *where, "--columns", "national_id")
