@@ -90,8 +90,9 @@ static int sample_check(db_job *job) {
   int rc = 0;
   for (uint32_t left = job->a->verify_rows; left > 0 && rc == 0;) {
     uint32_t limit = left < job->a->batch_rows ? left : job->a->batch_rows;
+    uint64_t before = sampled;
     rc = sample_round(job, limit, &checked, &bad, &sampled);
-    left -= limit;
+    left = sampled - before < limit ? 0 : left - limit; /* a short round drew the whole table */
   }
   if (rc != 0) return rc;
   if (bad > 0) {
