@@ -1,6 +1,7 @@
 /* The state of one `tokenvault db tokenize|detokenize` job, shared by its
  * files: db_table.c (what the table looks like), db_progress.c (the job's
- * row in tokenvault_migration), db_batch.c (one batch through the vault),
+ * row in tokenvault_migration), db_batch.c (reading and writing one batch
+ * of rows), db_vault.c (its cells through the vault's streams),
  * db_migrate.c (the loop), db_verify.c (the final check). */
 #ifndef TV_CLI_DB_JOB_H
 #define TV_CLI_DB_JOB_H
