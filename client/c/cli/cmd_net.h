@@ -24,6 +24,7 @@ int info_cmd_main(int argc, char **argv, FILE *in, FILE *out, FILE *err);
 int keys_cmd_main(int argc, char **argv, FILE *in, FILE *out, FILE *err);
 int health_cmd_main(int argc, char **argv, FILE *in, FILE *out, FILE *err);
 int whoami_cmd_main(int argc, char **argv, FILE *in, FILE *out, FILE *err);
+int db_cmd_main(int argc, char **argv, FILE *in, FILE *out, FILE *err);
 
 /* net_command_start parses |argv| for |command|, prints |help| (then the
  * shared options) for --help, and connects. Returns -1 when the caller

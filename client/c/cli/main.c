@@ -27,6 +27,7 @@
   X(keys, "data keys and KEK rotation: list, rotate, propose-kek, approve-kek, status") \
   X(health, "is tokenvaultd serving")                                                   \
   X(whoami, "how tokenvaultd sees you (principal, transport)")                           \
+  X(db, "tokenize or detokenize columns of a PostgreSQL table in place, resumably")      \
   X(store, "offline: back up, verify, restore or repair a vault's data directory")
 
 #define TV_CLI_DECLARE(name, summary) \
