@@ -64,11 +64,17 @@ static const ProtobufCFieldDescriptor *find_field(const ProtobufCMessageDescript
   return f;
 }
 
-/* A key is named in an error only if it looks like a field name: a key is
- * caller text and could be anything, a value included. */
+/* A key is named in an error only if it looks like a field name (a
+ * letter, then letters, '_' and at most 3 digits): a key is caller text
+ * and could be anything, a card number included. */
 static const char *printable_key(const char *key) {
   size_t n = strspn(key, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_");
-  return n > 0 && n <= 64 && key[n] == '\0' ? key : "(a key that is not a field name)";
+  size_t digits = 0;
+  for (size_t i = 0; i < n; i++) {
+    digits += key[i] >= '0' && key[i] <= '9';
+  }
+  int letter = (key[0] >= 'a' && key[0] <= 'z') || (key[0] >= 'A' && key[0] <= 'Z');
+  return letter && n <= 64 && key[n] == '\0' && digits < 4 ? key : "(a key that is not a field name)";
 }
 
 /* protobuf-c has no map flag: a map field is a repeated message whose
