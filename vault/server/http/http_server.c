@@ -59,20 +59,10 @@ static enum MHD_Result queue_refusal(tv_http_server *s, struct MHD_Connection *c
                                      const char *allow) {
   char details[256];
   snprintf(details, sizeof details, "%s: %s", name, sentence);
-  unsigned int ignored = 0;
   char *text = NULL;
   size_t len = 0;
-  if (tv_problem_encode(code, details, &ignored, &text, &len) != TV_OK) {
+  if (tv_problem_encode_as(http, code, details, &text, &len) != TV_OK) {
     return MHD_NO;
-  }
-  /* The problem's "status" must be the HTTP status sent. */
-  char mapped[16];
-  snprintf(mapped, sizeof mapped, "\"status\":%03u", ignored);
-  char *at = strstr(text, mapped);
-  if (at != NULL && http >= 100 && http <= 599) {
-    char digits[4];
-    snprintf(digits, sizeof digits, "%03u", http);
-    memcpy(at + 9, digits, 3);
   }
   if (route != NULL) {
     report_refusal(s, conn, route, code);

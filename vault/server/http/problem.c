@@ -59,10 +59,19 @@ void tv_problem_name_of(char *out, size_t out_len, tv_code code, const char *det
 
 tv_status tv_problem_encode(tv_code code, const char *details, unsigned int *out_http_status, char **out_text,
                             size_t *out_len) {
-  tv_json_use_wiping_allocator();
   char name[64];
   tv_problem_name_of(name, sizeof name, code, details);
   unsigned int http = tv_problem_http_status(code, name);
+  TV_TRY(tv_problem_encode_as(http, code, details, out_text, out_len));
+  *out_http_status = http;
+  return TV_OK;
+}
+
+tv_status tv_problem_encode_as(unsigned int http, tv_code code, const char *details, char **out_text,
+                               size_t *out_len) {
+  tv_json_use_wiping_allocator();
+  char name[64];
+  tv_problem_name_of(name, sizeof name, code, details);
   char type[96];
   snprintf(type, sizeof type, "urn:tokenvault:problem:%s", name);
   json_t *p = json_pack("{s:s, s:s, s:i, s:s, s:s, s:s}", "type", type, "title", name, "status", (int)http,
@@ -73,7 +82,6 @@ tv_status tv_problem_encode(tv_code code, const char *details, unsigned int *out
   if (text == NULL) {
     return TV_E_NO_MEMORY;
   }
-  *out_http_status = http;
   *out_text = text;
   *out_len = strlen(text);
   return TV_OK;

@@ -40,6 +40,11 @@ void tv_problem_name_of(char *out, size_t out_len, tv_code code, const char *det
 tv_status tv_problem_encode(tv_code code, const char *details, unsigned int *out_http_status, char **out_text,
                             size_t *out_len);
 
+/* tv_problem_encode_as is tv_problem_encode with the HTTP status |http|
+ * given (refusals of the HTTP layer itself: 404 path, 405, 415, 505). */
+tv_status tv_problem_encode_as(unsigned int http, tv_code code, const char *details, char **out_text,
+                               size_t *out_len);
+
 /* tv_problem_encode_status is tv_problem_encode for a transport-level
  * refusal with a tv_status and a sentence: details "NAME: |detail|". */
 tv_status tv_problem_encode_status(tv_status status, const char *detail, unsigned int *out_http_status,
