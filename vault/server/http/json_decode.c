@@ -254,6 +254,16 @@ static tv_status map_entry(decode_ctx *c, const ProtobufCFieldDescriptor *f, con
   return set_value(c, e, &e->fields[1], v, depth, (char *)m + e->fields[1].offset);
 }
 
+/* Counts a list element made by |st|: a message element is counted even
+ * when filling it failed (it is allocated and attached, and freeing the
+ * request frees exactly the counted elements). */
+static tv_status counted(tv_status st, const ProtobufCFieldDescriptor *f, const void *slot, size_t *count) {
+  if (st == TV_OK || (f->type == PROTOBUF_C_TYPE_MESSAGE && *(void *const *)slot != NULL)) {
+    (*count)++;
+  }
+  return st;
+}
+
 static tv_status set_list(decode_ctx *c, const ProtobufCMessageDescriptor *d, const ProtobufCFieldDescriptor *f,
                           json_t *v, int depth, ProtobufCMessage *m) {
   int is_map = tv_json_is_map(f);
@@ -279,8 +289,8 @@ static tv_status set_list(decode_ctx *c, const ProtobufCMessageDescriptor *d, co
     const char *key;
     json_t *value;
     json_object_foreach(v, key, value) {
-      TV_TRY(map_entry(c, f, key, value, depth, (ProtobufCMessage **)(items + *count * size)));
-      (*count)++;
+      TV_TRY(counted(map_entry(c, f, key, value, depth, (ProtobufCMessage **)(items + *count * size)), f,
+                     items + *count * size, count));
     }
     return TV_OK;
   }
@@ -289,8 +299,7 @@ static tv_status set_list(decode_ctx *c, const ProtobufCMessageDescriptor *d, co
     if (json_is_null(e)) {
       return failf(c, TV_E_SERVER_REQUEST_MALFORMED, "%s.%s has a null item", d->short_name, f->name);
     }
-    TV_TRY(set_value(c, d, f, e, depth, items + i * size));
-    (*count)++;
+    TV_TRY(counted(set_value(c, d, f, e, depth, items + i * size), f, items + i * size, count));
   }
   return TV_OK;
 }
@@ -308,9 +317,8 @@ static tv_status set_field(decode_ctx *c, const ProtobufCMessageDescriptor *d, c
       return failf(c, TV_E_SERVER_REQUEST_MALFORMED, "%s.%s cannot be given with another member of its oneof",
                    d->short_name, f->name);
     }
-    TV_TRY(set_value(c, d, f, v, depth, (char *)m + f->offset));
-    *which = f->id;
-    return TV_OK;
+    *which = f->id; /* first: a sub-message made before a failure is freed by its case */
+    return set_value(c, d, f, v, depth, (char *)m + f->offset);
   }
   TV_TRY(set_value(c, d, f, v, depth, (char *)m + f->offset));
   if (f->label == PROTOBUF_C_LABEL_OPTIONAL && f->type != PROTOBUF_C_TYPE_STRING &&
