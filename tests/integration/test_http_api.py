@@ -65,6 +65,13 @@ def other_paths(token):
     h.expect_problem(s, headers, data, 403, "KEYRING_SAME_OFFICER", "kek/approve by the proposer")
     verify = h.ok(port, "/v1/audit/verify", {}, "audit/verify")
     t.check(verify["intact"] is True and int(verify["entries_checked"]) > 0, "audit/verify: intact (%s)" % verify)
+    entries = h.ok(port, "/v1/audit/read", {"method": "Detokenize"}, "audit/read")["entries"]
+    t.check(len(entries) >= 4 and all(e["method"] == "Detokenize" for e in entries) and
+            any(e["peer"].startswith("http:ipv4:") and e["reveal"] == "FULL" for e in entries),
+            "audit/read: the HTTP reveals, filtered by method (%d entries)" % len(entries))
+    t.check(all(re.fullmatch("[0-9]+", e["seq"]) for e in entries), "audit/read: 64-bit seq as decimal strings")
+    empty = h.ok(port, "/v1/audit/read", {"from_seq": "1000000"}, "audit/read past the end")
+    t.check(empty == {"entries": []}, "audit/read past the end: no entries (%s)" % empty)
     me = h.ok(port, "/v1/whoami", {}, "whoami")
     t.check(me["principal"] == "dev:local" and me["transport_security"] == "insecure" and me["authenticated"] is False,
             "whoami: dev:local over plaintext (%s)" % me)

@@ -8,6 +8,7 @@
 
 #include "vault/server/http/json_codec.h"
 #include "vault/server/http/problem.h"
+#include "vault/service/limits.h"
 #include "vault/util/secure_mem.h"
 
 static uint64_t mono_us(void) {
@@ -69,9 +70,58 @@ static void op_finish(tv_call *base, tv_code code, const char *details, const Pr
   pthread_mutex_unlock(&call->lock);
 }
 
+/* Appends |len| bytes to the collected stream answer (wiped when grown). */
+static tv_status stream_append(tv_http_call *call, const char *data, size_t len) {
+  if (len > TV_RESPONSE_BYTES_MAX - call->stream_len) {
+    return TV_E_SERVER_REQUEST_TOO_LARGE;
+  }
+  if (call->stream_len + len > call->stream_cap) {
+    size_t cap = call->stream_cap > 0 ? call->stream_cap : 4096;
+    while (cap < call->stream_len + len) {
+      cap *= 2;
+    }
+    char *grown = malloc(cap);
+    if (grown == NULL) {
+      return TV_E_NO_MEMORY;
+    }
+    if (call->stream != NULL) {
+      memcpy(grown, call->stream, call->stream_len);
+      tv_wipe(call->stream, call->stream_len);
+      free(call->stream);
+    }
+    call->stream = grown;
+    call->stream_cap = cap;
+  }
+  memcpy(call->stream + call->stream_len, data, len);
+  call->stream_len += len;
+  return TV_OK;
+}
+
 static tv_status op_send(tv_call *base, const ProtobufCMessage *msg, tv_sent_fn on_sent, void *arg) {
-  (void)base, (void)msg, (void)on_sent, (void)arg;
-  return TV_E_INTERNAL; /* no streaming method is served over HTTP */
+  tv_http_call *call = http_call_of(base);
+  if (call->method->kind != TV_METHOD_SERVER_STREAMING) {
+    return TV_E_INTERNAL; /* the bidi streams are not served over HTTP */
+  }
+  char *text = NULL;
+  size_t len = 0;
+  TV_TRY(tv_json_message_encode(msg, &text, &len));
+  pthread_mutex_lock(&call->lock);
+  tv_status st = call->finished || call->send_pending ? TV_E_INTERNAL : TV_OK;
+  if (st == TV_OK) {
+    st = stream_append(call, call->stream_len == 0 ? "{\"entries\":[" : ",", call->stream_len == 0 ? 12 : 1);
+  }
+  if (st == TV_OK) {
+    st = stream_append(call, text, len);
+  }
+  if (st == TV_OK) {
+    call->pending_sent = on_sent;
+    call->pending_arg = arg;
+    call->send_pending = 1;
+    pthread_cond_signal(&call->finished_cond);
+  }
+  pthread_mutex_unlock(&call->lock);
+  tv_json_text_free(text);
+  return st;
 }
 
 static int op_on_close(tv_call *base, tv_close_fn fn, void *arg) {
@@ -110,13 +160,53 @@ tv_http_call *tv_http_call_new(const tv_http_route *route, const atomic_int *sto
   return call;
 }
 
+/* Runs a pending send's on_sent on this (the connection's) thread;
+ * called with the lock held, returns with it held. */
+static void run_pending_sent(tv_http_call *call, int success) {
+  tv_sent_fn fn = call->pending_sent;
+  void *arg = call->pending_arg;
+  call->send_pending = 0;
+  call->pending_sent = NULL;
+  pthread_mutex_unlock(&call->lock);
+  if (fn != NULL) {
+    fn(&call->base, success, arg);
+  }
+  pthread_mutex_lock(&call->lock);
+}
+
+/* A server-streaming call that ended OK answers what it sent. */
+static void answer_stream(tv_http_call *call) {
+  if (call->code != TV_CODE_OK || call->answer != NULL) {
+    return;
+  }
+  if (call->stream_len == 0 ? stream_append(call, "{\"entries\":[", 12) != TV_OK : 0) {
+    return;
+  }
+  if (stream_append(call, "]}", 2) == TV_OK) {
+    call->answer = call->stream; /* wiped and freed with the answer */
+    call->answer_len = call->stream_len;
+    call->stream = NULL;
+    call->stream_len = call->stream_cap = 0;
+  }
+}
+
 void tv_http_call_run(tv_http_call *call, const tv_handler *handler) {
   assert(handler->fn != NULL && call->request.msg != NULL);
   call->handled = 1;
   handler->fn(handler->impl, &call->base, call->request.msg);
   pthread_mutex_lock(&call->lock);
   while (!call->finished) { /* the handler contract: finished exactly once */
+    if (call->send_pending) {
+      run_pending_sent(call, 1);
+      continue;
+    }
     pthread_cond_wait(&call->finished_cond, &call->lock);
+  }
+  if (call->send_pending) { /* finished with a send outstanding: tell its sender */
+    run_pending_sent(call, 0);
+  }
+  if (call->method->kind == TV_METHOD_SERVER_STREAMING) {
+    answer_stream(call);
   }
   pthread_mutex_unlock(&call->lock);
 }
@@ -169,6 +259,10 @@ void tv_http_call_free(tv_http_call *call) {
     free(call->body);
   }
   tv_json_text_free(call->answer);
+  if (call->stream != NULL) {
+    tv_wipe(call->stream, call->stream_len);
+    free(call->stream);
+  }
   pthread_cond_destroy(&call->finished_cond);
   pthread_mutex_destroy(&call->lock);
   free(call);

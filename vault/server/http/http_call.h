@@ -43,13 +43,24 @@ typedef struct tv_http_call {
   size_t answer_len;
   int answer_is_problem;
   int handled;
+  /* A server-streaming method (ReadAudit): each message sent is appended
+   * to |stream| ("{\"entries\":[" ...), bounded by TV_RESPONSE_BYTES_MAX,
+   * and its on_sent runs on the connection thread (never inside the send,
+   * so a sender that sends again from on_sent does not recurse). */
+  char *stream;
+  size_t stream_len;
+  size_t stream_cap;
+  tv_sent_fn pending_sent;
+  void *pending_arg;
+  int send_pending;
 } tv_http_call;
 
 /* tv_http_call_new returns a call for |route| from |peer_text|, or NULL. */
 tv_http_call *tv_http_call_new(const tv_http_route *route, const atomic_int *stopping, const char *peer_text);
 
 /* tv_http_call_run runs |handler| with the decoded request and returns once
- * the service finished the call (answer set). */
+ * the service finished the call (answer set). For a server-streaming
+ * method the messages sent become {"entries":[...]}, the answer. */
 void tv_http_call_run(tv_http_call *call, const tv_handler *handler);
 
 /* tv_http_call_answer_problem sets a problem answer for a call refused by

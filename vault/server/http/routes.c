@@ -3,8 +3,9 @@
 #include <string.h>
 
 /* Names are verbs or nouns a CRM developer reads without the proto. The
- * streaming methods (TokenizeStream, DetokenizeStream, ReadAudit, Health
- * Watch) are not served over HTTP yet. */
+ * bidirectional streams (TokenizeStream, DetokenizeStream) and Health.Watch
+ * are not served over HTTP yet; ReadAudit (server-streaming) answers its
+ * entries as one JSON object. */
 static const tv_http_route routes[] = {
     {"/v1/tokenize", "POST", TV_METHOD_TOKENIZE},
     {"/v1/detokenize", "POST", TV_METHOD_DETOKENIZE},
@@ -17,6 +18,7 @@ static const tv_http_route routes[] = {
     {"/v1/kek/propose", "POST", TV_METHOD_PROPOSE_KEK_ROTATION},
     {"/v1/kek/approve", "POST", TV_METHOD_APPROVE_KEK_ROTATION},
     {"/v1/audit/verify", "POST", TV_METHOD_VERIFY_AUDIT},
+    {"/v1/audit/read", "POST", TV_METHOD_READ_AUDIT},
     {"/v1/whoami", "POST", TV_METHOD_WHO_AM_I},
     {"/v1/health", "GET", TV_METHOD_HEALTH_CHECK},
 };
