@@ -16,7 +16,7 @@
 static const cfg_key root_keys[] = {
     {"listen", 1}, {"tls", 0},        {"data_dir", 1},   {"hsm", 1},       {"metrics", 0},
     {"audit", 1},  {"namespaces", 1}, {"roles", 0},      {"principals", 0}, {"rotation", 0},
-    {"server", 0},
+    {"server", 0}, {"http", 0},
 };
 
 /* "host:port" with a port in 1..65535; "[v6]:port" for IPv6. */
@@ -157,6 +157,25 @@ static tv_status parse_metrics(cfg_ctx *ctx, const yaml_node_t *root) {
   return status;
 }
 
+/* http.listen: the HTTP/JSON API's address (vault/server/http/); tokenvaultd
+ * decides whether it may be served (phase 1: --dev only). */
+static tv_status parse_http(cfg_ctx *ctx, const yaml_node_t *root) {
+  static const cfg_key keys[] = {{"listen", 1}};
+  yaml_node_t *http = NULL;
+  size_t mark = 0;
+  TV_TRY(cfg_map_get(ctx, root, "http", &http, &mark));
+  if (http == NULL) {
+    return TV_OK;
+  }
+  int loopback = 0;
+  tv_status status = cfg_map_check(ctx, http, keys, COUNT(keys));
+  if (status == TV_OK) {
+    status = parse_address(ctx, http, "listen", ctx->cfg->http_listen, sizeof(ctx->cfg->http_listen), &loopback);
+  }
+  cfg_path_pop(ctx, mark);
+  return status;
+}
+
 static tv_status parse_audit(cfg_ctx *ctx, const yaml_node_t *root) {
   static const cfg_key keys[] = {{"dir", 1}, {"checkpoint_interval", 0}};
   /* An hour between MACed checkpoints is the most we let an undetected
@@ -230,6 +249,7 @@ static tv_status parse_root(cfg_ctx *ctx, const yaml_node_t *root) {
   TV_TRY(cfg_get_string(ctx, root, "data_dir", ctx->cfg->data_dir, sizeof(ctx->cfg->data_dir)));
   TV_TRY(parse_hsm(ctx, root));
   TV_TRY(parse_metrics(ctx, root));
+  TV_TRY(parse_http(ctx, root));
   TV_TRY(parse_audit(ctx, root));
   TV_TRY(parse_rotation(ctx, root));
   TV_TRY(cfg_parse_server(ctx, root));

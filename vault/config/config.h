@@ -85,6 +85,7 @@ typedef struct tv_config {
   char data_dir[CONFIG_PATH_LEN_MAX + 1];
   config_hsm hsm;
   char metrics_listen[CONFIG_ADDRESS_LEN_MAX + 1]; /* "" = no metrics port */
+  char http_listen[CONFIG_ADDRESS_LEN_MAX + 1];    /* "" = no HTTP/JSON API */
   config_audit audit;
   config_rotation rotation;
   config_server server;

@@ -10,6 +10,7 @@
 #include "vault/server/grpc/server.h"
 #include "vault/server/grpc/tls_files.h"
 #include "vault/server/grpc/tls_reload.h"
+#include "vault/server/http/http_server.h"
 #include "vault/util/secure_mem.h"
 
 /* Signals are taken synchronously by the main thread with sigwait; every
@@ -128,6 +129,25 @@ static tv_status load_tls(const tv_settings *s, tv_tls_reloader **out, char *err
   return st;
 }
 
+/* The HTTP/JSON API beside the gRPC port, over the same service
+ * (settings.c allows it only in --dev on loopback for now). */
+static tv_status start_http(const tv_settings *s, const tv_service *service, tv_http_server **out, char *err,
+                            size_t err_len) {
+  *out = NULL;
+  if (s->http_listen == NULL || s->http_listen[0] == '\0') {
+    return TV_OK;
+  }
+  tv_http_server_config config = {.listen = s->http_listen};
+  TV_TRY(tv_http_server_start(out, &config, service, err, err_len));
+  tv_log_line line;
+  tv_log_begin(&line, "info", "http_listening");
+  tv_log_str(&line, "address", s->http_listen);
+  tv_log_int(&line, "port", tv_http_server_port(*out));
+  tv_log_str(&line, "mode", "dev-plaintext");
+  tv_log_end(&line);
+  return TV_OK;
+}
+
 /* Serves until SIGTERM/SIGINT; |s| is resolved, the backend open. */
 static int serve(tv_settings *s, const tv_service *service, tv_tls_reloader *reloader, const sigset_t *set,
                  const tv_daemon_hooks *hooks) {
@@ -142,11 +162,19 @@ static int serve(tv_settings *s, const tv_service *service, tv_tls_reloader *rel
     (void)close_hooks(hooks);
     return fail("start", err[0] != '\0' ? err : tv_status_message(st), st == TV_E_SERVER_CONFIG ? 2 : 1);
   }
+  tv_http_server *http = NULL;
+  st = start_http(s, service, &http, err, sizeof err);
+  if (st != TV_OK) {
+    (void)tv_server_stop(server);
+    (void)close_hooks(hooks);
+    return fail("start", err[0] != '\0' ? err : tv_status_message(st), st == TV_E_SERVER_CONFIG ? 2 : 1);
+  }
   log_start(s, tv_server_port(server));
   wait_for_stop(set, s, reloader, hooks);
   if (hooks != NULL && hooks->draining != NULL) {
     hooks->draining(hooks->ctx);
   }
+  tv_http_server_stop(http); /* its requests in progress finish: the vault is still open */
   if (tv_server_stop(server) != TV_OK) {
     (void)close_hooks(hooks);
     return 1;

@@ -24,6 +24,8 @@ const char tv_options_usage[] =
     "  --init           create the keyring in DIR on first start (otherwise it must exist)\n"
     "  --metrics-listen ADDR  host:port for GET /metrics and /healthz over HTTP (overrides\n"
     "                   metrics.listen; port 0 picks one; \"\" turns it off)\n"
+    "  --http-listen ADDR  host:port for the HTTP/JSON API (overrides http.listen; port 0 picks\n"
+    "                   one; \"\" turns it off). Plaintext: --dev only, on loopback\n"
     "  --hsm-module PATH      PKCS#11 module (overrides hsm.module)\n"
     "  --hsm-token-label L    HSM token holding the KEK and MAC key (overrides hsm.token_label)\n"
     "  --hsm-pin-file F       file holding the user PIN, one line (overrides hsm.pin_file/pin_env)\n"
@@ -109,7 +111,7 @@ tv_status tv_options_parse(tv_options *o, int argc, char **argv, char *out_err, 
       {"hsm-module", required_argument, NULL, 'm'}, {"hsm-token-label", required_argument, NULL, 't'},
       {"hsm-pin-file", required_argument, NULL, 'p'}, {"hsm-pin-env", required_argument, NULL, 'e'},
       {"init", no_argument, NULL, 'i'},
-      {"metrics-listen", required_argument, NULL, 'M'},
+      {"metrics-listen", required_argument, NULL, 'M'}, {"http-listen", required_argument, NULL, 'H'},
       {"allow-insecure-permissions", no_argument, NULL, 'P'},
       {NULL, 0, NULL, 0}};
   memset(o, 0, sizeof *o);
@@ -132,6 +134,7 @@ tv_status tv_options_parse(tv_options *o, int argc, char **argv, char *out_err, 
       case 'e': o->hsm_pin_env = optarg; break;
       case 'i': o->init = 1; break;
       case 'M': o->metrics_listen = optarg; break;
+      case 'H': o->http_listen = optarg; break;
       case 'P': o->allow_insecure_permissions = 1; break;
       case 'h': o->help = 1; return TV_OK;
       default:

@@ -25,6 +25,7 @@ typedef struct tv_options {
   const char *hsm_pin_env;
   int init; /* create the keyring if it does not exist */
   const char *metrics_listen; /* NULL: the config's metrics.listen */
+  const char *http_listen;    /* NULL: the config's http.listen */
   int allow_insecure_permissions; /* see vault/daemon/file_modes.h */
 } tv_options;
 

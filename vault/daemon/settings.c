@@ -119,12 +119,21 @@ tv_status tv_settings_resolve(tv_settings *s, const tv_options *o, char *err, si
   s->listen = o->listen != NULL ? o->listen : s->config != NULL ? s->config->listen : TV_LISTEN_DEFAULT;
   s->metrics_listen = o->metrics_listen != NULL ? o->metrics_listen
                       : s->config != NULL ? s->config->metrics_listen : "";
+  s->http_listen = o->http_listen != NULL ? o->http_listen : s->config != NULL ? s->config->http_listen : "";
   s->handshake_timeout_ms = CONFIG_HANDSHAKE_TIMEOUT_MS_DEFAULT;
   if (s->config != NULL) {
     s->handshake_timeout_ms = (uint32_t)s->config->server.handshake_timeout_ms;
     s->items_in_flight_max = s->config->server.items_in_flight_max;
     s->request_bytes_in_flight_max = s->config->server.request_bytes_in_flight_max;
     s->checkpoint_interval_ms = (uint32_t)(s->config->audit.checkpoint_interval_s * 1000u);
+  }
+  if (s->http_listen[0] != '\0' && !(s->dev && tv_listen_is_loopback(s->http_listen))) {
+    /* Phase 1 of the HTTP API has no TLS yet: never plaintext outside
+     * --dev, whose callers are all the dev principal anyway. */
+    return failf(err, err_len,
+                 "http.listen %s refused: the HTTP/JSON API is plaintext for now and is served only with --dev "
+                 "on loopback (127.0.0.1, [::1] or localhost); use the mTLS gRPC port in production",
+                 s->http_listen);
   }
   if (s->dev) {
     return resolve_dev(s, o, err, err_len);
@@ -179,6 +188,7 @@ int tv_settings_restart_needed(const tv_config *a, const tv_config *b, char *out
     }
   }
   int same = same_str("listen", a->listen, b->listen, out_key, out_key_len) &&
+             same_str("http.listen", a->http_listen, b->http_listen, out_key, out_key_len) &&
              same_str("data_dir", a->data_dir, b->data_dir, out_key, out_key_len) &&
              same_str("audit.dir", a->audit.dir, b->audit.dir, out_key, out_key_len) &&
              same_str("tls", a->tls.cert_file, b->tls.cert_file, out_key, out_key_len) &&

@@ -47,6 +47,7 @@ typedef struct tv_settings {
   const char *kek_label;
   const char *mac_label;
   const char *metrics_listen; /* "": no metrics port */
+  const char *http_listen;    /* "": no HTTP/JSON API */
   int allow_insecure_permissions; /* vault/daemon/file_modes.h */
   /* The transport's limits (config `server:` block; defaults without a
    * config): see vault/server/grpc/admission.h. 0: derived from the machine. */

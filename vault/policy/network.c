@@ -97,6 +97,12 @@ static int unbracket(const char *s, const char **out_start, size_t *out_len) {
 
 tv_status policy_peer_parse(const char *peer, uint8_t out_addr[16]) {
   TV_ENSURE(peer != NULL && out_addr != NULL, TV_E_POLICY_PEER);
+  /* The HTTP transport names itself before the address
+   * ("http:ipv4:10.0.0.5:51234", vault/server/http/) so the audit log
+   * tells the transports apart; the network rules see the address. */
+  if (strncmp(peer, "http:", 5) == 0) {
+    peer += 5;
+  }
   int v4 = 0;
   if (strncmp(peer, "ipv4:", 5) == 0) {
     const char *addr = peer + 5;

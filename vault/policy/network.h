@@ -21,7 +21,8 @@ tv_status policy_net_parse(const char *text, policy_net *out);
 /* policy_peer_parse extracts the address of a gRPC peer string
  * ("ipv4:A.B.C.D:PORT", "ipv6:[ADDR]:PORT", brackets possibly
  * percent-encoded, zone "%25if" ignored) into |out_addr|. TV_E_POLICY_PEER
- * for anything else (unix sockets included). */
+ * for anything else (unix sockets included). A leading "http:" (the HTTP
+ * transport's peers, "http:ipv4:A.B.C.D:PORT") is skipped. */
 tv_status policy_peer_parse(const char *peer, uint8_t out_addr[16]);
 
 /* policy_net_contains returns 1 if |addr| lies in |net|, else 0. */

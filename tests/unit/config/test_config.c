@@ -66,6 +66,7 @@ static void test_valid_alternatives(void **state) {
       "data_dir: /d\n"
       "hsm: {module: /m.so, token_serial: '0123456789abcdef', pin_env: TV_PIN, kek_label: k2}\n"
       "metrics: {listen: '[::1]:9464'}\n"
+      "http: {listen: '127.0.0.1:8080'}\n"
       "audit: {dir: /a, checkpoint_interval: 2m}\n"
       "namespaces:\n"
       "  - {name: acct, format: {kind: bank_account, routing: true, keep_last: 2}, mode: random,\n"
@@ -86,6 +87,7 @@ static void test_valid_alternatives(void **state) {
   assert_string_equal(cfg->hsm.pin_env, "TV_PIN");
   assert_string_equal(cfg->hsm.kek_label, "k2");
   assert_string_equal(cfg->metrics_listen, "[::1]:9464");
+  assert_string_equal(cfg->http_listen, "127.0.0.1:8080");
   assert_int_equal(cfg->audit.checkpoint_interval_s, 120);
   const config_namespace *ns = config_find_namespace(cfg, "acct");
   assert_non_null(ns);
@@ -105,7 +107,7 @@ static void test_unknown_keys(void **state) {
   (void)state;
   expect_error("listn: 127.0.0.1:7443\n", TV_E_CONFIG_UNKNOWN_KEY,
                "config line 1: listn: unknown key (expected one of: listen, tls, data_dir, hsm, "
-               "metrics, audit, namespaces, roles, principals, rotation, server)");
+               "metrics, audit, namespaces, roles, principals, rotation, server, http)");
   expect_error(HEAD "  checkpoint_intervall: 5s\n" PAN_NS, TV_E_CONFIG_UNKNOWN_KEY,
                "config line 9: audit.checkpoint_intervall: unknown key (expected one of: dir, "
                "checkpoint_interval)");

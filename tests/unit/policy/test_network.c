@@ -45,7 +45,14 @@ static void test_peer_parse(void **state) {
   assert_int_equal(policy_peer_parse("ipv6:[fe80::1%25eth0]:5555", a), TV_OK);
   assert_int_equal(policy_peer_parse("ipv6:[fe80::1]:5555", b), TV_OK);
   assert_memory_equal(a, b, 16);
+  /* The HTTP transport's peers name it first; the address is the same. */
+  assert_int_equal(policy_peer_parse("http:ipv4:127.0.0.1:80", b), TV_OK);
+  assert_memory_equal(b, mapped_lo, 16);
+  assert_int_equal(policy_peer_parse("http:ipv6:[fe80::1]:1", b), TV_OK);
+  assert_memory_equal(a, b, 16);
   const char *bad[] = {"",
+                       "http:",
+                       "http:http:ipv4:127.0.0.1:1",
                        "ipv4:",
                        "ipv4:127.0.0.1",
                        "ipv4:127.0.0.1:",

@@ -1,0 +1,54 @@
+/* tokenvaultd's HTTP/JSON transport: libmicrohttpd serving the paths of
+ * routes.h over the same tv_service as the gRPC transport (the same
+ * handlers, authorisation, limits and audit; vault/service/service.h).
+ *
+ * Phase 1 is plaintext only, and tokenvaultd allows it only in --dev on
+ * loopback (vault/daemon/daemon.c refuses http.listen otherwise): callers
+ * are then the dev principal, as on the plaintext gRPC port.
+ *
+ * Limits: request bodies up to TV_HTTP_BODY_BYTES_MAX (413 beyond),
+ * Content-Type application/json (415 otherwise), HTTP/1.1 only (505),
+ * TV_HTTP_CONNECTIONS_MAX connections at once (more are closed), idle
+ * connections closed after TV_HTTP_IDLE_TIMEOUT_S, request headers within
+ * TV_HTTP_CONNECTION_MEMORY_BYTES (libmicrohttpd answers 431 beyond). */
+#ifndef TV_SERVER_HTTP_HTTP_SERVER_H
+#define TV_SERVER_HTTP_HTTP_SERVER_H
+
+#include <stddef.h>
+
+#include "vault/service/service.h"
+#include "vault/util/status.h"
+
+/* One thread per connection: a handler may wait for the HSM or the audit
+ * fsync on it. 64 keeps threads and body buffers bounded (64 MiB of
+ * bodies at most) and is plenty for CRM back ends that reuse connections. */
+#define TV_HTTP_CONNECTIONS_MAX 64
+/* A connection that sends nothing (slow or idle client) for this long is
+ * closed, so it cannot hold a connection slot. */
+#define TV_HTTP_IDLE_TIMEOUT_S 15
+/* libmicrohttpd's per-connection buffer: bounds the request line and
+ * headers (the body is copied out as it arrives). */
+#define TV_HTTP_CONNECTION_MEMORY_BYTES (32 * 1024)
+
+typedef struct tv_http_server tv_http_server;
+
+typedef struct tv_http_server_config {
+  const char *listen; /* "127.0.0.1:8080", "[::1]:0"; port 0 picks one */
+} tv_http_server_config;
+
+/* tv_http_server_start binds |config->listen| (numeric host or localhost)
+ * and serves |service| (copied; its handlers must outlive the server).
+ * Returns TV_OK with |*out|; TV_E_SERVER_CONFIG with a sentence in
+ * |out_err| (malformed address, cannot bind); TV_E_NO_MEMORY. */
+tv_status tv_http_server_start(tv_http_server **out, const tv_http_server_config *config, const tv_service *service,
+                               char *out_err, size_t out_err_len);
+
+/* tv_http_server_port returns the bound TCP port. */
+int tv_http_server_port(const tv_http_server *server);
+
+/* tv_http_server_stop stops accepting, lets requests in progress finish
+ * (their handlers end with the audit writer), closes every connection and
+ * frees |server|; accepts NULL. */
+void tv_http_server_stop(tv_http_server *server);
+
+#endif
