@@ -49,7 +49,12 @@ static const struct {
     {"tv_reput", "UPDATE tv_tokens SET id = nextval('tv_tokens_id_seq'), fingerprint = $3::bytea,"
                  " fp_unique = $4::boolean, key_version = $5::bigint, nonce = $6::bytea, created_ms = $7::bigint,"
                  " expires_ms = $8::bigint, ciphertext = $9::bytea, tag = $10::bytea, metadata = $11::bytea,"
-                 " state = $12::bigint WHERE ns = $1::bytea AND token = $2::bytea RETURNING id"},
+                 " state = $12::bigint WHERE ns = $1::bytea AND token = $2::bytea"
+                 /* Only a tombstone replaces a deleted token or an expired
+                  * stub: another node's re-encryption or stub re-put that
+                  * read the row before it was deleted must not bring the
+                  * value back (NOT_FOUND instead). */
+                 " AND (state = 1 OR $12::bigint = 2) RETURNING id"},
     {"tv_delete", "DELETE FROM tv_tokens WHERE ns = $1::bytea AND token = $2::bytea RETURNING id"},
     {"tv_token_id", "SELECT id FROM tv_tokens WHERE ns = $1::bytea AND token = $2::bytea"},
     {"tv_fp_winner", "SELECT id FROM tv_tokens WHERE ns = $1::bytea AND fingerprint = $2::bytea AND fp_unique"},
