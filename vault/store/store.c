@@ -183,6 +183,11 @@ void tv_store_get_open_report(tv_store *s, tv_store_open_report *out) {
   }
 }
 
+tv_status tv_store_health(tv_store *s) {
+  TV_ENSURE(s != NULL, TV_E_INVALID_ARGUMENT);
+  return s->backend->health != NULL ? s->backend->health(s->impl) : TV_OK;
+}
+
 void tv_store_get_stats(tv_store *s, tv_store_stats *out) {
   memset(out, 0, sizeof *out);
   s->backend->get_stats(s->impl, out);

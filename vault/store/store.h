@@ -58,7 +58,14 @@ typedef struct tv_store_options {
   const char *conninfo; /* database backends (tv_store_backend_pg): a libpq
                            connection string or URI without a password;
                            |dir| is then unused (NULL allowed) */
+  uint32_t statement_timeout_ms; /* database backends: the server cancels a
+                                    statement running longer (the operation
+                                    fails with TV_E_STORE_TIMEOUT); 0 =
+                                    TV_STORE_STATEMENT_TIMEOUT_MS_DEFAULT */
 } tv_store_options;
+
+/* The default statement timeout of a database store. */
+#define TV_STORE_STATEMENT_TIMEOUT_MS_DEFAULT 10000u
 
 /* Where a failed open found its problem. */
 typedef struct tv_store_diag {
@@ -228,6 +235,9 @@ typedef struct tv_store_backend {
   tv_status (*submit_wait)(void *impl, tv_store_op *op);
   /* optional (NULL: an empty report) */
   void (*get_open_report)(void *impl, tv_store_open_report *out);
+  /* optional (NULL: always TV_OK, as for the local log): a cheap check
+   * that the store can serve now (a database reachable) */
+  tv_status (*health)(void *impl);
 } tv_store_backend;
 
 /* tv_store_backend_uring is the embedded io_uring log (the default). */
@@ -343,6 +353,13 @@ tv_status tv_store_snapshot(tv_store *s, const char *dest_dir, const char *const
  * TV_E_STORE_CORRUPT if a sealed segment does not decode; write errors
  * (TV_E_STORE_NO_SPACE, ...) leave the old segments in use. */
 tv_status tv_store_compact(tv_store *s, const tv_store_compact_options *opts, tv_store_compact_progress *progress);
+
+/* tv_store_health says whether the store can serve operations now: TV_OK,
+ * or for a database store TV_E_STORE_UNAVAILABLE (unreachable, shutting
+ * down) or TV_E_STORE_TIMEOUT (too slow to answer). One round trip to the
+ * database; the log backend answers TV_OK without any I/O (its disk's
+ * space is readiness's own check). For health probes, not per call. */
+tv_status tv_store_health(tv_store *s);
 
 /* tv_store_get_stats fills |out| with counters since open. */
 void tv_store_get_stats(tv_store *s, tv_store_stats *out);

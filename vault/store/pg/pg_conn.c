@@ -88,9 +88,17 @@ tv_status tv_pg_prepare_all(PGconn *conn, char *why, size_t why_len) {
 
 PGconn *tv_pg_connect(const char *conninfo, int prepare, char *why, size_t why_len) {
   /* Later keywords override earlier ones: the conninfo (expanded from
-   * dbname) may set its own connect_timeout. */
-  const char *const keys[] = {"connect_timeout", "application_name", "dbname", NULL};
-  const char *const vals[] = {TV_PG_CONNECT_TIMEOUT_S, "tokenvault", conninfo, NULL};
+   * dbname) may set its own connect_timeout and keepalives. TCP
+   * keepalives notice a server host that vanished (no FIN, no RST) in
+   * about idle + interval * count seconds instead of the kernel's two
+   * hours; Unix sockets ignore them. */
+  const char *const keys[] = {"connect_timeout",  "application_name",    "keepalives",
+                              "keepalives_idle",  "keepalives_interval", "keepalives_count",
+                              "dbname",           NULL};
+  const char *const vals[] = {TV_PG_CONNECT_TIMEOUT_S, "tokenvault",
+                              "1",                     TV_PG_KEEPALIVES_IDLE_S,
+                              TV_PG_KEEPALIVES_INTERVAL_S, TV_PG_KEEPALIVES_COUNT,
+                              conninfo,                NULL};
   PGconn *conn = PQconnectdbParams(keys, vals, 1);
   if (conn == NULL || PQstatus(conn) != CONNECTION_OK) {
     snprintf(why, why_len, "cannot connect to the database: %s",
@@ -109,20 +117,80 @@ tv_status tv_pg_failed_status(PGconn *conn) {
   return conn == NULL || PQstatus(conn) != CONNECTION_OK ? TV_E_STORE_UNAVAILABLE : TV_E_STORE_WRITE_FAILED;
 }
 
+tv_status tv_pg_result_status(PGconn *conn, const PGresult *res) {
+  const char *state = res != NULL ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+  if (state != NULL && strcmp(state, "57014") == 0) {
+    return TV_E_STORE_TIMEOUT; /* query_canceled: our statement_timeout */
+  }
+  /* Class 08 (connection exception) and 57P01..57P05 (shutdown, crash
+   * recovery, cannot connect now, idle session timeout): the server, not
+   * the statement. */
+  if (state != NULL && (strncmp(state, "08", 2) == 0 || strncmp(state, "57P", 3) == 0)) {
+    return TV_E_STORE_UNAVAILABLE;
+  }
+  return tv_pg_failed_status(conn);
+}
+
+tv_status tv_pg_read_failure(PGconn *conn, const PGresult *res) {
+  return tv_pg_result_status(conn, res) == TV_E_STORE_TIMEOUT ? TV_E_STORE_TIMEOUT : TV_E_STORE_UNAVAILABLE;
+}
+
+int tv_pg_conn_alive(PGconn *conn) {
+  /* A server that shut down or restarted closed its idle connections
+   * (a FATAL message, then end of file): read what has arrived without
+   * waiting (libpq's socket is non-blocking), twice for message and EOF. */
+  if (conn == NULL || PQstatus(conn) != CONNECTION_OK) {
+    return 0;
+  }
+  for (int i = 0; i < 2; i++) {
+    if (PQconsumeInput(conn) != 1 || PQstatus(conn) != CONNECTION_OK) {
+      return 0;
+    }
+  }
+  return 1;
+}
+
+PGconn *tv_pg_connect_session(const tv_pg *pg, char *why, size_t why_len) {
+  PGconn *conn = tv_pg_connect(pg->conninfo, 0, why, why_len);
+  if (conn == NULL) {
+    return NULL;
+  }
+  /* A statement the database cannot finish in time (locks, a failing
+   * disk, an overloaded primary) is cancelled by the server and answered
+   * TV_E_STORE_TIMEOUT: the caller's thread is never held indefinitely. */
+  char sql[64];
+  snprintf(sql, sizeof sql, "SET statement_timeout = %u", (unsigned)pg->statement_timeout_ms);
+  PGresult *res = PQexec(conn, sql);
+  int ok = PQresultStatus(res) == PGRES_COMMAND_OK;
+  if (!ok) {
+    snprintf(why, why_len, "setting statement_timeout: %s", PQerrorMessage(conn));
+  }
+  PQclear(res);
+  if (!ok || tv_pg_prepare_all(conn, why, why_len) != TV_OK) {
+    PQfinish(conn);
+    return NULL;
+  }
+  return conn;
+}
+
 PGconn *tv_pg_reader_take(tv_pg *pg) {
   pthread_mutex_lock(&pg->pool_mu);
   while (pg->num_idle == 0 && pg->num_open >= TV_PG_READERS_MAX) {
     pthread_cond_wait(&pg->pool_cv, &pg->pool_mu);
   }
-  if (pg->num_idle > 0) {
+  while (pg->num_idle > 0) {
     PGconn *conn = pg->idle[--pg->num_idle];
-    pthread_mutex_unlock(&pg->pool_mu);
-    return conn;
+    if (tv_pg_conn_alive(conn)) {
+      pthread_mutex_unlock(&pg->pool_mu);
+      return conn;
+    }
+    PQfinish(conn); /* closed by a server restart while idle */
+    pg->num_open--;
   }
   pg->num_open++; /* reserve the slot, connect outside the lock */
   pthread_mutex_unlock(&pg->pool_mu);
   char why[256];
-  PGconn *conn = tv_pg_connect(pg->conninfo, 1, why, sizeof why);
+  PGconn *conn = tv_pg_connect_session(pg, why, sizeof why);
   if (conn == NULL) {
     tv_pg_reader_give(pg, NULL, 1);
   }

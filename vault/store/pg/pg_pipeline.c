@@ -42,7 +42,7 @@ tv_status tv_pg_pipeline_collect(PGconn *conn, size_t n, PGresult **out) {
     out[i] = next_result(conn);
     ExecStatusType rs = PQresultStatus(out[i]);
     if (out[i] == NULL || (rs != PGRES_TUPLES_OK && rs != PGRES_COMMAND_OK)) {
-      st = st != TV_OK ? st : tv_pg_failed_status(conn);
+      st = st != TV_OK ? st : tv_pg_result_status(conn, out[i]);
       if (out[i] == NULL) {
         break; /* the connection is gone: nothing more will come */
       }

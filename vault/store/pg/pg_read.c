@@ -41,9 +41,11 @@ static tv_status lookup_run(tv_pg *pg, lookup *l) {
       st = tv_pg_pipeline_collect(conn, k, l->res + at);
     }
   }
-  /* A read never fails for a data reason: any failure is the connection's. */
-  tv_pg_reader_give(pg, conn, st != TV_OK);
-  return st == TV_OK ? TV_OK : TV_E_STORE_UNAVAILABLE;
+  /* A read never fails for a data reason: any failure is the connection's
+   * or the statement timeout's. */
+  /* A statement cancelled for its timeout leaves the connection usable. */
+  tv_pg_reader_give(pg, conn, st != TV_OK && st != TV_E_STORE_TIMEOUT);
+  return st == TV_OK || st == TV_E_STORE_TIMEOUT ? st : TV_E_STORE_UNAVAILABLE;
 }
 
 /* lookup_decode fills one item per lookup: its row or NOT_FOUND. */
@@ -127,8 +129,8 @@ static tv_status get_many(tv_pg *pg, const key_arrays *k, PGresult **out) {
     int fmts[2] = {1, 1};
     *out = PQexecPrepared(conn, "tv_get_many", 2, vals, lens, fmts, 1);
     int ok = PQresultStatus(*out) == PGRES_TUPLES_OK && (PQntuples(*out) == 0 || PQnfields(*out) == TV_PG_ROW_NCOLS + 1);
-    tv_pg_reader_give(pg, conn, !ok);
-    st = ok ? TV_OK : TV_E_STORE_UNAVAILABLE;
+    st = ok ? TV_OK : tv_pg_read_failure(conn, *out);
+    tv_pg_reader_give(pg, conn, !ok && st != TV_E_STORE_TIMEOUT);
   }
   tv_store_buf_cleanup(&ns_arr);
   tv_store_buf_cleanup(&tok_arr);

@@ -22,11 +22,12 @@ static tv_status scan_page(tv_pg *pg, uint64_t after, uint64_t last, PGresult **
   *out = last == 0 ? PQexecPrepared(conn, "tv_max_id", 0, NULL, NULL, NULL, 1)
                    : PQexecPrepared(conn, "tv_scan", 3, vals, lens, fmts, 1);
   int ok = PQresultStatus(*out) == PGRES_TUPLES_OK;
-  tv_pg_reader_give(pg, conn, !ok);
+  tv_status st = ok ? TV_OK : tv_pg_read_failure(conn, *out);
+  tv_pg_reader_give(pg, conn, !ok && st != TV_E_STORE_TIMEOUT);
   if (!ok) {
     PQclear(*out);
     *out = NULL;
-    return TV_E_STORE_UNAVAILABLE;
+    return st;
   }
   return TV_OK;
 }

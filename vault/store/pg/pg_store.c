@@ -40,10 +40,13 @@ static tv_pg *pg_alloc(const char *conninfo) {
 /* connect_checked opens the writer's connection and refuses a database
  * whose schema is missing or newer than this build. */
 static tv_status connect_checked(tv_pg *pg, char *why, size_t why_len) {
-  pg->wconn = tv_pg_connect(pg->conninfo, 0, why, why_len);
-  TV_ENSURE(pg->wconn != NULL, TV_E_STORE_UNAVAILABLE);
-  TV_TRY(tv_pg_schema_check(pg->wconn, why, why_len));
-  return tv_pg_prepare_all(pg->wconn, why, why_len);
+  PGconn *conn = tv_pg_connect(pg->conninfo, 0, why, why_len);
+  TV_ENSURE(conn != NULL, TV_E_STORE_UNAVAILABLE);
+  tv_status st = tv_pg_schema_check(conn, why, why_len);
+  PQfinish(conn);
+  TV_TRY(st);
+  pg->wconn = tv_pg_connect_session(pg, why, why_len);
+  return pg->wconn != NULL ? TV_OK : TV_E_STORE_UNAVAILABLE;
 }
 
 static tv_status pg_open(const tv_store_options *opts, tv_store_diag *diag, void **out_impl) {
@@ -51,6 +54,8 @@ static tv_status pg_open(const tv_store_options *opts, tv_store_diag *diag, void
   TV_TRY(tv_pg_conninfo_check(opts->conninfo, diag->message, sizeof diag->message));
   tv_pg *pg = pg_alloc(opts->conninfo);
   TV_ENSURE(pg != NULL, TV_E_NO_MEMORY);
+  pg->statement_timeout_ms =
+      opts->statement_timeout_ms != 0 ? opts->statement_timeout_ms : TV_STORE_STATEMENT_TIMEOUT_MS_DEFAULT;
   tv_status st = connect_checked(pg, diag->message, sizeof diag->message);
   if (st == TV_OK && pthread_create(&pg->writer, NULL, tv_pg_writer_main, pg) != 0) {
     st = TV_E_NO_MEMORY;
@@ -90,6 +95,20 @@ static void pg_get_stats(void *impl, tv_store_stats *out) {
   pthread_mutex_unlock(&pg->mu);
 }
 
+/* The health probe: one trivial statement on a reader connection
+ * (connecting if none is pooled). */
+static tv_status pg_health(void *impl) {
+  tv_pg *pg = impl;
+  PGconn *conn = tv_pg_reader_take(pg);
+  TV_ENSURE(conn != NULL, TV_E_STORE_UNAVAILABLE);
+  PGresult *res = PQexec(conn, "SELECT 1");
+  int ok = PQresultStatus(res) == PGRES_TUPLES_OK;
+  tv_status st = ok ? TV_OK : tv_pg_read_failure(conn, res);
+  PQclear(res);
+  tv_pg_reader_give(pg, conn, !ok && st != TV_E_STORE_TIMEOUT);
+  return st;
+}
+
 /* Backups of a database store are the database's own (pg_dump, base
  * backups with WAL archiving): see vault/store/pg/README.md. */
 static tv_status pg_snapshot(void *impl, const char *dest_dir, const char *const *extra_paths, size_t num_extra,
@@ -120,4 +139,5 @@ const tv_store_backend tv_store_backend_pg = {
     .compact = pg_compact,
     .get_stats = pg_get_stats,
     .submit_wait = tv_pg_submit_wait,
+    .health = pg_health,
 };
