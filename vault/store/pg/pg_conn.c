@@ -69,6 +69,24 @@ static const struct {
     {"tv_scan", "SELECT " TV_PG_ROW_COLUMNS " FROM tv_tokens WHERE id > $1::bigint AND id <= $3::bigint"
                 " ORDER BY id LIMIT $2::bigint"},
     {"tv_max_id", "SELECT coalesce(max(id), 0) FROM tv_tokens"},
+    /* Leases (pg_lease.c): taken when free, ours, or expired, by the
+     * database's clock so nodes' clocks never matter. */
+    {"tv_lease_take", "INSERT INTO tv_leases (name, holder, expires_at, progress) VALUES ($1::text, $2::text,"
+                      " clock_timestamp() + $3::bigint * interval '1 millisecond', $4::bytea)"
+                      " ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, expires_at = excluded.expires_at,"
+                      " progress = excluded.progress WHERE tv_leases.holder = excluded.holder"
+                      " OR tv_leases.expires_at < clock_timestamp() RETURNING holder"},
+    {"tv_lease_get", "SELECT holder, progress FROM tv_leases WHERE name = $1::text"},
+    {"tv_lease_release", "UPDATE tv_leases SET expires_at = clock_timestamp() - interval '1 millisecond'"
+                         " WHERE name = $1::text AND holder = $2::text"},
+    /* The purge (pg_purge.c): expired values in an id range become their
+     * stubs (key version 0 with the expiry, no ciphertext), which give up
+     * the fingerprint, as the log's compaction keeps them. */
+    {"tv_strip_expired", "UPDATE tv_tokens SET id = nextval('tv_tokens_id_seq'), key_version = 0,"
+                         " nonce = '\\x000000000000000000000000'::bytea, tag = '\\x00000000000000000000000000000000'::bytea,"
+                         " ciphertext = ''::bytea, state = 3, fp_unique = false"
+                         " WHERE id > $1::bigint AND id <= $2::bigint AND state = 1 AND expires_ms <> 0"
+                         " AND expires_ms <= $3::bigint"},
 };
 
 tv_status tv_pg_prepare_all(PGconn *conn, char *why, size_t why_len) {

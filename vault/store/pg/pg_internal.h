@@ -113,6 +113,12 @@ tv_status tv_pg_find_fingerprint(void *impl, const uint8_t *ns, size_t ns_len, c
                                  tv_store_item *out_items, size_t items_max, size_t *out_num, tv_store_buf *buf);
 tv_status tv_pg_scan(void *impl, tv_store_scan_fn fn, void *ctx);
 
+/* Leases (pg_lease.c) and the purge of expired values (pg_purge.c). */
+tv_status tv_pg_lease(void *impl, const char *name, const char *holder, uint32_t ttl_ms, const uint8_t *progress,
+                      size_t progress_len, tv_store_lease_info *out);
+tv_status tv_pg_lease_release(void *impl, const char *name, const char *holder);
+tv_status tv_pg_compact(void *impl, const tv_store_compact_options *opts, tv_store_compact_progress *progress);
+
 /* Row codec (pg_row.c). Every SELECT of a record returns the columns of
  * TV_PG_ROW_COLUMNS in that order, in binary. */
 #define TV_PG_ROW_COLUMNS                                                                                    \

@@ -1,6 +1,6 @@
 /* The PostgreSQL backend: open (conninfo check, connect, schema check,
- * writer start), close, statistics, and the operations the log has but a
- * database does not need (snapshot, compact). */
+ * writer start), close, statistics, health, and the operation the log has
+ * but a database does not need (snapshot). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -119,12 +119,6 @@ static tv_status pg_snapshot(void *impl, const char *dest_dir, const char *const
   return TV_E_STORE_UNSUPPORTED;
 }
 
-/* Purging superseded rows is the database's VACUUM; the fleet's rotation
- * worker (phase 2) purges expired values with a DELETE under a lease. */
-static tv_status pg_compact(void *impl, const tv_store_compact_options *opts, tv_store_compact_progress *progress) {
-  (void)impl, (void)opts, (void)progress;
-  return TV_E_STORE_UNSUPPORTED;
-}
 
 const tv_store_backend tv_store_backend_pg = {
     .name = "postgres",
@@ -136,8 +130,10 @@ const tv_store_backend tv_store_backend_pg = {
     .find_fingerprint = tv_pg_find_fingerprint,
     .scan = tv_pg_scan,
     .snapshot = pg_snapshot,
-    .compact = pg_compact,
+    .compact = tv_pg_compact, /* the purge of expired values: pg_purge.c */
     .get_stats = pg_get_stats,
     .submit_wait = tv_pg_submit_wait,
     .health = pg_health,
+    .lease = tv_pg_lease,
+    .lease_release = tv_pg_lease_release,
 };
