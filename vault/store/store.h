@@ -219,7 +219,9 @@ typedef struct tv_store_snapshot_info {
 #define TV_STORE_LEASE_PROGRESS_LEN_MAX 64u
 
 typedef struct tv_store_lease_info {
-  int held; /* 1: the caller holds the lease until its ttl from now */
+  int held;   /* 1: the caller holds the lease until its ttl from now */
+  int shared; /* 1: a lease among processes (a database); 0: the store
+                 belongs to this process alone (the log), always held */
   char holder[TV_STORE_LEASE_HOLDER_LEN_MAX + 1]; /* the holder ("" if none) */
   /* What the holder last published with its take or renewal (the
    * caller's own when held). */

@@ -61,6 +61,7 @@ tv_status tv_pg_lease(void *impl, const char *name, const char *holder, uint32_t
   PGconn *conn = tv_pg_reader_take(pg);
   TV_ENSURE(conn != NULL, TV_E_STORE_UNAVAILABLE);
   tv_status st = lease_take(conn, name, holder, ttl_ms, progress, progress_len, out);
+  out->shared = 1;
   tv_pg_reader_give(pg, conn, st != TV_OK && st != TV_E_STORE_TIMEOUT);
   return st;
 }
