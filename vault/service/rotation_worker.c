@@ -523,7 +523,7 @@ static void holder_name(tv_rotation_worker *w, const char *node_id) {
     snprintf(w->holder, sizeof w->holder, "%s", node_id);
     return;
   }
-  char host[64] = "node";
+  char host[48] = "node"; /* room for ":<pid>" in a holder name */
   if (gethostname(host, sizeof host) != 0) {
     snprintf(host, sizeof host, "node");
   }
