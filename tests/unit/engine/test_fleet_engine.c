@@ -302,6 +302,45 @@ static void test_verify(void **state) {
   assert_int_equal(rep.failed, 0);
 }
 
+static void run_shell(const char *env_name) {
+  const char *cmd = getenv(env_name);
+  assert_non_null(cmd);
+  assert_int_equal(system(cmd), 0);
+}
+
+/* The database stopped: tokenize items and detokenize calls fail with
+ * STORE_UNAVAILABLE (nothing answered from a guess); after the restart
+ * both nodes serve again by themselves and every acknowledged token
+ * reveals its value. */
+static void test_database_stopped(void **state) {
+  fleet *f = *state;
+  enum { N = 40 };
+  char pans[N][17];
+  tv_tokenize_item items[N];
+  for (int i = 0; i < N; i++) {
+    eng_pan(pans[i], 3000 + (uint64_t)i);
+    items[i] = (tv_tokenize_item){.value = pans[i], .value_len = 16};
+  }
+  eng_check(tv_engine_tokenize(f->node[0], "pan", items, N / 2), "tokenize before");
+  run_shell("TV_TEST_PG_STOP");
+  eng_check(tv_engine_tokenize(f->node[0], "pan", items + N / 2, N / 2), "tokenize while stopped");
+  for (int i = N / 2; i < N; i++) {
+    assert_int_equal(items[i].status, TV_E_STORE_UNAVAILABLE);
+    assert_int_equal(items[i].token_len, 0);
+  }
+  tv_detokenize_item d = {.token = items[0].token, .token_len = items[0].token_len};
+  assert_int_equal(tv_engine_detokenize(f->node[1], "pan", &d, 1, TV_REVEAL_FULL), TV_E_STORE_UNAVAILABLE);
+  assert_int_equal(d.value_len, 0);
+  run_shell("TV_TEST_PG_START");
+  eng_check(tv_engine_tokenize(f->node[1], "pan", items + N / 2, N / 2), "tokenize after");
+  for (int i = 0; i < N; i++) {
+    eng_check(items[i].status, "item");
+    tv_detokenize_item r = detok1(f->node[i % 2], "pan", items[i].token);
+    eng_check(r.status, "detokenize after");
+    assert_string_equal(r.value, pans[i]);
+  }
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(test_one_token_per_value_across_nodes, fleet_setup, fleet_teardown),
@@ -310,6 +349,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_reencryption_keeps_the_hold, fleet_setup, fleet_teardown),
       cmocka_unit_test_setup_teardown(test_reput_does_not_resurrect, fleet_setup, fleet_teardown),
       cmocka_unit_test_setup_teardown(test_verify, fleet_setup, fleet_teardown),
+      cmocka_unit_test_setup_teardown(test_database_stopped, fleet_setup, fleet_teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
