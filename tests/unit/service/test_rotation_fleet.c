@@ -24,7 +24,7 @@
 
 static const char *const names[] = {"pan", "pan_nc", "iban", "ssn", "acct", "gen"};
 
-enum { RECORDS = 6000, RATE = 1000, LEASE_TTL_MS = 4000 };
+enum { RECORDS = 8000, RATE = 1000, LEASE_TTL_MS = 4000 };
 
 typedef struct fleet {
   eng_fixture *fx;
