@@ -187,6 +187,8 @@ static const status_text status_texts[] = {
     {TV_E_STORE_CONNINFO_PASSWORD, "STORE_CONNINFO_PASSWORD",
      "the database connection string contains a password; use a password file (PGPASSFILE) instead"},
     {TV_E_STORE_CONNINFO, "STORE_CONNINFO", "the database connection string is malformed"},
+    {TV_E_STORE_TIMEOUT, "STORE_TIMEOUT",
+     "a database statement ran past its timeout (slow or locked database); nothing was committed, retry later"},
 };
 
 static const status_text *status_find(tv_status status) {

@@ -177,6 +177,7 @@ typedef enum tv_status {
   TV_E_STORE_FINGERPRINT_EXISTS = 1104,
   TV_E_STORE_CONNINFO_PASSWORD = 1105,
   TV_E_STORE_CONNINFO = 1106,
+  TV_E_STORE_TIMEOUT = 1107,
 } tv_status;
 
 /* tv_status_message returns a static, human-readable sentence for |status|
