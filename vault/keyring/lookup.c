@@ -59,30 +59,39 @@ tv_status tv_keyring_version(tv_keyring *keyring, tv_keyring_keys *out_keys, con
 }
 
 /* Raises the durable reservation of (|name|, |version|) to cover |needed|
- * counts, plus a block so the next many reservations need no write. */
+ * counts, plus a block so the next many reservations need no write. A
+ * shared document may hold a higher reservation made by another node: it
+ * is never lowered. |mu| held. */
+static tv_status extend_locked(tv_keyring *kr, const char *name, uint32_t version, uint64_t needed) {
+  kr_namespace *ns = kr_find_namespace(kr, name);
+  kr_version *v = ns != NULL ? kr_find_version(ns, version) : NULL;
+  TV_ENSURE(v != NULL, TV_E_KEYRING_KEY_VERSION);
+  if (atomic_load(&v->reserved) >= needed) {
+    return TV_OK;
+  }
+  long fi = kr_file_find_namespace(&kr->file, name);
+  long vi = fi >= 0 ? kr_file_find_version(&kr->file, (uint32_t)fi, version) : -1;
+  TV_ENSURE(vi >= 0, TV_E_INTERNAL);
+  uint64_t target = needed + kr->reserve_block;
+  if (target < needed || target > kr->encryptions_max) {
+    target = kr->encryptions_max; /* never reserve past the bound */
+  }
+  if (target < kr->file.versions[vi].reserved) {
+    target = kr->file.versions[vi].reserved;
+  }
+  kr_file next;
+  TV_TRY(kr_file_clone(&next, &kr->file));
+  next.versions[vi].reserved = target;
+  TV_TRY(kr_commit(kr, &next));
+  atomic_store(&v->reserved, target);
+  return TV_OK;
+}
+
 static tv_status extend_reservation(tv_keyring *kr, const char *name, uint32_t version,
                                     uint64_t needed) {
   pthread_mutex_lock(&kr->mu);
-  kr_namespace *ns = kr_find_namespace(kr, name);
-  kr_version *v = ns != NULL ? kr_find_version(ns, version) : NULL;
-  tv_status status = v != NULL ? TV_OK : TV_E_KEYRING_KEY_VERSION;
-  if (status == TV_OK && atomic_load(&v->reserved) < needed) {
-    long fi = kr_file_find_namespace(&kr->file, name);
-    long vi = fi >= 0 ? kr_file_find_version(&kr->file, (uint32_t)fi, version) : -1;
-    kr_file next;
-    status = vi >= 0 ? kr_file_clone(&next, &kr->file) : TV_E_INTERNAL;
-    uint64_t target = needed + kr->reserve_block;
-    if (target < needed || target > kr->encryptions_max) {
-      target = kr->encryptions_max; /* never reserve past the bound */
-    }
-    if (status == TV_OK) {
-      next.versions[vi].reserved = target;
-      status = kr_commit(kr, &next);
-    }
-    if (status == TV_OK) {
-      atomic_store(&v->reserved, target);
-    }
-  }
+  tv_status status;
+  KR_CHANGE(kr, status, extend_locked(kr, name, version, needed));
   pthread_mutex_unlock(&kr->mu);
   return status;
 }
