@@ -199,6 +199,9 @@ tv_status tv_keyring_list_recent(tv_keyring *keyring, tv_keyring_proposal *out, 
                                  size_t out_max) {
   TV_ENSURE(keyring != NULL && out_count != NULL && (out != NULL || out_max == 0), TV_E_INVALID_ARGUMENT);
   pthread_mutex_lock(&keyring->mu);
+  /* An officer asks the fleet, not this node: the newest document (a
+   * database that is away leaves the last verified one). */
+  (void)kr_refresh_locked(keyring);
   for (uint32_t i = 0; i < keyring->file.num_recent && i < out_max; i++) {
     out[i] = keyring->file.recent[i];
   }
@@ -212,6 +215,7 @@ tv_status tv_keyring_list_proposals(tv_keyring *keyring, tv_keyring_proposal *ou
   TV_ENSURE(keyring != NULL && out_count != NULL && (out != NULL || out_max == 0),
             TV_E_INVALID_ARGUMENT);
   pthread_mutex_lock(&keyring->mu);
+  (void)kr_refresh_locked(keyring); /* as in tv_keyring_list_recent */
   for (uint32_t i = 0; i < keyring->file.num_proposals && i < out_max; i++) {
     out[i] = keyring->file.proposals[i];
   }

@@ -276,7 +276,10 @@ tv_status tv_keyring_approve(tv_keyring *keyring, uint64_t id, const char *appro
                              uint64_t now_s);
 
 /* tv_keyring_list_proposals copies up to |out_max| pending proposals and
- * sets |*out_count| to the number pending. */
+ * sets |*out_count| to the number pending. With a shared document
+ * (options.persist) it, tv_keyring_list_recent and tv_keyring_kek_label
+ * first take in the newest document (tv_keyring_refresh), so an officer
+ * sees the fleet's proposals through any node. */
 tv_status tv_keyring_list_proposals(tv_keyring *keyring, tv_keyring_proposal *out,
                                     size_t *out_count, size_t out_max);
 

@@ -160,6 +160,7 @@ tv_status tv_keyring_list_versions(tv_keyring *keyring, tv_keyring_version_info 
 tv_status tv_keyring_kek_label(tv_keyring *keyring, char out[TV_HSM_LABEL_MAX + 1]) {
   TV_ENSURE(keyring != NULL && out != NULL, TV_E_INVALID_ARGUMENT);
   pthread_mutex_lock(&keyring->mu);
+  (void)kr_refresh_locked(keyring); /* the fleet's KEK, as in tv_keyring_list_recent */
   snprintf(out, TV_HSM_LABEL_MAX + 1, "%s", keyring->file.kek_label);
   pthread_mutex_unlock(&keyring->mu);
   return TV_OK;
