@@ -16,6 +16,7 @@
 
 #include "store_backend_util.h"
 #include "tests/unit/keyring/keyring_test_util.h"
+#include "vault/keyring/kr_internal.h"
 #include "vault/store/pg/pg_keyring.h"
 
 typedef struct node {
@@ -299,6 +300,89 @@ static void test_destroy_through_b_seen_by_a(void **state) {
   expect_same_active(f->a.kr, f->b.kr, 2);
 }
 
+/* A node "killed" in the middle of a KEK rotation: its step hook jumps
+ * out once the new KEK exists, leaving the row at pending = KEK_CREATE. */
+static jmp_buf killed_at;
+static const char *kill_step;
+static void kill_hook(void *ctx, const char *step) {
+  (void)ctx;
+  if (kill_step != NULL && strcmp(step, kill_step) == 0) {
+    longjmp(killed_at, 1);
+  }
+}
+
+static void approve_and_die(fleet *f, const char *step) {
+  node *a = &f->a;
+  tv_keyring_free(a->kr); /* reopen A with the crash hook */
+  tv_keyring_options o = node_options(f, a, 0);
+  o.step_hook = kill_hook;
+  kr_check(tv_keyring_open(&a->kr, a->hsm, &o), "reopen A with a hook");
+  tv_keyring_proposal p = {.action = TV_KEYRING_ROTATE_KEK};
+  snprintf(p.label, sizeof p.label, "fleet-kek-3");
+  uint64_t id = 0;
+  kr_check(tv_keyring_propose(f->b.kr, &id, &p, "officer-b", (uint64_t)time(NULL)), "propose on B");
+  kill_step = step;
+  if (setjmp(killed_at) == 0) {
+    (void)tv_keyring_approve(a->kr, id, "officer-a", (uint64_t)time(NULL));
+    fail_msg("the hook did not stop A at %s", step);
+  }
+  kill_step = NULL;
+  /* A is dead: nothing of it runs any more (its lock is let go only so
+   * it can be freed). */
+  pthread_mutex_unlock(&a->kr->mu);
+}
+
+static void expect_kek(tv_keyring *kr, const char *label) {
+  char got[TV_HSM_LABEL_MAX + 1];
+  kr_check(tv_keyring_kek_label(kr, got), "kek label");
+  assert_string_equal(got, label);
+}
+
+/* The node doing a KEK rotation dies after creating the new KEK: another
+ * node that keeps seeing the rotation pending finishes it (after
+ * TV_KEYRING_PENDING_STALE_MS), and the keys are unchanged. */
+static void test_kek_rotation_abandoned_is_finished_by_another_node(void **state) {
+  fleet *f = *state;
+  tv_keyring_keys before;
+  kr_check(tv_keyring_active(f->b.kr, &before, "pan"), "before");
+  uint8_t key[TV_KEYRING_KEY_LEN];
+  memcpy(key, before.value_key, sizeof key);
+  approve_and_die(f, "kek.created");
+  kr_check(tv_keyring_refresh(f->b.kr), "B sees the pending rotation");
+  expect_kek(f->b.kr, f->fx->hsm->token.kek_label); /* not switched yet: KEK_CREATE pending */
+  usleep((TV_KEYRING_PENDING_STALE_MS + 300) * 1000);
+  kr_check(tv_keyring_refresh(f->b.kr), "B finishes it");
+  expect_kek(f->b.kr, "fleet-kek-3");
+  assert_true(test_pg_exec(f->conninfo, "DO $$ BEGIN IF (SELECT get_byte(document, 8 + 8 + 1 +"
+                                        " get_byte(document, 16)) FROM tv_keyring) <> 0 THEN RAISE 'still pending';"
+                                        " END IF; END $$"));
+  tv_keyring_keys after;
+  kr_check(tv_keyring_active(f->b.kr, &after, "pan"), "after");
+  assert_memory_equal(after.value_key, key, sizeof key);
+  /* A node starting now opens under the new KEK. */
+  node c = {0};
+  node_connect(f, &c, "node-c");
+  kr_check(node_open(f, &c, 0), "open C");
+  expect_kek(c.kr, "fleet-kek-3");
+  expect_same_active(c.kr, f->b.kr, 1);
+  node_close(&c);
+}
+
+/* Killed after the rewrap was committed (pending = disable the old KEK):
+ * the next node to open the keyring finishes at once. */
+static void test_kek_rotation_abandoned_is_finished_at_open(void **state) {
+  fleet *f = *state;
+  approve_and_die(f, "kek.switched");
+  node c = {0};
+  node_connect(f, &c, "node-c");
+  kr_check(node_open(f, &c, 0), "open C finishes the rotation");
+  expect_kek(c.kr, "fleet-kek-3");
+  kr_check(tv_keyring_refresh(f->b.kr), "refresh B");
+  expect_kek(f->b.kr, "fleet-kek-3");
+  expect_same_active(c.kr, f->b.kr, 1);
+  node_close(&c);
+}
+
 static double now_s(void) {
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -339,6 +423,9 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_kek_proposal_on_a_approved_on_b, fleet_setup, fleet_teardown),
       cmocka_unit_test_setup_teardown(test_destroy_through_b_seen_by_a, fleet_setup, fleet_teardown),
       cmocka_unit_test_setup_teardown(test_refresh_thread, fleet_setup, fleet_teardown),
+      cmocka_unit_test_setup_teardown(test_kek_rotation_abandoned_is_finished_by_another_node, fleet_setup,
+                                      fleet_teardown),
+      cmocka_unit_test_setup_teardown(test_kek_rotation_abandoned_is_finished_at_open, fleet_setup, fleet_teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
