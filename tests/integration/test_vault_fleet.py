@@ -151,6 +151,14 @@ for seed in range(10, 15):
     vc.ok_tokens((a if seed % 2 else b).tokenize("pan", values(100, seed)))
 t.check(sql("SELECT generation FROM tv_keyring") == gen,
         "500 values tokenized through both nodes left the keyring row alone (generation %s)" % gen)
+blocks = sql("SELECT string_agg(node_id || ':' || first_count || '+' || count, ' ' ORDER BY first_count)"
+             " FROM tv_nonce_blocks")
+t.check("vault-a:" in blocks and "vault-b:" in blocks and sql(
+        "SELECT count(*) FROM tv_nonce_blocks x JOIN tv_nonce_blocks y ON x.key_version = y.key_version"
+        " AND x.first_count < y.first_count AND x.first_count + x.count > y.first_count") == "0",
+        "each node encrypts under its own block of counts from tv_nonce_counters, none overlapping (%s)" % blocks)
+t.check(sql("SELECT count(*) = count(DISTINCT (key_version, nonce)) FROM tv_tokens WHERE key_version > 0") == "t",
+        "every stored (key version, nonce) pair is distinct")
 
 # ---- a data-key rotation through A is in force on B within 2 s -----------------
 rot = a.rotate("pan")

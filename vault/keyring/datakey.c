@@ -50,7 +50,7 @@ static tv_status runtime_version_new(kr_version **out, const tv_keyring *kr, uin
   v->created_s = kr_now_s();
   atomic_init(&v->state, TV_KEY_ACTIVE);
   atomic_init(&v->used, 0);
-  atomic_init(&v->reserved, first_reservation(kr));
+  atomic_init(&v->reserved, kr_blocks(kr) ? 0 : first_reservation(kr));
   *out = v;
   return TV_OK;
 }

@@ -35,6 +35,16 @@ typedef struct tv_keyring_persist {
    * reading the document (cheap: polled every refresh interval).
    * TV_E_KEYRING_NOT_FOUND when there is none. */
   tv_status (*generation)(void *ctx, uint64_t *out);
+  /* reserve (optional; NULL: counts are reserved in the document, as in
+   * the file) takes the next |count| encryption counts of value key
+   * |version| of the namespace at index |ns_index| of the document (an
+   * index never changes: namespaces are only ever added) for this node,
+   * atomically and durably, so no other node, and no later start, is
+   * given any of them: sets |*out_first| to the first. Refuses, taking
+   * nothing, with TV_E_KEYRING_KEY_EXHAUSTED if the key's counts would go
+   * past |max|. */
+  tv_status (*reserve)(void *ctx, uint32_t ns_index, uint32_t version, uint64_t count, uint64_t max,
+                       uint64_t *out_first);
 } tv_keyring_persist;
 
 #endif

@@ -78,6 +78,14 @@ struct tv_keyring {
   kr_namespace *namespaces[TV_KEYRING_NAMESPACES_MAX];
 };
 
+/* kr_blocks: encryption counts come in per-node blocks from the shared
+ * store (persist.reserve) instead of the document's reservation. Then a
+ * runtime version's |used| and |reserved| are this node's current block,
+ * in the fleet's counts: next count to hand out, end of the block. */
+static inline int kr_blocks(const tv_keyring *kr) {
+  return kr->has_persist && kr->persist.reserve != NULL;
+}
+
 /* kr_step reports that step |step| of a change took effect (tests crash
  * the process here). */
 void kr_step(tv_keyring *kr, const char *step);

@@ -53,9 +53,11 @@ static tv_status version_unwrap(tv_keyring *kr, kr_version **out, kr_namespace *
   v->version = fv->version;
   v->created_s = fv->created_s;
   atomic_init(&v->state, fv->state);
-  /* Counts up to the durable reservation may be in use elsewhere. */
-  atomic_init(&v->used, fv->reserved);
-  atomic_init(&v->reserved, fv->reserved);
+  /* Counts up to the durable reservation may be in use elsewhere (with
+   * per-node blocks this node has none of this version yet). */
+  uint64_t start = kr_blocks(kr) ? 0 : fv->reserved;
+  atomic_init(&v->used, start);
+  atomic_init(&v->reserved, start);
   *out = v;
   return TV_OK;
 }
@@ -119,7 +121,7 @@ static void sync_discard(kr_sync *sync) {
 /* States, reservations and destructions of a namespace the node knew
  * (|rw| held for writing). A version the document no longer has was
  * destroyed by another node. */
-static void sync_existing(kr_namespace *ns, const kr_file *next, long fi) {
+static void sync_existing(const tv_keyring *kr, kr_namespace *ns, const kr_file *next, long fi) {
   for (uint32_t i = ns->num_versions; i > 0; i--) {
     kr_version *v = ns->versions[i - 1];
     long vi = fi >= 0 ? kr_file_find_version(next, (uint32_t)fi, v->version) : -1;
@@ -133,8 +135,9 @@ static void sync_existing(kr_namespace *ns, const kr_file *next, long fi) {
     }
     const kr_file_version *fv = &next->versions[vi];
     atomic_store(&v->state, fv->state);
-    /* Never lower a durable reservation; the fleet's only grows. */
-    if (fv->reserved > atomic_load(&v->reserved)) {
+    /* Never lower a durable reservation; the fleet's only grows. (Per-node
+     * blocks are this node's own: the document does not hold them.) */
+    if (!kr_blocks(kr) && fv->reserved > atomic_load(&v->reserved)) {
       atomic_store(&v->reserved, fv->reserved);
     }
   }
@@ -157,7 +160,7 @@ static void sync_install(tv_keyring *kr, kr_sync *sync, const kr_file *next) {
     }
   }
   for (uint32_t i = 0; i < kr->num_namespaces; i++) {
-    sync_existing(kr->namespaces[i], next, kr_file_find_namespace(next, kr->namespaces[i]->name));
+    sync_existing(kr, kr->namespaces[i], next, kr_file_find_namespace(next, kr->namespaces[i]->name));
   }
   pthread_rwlock_unlock(&kr->rw);
   free(sync->adds);

@@ -108,10 +108,10 @@ static tv_status take_counts(tv_keyring *kr, kr_version *v, uint64_t count, uint
   return TV_OK;
 }
 
-tv_status tv_keyring_reserve(tv_keyring *keyring, tv_keyring_keys *out_keys,
-                             int *out_rotation_due, const char *name, uint64_t count) {
-  TV_ENSURE(keyring != NULL && out_keys != NULL && name != NULL && count >= 1,
-            TV_E_INVALID_ARGUMENT);
+/* The document's reservation (a keyring file, one process): counts are
+ * taken first, the durable reservation raised when they pass it. */
+static tv_status reserve_in_document(tv_keyring *keyring, tv_keyring_keys *out_keys, uint64_t *out_end,
+                                     const char *name, uint64_t count) {
   pthread_rwlock_rdlock(&keyring->rw);
   kr_namespace *ns = kr_find_namespace(keyring, name);
   kr_version *v = ns != NULL ? active_version(ns) : NULL;
@@ -132,6 +132,81 @@ tv_status tv_keyring_reserve(tv_keyring *keyring, tv_keyring_keys *out_keys,
     TV_TRY(extend_reservation(keyring, name, keys.version, end));
   }
   *out_keys = keys;
+  *out_end = end;
+  return TV_OK;
+}
+
+/* Per-node blocks: a new block of at least |count| for this node (|mu|
+ * held), unless another thread got one meanwhile. A block that cannot be
+ * a full reserve_block near the bound is cut to what is asked. */
+static tv_status take_block(tv_keyring *kr, const char *name, uint32_t version, uint64_t count) {
+  kr_namespace *ns = kr_find_namespace(kr, name);
+  kr_version *v = ns != NULL ? kr_find_version(ns, version) : NULL;
+  long fi = kr_file_find_namespace(&kr->file, name);
+  TV_ENSURE(v != NULL && fi >= 0, TV_E_KEYRING_KEY_VERSION);
+  if (atomic_load(&v->reserved) - atomic_load(&v->used) >= count) {
+    return TV_OK;
+  }
+  uint64_t first = 0, n = count > kr->reserve_block ? count : kr->reserve_block;
+  tv_status st = kr->persist.reserve(kr->persist.ctx, (uint32_t)fi, version, n, kr->encryptions_max, &first);
+  if (st == TV_E_KEYRING_KEY_EXHAUSTED && n > count) {
+    n = count;
+    st = kr->persist.reserve(kr->persist.ctx, (uint32_t)fi, version, n, kr->encryptions_max, &first);
+  }
+  TV_TRY(st);
+  kr_step(kr, "reserve.block_durable");
+  /* Readers take counts under |rw| for reading: none sees half a block. */
+  pthread_rwlock_wrlock(&kr->rw);
+  atomic_store(&v->used, first);
+  atomic_store(&v->reserved, first + n);
+  pthread_rwlock_unlock(&kr->rw);
+  return TV_OK;
+}
+
+/* Takes |count| from this node's block of the ACTIVE version, a new block
+ * when it is used up (the rest of the old one is never used). */
+static tv_status reserve_from_blocks(tv_keyring *kr, tv_keyring_keys *out, uint64_t *out_end, const char *name,
+                                     uint64_t count) {
+  for (int attempt = 0; attempt < 4; attempt++) {
+    pthread_rwlock_rdlock(&kr->rw);
+    kr_namespace *ns = kr_find_namespace(kr, name);
+    kr_version *v = ns != NULL ? active_version(ns) : NULL;
+    if (v == NULL) {
+      pthread_rwlock_unlock(&kr->rw);
+      return TV_E_KEYRING_NAMESPACE;
+    }
+    uint64_t used = atomic_load(&v->used), end = atomic_load(&v->reserved);
+    int taken = 0;
+    while (!taken && end - used >= count) {
+      taken = atomic_compare_exchange_weak(&v->used, &used, used + count);
+    }
+    uint32_t version = v->version;
+    if (taken) {
+      fill_keys(out, ns, v);
+      *out_end = used + count;
+    }
+    pthread_rwlock_unlock(&kr->rw);
+    if (taken) {
+      return TV_OK;
+    }
+    pthread_mutex_lock(&kr->mu);
+    tv_status st = take_block(kr, name, version, count);
+    pthread_mutex_unlock(&kr->mu);
+    TV_TRY(st);
+  }
+  return TV_E_KEYRING_CONFLICT; /* the active version kept changing */
+}
+
+tv_status tv_keyring_reserve(tv_keyring *keyring, tv_keyring_keys *out_keys,
+                             int *out_rotation_due, const char *name, uint64_t count) {
+  TV_ENSURE(keyring != NULL && out_keys != NULL && name != NULL && count >= 1,
+            TV_E_INVALID_ARGUMENT);
+  uint64_t end = 0;
+  if (kr_blocks(keyring)) {
+    TV_TRY(reserve_from_blocks(keyring, out_keys, &end, name, count));
+  } else {
+    TV_TRY(reserve_in_document(keyring, out_keys, &end, name, count));
+  }
   if (out_rotation_due != NULL) {
     *out_rotation_due = end >= keyring->encryptions_warn;
   }

@@ -383,6 +383,61 @@ static void test_kek_rotation_abandoned_is_finished_at_open(void **state) {
   node_close(&c);
 }
 
+static void reopen_small(fleet *f, node *n) {
+  tv_keyring_free(n->kr);
+  n->kr = NULL;
+  tv_keyring_options o = node_options(f, n, 0);
+  o.reserve_block = 16;
+  o.encryptions_max = 100;
+  o.encryptions_warn = 90;
+  kr_check(tv_keyring_open(&n->kr, n->hsm, &o), "reopen with small blocks");
+}
+
+/* Encryption counts come in per-node blocks from tv_nonce_counters: the
+ * two nodes' blocks never overlap, a node restarted never gets a count
+ * again, and the fleet stops at the key's bound, not each node. */
+static void test_nonce_blocks_per_node(void **state) {
+  fleet *f = *state;
+  reopen_small(f, &f->a);
+  reopen_small(f, &f->b);
+  tv_keyring_keys k;
+  int due = 0;
+  kr_check(tv_keyring_reserve(f->a.kr, &k, &due, "pan", 10), "A 10");
+  kr_check(tv_keyring_reserve(f->b.kr, &k, &due, "pan", 10), "B 10");
+  kr_check(tv_keyring_reserve(f->a.kr, &k, &due, "pan", 4), "A 4 more, same block");
+  kr_check(tv_keyring_reserve(f->a.kr, &k, &due, "pan", 4), "A 4 more: a new block");
+  assert_true(test_pg_exec(f->conninfo, "DO $$ BEGIN IF (SELECT string_agg(first_count || ':' || count || ':' || node_id,"
+                                        " ',' ORDER BY first_count) FROM tv_nonce_blocks) <>"
+                                        " '0:16:node-a,16:16:node-b,32:16:node-a' THEN RAISE 'blocks %',"
+                                        " (SELECT string_agg(first_count || ':' || node_id, ',') FROM tv_nonce_blocks);"
+                                        " END IF; END $$"));
+  /* A restarted node never gets a count again: a new block after 48. */
+  reopen_small(f, &f->a);
+  kr_check(tv_keyring_reserve(f->a.kr, &k, &due, "pan", 1), "A after restart");
+  assert_true(test_pg_exec(f->conninfo, "DO $$ BEGIN IF (SELECT max(first_count) FROM tv_nonce_blocks) <> 48"
+                                        " THEN RAISE 'restart reused counts'; END IF; END $$"));
+  /* Both nodes together stop at the key's bound (100): blocks of 16 up to
+   * 96, then the last 4 counts one request at a time. */
+  tv_status st = TV_OK;
+  for (int i = 0; i < 200 && st == TV_OK; i++) {
+    st = tv_keyring_reserve(i % 2 ? f->a.kr : f->b.kr, &k, &due, "pan", 3);
+  }
+  assert_int_equal(st, TV_E_KEYRING_KEY_EXHAUSTED);
+  assert_true(test_pg_exec(f->conninfo, "DO $$ BEGIN IF (SELECT max(first_count + count) FROM tv_nonce_blocks) < 97"
+                                        " THEN RAISE 'stopped before the bound'; END IF; END $$"));
+  assert_true(test_pg_exec(f->conninfo, "DO $$ BEGIN IF (SELECT max(first_count + count) FROM tv_nonce_blocks) > 100"
+                                        " OR EXISTS (SELECT 1 FROM tv_nonce_blocks x JOIN tv_nonce_blocks y ON"
+                                        " x.key_version = y.key_version AND x.first_count < y.first_count AND"
+                                        " x.first_count + x.count > y.first_count) THEN RAISE 'overlap or past the"
+                                        " bound'; END IF; END $$"));
+  /* A rotation (through either node) gives a fresh counter. */
+  kr_check(tv_keyring_rotate_data_key(f->b.kr, NULL, "pan"), "rotate on B");
+  kr_check(tv_keyring_refresh(f->a.kr), "refresh A");
+  kr_check(tv_keyring_reserve(f->a.kr, &k, &due, "pan", 3), "A on version 2");
+  assert_int_equal(k.version, 2);
+  assert_false(due);
+}
+
 static double now_s(void) {
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -423,6 +478,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_kek_proposal_on_a_approved_on_b, fleet_setup, fleet_teardown),
       cmocka_unit_test_setup_teardown(test_destroy_through_b_seen_by_a, fleet_setup, fleet_teardown),
       cmocka_unit_test_setup_teardown(test_refresh_thread, fleet_setup, fleet_teardown),
+      cmocka_unit_test_setup_teardown(test_nonce_blocks_per_node, fleet_setup, fleet_teardown),
       cmocka_unit_test_setup_teardown(test_kek_rotation_abandoned_is_finished_by_another_node, fleet_setup,
                                       fleet_teardown),
       cmocka_unit_test_setup_teardown(test_kek_rotation_abandoned_is_finished_at_open, fleet_setup, fleet_teardown),

@@ -124,6 +124,43 @@ static tv_status pk_store(void *ctx, uint64_t expected, uint64_t generation, con
   return st;
 }
 
+/* One block of encryption counts for this node: the counter moves up in
+ * the same statement that records the block, only if it stays within
+ * |max|. No row back: exhausted, nothing taken. */
+static const char *const sql_reserve =
+    "WITH r AS (INSERT INTO tv_nonce_counters AS c (key_version, next_count) VALUES ($1::bigint, $2::bigint)"
+    " ON CONFLICT (key_version) DO UPDATE SET next_count = c.next_count + $2::bigint"
+    " WHERE c.next_count + $2::bigint <= $3::bigint RETURNING c.next_count - $2::bigint AS first)"
+    " INSERT INTO tv_nonce_blocks (key_version, first_count, count, node_id)"
+    " SELECT $1::bigint, first, $2::bigint, convert_from($4::bytea, 'UTF8') FROM r RETURNING first_count";
+
+static tv_status pk_reserve(void *ctx, uint32_t ns_index, uint32_t version, uint64_t count, uint64_t max,
+                            uint64_t *out_first) {
+  tv_pg_keyring *pk = ctx;
+  TV_ENSURE(count >= 1 && max <= INT64_MAX, TV_E_INVALID_ARGUMENT);
+  TV_ENSURE(count <= max, TV_E_KEYRING_KEY_EXHAUSTED);
+  uint8_t key_be[8], count_be[8], max_be[8];
+  tv_pg_put_u64(key_be, TV_PG_NONCE_KEY(ns_index, version));
+  tv_pg_put_u64(count_be, count);
+  tv_pg_put_u64(max_be, max);
+  const char *vals[4] = {(const char *)key_be, (const char *)count_be, (const char *)max_be, pk->node_id};
+  int lens[4] = {8, 8, 8, (int)strlen(pk->node_id)};
+  pthread_mutex_lock(&pk->mu);
+  PGconn *conn = conn_locked(pk);
+  tv_status st = conn != NULL ? TV_OK : TV_E_STORE_UNAVAILABLE;
+  PGresult *res = conn != NULL ? query(conn, sql_reserve, 4, vals, lens) : NULL;
+  if (conn != NULL && PQresultStatus(res) != PGRES_TUPLES_OK) {
+    st = failed_locked(pk);
+  } else if (conn != NULL && PQntuples(res) != 1) {
+    st = TV_E_KEYRING_KEY_EXHAUSTED;
+  } else if (conn != NULL) {
+    *out_first = tv_pg_get_u64(PQgetvalue(res, 0, 0));
+  }
+  PQclear(res);
+  pthread_mutex_unlock(&pk->mu);
+  return st;
+}
+
 tv_status tv_pg_keyring_facts(tv_pg_keyring *pk, int *out_exists, int *out_tokens) {
   TV_ENSURE(pk != NULL && out_exists != NULL && out_tokens != NULL, TV_E_INVALID_ARGUMENT);
   pthread_mutex_lock(&pk->mu);
@@ -181,5 +218,5 @@ tv_status tv_pg_keyring_new(tv_pg_keyring **out, const char *conninfo, const cha
 
 void tv_pg_keyring_persist(tv_pg_keyring *pk, tv_keyring_persist *out) {
   *out = (tv_keyring_persist){
-      .ctx = pk, .load = pk_load, .store = pk_store, .generation = pk_generation};
+      .ctx = pk, .load = pk_load, .store = pk_store, .generation = pk_generation, .reserve = pk_reserve};
 }

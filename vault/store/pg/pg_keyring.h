@@ -14,11 +14,21 @@
 #define TV_STORE_PG_PG_KEYRING_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "vault/keyring/keyring_persist.h"
 #include "vault/util/status.h"
 
 typedef struct tv_pg_keyring tv_pg_keyring;
+
+/* Encryption counts (tv_keyring_reserve) are reserved per node in blocks:
+ * tv_nonce_counters holds, per value key, the next count no node has
+ * been given, moved up atomically in the statement that records the block
+ * in tv_nonce_blocks (first_count, count, node_id), committed before any
+ * count of it is used. A value key is named in both tables by
+ * TV_PG_NONCE_KEY: its namespace's index in the keyring document (stable:
+ * namespaces are only added) and its version. */
+#define TV_PG_NONCE_KEY(ns_index, version) (((uint64_t)(ns_index) << 32) | (uint64_t)(version))
 
 /* Bound on node_id (tv_keyring.updated_by names who wrote the row). */
 #define TV_PG_NODE_ID_LEN_MAX 64
