@@ -35,6 +35,8 @@
  * Each value key counts its encryptions (tv_keyring_reserve). The count is
  * persisted in blocks ahead of use, so a crash never lets a count (hence a
  * random-nonce budget) be reused, and a key refuses to go past its bound.
+ * With a shared document (options.persist, a fleet) the blocks are each
+ * node's own, taken from the shared store (keyring_persist.h reserve).
  *
  * KEK rotation and every destruction need two security officers: one
  * proposes, a different one approves before the proposal expires. Every
