@@ -87,9 +87,11 @@ def values(n, seed):
 
 def reveal(client, tokens, level):
     resp = client.detokenize("pan", tokens, level, reason="fleet")
-    bad = [r.status.name for r in resp.results if r.status.code != 0]
+    bad = [(r.status.name, tok) for r, tok in zip(resp.results, tokens) if r.status.code != 0]
     if bad:
-        t.fail("detokenize failed: %s" % bad)
+        info = client.info("pan", [bad[0][1]]).results[0]
+        t.fail("detokenize failed: %d of %d, first %s (token %s: key version %d, %s)" %
+               (len(bad), len(tokens), bad[0][0], bad[0][1], info.key_version, info.status.name))
     return [r.value for r in resp.results]
 
 
@@ -203,6 +205,14 @@ t.check(reveal(a, everything, vc.FULL) == vals[3:] + values(10, 2), "A still rev
 # ---- a tampered keyring row is refused at start; running nodes keep theirs -----
 rc, _ = B.terminate(30)
 t.check(rc == 0, "B stops on SIGTERM")
+# An older keyring row put back (e.g. from an old database backup) is
+# refused by the HSM generation counter, which node A's process advanced.
+sql("CREATE TABLE saved_old AS SELECT * FROM tv_keyring")
+a.rotate("pan")
+sql("CREATE TABLE saved_new AS SELECT * FROM tv_keyring")
+sql("UPDATE tv_keyring k SET generation = s.generation, document = s.document, mac = s.mac FROM saved_old s")
+refused(["--config", config("b", CONNINFO)], "an older keyring row put back", "KEYRING_ROLLBACK")
+sql("UPDATE tv_keyring k SET generation = s.generation, document = s.document, mac = s.mac FROM saved_new s")
 sql("UPDATE tv_keyring SET generation = generation + 1, document = set_byte(document, 40, get_byte(document, 40) # 1)")
 refused(["--config", config("b", CONNINFO)], "a tampered keyring row", "KEYRING_MAC", "tv_keyring")
 t.check(reveal(a, everything, vc.FULL) == vals[3:] + values(10, 2),
