@@ -257,6 +257,21 @@ rc, _, err = run("detokenize", *dev, "--jsonl", t.path("mixedj.tok"), "--fields"
 t.check(rc == 1 and open(t.path("mixedj.back"), "rb").read() == MIXEDJ.replace(b'"4012888888881881"', b'""')
         and "3 item(s) failed" in err and "line 6, field v: NOT_FOUND" in err,
         "per-row namespace, JSONL: the good values back byte for byte (%s)" % err.strip())
+# Many small batches on several lanes: a refused namespace's streams fail
+# while later batches naming it are in flight; only its cells fail.
+KINDS = [(b"pan", b"4111111111111111"), (b"ssn", b"536-22-8150"), (b"iban", b"DE89370400440532013000"),
+         (b"", b"5555555555554444"), (b"nope", b"4012888888881881")]
+many = b"id,kind,number\n" + b"".join(b"%d,%s,%s\n" % (i + 1, *KINDS[i % 5]) for i in range(500))
+src = write("many.csv", many)
+small = ["--columns", "number", "--namespace-column", "kind", "--batch", "7", "--streams", "3", "--window", "2"]
+rc, _, err = run("tokenize", *dev, "--csv", src, *small, "--out", t.path("many.tok"))
+t.check(rc == 1 and "200 item(s) failed" in err and "row 5, column number: NOT_FOUND" in err
+        and "row 4, column number: NAMESPACE_MISSING" in err, "per-row namespace over many batches (%s)" % err[-300:])
+rc, _, err = run("detokenize", *dev, "--csv", t.path("many.tok"), *small, "--reveal", "full",
+                 "--out", t.path("many.back"))
+t.check(rc == 0 and open(t.path("many.back"), "rb").read()
+        == many.replace(b",5555555555554444\n", b",\n").replace(b",4012888888881881\n", b",\n"),
+        "per-row namespace over many batches: every good value back (%s)" % err[-300:])
 rc, out, err = run("tokenize", *dev, "--csv", t.path("mixed.csv"), "--columns", "number",
                    "--namespace-column", "type")
 t.check(rc == 2 and out == "" and "--namespace-column" in err and "type" in err,
