@@ -56,7 +56,7 @@ static void size_batches(bulk_job *job) {
     if (job->target_ns[t] == BULK_NS_ROW) continue;
     if (++per_ns[job->target_ns[t]] > busiest) busiest = per_ns[job->target_ns[t]];
   }
-  size_t widest = busiest + job->row_targets;
+  size_t widest = busiest + job->row_targets > 0 ? busiest + job->row_targets : 1;
   job->rows_per_batch = job->a->batch / widest > 0 ? job->a->batch / widest : 1;
   job->lanes = job->a->streams;
   job->ring_size = job->a->window * job->lanes;
@@ -143,7 +143,8 @@ static int csv_header(bulk_job *job) {
 }
 
 /* The fixed namespaces' streams open before any row is read (a wrong one
- * fails the job with nothing written); the rows' open on first sight. */
+ * fails the job, and the held-back header means nothing is written); those
+ * the rows name open on first sight (bulk_ns_open in send_batch). */
 static int open_streams(bulk_job *job) {
   int rc = 0;
   for (size_t n = 0; n < job->ns_count && rc == 0; n++) rc = bulk_ns_open(job, n);
