@@ -15,8 +15,11 @@
 #include "client/c/lib/tokenvault.h"
 #include "vault/util/status.h"
 
-/* Distinct namespaces one job may use (one stream each). */
-#define BULK_NS_MAX 8u
+/* Distinct namespaces one job may use (--streams streams each), those
+ * named by rows (--namespace-column) included. */
+#define BULK_NS_MAX 32u
+/* cell.ns of a cell whose namespace its row names, until bulk_ns_resolve. */
+#define BULK_NS_ROW UINT16_MAX
 /* Named columns or fields one job may (de)tokenize. */
 #define BULK_TARGETS_MAX 64u
 /* Columns a CSV row may have: wider rows are not plausible CRM exports. */
@@ -37,7 +40,15 @@ typedef struct bulk_cell {
   uint8_t quoted;  /* CSV: the field was quoted; JSON: a string */
   uint8_t skip;    /* nothing to send: empty field or JSON null */
   uint8_t not_string; /* JSON: a number, object... where a string belongs */
+  uint8_t ns_source;  /* the row's --namespace-column cell: written as is */
+  const char *fail;   /* not sent: the status name it fails with (its row's
+                       * namespace is missing or unusable), else NULL */
 } bulk_cell;
+
+/* bulk_cell_sent: the cell goes to the vault. */
+static inline int bulk_cell_sent(const bulk_cell *c) {
+  return !c->skip && !c->not_string && c->fail == NULL;
+}
 
 typedef struct bulk_batch {
   uint64_t first_row; /* 1-based number of the batch's first data row */

@@ -62,22 +62,25 @@ static tv_status plain_field(csv_ctx *x, int decode, int *c) {
 
 static tv_status field(csv_ctx *x, const bulk_csv_map *map, size_t column, int *c) {
   int target = map == NULL ? (int)column : (column < BULK_CSV_FIELDS_MAX ? map->target[column] : -1);
+  int ns_source = target == BULK_CSV_NS_SOURCE;
+  int decode = target >= 0 || ns_source;
   bulk_cell cell = {.raw_off = x->b->raw_len, .val_off = x->b->values_len, .row = (uint32_t)x->b->rows};
   if (*c == '"') {
     cell.quoted = 1;
     TV_TRY(push(x, *c));
-    TV_TRY(quoted_field(x, target >= 0, c));
+    TV_TRY(quoted_field(x, decode, c));
   } else {
-    TV_TRY(plain_field(x, target >= 0, c));
+    TV_TRY(plain_field(x, decode, c));
   }
-  if (target < 0) {
+  if (!decode) {
     return TV_OK;
   }
   cell.raw_len = x->b->raw_len - cell.raw_off;
   cell.val_len = x->b->values_len - cell.val_off;
-  cell.target = (uint16_t)target;
-  cell.ns = map == NULL ? 0 : map->target_ns[target];
-  cell.skip = cell.val_len == 0;
+  cell.ns_source = (uint8_t)ns_source;
+  cell.target = ns_source ? 0 : (uint16_t)target;
+  cell.ns = map == NULL || ns_source ? 0 : map->target_ns[target];
+  cell.skip = cell.val_len == 0 || ns_source;
   if (bulk_value_end(x->b) != TV_OK || bulk_cell_add(x->b, &cell) != TV_OK) {
     return cli_fail(x->diag, TV_E_NO_MEMORY, "out of memory");
   }

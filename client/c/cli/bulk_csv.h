@@ -16,8 +16,11 @@
 /* What to do with each column: its target index, or -1. NULL passed as
  * the map captures every column (target = column index, namespace 0): that
  * is how the header's names are read. */
+/* map.target[column] of the --namespace-column column. */
+#define BULK_CSV_NS_SOURCE (-2)
+
 typedef struct bulk_csv_map {
-  int16_t target[BULK_CSV_FIELDS_MAX];
+  int16_t target[BULK_CSV_FIELDS_MAX]; /* -1: not a target */
   uint16_t target_ns[BULK_TARGETS_MAX];
 } bulk_csv_map;
 

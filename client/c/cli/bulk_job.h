@@ -9,6 +9,7 @@
 #include "client/c/cli/bulk_jsonl.h"
 #include "client/c/cli/net_args.h"
 #include "client/c/cli/progress.h"
+#include "client/c/cli/row_ns.h"
 
 /* Failures printed one per line; beyond this only counted, so a file of
  * bad rows cannot flood the terminal. */
@@ -29,8 +30,18 @@ typedef struct bulk_job {
   const char *target_names[BULK_TARGETS_MAX];
   uint16_t target_ns[BULK_TARGETS_MAX];
   size_t targets_count;
+  /* The job's namespaces: those of --columns and --namespace first (a
+   * failure there ends the job), then those rows name, in order of first
+   * sight (copied to ns_store: rows are wiped batch by batch). */
   const char *ns_names[BULK_NS_MAX];
   size_t ns_count;
+  uint8_t ns_fixed[BULK_NS_MAX];
+  uint8_t ns_open[BULK_NS_MAX];     /* its streams are open */
+  const char *ns_dead[BULK_NS_MAX]; /* a row's namespace the vault refused:
+                                     * the status name its cells fail with */
+  char ns_store[BULK_NS_MAX][ROW_NS_NAME_BYTES_MAX + 1];
+  size_t row_targets; /* targets whose namespace each row names */
+  tv_client *client;
   size_t rows_per_batch;
   bulk_csv_map *csv_map;
   /* The CSV header row, held back until the first output row (or the end
@@ -56,6 +67,29 @@ typedef struct bulk_job {
   const char *ptrs[TV_CLIENT_BATCH_ITEMS_MAX];
   size_t lens[TV_CLIENT_BATCH_ITEMS_MAX];
 } bulk_job;
+
+/* bulk_ns_index finds or adds namespace |ns| (|len| bytes) in the job;
+ * -1 when the job already has BULK_NS_MAX. */
+int bulk_ns_index(bulk_job *job, const char *ns, size_t len, int fixed);
+
+/* bulk_ns_resolve gives each cell of |b| that takes its row's namespace
+ * the index of that namespace (added on first sight), or the status name
+ * it fails with. 0, or the exit status (printed). */
+int bulk_ns_resolve(bulk_job *job, bulk_batch *b);
+
+/* bulk_ns_open opens namespace |n|'s streams. 0, or the exit status
+ * (printed); a row's namespace the vault refuses is marked dead, not an
+ * error. */
+int bulk_ns_open(bulk_job *job, size_t n);
+
+/* bulk_ns_failed handles |e|, a failure of namespace |n|'s streams: a
+ * row's namespace is marked dead (0), else the job ends (exit status). */
+int bulk_ns_failed(bulk_job *job, size_t n, const tv_client_error *e);
+
+/* bulk_ns_live: namespace |n| has open streams that have not failed. */
+static inline int bulk_ns_live(const bulk_job *job, size_t n) {
+  return job->ns_open[n] && job->ns_dead[n] == NULL;
+}
 
 /* bulk_write_batch writes |b|'s rows to the job's output with each sent
  * cell replaced by its answer, reporting failed items. */

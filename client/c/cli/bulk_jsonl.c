@@ -148,8 +148,14 @@ static int value(json_scan *s, int depth) {
   return s->pos > start ? 0 : -1; /* numbers and literals: not checked further */
 }
 
+/* target_of's answer for the --namespace-column field. */
+#define BULK_JSONL_NS_SOURCE ((int)BULK_TARGETS_MAX)
+
 static int target_of(const bulk_jsonl_map *map, const char *key, size_t key_len) {
   if (key_len > JSON_KEY_BYTES_MAX) return -1;
+  if (map->ns_field != NULL && strlen(map->ns_field) == key_len && memcmp(map->ns_field, key, key_len) == 0) {
+    return BULK_JSONL_NS_SOURCE;
+  }
   for (size_t i = 0; i < map->count; i++) {
     if (strlen(map->names[i]) == key_len && memcmp(map->names[i], key, key_len) == 0) return (int)i;
   }
@@ -158,8 +164,10 @@ static int target_of(const bulk_jsonl_map *map, const char *key, size_t key_len)
 
 /* The value of target field |t| at s->pos: a cell for the batch. */
 static int target_value(json_scan *s, bulk_batch *b, const bulk_jsonl_map *map, int t, size_t base) {
+  int ns_source = t == BULK_JSONL_NS_SOURCE;
   bulk_cell cell = {.raw_off = base + s->pos, .val_off = b->values_len, .row = (uint32_t)b->rows,
-                    .target = (uint16_t)t, .ns = map->target_ns[t]};
+                    .target = ns_source ? 0 : (uint16_t)t, .ns = ns_source ? 0 : map->target_ns[t],
+                    .ns_source = (uint8_t)ns_source};
   uint8_t c = s->p[s->pos];
   json_scan decode = *s;
   decode.b = c == '"' ? b : NULL;
@@ -170,12 +178,17 @@ static int target_value(json_scan *s, bulk_batch *b, const bulk_jsonl_map *map, 
   cell.quoted = c == '"';
   cell.skip = c == 'n' && cell.raw_len == 4 && memcmp(s->p + s->pos - 4, "null", 4) == 0;
   cell.not_string = c != '"' && !cell.skip;
+  if (ns_source) { /* a null, a number...: names no namespace, and is written as it is */
+    cell.skip = 1;
+    cell.not_string = 0;
+  }
   if (bulk_value_end(b) != TV_OK) return -1;
   return bulk_cell_add(b, &cell) == TV_OK ? 0 : -1;
 }
 
 static int object(json_scan *s, bulk_batch *b, const bulk_jsonl_map *map, size_t base) {
   uint64_t seen = 0;
+  int ns_seen = 0;
   skip_ws(s);
   if (s->pos >= s->len || s->p[s->pos] != '{') return -1;
   s->pos++;
@@ -190,8 +203,10 @@ static int object(json_scan *s, bulk_batch *b, const bulk_jsonl_map *map, size_t
     if (s->pos >= s->len || s->p[s->pos++] != ':') return -1;
     skip_ws(s);
     int t = target_of(map, key, key_len);
-    if (t >= 0 && !(seen & (1ull << t)) && s->pos < s->len) {
-      seen |= 1ull << t;
+    int first = t == BULK_JSONL_NS_SOURCE ? !ns_seen : t >= 0 && !(seen & (1ull << t));
+    if (first && s->pos < s->len) {
+      if (t == BULK_JSONL_NS_SOURCE) ns_seen = 1;
+      else seen |= 1ull << t;
       if (target_value(s, b, map, t, base) != 0) return -1;
     } else if (value(s, 1) != 0) {
       return -1;

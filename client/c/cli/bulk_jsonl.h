@@ -15,6 +15,7 @@ typedef struct bulk_jsonl_map {
   const char *names[BULK_TARGETS_MAX];
   uint16_t target_ns[BULK_TARGETS_MAX];
   size_t count;
+  const char *ns_field; /* --namespace-column: the row's namespace; NULL */
 } bulk_jsonl_map;
 
 /* bulk_jsonl_read reads one line from |in| into |b| with a cell for the

@@ -15,16 +15,8 @@ static int usage(bulk_job *job, const char *what, const char *name) {
   return CLI_EXIT_USAGE;
 }
 
-static int ns_index(bulk_job *job, const char *ns) {
-  for (size_t i = 0; i < job->ns_count; i++) {
-    if (strcmp(job->ns_names[i], ns) == 0) return (int)i;
-  }
-  if (job->ns_count == BULK_NS_MAX) return -1;
-  job->ns_names[job->ns_count] = ns;
-  return (int)job->ns_count++;
-}
-
-/* --columns a,b:iban — each name, optionally with its own namespace. */
+/* --columns a,b:iban — each name, optionally with its own namespace; one
+ * without takes --namespace, else the row's --namespace-column. */
 static int parse_columns(bulk_job *job) {
   const char *spec = job->a->columns;
   if (spec == NULL || spec[0] == '\0') return usage(job, "name the columns or fields: --columns a,b[:namespace]", NULL);
@@ -38,11 +30,17 @@ static int parse_columns(bulk_job *job) {
       *colon = '\0';
       ns = colon + 1;
     }
-    if (tok[0] == '\0' || ns == NULL || ns[0] == '\0') {
-      return usage(job, "each column needs a name and a namespace (--namespace or name:namespace)", tok);
+    if (ns != NULL && ns[0] == '\0') ns = NULL;
+    if (tok[0] == '\0' || (ns == NULL && job->a->ns_column == NULL)) {
+      return usage(job, "each column needs a name and a namespace (name:namespace, --namespace, or "
+                        "--namespace-column for one per row)", tok);
     }
-    int n = ns_index(job, ns);
-    if (n < 0) return usage(job, "too many namespaces in one job (at most 8)", ns);
+    if (job->a->ns_column != NULL && strcmp(tok, job->a->ns_column) == 0) {
+      return usage(job, "the --namespace-column cannot be one of the columns it names namespaces for", tok);
+    }
+    int n = ns != NULL ? bulk_ns_index(job, ns, strlen(ns), 1) : BULK_NS_ROW;
+    if (n < 0) return usage(job, "too many namespaces in one job (at most 32), or a name over 127 bytes", ns);
+    job->row_targets += ns == NULL;
     job->target_names[job->targets_count] = tok;
     job->target_ns[job->targets_count++] = (uint16_t)n;
   }
@@ -50,12 +48,15 @@ static int parse_columns(bulk_job *job) {
 }
 
 /* Rows per batch: each namespace's request must stay within --batch items
- * even when every row fills all its columns. */
+ * even when every row fills all its columns (and names, for the columns
+ * without one, the namespace that is already the busiest). */
 static void size_batches(bulk_job *job) {
-  size_t per_ns[BULK_NS_MAX] = {0}, widest = 1;
+  size_t per_ns[BULK_NS_MAX] = {0}, busiest = 0;
   for (size_t t = 0; t < job->targets_count; t++) {
-    if (++per_ns[job->target_ns[t]] > widest) widest = per_ns[job->target_ns[t]];
+    if (job->target_ns[t] == BULK_NS_ROW) continue;
+    if (++per_ns[job->target_ns[t]] > busiest) busiest = per_ns[job->target_ns[t]];
   }
+  size_t widest = busiest + job->row_targets > 0 ? busiest + job->row_targets : 1;
   job->rows_per_batch = job->a->batch / widest > 0 ? job->a->batch / widest : 1;
   job->lanes = job->a->streams;
   job->ring_size = job->a->window * job->lanes;
@@ -96,6 +97,18 @@ static int read_row(bulk_job *job, bulk_batch *b, int *eof) {
   return 0;
 }
 
+/* The header's --namespace-column column. */
+static int csv_ns_column(bulk_job *job, const bulk_batch *b) {
+  const char *name = job->a->ns_column;
+  for (size_t c = 0; c < b->cells_count; c++) {
+    if (b->cells[c].val_len == strlen(name) && memcmp(b->values + b->cells[c].val_off, name, strlen(name)) == 0) {
+      job->csv_map->target[c] = BULK_CSV_NS_SOURCE;
+      return 0;
+    }
+  }
+  return usage(job, "no such column in the CSV header (--namespace-column)", name);
+}
+
 /* The CSV header names the columns; it is copied to the output as is, but
  * only once the first answers arrive (bulk_write_header): a bad column or
  * an unknown namespace leaves the output untouched. */
@@ -120,6 +133,7 @@ static int csv_header(bulk_job *job) {
     if (c == b->cells_count) rc = usage(job, "no such column in the CSV header", job->target_names[t]);
     else job->csv_map->target[c] = (int16_t)t;
   }
+  if (rc == 0 && job->a->ns_column != NULL) rc = csv_ns_column(job, b);
   if (rc != 0) return rc;
   job->header = malloc(b->raw_len);
   if (job->header == NULL) return usage(job, "out of memory", NULL);
@@ -128,19 +142,13 @@ static int csv_header(bulk_job *job) {
   return 0;
 }
 
-static int open_streams(bulk_job *job, tv_client *client) {
-  for (size_t n = 0; n < job->ns_count; n++) {
-    for (size_t l = 0; l < job->lanes; l++) {
-      tv_client_stream **s = &job->streams[n][l];
-      tv_client_error e = {0};
-      tv_client_code code = job->tokenize
-                                ? tv_client_tokenize_stream_open(client, s, job->ns_names[n], &e)
-                                : tv_client_detokenize_stream_open(client, s, job->ns_names[n], job->a->reveal,
-                                                                   job->a->reason, &e);
-      if (code != TV_CLIENT_OK) return net_report(job->err, job->command, job->a, &e);
-    }
-  }
-  return 0;
+/* The fixed namespaces' streams open before any row is read (a wrong one
+ * fails the job, and the held-back header means nothing is written); those
+ * the rows name open on first sight (bulk_ns_open in send_batch). */
+static int open_streams(bulk_job *job) {
+  int rc = 0;
+  for (size_t n = 0; n < job->ns_count && rc == 0; n++) rc = bulk_ns_open(job, n);
+  return rc;
 }
 
 /* Reads up to rows_per_batch rows into |b| and numbers the items. */
@@ -150,9 +158,11 @@ static int fill_batch(bulk_job *job, bulk_batch *b, int *eof) {
     int rc = read_row(job, b, eof);
     if (rc != 0) return rc;
   }
+  int rc = bulk_ns_resolve(job, b);
+  if (rc != 0) return rc;
   for (size_t i = 0; i < b->cells_count; i++) {
     bulk_cell *c = &b->cells[i];
-    if (!c->skip && !c->not_string) c->item = (uint32_t)b->ns_items[c->ns]++;
+    if (bulk_cell_sent(c)) c->item = (uint32_t)b->ns_items[c->ns]++;
   }
   job->next_row += b->rows;
   return 0;
@@ -164,16 +174,22 @@ static int send_batch(bulk_job *job, bulk_batch *b) {
   b->lane = (size_t)(job->batches_sent++ % job->lanes);
   for (size_t n = 0; n < job->ns_count; n++) {
     if (b->ns_items[n] == 0) continue;
+    if (!job->ns_open[n]) {
+      int rc = bulk_ns_open(job, n);
+      if (rc != 0) return rc;
+    }
+    if (!bulk_ns_live(job, n)) continue; /* its cells fail in bulk_write_batch */
     size_t k = 0;
     for (size_t i = 0; i < b->cells_count; i++) {
       const bulk_cell *c = &b->cells[i];
-      if (c->ns != n || c->skip || c->not_string) continue;
+      if (c->ns != n || !bulk_cell_sent(c)) continue;
       job->ptrs[k] = b->values + c->val_off;
       job->lens[k++] = c->val_len;
     }
     tv_client_error e = {0};
     if (tv_client_stream_send(job->streams[n][b->lane], job->ptrs, job->lens, k, &e) != TV_CLIENT_OK) {
-      return net_report(job->err, job->command, job->a, &e);
+      int rc = bulk_ns_failed(job, n, &e);
+      if (rc != 0) return rc;
     }
   }
   return 0;
@@ -181,10 +197,11 @@ static int send_batch(bulk_job *job, bulk_batch *b) {
 
 static int finish_batch(bulk_job *job, bulk_batch *b) {
   for (size_t n = 0; n < job->ns_count; n++) {
-    if (b->ns_items[n] == 0) continue;
+    if (b->ns_items[n] == 0 || !bulk_ns_live(job, n)) continue;
     tv_client_error e = {0};
     if (tv_client_stream_next(job->streams[n][b->lane], &b->results[n], &e) != TV_CLIENT_OK) {
-      return net_report(job->err, job->command, job->a, &e);
+      int rc = bulk_ns_failed(job, n, &e);
+      if (rc != 0) return rc;
     }
   }
   bulk_write_batch(job, b);
@@ -196,6 +213,7 @@ static int finish_batch(bulk_job *job, bulk_batch *b) {
 
 static int close_streams(bulk_job *job) {
   for (size_t n = 0; n < job->ns_count; n++) {
+    if (!bulk_ns_live(job, n)) continue;
     for (size_t l = 0; l < job->lanes; l++) {
       tv_client_error e = {0};
       if (tv_client_stream_close_send(job->streams[n][l], &e) != TV_CLIENT_OK) {
@@ -230,6 +248,7 @@ static int pump(bulk_job *job) {
 /* After the last answer every stream must end cleanly. */
 static int drain_streams(bulk_job *job) {
   for (size_t n = 0; n < job->ns_count; n++) {
+    if (!bulk_ns_live(job, n)) continue;
     for (size_t l = 0; l < job->lanes; l++) {
       tv_client_result *r = NULL;
       tv_client_error e = {0};
@@ -265,11 +284,13 @@ static int run(bulk_job *job, tv_client *client, FILE *out) {
       job->jsonl_map.target_ns[t] = job->target_ns[t];
     }
     job->jsonl_map.count = job->targets_count;
+    job->jsonl_map.ns_field = job->a->ns_column;
   } else if (rc == 0) {
     rc = csv_header(job);
   }
   job->next_row = 1;
-  if (rc == 0) rc = open_streams(job, client);
+  job->client = client;
+  if (rc == 0) rc = open_streams(job);
   if (rc == 0) rc = pump(job);
   if (rc == 0) rc = drain_streams(job);
   progress_end(&job->prog);

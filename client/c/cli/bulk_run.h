@@ -14,7 +14,7 @@
 #include "client/c/cli/net_args.h"
 
 /* bulk_run runs the job described by |a| (--csv or --jsonl, --columns,
- * --namespace, --out...) with |client|; |tokenize| selects the direction.
+ * --namespace, --namespace-column, --out...) with |client|; |tokenize| selects the direction.
  * Per-item failures are reported on |err| with their row. Returns the
  * exit status. */
 int bulk_run(tv_client *client, const net_args *a, int tokenize, const char *command, FILE *out,

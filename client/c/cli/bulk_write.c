@@ -32,6 +32,13 @@ static void write_cell(bulk_job *job, const bulk_batch *b, const bulk_cell *cell
   }
   if (cell->not_string) {
     report(job, b, cell, "NOT_A_STRING", "the field's value is not a JSON string");
+  } else if (cell->fail != NULL) {
+    report(job, b, cell, cell->fail, strcmp(cell->fail, ROW_NS_MISSING) == 0
+                                         ? "the row names no namespace in the --namespace-column"
+                                         : "the row's --namespace-column names no namespace of the vault");
+  } else if (b->results[cell->ns] == NULL) { /* its namespace's streams failed: see bulk_ns_failed */
+    report(job, b, cell, job->ns_dead[cell->ns] != NULL ? job->ns_dead[cell->ns] : "UNKNOWN",
+           "the vault refused the namespace the row names");
   } else {
     const tv_client_item *item = &b->results[cell->ns]->items[cell->item];
     if (item->code == 0) {

@@ -7,7 +7,8 @@
 
 static const char tokenize_help[] =
     "usage: tokenvault tokenize --namespace NS [options] VALUE...\n"
-    "       tokenvault tokenize --csv FILE --columns COL[:NS],... [--out FILE] [options]\n"
+    "       tokenvault tokenize --csv FILE --columns COL[:NS],... [--namespace-column C]\n"
+    "                           [--out FILE] [options]\n"
     "       tokenvault tokenize --jsonl FILE --fields FIELD[:NS],... [--out FILE] [options]\n"
     "\n"
     "Replaces values by format-preserving tokens. With values, prints one token\n"
@@ -17,6 +18,10 @@ static const char tokenize_help[] =
     "kept byte for byte. A failed value is emptied, never left in plaintext.\n"
     "\n"
     "  --namespace NS   token namespace (pan, iban, ...); COL:NS overrides per column\n"
+    "  --namespace-column C  for the columns without :NS, each row's namespace is the\n"
+    "                   value of its column (or field) C, for files that mix kinds in\n"
+    "                   one column; a row naming none fails NAMESPACE_MISSING, one the\n"
+    "                   vault does not have NOT_FOUND, for that cell only\n"
     "  --out FILE       write here atomically (default: standard output); a killed\n"
     "                   run leaves FILE untouched and can simply be rerun\n"
     "  --batch N        items per request (1..1000, default 1000)\n"
@@ -34,6 +39,8 @@ static const char detokenize_help[] =
     "it is and reported with its row.\n"
     "\n"
     "  --namespace NS   token namespace; COL:NS overrides per column\n"
+    "  --namespace-column C  for the columns without :NS, each row's namespace is the\n"
+    "                   value of its column (or field) C (as for tokenize)\n"
     "  --reveal LEVEL   full, masked (default) or none; full needs detokenize:full\n"
     "  --reason TEXT    why you need the values: written to the audit log\n"
     "  --out FILE       write here atomically (default: standard output); created\n"
@@ -76,6 +83,10 @@ int data_cmd_main(int argc, char **argv, FILE *out, FILE *err, int tokenize) {
   if (files > 1 || (files == 1 && a.rest_count > 0) || (files == 0 && a.rest_count == 0)) {
     fprintf(err, "tokenvault %s: give values on the command line, or one --csv or --jsonl file "
                  "(see tokenvault %s --help)\n", argv[0], argv[0]);
+    rc = CLI_EXIT_USAGE;
+  } else if (files == 0 && a.ns_column != NULL) {
+    fprintf(err, "tokenvault %s: --namespace-column is for --csv or --jsonl files (see tokenvault %s --help)\n",
+            argv[0], argv[0]);
     rc = CLI_EXIT_USAGE;
   } else {
     rc = files == 1 ? bulk_run(c, &a, tokenize, argv[0], out, err) : values_mode(c, &a, tokenize, out, err);

@@ -9,6 +9,7 @@
 #include "client/c/cli/cli_exit.h"
 #include "client/c/cli/db_job.h"
 #include "client/c/cli/net_args.h"
+#include "client/c/cli/row_ns.h"
 
 /* The namespace of a cell: its column's, else the row's. NULL when the
  * row names none. */
@@ -81,8 +82,9 @@ static int group_cells(db_job *job, PGresult *rows, const char **names, size_t *
     size_t t = i % job->targets_count;
     if (job->skip[i]) continue;
     const char *ns = cell_ns(job, rows, r, t);
-    if (ns == NULL) {
-      job->bad_name[i] = "NAMESPACE_MISSING";
+    const char *bad = row_ns_check(ns, ns != NULL ? strlen(ns) : 0);
+    if (bad != NULL) {
+      job->bad_name[i] = bad;
       continue;
     }
     size_t k = 0;
@@ -110,9 +112,7 @@ static int group_cells(db_job *job, PGresult *rows, const char **names, size_t *
  * caller use) makes that row's cells bad, not the job; a namespace from
  * --columns fails the job. */
 static int chunk_failed(db_job *job, const db_chunk *c, const tv_client_error *e) {
-  int row_fault = e->code == TV_CLIENT_NOT_FOUND || e->code == TV_CLIENT_INVALID_ARGUMENT ||
-                  e->code == TV_CLIENT_PERMISSION_DENIED || e->code == TV_CLIENT_FAILED_PRECONDITION;
-  if (!row_fault || is_fixed_ns(job, c->stream->ns) || strstr(e->message, "REASON_REQUIRED") != NULL) {
+  if (!row_ns_fault(e) || is_fixed_ns(job, c->stream->ns)) {
     return net_report(job->err, job->command, &job->a->net, e);
   }
   for (size_t j = 0; j < c->count; j++) job->bad_name[job->order[c->first + j]] = tv_client_code_name(e->code);

@@ -64,7 +64,7 @@ static const char **string_slot(net_args *a, const char *name) {
       {"--namespace", offsetof(net_args, ns)},  {"--reason", offsetof(net_args, reason)},
       {"--csv", offsetof(net_args, csv)},       {"--jsonl", offsetof(net_args, jsonl)},
       {"--columns", offsetof(net_args, columns)}, {"--fields", offsetof(net_args, columns)},
-      {"--out", offsetof(net_args, out)}};
+      {"--out", offsetof(net_args, out)},       {"--namespace-column", offsetof(net_args, ns_column)}};
   for (size_t i = 0; i < sizeof slots / sizeof slots[0]; i++) {
     if (strcmp(name, slots[i].name) == 0) {
       return (const char **)(void *)((char *)a + slots[i].offset);

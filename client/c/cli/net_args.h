@@ -41,6 +41,7 @@ typedef struct net_args {
   const char *csv;
   const char *jsonl;
   const char *columns; /* --columns or --fields */
+  const char *ns_column; /* --namespace-column: each row's namespace */
   const char *out;
   int retry_tokenize; /* --retry-tokenize: the namespace is convergent */
   int progress; /* -1 auto (stderr is a terminal), 0 off, 1 on */
