@@ -206,11 +206,10 @@ tv_status engine_submit(tv_engine *e, tv_store_op *op) {
   return tv_store_submit_wait(e->store, op);
 }
 
+/* What a token lookup ignores is what a reveal puts back
+ * (format_token_separators). */
 static int is_separator(const engine_ns *ns, char c) {
-  if (ns->cfg.format.kind == FORMAT_GENERIC) {
-    return c != '\0' && strchr(ns->cfg.format.generic.separators, c) != NULL;
-  }
-  return c == ' ' || c == '-';
+  return c != '\0' && strchr(format_token_separators(&ns->cfg.format), c) != NULL;
 }
 
 tv_status engine_token_canon(const engine_ns *ns, const char *token, size_t token_len, char *out,
