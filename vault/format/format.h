@@ -279,6 +279,20 @@ tv_status format_mask_like(const tv_format *cfg, const format_value *value, cons
  * them. */
 const char *format_token_separators(const tv_format *cfg);
 
+/* The same characters as a set of 256 bits, for per-character checks on
+ * hot paths (token lookups, reveals) without a string scan per character.
+ * Fill with format_separator_set_of; NUL is never in it. */
+typedef struct format_separator_set {
+  uint64_t bits[4];
+} format_separator_set;
+
+void format_separator_set_of(const tv_format *cfg, format_separator_set *out);
+
+static inline int format_separator_set_has(const format_separator_set *set, char c) {
+  unsigned u = (unsigned char)c;
+  return (int)((set->bits[u >> 6] >> (u & 63u)) & 1u);
+}
+
 /* format_reshape writes the value |value| (|value_len| bytes as the vault
  * stores it: a value that passed format_parse under |cfg|, in any shape)
  * in the shape of |shape| (|shape_len| bytes, normally the token the

@@ -72,11 +72,20 @@ const char *format_token_separators(const tv_format *cfg) {
   return cfg->kind == FORMAT_GENERIC ? cfg->generic.separators : token_separators_builtin;
 }
 
-/* Counts the characters of |s| that are not in |separators|. */
-static size_t significant_len(const char *s, size_t len, const char *separators) {
+void format_separator_set_of(const tv_format *cfg, format_separator_set *out) {
+  assert(out != NULL);
+  memset(out, 0, sizeof *out);
+  for (const char *p = format_token_separators(cfg); *p != '\0'; p++) {
+    unsigned u = (unsigned char)*p;
+    out->bits[u >> 6] |= (uint64_t)1 << (u & 63u);
+  }
+}
+
+/* Counts the characters of |s| that are not in |set|. */
+static size_t significant_len(const char *s, size_t len, const format_separator_set *set) {
   size_t n = 0;
   for (size_t i = 0; i < len; i++) {
-    n += !is_separator(s[i], separators);
+    n += !format_separator_set_has(set, s[i]);
   }
   return n;
 }
@@ -86,14 +95,15 @@ tv_status format_shape_like(const tv_format *cfg, const char *chars, size_t char
   TV_ENSURE(cfg != NULL && out != NULL && chars != NULL, TV_E_INVALID_ARGUMENT);
   TV_ENSURE(shape != NULL || shape_len == 0, TV_E_INVALID_ARGUMENT);
   TV_ENSURE(shape_len < out_len, TV_E_FORMAT_TOO_LONG);
-  const char *separators = format_token_separators(cfg);
+  format_separator_set set;
+  format_separator_set_of(cfg, &set);
   /* Tokens replace characters one for one, so a token of this value has
    * exactly as many significant characters; anything else is not its
    * shape, and a reveal must not guess. */
-  TV_ENSURE(significant_len(shape, shape_len, separators) == chars_len, TV_E_FORMAT_SEPARATOR);
+  TV_ENSURE(significant_len(shape, shape_len, &set) == chars_len, TV_E_FORMAT_SEPARATOR);
   size_t n = 0;
   for (size_t i = 0; i < shape_len; i++) {
-    out[i] = is_separator(shape[i], separators) ? shape[i] : chars[n++];
+    out[i] = format_separator_set_has(&set, shape[i]) ? shape[i] : chars[n++];
   }
   assert(n == chars_len);
   out[shape_len] = '\0';
@@ -103,19 +113,45 @@ tv_status format_shape_like(const tv_format *cfg, const char *chars, size_t char
   return TV_OK;
 }
 
+/* One pass over the shape, taking the value's next significant character
+ * for each of the shape's: the FULL reveal of every detokenized item goes
+ * through here, so no copy of the value and no string scans. */
 tv_status format_reshape(const tv_format *cfg, const char *value, size_t value_len, const char *shape,
                          size_t shape_len, char *out, size_t out_len, size_t *out_written) {
-  TV_ENSURE(cfg != NULL && (value != NULL || value_len == 0), TV_E_INVALID_ARGUMENT);
-  TV_ENSURE(value_len <= FORMAT_TEXT_LEN_MAX, TV_E_FORMAT_TOO_LONG);
-  const char *separators = format_token_separators(cfg);
-  char chars[FORMAT_TEXT_LEN_MAX];
-  size_t n = 0;
-  for (size_t i = 0; i < value_len; i++) {
-    if (!is_separator(value[i], separators)) {
-      chars[n++] = value[i];
+  TV_ENSURE(cfg != NULL && out != NULL, TV_E_INVALID_ARGUMENT);
+  TV_ENSURE((value != NULL || value_len == 0) && (shape != NULL || shape_len == 0), TV_E_INVALID_ARGUMENT);
+  TV_ENSURE(shape_len < out_len, TV_E_FORMAT_TOO_LONG);
+  format_separator_set set;
+  format_separator_set_of(cfg, &set);
+  size_t v = 0;
+  tv_status status = TV_OK;
+  for (size_t i = 0; i < shape_len && status == TV_OK; i++) {
+    if (format_separator_set_has(&set, shape[i])) {
+      out[i] = shape[i];
+      continue;
+    }
+    while (v < value_len && format_separator_set_has(&set, value[v])) {
+      v++;
+    }
+    if (v < value_len) {
+      out[i] = value[v++];
+    } else {
+      status = TV_E_FORMAT_SEPARATOR; /* the shape has more characters */
     }
   }
-  tv_status status = format_shape_like(cfg, chars, n, shape, shape_len, out, out_len, out_written);
-  tv_wipe(chars, n); /* the real value's characters */
-  return status;
+  while (status == TV_OK && v < value_len && format_separator_set_has(&set, value[v])) {
+    v++;
+  }
+  if (status == TV_OK && v < value_len) {
+    status = TV_E_FORMAT_SEPARATOR; /* the value has more characters */
+  }
+  if (status != TV_OK) {
+    tv_wipe(out, shape_len); /* a partial copy of the value */
+    return status;
+  }
+  out[shape_len] = '\0';
+  if (out_written != NULL) {
+    *out_written = shape_len;
+  }
+  return TV_OK;
 }
