@@ -6,7 +6,11 @@
  *   - the mask has the input's shape (SSNs: ***-**-NNNN) and shows no
  *     character that is not in the value;
  *   - a candidate keeps the shape, differs from the value, is
- *     deterministic, and (where the policy makes tokens valid) parses. */
+ *     deterministic, and (where the policy makes tokens valid) parses;
+ *   - revealed through a candidate (format_reshape, format_mask_like), the
+ *     value comes back in the candidate's shape: the input itself in full,
+ *     the plain mask masked; through the bare candidate, the canonical
+ *     form. */
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -132,6 +136,22 @@ static void check_canonical(const fuzz_config *c, const format_value *v) {
   format_value_wipe(&again);
 }
 
+/* The reveals of |v| through its token |t| (sent with and without
+ * separators). */
+static void check_reveal_shape(const fuzz_config *c, const format_value *v, const format_token *t) {
+  char out[FORMAT_TEXT_LEN_MAX + 1];
+  size_t n = 0;
+  check(format_reshape(&c->cfg, v->text, v->text_len, t->text, t->text_len, out, sizeof out, &n) == TV_OK);
+  check(n == v->text_len && memcmp(out, v->text, n) == 0);
+  check(format_reshape(&c->cfg, v->text, v->text_len, t->canon, t->canon_len, out, sizeof out, &n) == TV_OK);
+  check(n == v->canon_len && memcmp(out, v->canon, n) == 0);
+  char mask[FORMAT_TEXT_LEN_MAX + 1];
+  size_t mask_len = 0;
+  check(format_mask(&c->cfg, v, mask, sizeof mask, &mask_len) == TV_OK);
+  check(format_mask_like(&c->cfg, v, t->text, t->text_len, out, sizeof out, &n) == TV_OK);
+  check(n == mask_len && memcmp(out, mask, n) == 0);
+}
+
 static void check_candidates(const fuzz_config *c, const format_value *v) {
   for (uint32_t attempt = 0; attempt < 2; attempt++) {
     format_token t;
@@ -145,6 +165,7 @@ static void check_candidates(const fuzz_config *c, const format_value *v) {
     format_token again;
     check(format_candidate(&c->cfg, key, v, attempt, &again) == TV_OK);
     check(strcmp(again.text, t.text) == 0);
+    check_reveal_shape(c, v, &t);
     if (c->tokens_parse) {
       format_value tv;
       check(format_parse(&c->cfg, t.text, t.text_len, &tv) == TV_OK);

@@ -4,12 +4,17 @@
 #include <string.h>
 
 #include "vault/service/log.h"
+#include "vault/daemon/metrics_process.h"
 #include "vault/daemon/metrics_vault.h"
 #include "vault/service/readiness.h"
 
 static void render(void *ctx, tv_metrics_text *out) {
   tv_metrics_daemon *md = ctx;
   tv_metrics_render_build(out);
+  tv_process_metrics process;
+  if (tv_process_metrics_read(&process) == TV_OK) {
+    tv_metrics_render_process(&process, out); /* /proc unreadable: left out */
+  }
   tv_metrics_render_calls(md->metrics, out);
   if (md->vault != NULL) {
     tv_metrics_render_vault(md->vault, out);

@@ -2,7 +2,9 @@
 
 #include <assert.h>
 #include <string.h>
+#include <sys/statvfs.h>
 
+#include "vault/service/readiness.h"
 #include "vault/service/rotation_worker.h"
 
 static void render_counter(tv_metrics_text *out, const char *name, const char *help, uint64_t value) {
@@ -191,8 +193,58 @@ static void render_rotations(tv_vault *vault, tv_metrics_text *out) {
   }
 }
 
+/* Readiness as /healthz sees it, with its reason as a label while not
+ * ready (one sample at most: the family is empty while ready), and the
+ * HSM's part of it: the audit path needs the HSM for its checkpoints, so
+ * an HSM fault there is what makes data calls fail. */
+static void render_readiness(tv_vault *vault, tv_metrics_text *out) {
+  tv_status why = tv_readiness_reason(vault->readiness);
+  const char *name = tv_status_name(why);
+  render_gauge(out, "tokenvault_ready", "1 while data calls can be answered (/healthz 200), else 0.", why == TV_OK);
+  tv_metrics_text_printf(out, "# HELP tokenvault_not_ready_reason Why the vault is not ready (status name), 1 while "
+                              "it lasts; no sample while ready.\n# TYPE tokenvault_not_ready_reason gauge\n");
+  if (why != TV_OK) {
+    tv_metrics_text_printf(out, "tokenvault_not_ready_reason{reason=\"");
+    tv_metrics_text_label(out, name);
+    tv_metrics_text_printf(out, "\"} 1\n");
+  }
+  render_gauge(out, "tokenvault_hsm_up",
+               "0 while the vault is not ready because of the HSM (an HSM_* readiness reason), else 1.",
+               strncmp(name, "HSM_", 4) != 0);
+}
+
+/* Free and total bytes of the filesystems holding the store and the audit
+ * log (both fill up; readiness refuses below a floor, an alert should
+ * come well before). A directory that cannot be measured is left out. */
+static void render_disks(tv_vault *vault, tv_metrics_text *out) {
+  const char *dirs[2][2] = {{"store", tv_readiness_store_dir(vault->readiness)}, {"audit", vault->audit_dir}};
+  struct statvfs fs[2];
+  int ok[2];
+  for (size_t i = 0; i < 2; i++) {
+    ok[i] = dirs[i][1][0] != '\0' && statvfs(dirs[i][1], &fs[i]) == 0;
+  }
+  tv_metrics_text_printf(out, "# HELP tokenvault_disk_free_bytes Bytes free for tokenvaultd on the filesystem of a "
+                              "data directory.\n# TYPE tokenvault_disk_free_bytes gauge\n");
+  for (size_t i = 0; i < 2; i++) {
+    if (ok[i]) {
+      tv_metrics_text_printf(out, "tokenvault_disk_free_bytes{dir=\"%s\"} %llu\n", dirs[i][0],
+                             (unsigned long long)fs[i].f_bavail * (unsigned long long)fs[i].f_frsize);
+    }
+  }
+  tv_metrics_text_printf(out, "# HELP tokenvault_disk_size_bytes Size of the filesystem of a data directory.\n"
+                              "# TYPE tokenvault_disk_size_bytes gauge\n");
+  for (size_t i = 0; i < 2; i++) {
+    if (ok[i]) {
+      tv_metrics_text_printf(out, "tokenvault_disk_size_bytes{dir=\"%s\"} %llu\n", dirs[i][0],
+                             (unsigned long long)fs[i].f_blocks * (unsigned long long)fs[i].f_frsize);
+    }
+  }
+}
+
 void tv_metrics_render_vault(tv_vault *vault, tv_metrics_text *out) {
   assert(vault != NULL && out != NULL);
+  render_readiness(vault, out);
+  render_disks(vault, out);
   if (vault->store != NULL) {
     render_store(vault->store, out);
   }

@@ -17,20 +17,27 @@ typedef struct detok_ctx {
   tv_keyring_keys keys;
 } detok_ctx;
 
+/* Reveals |pt| (the value as stored: in a convergent namespace, in the
+ * shape of whoever tokenized it first) in the shape of the token this
+ * caller sent, so each caller gets back the shape it sent
+ * (format_reshape). */
 static tv_status reveal_value(detok_ctx *c, const uint8_t *pt, size_t pt_len, tv_detokenize_item *item) {
+  const tv_format *format = &c->ns->cfg.format;
+  tv_status st;
   if (c->reveal == TV_REVEAL_FULL) {
-    memcpy(item->value, pt, pt_len);
-    item->value[pt_len] = '\0';
-    item->value_len = pt_len;
-    return TV_OK;
+    st = format_reshape(format, (const char *)pt, pt_len, item->token, item->token_len, item->value,
+                        sizeof item->value, &item->value_len);
+  } else {
+    format_value v;
+    st = format_parse(format, (const char *)pt, pt_len, &v);
+    if (st == TV_OK) {
+      st = format_mask_like(format, &v, item->token, item->token_len, item->value, sizeof item->value,
+                            &item->value_len);
+    }
+    format_value_wipe(&v);
   }
-  format_value v;
-  tv_status st = format_parse(&c->ns->cfg.format, (const char *)pt, pt_len, &v);
-  if (st == TV_OK) {
-    st = format_mask(&c->ns->cfg.format, &v, item->value, sizeof item->value, &item->value_len);
-  }
-  format_value_wipe(&v);
-  /* A stored value always parsed when it was tokenized. */
+  /* A stored value always parsed when it was tokenized, and its token has
+   * its number of characters. */
   return st == TV_OK ? TV_OK : TV_E_INTERNAL;
 }
 

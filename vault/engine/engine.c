@@ -206,22 +206,20 @@ tv_status engine_submit(tv_engine *e, tv_store_op *op) {
   return tv_store_submit_wait(e->store, op);
 }
 
-static int is_separator(const engine_ns *ns, char c) {
-  if (ns->cfg.format.kind == FORMAT_GENERIC) {
-    return c != '\0' && strchr(ns->cfg.format.generic.separators, c) != NULL;
-  }
-  return c == ' ' || c == '-';
-}
 
 tv_status engine_token_canon(const engine_ns *ns, const char *token, size_t token_len, char *out,
                              size_t *out_len) {
   TV_ENSURE(token != NULL && token_len >= 1 && token_len <= TV_ENGINE_TEXT_LEN_MAX,
             TV_E_INVALID_ARGUMENT);
   int fold = ns->cfg.format.kind != FORMAT_GENERIC;
+  /* What a token lookup ignores is what a reveal puts back
+   * (format_token_separators). */
+  format_separator_set separators;
+  format_separator_set_of(&ns->cfg.format, &separators);
   size_t n = 0;
   for (size_t i = 0; i < token_len; i++) {
     char c = token[i];
-    if (is_separator(ns, c)) {
+    if (format_separator_set_has(&separators, c)) {
       continue;
     }
     /* ASCII fold without the locale table lookup (tokens are ASCII). */

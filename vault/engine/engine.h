@@ -161,8 +161,9 @@ tv_status tv_engine_tokenize(tv_engine *engine, const char *ns, tv_tokenize_item
 
 typedef enum tv_reveal {
   TV_REVEAL_NONE = 0,   /* existence only */
-  TV_REVEAL_MASKED = 1, /* format_mask of the real value */
-  TV_REVEAL_FULL = 2,   /* the value as it was tokenized */
+  TV_REVEAL_MASKED = 1, /* format_mask_like of the real value */
+  TV_REVEAL_FULL = 2,   /* the value (canonical characters) in the shape
+                           of the token sent: format_reshape */
 } tv_reveal;
 
 typedef struct tv_detokenize_item {
@@ -178,7 +179,11 @@ typedef struct tv_detokenize_item {
 
 /* tv_engine_detokenize looks every token up (all reads of the batch in one
  * store submission), decrypts and reveals at |reveal|. Each item gets its
- * own status. Returns TV_OK unless the whole call failed
+ * own status. FULL and MASKED values come back in the shape of the item's
+ * token as sent (its separators where it has them; none for a token sent
+ * without), not in the shape the value was stored in: in a convergent
+ * namespace each caller's round trip gives back what it sent (US SSNs
+ * masked are always ***-**-NNNN). Returns TV_OK unless the whole call failed
  * (TV_E_ENGINE_NAMESPACE, TV_E_ENGINE_BATCH_TOO_LARGE, TV_E_NO_MEMORY,
  * TV_E_INVALID_ARGUMENT). A value that fails authentication is never
  * returned: the item gets TV_E_ENGINE_DECRYPT and an empty value. */

@@ -141,29 +141,56 @@ static tv_status copy_out(const char *s, size_t len, char *out, size_t out_len,
   return TV_OK;
 }
 
-tv_status format_mask(const tv_format *cfg, const format_value *value, char *out, size_t out_len,
-                      size_t *out_written) {
+/* The masked canonical characters of |value| into |masked|
+ * (FORMAT_CHARS_MAX + 1 bytes). */
+static tv_status mask_canon(const tv_format *cfg, const format_value *value, char *masked) {
   TV_ENSURE(cfg != NULL && value != NULL && value->kind == cfg->kind, TV_E_INVALID_ARGUMENT);
   const format_ops *ops = format_ops_for(cfg->kind);
   TV_ENSURE(ops != NULL, TV_E_FORMAT_CONFIG);
-  char masked[FORMAT_CHARS_MAX + 1];
-  char shaped[FORMAT_TEXT_LEN_MAX + 1];
+  assert(value->canon_len <= FORMAT_CHARS_MAX);
   memcpy(masked, value->canon, value->canon_len + 1);
   ops->mask(cfg, value, masked);
-  tv_status status;
-  if (cfg->kind == FORMAT_US_SSN) {
-    /* SSNs are always shown as ***-**-NNNN, whatever their input shape. */
-    assert(value->canon_len == 9);
-    char ssn[12] = "***-**-";
-    memcpy(ssn + 7, masked + 5, 4);
-    ssn[11] = '\0';
-    status = copy_out(ssn, 11, out, out_len, out_written);
-  } else {
+  return TV_OK;
+}
+
+/* SSNs are always shown as ***-**-NNNN, whatever their input or token
+ * shape: the form people read them in. */
+static tv_status mask_ssn(const format_value *value, const char *masked, char *out, size_t out_len,
+                          size_t *out_written) {
+  assert(value->canon_len == 9);
+  (void)value;
+  char ssn[12] = "***-**-";
+  memcpy(ssn + 7, masked + 5, 4);
+  ssn[11] = '\0';
+  return copy_out(ssn, 11, out, out_len, out_written);
+}
+
+tv_status format_mask(const tv_format *cfg, const format_value *value, char *out, size_t out_len,
+                      size_t *out_written) {
+  char masked[FORMAT_CHARS_MAX + 1];
+  char shaped[FORMAT_TEXT_LEN_MAX + 1];
+  tv_status status = mask_canon(cfg, value, masked);
+  if (status == TV_OK && cfg->kind == FORMAT_US_SSN) {
+    status = mask_ssn(value, masked, out, out_len, out_written);
+  } else if (status == TV_OK) {
     format_render(value, masked, shaped);
     status = copy_out(shaped, value->text_len, out, out_len, out_written);
   }
   tv_wipe(masked, sizeof masked);
   tv_wipe(shaped, sizeof shaped);
+  return status;
+}
+
+tv_status format_mask_like(const tv_format *cfg, const format_value *value, const char *shape, size_t shape_len,
+                           char *out, size_t out_len, size_t *out_written) {
+  char masked[FORMAT_CHARS_MAX + 1];
+  tv_status status = mask_canon(cfg, value, masked);
+  if (status == TV_OK && cfg->kind == FORMAT_US_SSN) {
+    status = mask_ssn(value, masked, out, out_len, out_written);
+  } else if (status == TV_OK) {
+    status = format_shape_like(cfg, masked, value->canon_len, shape, shape_len, out, out_len, out_written);
+  }
+  tv_wipe(masked, sizeof masked);
   return status;
 }
 

@@ -15,6 +15,9 @@
  *   format_generate          tries attempts 0, 1, ... until a candidate the
  *                            caller's "already used" callback accepts;
  *   format_mask              the MASKED reveal of the real value;
+ *   format_reshape,          a reveal in the shape of the token the caller
+ *   format_mask_like         sent (its separators), whatever shape the
+ *                            value was stored in;
  *   format_canonical         separators removed, case normalised: what the
  *                            fingerprint is computed over.
  *
@@ -258,6 +261,51 @@ tv_status format_generate(const tv_format *cfg, const ff1_key *key, const format
  * TV_E_FORMAT_TOO_LONG if it does not fit. */
 tv_status format_mask(const tv_format *cfg, const format_value *value, char *out, size_t out_len,
                       size_t *out_written);
+
+/* format_mask_like is format_mask rendered in the shape of |shape|
+ * (|shape_len| bytes, normally the token the caller sent) instead of the
+ * value's own: |shape|'s separators (format_token_separators) where they
+ * stand, the masked characters in order elsewhere. US SSNs stay
+ * ***-**-NNNN whatever the shape, as in format_mask. TV_E_FORMAT_SEPARATOR
+ * if |shape| does not have exactly value->canon_len other characters (it
+ * is not a token of this value); TV_E_FORMAT_TOO_LONG if |out| is short. */
+tv_status format_mask_like(const tv_format *cfg, const format_value *value, const char *shape, size_t shape_len,
+                           char *out, size_t out_len, size_t *out_written);
+
+/* format_token_separators returns the characters a token of |cfg| may carry
+ * as separators, NUL-terminated: a generic format's configured ones, else
+ * space and dash (each built-in format's separators are among them). A
+ * token lookup ignores them; a reveal puts them back where the token has
+ * them. */
+const char *format_token_separators(const tv_format *cfg);
+
+/* The same characters as a set of 256 bits, for per-character checks on
+ * hot paths (token lookups, reveals) without a string scan per character.
+ * Fill with format_separator_set_of; NUL is never in it. */
+typedef struct format_separator_set {
+  uint64_t bits[4];
+} format_separator_set;
+
+void format_separator_set_of(const tv_format *cfg, format_separator_set *out);
+
+static inline int format_separator_set_has(const format_separator_set *set, char c) {
+  unsigned u = (unsigned char)c;
+  return (int)((set->bits[u >> 6] >> (u & 63u)) & 1u);
+}
+
+/* format_reshape writes the value |value| (|value_len| bytes as the vault
+ * stores it: a value that passed format_parse under |cfg|, in any shape)
+ * in the shape of |shape| (|shape_len| bytes, normally the token the
+ * caller sent): |shape|'s separators (format_token_separators) copied
+ * where they stand, the value's other characters in order everywhere
+ * else. The result is NUL-terminated in |out| (|out_len| bytes);
+ * *out_written (if not NULL) gets its length, which is |shape_len|.
+ * TV_E_FORMAT_SEPARATOR if |shape| and |value| do not have the same number
+ * of non-separator characters (|shape| is not a token of this value),
+ * TV_E_FORMAT_TOO_LONG if |out| is too small. No parse: this is the FULL
+ * reveal's path. */
+tv_status format_reshape(const tv_format *cfg, const char *value, size_t value_len, const char *shape,
+                         size_t shape_len, char *out, size_t out_len, size_t *out_written);
 
 /* format_canonical writes |value|'s canonical form (separators removed,
  * letters upper-cased where the format ignores case) NUL-terminated to

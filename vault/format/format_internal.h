@@ -75,6 +75,14 @@ tv_status format_split(format_value *v, const char *text, size_t len, const char
  * |out| needs v->text_len + 1 bytes; it is NUL-terminated. */
 void format_render(const format_value *v, const char *canon_chars, char *out);
 
+/* format_shape_like writes the |chars_len| characters of |chars| (no
+ * separators among them) into the shape of |shape|: each character of
+ * |shape| that is one of format_token_separators(cfg) copied where it
+ * stands, the others replaced in order. See format_reshape for the
+ * contract. */
+tv_status format_shape_like(const tv_format *cfg, const char *chars, size_t chars_len, const char *shape,
+                            size_t shape_len, char *out, size_t out_len, size_t *out_written);
+
 /* format_tokenise_range marks canon[start, start + count) as tokenised in
  * |alphabet| (computing the numerals). TV_E_FORMAT_CHAR if a character is
  * not in the alphabet. */

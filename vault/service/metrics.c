@@ -1,4 +1,5 @@
 #include "vault/service/metrics.h"
+#include "vault/service/metrics_reveals.h"
 
 #include <assert.h>
 #include <stdarg.h>
@@ -27,6 +28,8 @@ struct tv_metrics {
   atomic_uint_fast64_t items[TV_METHOD_COUNT];
   method_hist latency[TV_METHOD_COUNT];
   atomic_uint_fast64_t admission_refused[TV_METHOD_COUNT];
+  atomic_uint_fast64_t item_failures[TV_METHOD_COUNT][TV_ITEM_CLASS_COUNT];
+  tv_reveal_counts reveals;
 };
 
 static const char *const code_names[TV_METRICS_CODES_COUNT] = {
@@ -39,12 +42,44 @@ static const char *const code_names[TV_METRICS_CODES_COUNT] = {
 tv_status tv_metrics_new(tv_metrics **out) {
   TV_ENSURE(out != NULL, TV_E_INVALID_ARGUMENT);
   /* calloc: all-zero bits are a valid zero for the lock-free atomics. */
-  *out = calloc(1, sizeof **out);
-  return *out != NULL ? TV_OK : TV_E_NO_MEMORY;
+  tv_metrics *m = calloc(1, sizeof *m);
+  TV_ENSURE(m != NULL, TV_E_NO_MEMORY);
+  if (tv_reveal_counts_init(&m->reveals) != TV_OK) {
+    free(m);
+    return TV_E_NO_MEMORY;
+  }
+  *out = m;
+  return TV_OK;
 }
 
 void tv_metrics_free(tv_metrics *m) {
+  if (m != NULL) {
+    tv_reveal_counts_cleanup(&m->reveals);
+  }
   free(m);
+}
+
+void tv_metrics_revealed(tv_metrics *m, const char *principal, const char *level, uint64_t count) {
+  if (m != NULL) {
+    tv_reveal_counts_add(&m->reveals, principal, level, count);
+  }
+}
+
+void tv_metrics_reveal_refused(tv_metrics *m, const char *principal) {
+  if (m != NULL) {
+    tv_reveal_counts_refused(&m->reveals, principal);
+  }
+}
+
+void tv_metrics_items_failed(tv_metrics *m, tv_method_id method, const tv_item_outcome *outcome) {
+  if (m == NULL || outcome == NULL || (unsigned)method >= TV_METHOD_COUNT) {
+    return;
+  }
+  for (size_t i = 0; i < TV_ITEM_CLASS_COUNT; i++) {
+    if (outcome->failed[i] != 0) {
+      atomic_fetch_add_explicit(&m->item_failures[method][i], outcome->failed[i], memory_order_relaxed);
+    }
+  }
 }
 
 static size_t bucket_index(uint64_t latency_us) {
@@ -159,6 +194,19 @@ static void render_counts(const tv_metrics *m, tv_metrics_text *out) {
                            tv_method_get((tv_method_id)i)->name,
                            (unsigned long long)atomic_load_explicit(&m->admission_refused[i], memory_order_relaxed));
   }
+  tv_metrics_text_printf(out, "# HELP tokenvault_item_failures_total Items of data calls that failed, by method "
+                              "and class (not_found, deleted, expired, invalid, policy, namespace, key, error).\n"
+                              "# TYPE tokenvault_item_failures_total counter\n");
+  for (size_t i = 0; i < TV_METHOD_COUNT; i++) {
+    for (size_t k = 0; k < TV_ITEM_CLASS_COUNT; k++) {
+      uint64_t n = atomic_load_explicit(&m->item_failures[i][k], memory_order_relaxed);
+      if (n != 0) {
+        tv_metrics_text_printf(out, "tokenvault_item_failures_total{method=\"%s\",class=\"%s\"} %llu\n",
+                               tv_method_get((tv_method_id)i)->name, tv_item_class_name((tv_item_class)k),
+                               (unsigned long long)n);
+      }
+    }
+  }
   tv_metrics_text_printf(out, "# HELP tokenvault_items_total Items (values or tokens) in answered calls, by method.\n"
                               "# TYPE tokenvault_items_total counter\n");
   for (size_t i = 0; i < TV_METHOD_COUNT; i++) {
@@ -196,6 +244,7 @@ void tv_metrics_render_calls(const tv_metrics *m, tv_metrics_text *out) {
   for (size_t i = 0; i < TV_METHOD_COUNT; i++) {
     render_hist(&m->latency[i], tv_method_get((tv_method_id)i)->name, out);
   }
+  tv_reveal_counts_render(&m->reveals, out);
 }
 
 void tv_metrics_render_build(tv_metrics_text *out) {

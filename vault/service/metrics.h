@@ -4,14 +4,17 @@
  *
  * The call path only does relaxed atomic increments on fixed arrays, so
  * counting never takes a lock and never allocates; a scrape reads the
- * counters without stopping the writers. Values, tokens and principals are
- * never labels: labels are method names, gRPC codes and namespace names. */
+ * counters without stopping the writers. Values and tokens are never
+ * labels: labels are method names, gRPC codes, item failure classes,
+ * namespace names and, for reveals only, principals (bounded:
+ * metrics_reveals.h). */
 #ifndef TV_SERVICE_METRICS_H
 #define TV_SERVICE_METRICS_H
 
 #include <stddef.h>
 #include <stdint.h>
 
+#include "vault/service/item_outcome.h"
 #include "vault/service/methods.h"
 #include "vault/util/status.h"
 
@@ -64,6 +67,20 @@ void tv_metrics_call_done(tv_metrics *m, tv_method_id method, int code, uint64_t
 void tv_metrics_admission_refused(tv_metrics *m, tv_method_id method);
 
 void tv_metrics_render_calls(const tv_metrics *m, tv_metrics_text *out);
+
+/* tv_metrics_revealed counts |count| items of a Detokenize call answered
+ * to |principal| at |level| ("FULL", "MASKED", "NONE"; else ignored):
+ * tokenvault_reveals_total{principal,level}. |m| may be NULL. */
+void tv_metrics_revealed(tv_metrics *m, const char *principal, const char *level, uint64_t count);
+
+/* tv_metrics_reveal_refused counts a Detokenize call of |principal|
+ * refused by its reveal rate limit: tokenvault_reveals_refused_total. */
+void tv_metrics_reveal_refused(tv_metrics *m, const char *principal);
+
+/* tv_metrics_items_failed counts the failed items of one data call of
+ * |method| by class (item_outcome.h):
+ * tokenvault_item_failures_total{method,class}. */
+void tv_metrics_items_failed(tv_metrics *m, tv_method_id method, const tv_item_outcome *outcome);
 
 /* tv_metrics_render_build appends tokenvault_build_info. */
 void tv_metrics_render_build(tv_metrics_text *out);

@@ -124,6 +124,10 @@ void tv_readiness_audit(tv_readiness *r, tv_status status) {
   pthread_mutex_unlock(&r->lock);
 }
 
+const char *tv_readiness_store_dir(const tv_readiness *r) {
+  return r != NULL ? r->store_dir : ""; /* set once at start */
+}
+
 tv_status tv_readiness_reason(tv_readiness *r) {
   if (r == NULL || atomic_load(&r->ready)) {
     return TV_OK;

@@ -91,4 +91,8 @@ void tv_readiness_audit(tv_readiness *r, tv_status status);
  * else why not (|r| NULL: TV_OK). */
 tv_status tv_readiness_reason(tv_readiness *r);
 
+/* tv_readiness_store_dir returns the store directory the probe checks
+ * ("" if none or |r| is NULL), so /metrics can report its free space. */
+const char *tv_readiness_store_dir(const tv_readiness *r);
+
 #endif

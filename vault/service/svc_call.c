@@ -56,7 +56,18 @@ static void count_call(const svc_call *c, tv_status audit_status) {
   tv_code code = audit_status != TV_OK           ? TV_CODE_UNAVAILABLE
                 : c->code_override != TV_CODE_OK ? c->code_override
                                                  : tv_status_to_code(c->status);
-  tv_metrics_call_done(c->vault->metrics, tv_call_method(c->call)->id, (int)code, c->items, tv_mono_us() - c->start_us);
+  tv_method_id method = tv_call_method(c->call)->id;
+  tv_metrics_call_done(c->vault->metrics, method, (int)code, c->items, tv_mono_us() - c->start_us);
+  if (audit_status != TV_OK || !c->counted) {
+    return; /* withheld: nothing was revealed */
+  }
+  tv_metrics_items_failed(c->vault->metrics, method, &c->outcome);
+  if (c->reveal != NULL && c->reveal[0] != '\0') {
+    tv_metrics_revealed(c->vault->metrics, c->principal, c->reveal, c->outcome.ok);
+    if (c->status == TV_E_POLICY_RATE_LIMITED) {
+      tv_metrics_reveal_refused(c->vault->metrics, c->principal);
+    }
+  }
 }
 
 /* The audit line could not be made durable, so the answer is withheld;
