@@ -46,6 +46,7 @@ static tv_code map_specific(tv_status s) {
     case TV_E_STORE_TIMEOUT: /* the database is too slow: the statement was cancelled */
       return TV_CODE_DEADLINE_EXCEEDED;
     case TV_E_STORE_FINGERPRINT_EXISTS: /* convergence kept losing races: retry */
+    case TV_E_KEYRING_CONFLICT:         /* other nodes kept changing the keyring first: retry */
       return TV_CODE_ABORTED;
     case TV_E_STORE_NOT_FOUND:
     case TV_E_KEYRING_NOT_FOUND:

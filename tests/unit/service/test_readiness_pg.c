@@ -89,6 +89,7 @@ static void test_codes(void **state) {
   assert_int_equal(tv_status_to_code(TV_E_STORE_UNAVAILABLE), TV_CODE_UNAVAILABLE);
   assert_int_equal(tv_status_to_code(TV_E_STORE_TIMEOUT), TV_CODE_DEADLINE_EXCEEDED);
   assert_int_equal(tv_status_to_code(TV_E_STORE_FINGERPRINT_EXISTS), TV_CODE_ABORTED);
+  assert_int_equal(tv_status_to_code(TV_E_KEYRING_CONFLICT), TV_CODE_ABORTED);
   assert_string_equal(tv_status_name(TV_E_STORE_TIMEOUT), "STORE_TIMEOUT");
   assert_string_equal(tv_status_name(TV_E_STORE_UNAVAILABLE), "STORE_UNAVAILABLE");
   assert_string_equal(tv_code_name(TV_CODE_DEADLINE_EXCEEDED), "DEADLINE_EXCEEDED");
