@@ -189,7 +189,8 @@ tv_status tv_keyring_active(tv_keyring *keyring, tv_keyring_keys *out_keys, cons
 
 /* tv_keyring_version fills |*out_keys| with version |version| of |name|,
  * for decrypting records. TV_E_KEYRING_KEY_VERSION if there is no such
- * version, TV_E_KEYRING_KEY_STATE if it is retired or destroyed. */
+ * version (after taking in a newer shared document, in a fleet),
+ * TV_E_KEYRING_KEY_STATE if it is retired or destroyed. */
 tv_status tv_keyring_version(tv_keyring *keyring, tv_keyring_keys *out_keys, const char *name,
                              uint32_t version);
 

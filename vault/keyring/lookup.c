@@ -37,9 +37,8 @@ tv_status tv_keyring_active(tv_keyring *keyring, tv_keyring_keys *out_keys, cons
   return TV_OK;
 }
 
-tv_status tv_keyring_version(tv_keyring *keyring, tv_keyring_keys *out_keys, const char *name,
-                             uint32_t version) {
-  TV_ENSURE(keyring != NULL && out_keys != NULL && name != NULL, TV_E_INVALID_ARGUMENT);
+static tv_status version_lookup(tv_keyring *keyring, tv_keyring_keys *out_keys, const char *name,
+                                uint32_t version) {
   pthread_rwlock_rdlock(&keyring->rw);
   kr_namespace *ns = kr_find_namespace(keyring, name);
   kr_version *v = ns != NULL ? kr_find_version(ns, version) : NULL;
@@ -55,6 +54,21 @@ tv_status tv_keyring_version(tv_keyring *keyring, tv_keyring_keys *out_keys, con
     fill_keys(out_keys, ns, v);
   }
   pthread_rwlock_unlock(&keyring->rw);
+  return status;
+}
+
+tv_status tv_keyring_version(tv_keyring *keyring, tv_keyring_keys *out_keys, const char *name,
+                             uint32_t version) {
+  TV_ENSURE(keyring != NULL && out_keys != NULL && name != NULL, TV_E_INVALID_ARGUMENT);
+  tv_status status = version_lookup(keyring, out_keys, name, version);
+  /* In a fleet another node may have made this version (a rotation) and
+   * already re-encrypted records under it before this node's refresh
+   * thread polled: take in the newer document now and look once more.
+   * The version comes from a stored record, never from a caller, so this
+   * costs a database round trip only in that window. */
+  if (status == TV_E_KEYRING_KEY_VERSION && keyring->has_persist && tv_keyring_refresh(keyring) == TV_OK) {
+    status = version_lookup(keyring, out_keys, name, version);
+  }
   return status;
 }
 

@@ -143,6 +143,22 @@ static void test_rotation_on_a_seen_by_b_after_refresh(void **state) {
   assert_memory_equal(ia.value_key, ib.value_key, TV_KEYRING_KEY_LEN);
 }
 
+/* A record re-encrypted by A under a version B has not polled yet: B's
+ * lookup of that version takes in the newer document instead of failing
+ * with KEY_VERSION (the refresh thread is not running in these tests). */
+static void test_unknown_version_looked_up_after_refresh(void **state) {
+  fleet *f = *state;
+  uint32_t version = 0;
+  kr_check(tv_keyring_rotate_data_key(f->a.kr, &version, "pan"), "rotate on A");
+  tv_keyring_keys ka, kb;
+  kr_check(tv_keyring_version(f->a.kr, &ka, "pan", version), "A new version");
+  kr_check(tv_keyring_version(f->b.kr, &kb, "pan", version), "B new version, not refreshed before");
+  assert_int_equal(kb.version, version);
+  assert_memory_equal(ka.value_key, kb.value_key, TV_KEYRING_KEY_LEN);
+  /* A version nobody made stays unknown. */
+  assert_int_equal(tv_keyring_version(f->b.kr, &kb, "pan", version + 7), TV_E_KEYRING_KEY_VERSION);
+}
+
 /* A node that made its change on an older generation loses the swap at
  * the seam; the keyring takes in the newer document and redoes it. */
 static void test_cas_loser(void **state) {
@@ -470,6 +486,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(test_create_on_a_open_on_b, fleet_setup, fleet_teardown),
       cmocka_unit_test_setup_teardown(test_rotation_on_a_seen_by_b_after_refresh, fleet_setup, fleet_teardown),
+      cmocka_unit_test_setup_teardown(test_unknown_version_looked_up_after_refresh, fleet_setup, fleet_teardown),
       cmocka_unit_test_setup_teardown(test_cas_loser, fleet_setup, fleet_teardown),
       cmocka_unit_test_setup_teardown(test_concurrent_rotations, fleet_setup, fleet_teardown),
       cmocka_unit_test_setup_teardown(test_tampered_row_refused, fleet_setup, fleet_teardown),
