@@ -7,7 +7,10 @@ client certificate, or with one from another CA, is refused 401
 CLIENT_CERTIFICATE. The server key never reaches the log."""
 import http.client
 import json
+import os
+import re
 import ssl
+import subprocess
 
 import grpc
 
@@ -130,6 +133,33 @@ try:
 except (ConnectionError, OSError):
     answer = b""
 t.check(b"HTTP/1.1 200" not in answer and b"token" not in answer, "plaintext HTTP on the HTTPS port: no answer")
+
+
+
+def readme_mtls_curl_lines():
+    """The README's HTTPS curl lines, run as written (port replaced) from
+    the directory that holds ca.crt, crm.crt and crm.key."""
+    with open(os.path.join(os.environ["TV_PROTO_DIR"], "..", "README.md")) as f:
+        text = f.read()
+    section = text[text.index("## HTTP API"):]
+    section = section[:section.index("\n## ", 5)]
+    commands = [c.replace("\\\n", " ") for c in re.findall(r"^(curl (?:.*\\\n)*.*)$", section, re.M)]
+    commands = [c for c in commands if "https://" in c]
+    t.check(len(commands) == 2, "README: two HTTPS curl lines (%d)" % len(commands))
+    for cmd in commands:
+        cmd = cmd.replace("localhost:8443", "localhost:%d" % PORT)
+        p = subprocess.run(cmd, shell=True, cwd=t.WORK, capture_output=True, timeout=h.TIMEOUT_S)
+        t.check(p.returncode == 0, "README curl ran: %s (%s)" % (cmd[:60], p.stderr[-200:]))
+        out = json.loads(p.stdout)
+        t.check("type" not in out, "README curl answered without a problem (%s)" % out)
+        if "/v1/whoami" in cmd:
+            t.check(out["principal"] == CRM and out["identity_source"] == "san_uri",
+                    "README whoami over HTTPS names the CRM (%s)" % out)
+        else:
+            t.check(out["results"][0]["token"] == token, "README tokenize over HTTPS gives CRM's token")
+
+
+readme_mtls_curl_lines()
 
 with open(server.log_path, "rb") as f:
     log = f.read()
