@@ -4,13 +4,16 @@
 over gRPC (WhoAmI on both), authorisation follows that principal's roles
 (CRM refused a full reveal: 403 POLICY_DENIED), and a request without a
 client certificate, or with one from another CA, is refused 401
-CLIENT_CERTIFICATE. The server key never reaches the log."""
+CLIENT_CERTIFICATE. SIGHUP leaves the HTTP listener's certificates (a
+restart picks up new ones). The server key never reaches the log."""
 import http.client
 import json
 import os
 import re
+import signal
 import ssl
 import subprocess
+import time
 
 import grpc
 
@@ -134,6 +137,18 @@ except (ConnectionError, OSError):
     answer = b""
 t.check(b"HTTP/1.1 200" not in answer and b"token" not in answer, "plaintext HTTP on the HTTPS port: no answer")
 
+
+# SIGHUP reloads gRPC's certificates; the HTTP listener says it keeps its
+# own (libmicrohttpd cannot swap them) and goes on serving.
+server.proc.send_signal(signal.SIGHUP)
+deadline = time.monotonic() + 20
+while time.monotonic() < deadline and not any(x.get("event") == "reload_tls" for x in server.lines()):
+    time.sleep(0.05)
+reload_lines = [x for x in server.lines() if x.get("event") == "reload_tls"]
+t.check(len(reload_lines) == 1 and "HTTP listener keeps" in reload_lines[0].get("msg", ""),
+        "SIGHUP: the log says the HTTP listener keeps its certificates until a restart (%s)" % reload_lines)
+status, _, who = call("crm", "/v1/whoami", {})
+t.check(status == 200 and who.get("principal") == CRM, "after SIGHUP HTTPS still serves the same principal")
 
 
 def readme_mtls_curl_lines():

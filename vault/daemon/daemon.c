@@ -54,7 +54,12 @@ static const char *reload_tls(const tv_settings *s, tv_tls_reloader *reloader) {
     tv_log_end(&line);
     return "REFUSED";
   }
-  tv_log_message("info", "reload_tls", "TLS files re-read: new connections get them, open ones keep theirs");
+  tv_log_message("info", "reload_tls",
+                 s->http_listen != NULL && s->http_listen[0] != '\0'
+                     ? "TLS files re-read: new gRPC connections get them, open ones keep theirs; the HTTP "
+                       "listener keeps the certificates it started with until a restart (libmicrohttpd cannot "
+                       "swap them)"
+                     : "TLS files re-read: new connections get them, open ones keep theirs");
   return "OK";
 }
 
