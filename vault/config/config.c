@@ -16,7 +16,7 @@
 static const cfg_key root_keys[] = {
     {"listen", 1}, {"tls", 0},        {"data_dir", 1},   {"hsm", 1},       {"metrics", 0},
     {"audit", 1},  {"namespaces", 1}, {"roles", 0},      {"principals", 0}, {"rotation", 0},
-    {"server", 0}, {"http", 0},
+    {"server", 0}, {"http", 0},       {"store", 0},      {"node_id", 0},
 };
 
 /* "host:port" with a port in 1..65535; "[v6]:port" for IPv6. */
@@ -253,6 +253,8 @@ static tv_status parse_root(cfg_ctx *ctx, const yaml_node_t *root) {
   TV_TRY(parse_audit(ctx, root));
   TV_TRY(parse_rotation(ctx, root));
   TV_TRY(cfg_parse_server(ctx, root));
+  TV_TRY(cfg_parse_store(ctx, root));
+  TV_TRY(cfg_parse_node_id(ctx, root));
   yaml_node_t *namespaces = NULL;
   size_t mark = 0;
   TV_TRY(cfg_map_get(ctx, root, "namespaces", &namespaces, &mark));

@@ -71,6 +71,19 @@ typedef struct config_server {
   uint64_t request_bytes_in_flight_max; /* 0: derived from the machine */
 } config_server;
 
+/* Where records and the keyring live (`store:` block). */
+#define CONFIG_CONNINFO_LEN_MAX 1023u
+#define CONFIG_NODE_ID_LEN_MAX 64u
+typedef enum config_store_backend {
+  CONFIG_STORE_LOG = 0,      /* default: the io_uring log under data_dir, one node */
+  CONFIG_STORE_POSTGRES = 1, /* a shared PostgreSQL database: a fleet of nodes */
+} config_store_backend;
+typedef struct config_store {
+  int backend;                                   /* config_store_backend */
+  char conninfo[CONFIG_CONNINFO_LEN_MAX + 1];    /* libpq string or URI, no password */
+  char password_file[CONFIG_PATH_LEN_MAX + 1];   /* "" or a libpq password file */
+} config_store;
+
 typedef struct config_namespace {
   char name[FORMAT_NAMESPACE_LEN_MAX + 1];
   tv_format format; /* validated by format_config_validate */
@@ -89,6 +102,8 @@ typedef struct tv_config {
   config_audit audit;
   config_rotation rotation;
   config_server server;
+  config_store store;
+  char node_id[CONFIG_NODE_ID_LEN_MAX + 1]; /* "": the host name */
   config_namespace namespaces[CONFIG_NAMESPACES_MAX];
   size_t namespaces_len;
   tv_policy *policy; /* frozen; owned (one reference) */

@@ -81,5 +81,7 @@ tv_status cfg_scalar_text(cfg_ctx *ctx, const yaml_node_t *node, const char **ou
 tv_status cfg_parse_namespaces(cfg_ctx *ctx, const yaml_node_t *seq);
 tv_status cfg_parse_policy(cfg_ctx *ctx, const yaml_node_t *root);
 tv_status cfg_parse_server(cfg_ctx *ctx, const yaml_node_t *root);
+tv_status cfg_parse_store(cfg_ctx *ctx, const yaml_node_t *root);
+tv_status cfg_parse_node_id(cfg_ctx *ctx, const yaml_node_t *root);
 
 #endif

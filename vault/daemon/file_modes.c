@@ -115,6 +115,8 @@ tv_status tv_mode_check_settings(const tv_settings *s, char *out_err, size_t out
   TV_TRY(tv_mode_check_path("config", s->config_path, TV_PATH_TRUSTED, insist, out_err, out_err_len));
   TV_TRY(tv_mode_check_reload_tls(s, out_err, out_err_len));
   TV_TRY(tv_mode_check_path("hsm.pin_file", s->hsm_pin_file, TV_PATH_SECRET, insist, out_err, out_err_len));
+  TV_TRY(tv_mode_check_path("store.postgres.password_file", s->pg_password_file, TV_PATH_SECRET, insist, out_err,
+                            out_err_len));
   if (!s->open_vault) {
     return TV_OK;
   }

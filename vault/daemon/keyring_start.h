@@ -7,7 +7,8 @@
  * (no record ever written) AND no keyring generation on the HSM. Anything
  * else refuses the start, saying what is missing and how to restore it,
  * and changes nothing. --init on a store that holds records is refused
- * too: that vault exists. Pure: vault_open.c gathers the facts. */
+ * too: that vault exists (a fleet node's --init on a database that has its
+ * keyring simply joins). Pure: vault_open.c gathers the facts. */
 #ifndef TV_DAEMON_KEYRING_START_H
 #define TV_DAEMON_KEYRING_START_H
 
@@ -28,6 +29,11 @@ typedef struct tv_keyring_start_facts {
   uint64_t store_records; /* put/re-put/delete records in the store */
   int hsm_has_generation; /* the HSM holds the keyring generation counter */
   uint64_t hsm_generation;
+  /* A fleet node: the keyring is the row of table tv_keyring in the
+   * store.postgres database (|keyring_exists|: the row is there;
+   * |store_records|: tokens in tv_tokens, 0 or 1). --init on a database
+   * that has its keyring joins it (it may also have migrated the schema). */
+  int shared;
 } tv_keyring_start_facts;
 
 /* tv_keyring_start_decide returns what to do with the keyring; on

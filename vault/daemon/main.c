@@ -69,7 +69,8 @@ static tv_status start_readiness(vault_hooks *h, const tv_settings *settings, ch
     snprintf(err, err_len, "the store directory's path is too long");
     return TV_E_INVALID_ARGUMENT;
   }
-  tv_readiness_config rc = {.audit = h->vault.audit, .audit_dir = h->vault.audit_dir, .store_dir = store_dir};
+  tv_readiness_config rc = {
+      .audit = h->vault.audit, .audit_dir = h->vault.audit_dir, .store_dir = store_dir, .store = h->vault.store};
   tv_status st = tv_readiness_start(&h->vault.readiness, &rc);
   if (st != TV_OK) {
     snprintf(err, err_len, "starting the readiness probe failed: %s", tv_status_name(st));

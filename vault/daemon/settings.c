@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "hsm/dev_init.h"
+#include "vault/daemon/settings_store.h"
 
 /* The file's optional strings are "" when absent; settings use NULL. */
 static const char *opt_str(const char *s) {
@@ -44,7 +45,11 @@ static tv_status resolve_dev(tv_settings *s, const tv_options *o, char *err, siz
                  s->listen);
   }
   s->data_dir = o->data_dir != NULL ? o->data_dir : "./var";
-  int n = snprintf(s->audit_dir, sizeof s->audit_dir, "%s/audit", s->data_dir);
+  TV_TRY(tv_settings_resolve_store(s, err, err_len));
+  /* A fleet node keeps its own audit chain: two --dev nodes may share
+   * one data directory (its SoftHSM2 token), never one audit log. */
+  int n = s->store_postgres ? snprintf(s->audit_dir, sizeof s->audit_dir, "%s/audit-%s", s->data_dir, s->node_id)
+                            : snprintf(s->audit_dir, sizeof s->audit_dir, "%s/audit", s->data_dir);
   if (n < 0 || (size_t)n >= sizeof s->audit_dir) {
     return failf(err, err_len, "--data-dir is too long: %s", s->data_dir);
   }
@@ -118,6 +123,7 @@ static tv_status resolve_file(tv_settings *s, const tv_options *o, char *err, si
     return failf(err, err_len, "audit.dir is too long: %s", c->audit.dir);
   }
   resolve_hsm(s, o);
+  TV_TRY(tv_settings_resolve_store(s, err, err_len));
   s->open_vault = 1;
   return TV_OK;
 }
@@ -208,7 +214,14 @@ int tv_settings_restart_needed(const tv_config *a, const tv_config *b, char *out
              same_str("hsm", a->hsm.pin_file, b->hsm.pin_file, out_key, out_key_len) &&
              same_str("hsm", a->hsm.pin_env, b->hsm.pin_env, out_key, out_key_len) &&
              same_str("hsm", a->hsm.kek_label, b->hsm.kek_label, out_key, out_key_len) &&
-             same_str("hsm", a->hsm.mac_label, b->hsm.mac_label, out_key, out_key_len);
+             same_str("hsm", a->hsm.mac_label, b->hsm.mac_label, out_key, out_key_len) &&
+             same_str("store", a->store.conninfo, b->store.conninfo, out_key, out_key_len) &&
+             same_str("store", a->store.password_file, b->store.password_file, out_key, out_key_len) &&
+             same_str("node_id", a->node_id, b->node_id, out_key, out_key_len);
+  if (same && a->store.backend != b->store.backend) {
+    snprintf(out_key, out_key_len, "store");
+    return 1;
+  }
   if (same && a->audit.checkpoint_interval_s != b->audit.checkpoint_interval_s) {
     snprintf(out_key, out_key_len, "audit.checkpoint_interval");
     return 1;

@@ -12,6 +12,10 @@
  *                          ./var); the built-in dev configuration unless a
  *                          file is given (its tls, hsm, data_dir and
  *                          audit.dir are then not used).
+ *                          With `store: {backend: postgres}` records and the
+ *                          keyring live in the database and the audit log
+ *                          in <data_dir>/audit-<node_id>, so two nodes can
+ *                          share one --data-dir (its SoftHSM2 token).
  *   neither                mTLS flags only: no vault, Health and WhoAmI
  *                          (so --metrics-listen is refused: no metrics). */
 #ifndef TV_DAEMON_SETTINGS_H
@@ -49,6 +53,14 @@ typedef struct tv_settings {
   const char *metrics_listen; /* "": no metrics port */
   const char *http_listen;    /* "": no HTTP/JSON API */
   int allow_insecure_permissions; /* vault/daemon/file_modes.h */
+  /* Where records and the keyring live (config `store:` block; `--dev
+   * --config F` honours it too). postgres: a fleet node. */
+  int store_postgres;
+  const char *pg_password_file; /* NULL, or a libpq password file */
+  /* The configured conninfo, plus `passfile` when a password file is
+   * set: what libpq gets. Never holds a password (refused). */
+  char pg_conninfo[CONFIG_CONNINFO_LEN_MAX + CONFIG_PATH_LEN_MAX + 64];
+  char node_id[CONFIG_NODE_ID_LEN_MAX + 1]; /* config node_id, else the host name */
   /* The transport's limits (config `server:` block; defaults without a
    * config): see vault/server/grpc/admission.h. 0: derived from the machine. */
   uint32_t handshake_timeout_ms;

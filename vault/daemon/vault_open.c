@@ -11,6 +11,8 @@
 #include "hsm/counter.h"
 #include "hsm/dev_init.h"
 #include "vault/daemon/keyring_start.h"
+#include "vault/store/pg/pg_keyring.h"
+#include "vault/store/pg/pg_store.h"
 #include "vault/service/log.h"
 #include "vault/service/refusal_audit.h"
 #include "vault/service/tokenize_meter.h"
@@ -99,8 +101,87 @@ static tv_status keyring_facts(tv_vault *v, const tv_settings *opts, const char 
   return hst == TV_E_HSM_KEY_NOT_FOUND ? TV_OK : hst;
 }
 
+static void log_keyring_created(const tv_settings *opts, const char *where) {
+  tv_log_line line;
+  tv_log_begin(&line, "info", "keyring_created");
+  tv_log_str(&line, "path", where);
+  tv_log_str(&line, "why", opts->init ? "--init, empty store, no keyring generation on the HSM"
+                                      : "--dev first start: empty store, no keyring generation on the HSM");
+  tv_log_end(&line);
+}
+
+/* Every configured namespace has keys (added by the first node to start
+ * with it; the others find them). */
+static tv_status add_namespaces(tv_vault *v, char *err, size_t err_len) {
+  for (size_t i = 0; i < v->config->namespaces_len; i++) {
+    const char *name = v->config->namespaces[i].name;
+    tv_status st = tv_keyring_add_namespace(v->keyring, name);
+    if (st != TV_OK && st != TV_E_KEYRING_NAMESPACE_EXISTS) {
+      return failf(st, err, err_len, "adding namespace keys failed", name);
+    }
+  }
+  return TV_OK;
+}
+
+/* The decision's facts for a fleet node: the row and the tokens in the
+ * database, the HSM's generation when there is no row. */
+static tv_status shared_keyring_facts(tv_vault *v, const tv_settings *opts, tv_keyring_start_facts *f) {
+  int exists = 0, tokens = 0;
+  TV_TRY(tv_pg_keyring_facts(v->pg_keyring, &exists, &tokens));
+  *f = (tv_keyring_start_facts){.data_dir = opts->data_dir, .keyring_exists = exists, .dev = opts->dev,
+                                .init = opts->init, .store_records = (uint64_t)tokens, .shared = 1};
+  if (exists) {
+    return TV_OK;
+  }
+  tv_status hst = tv_hsm_counter_read(v->hsm, &f->hsm_generation, TV_KEYRING_COUNTER_LABEL_DEFAULT);
+  f->hsm_has_generation = hst == TV_OK;
+  return hst == TV_E_HSM_KEY_NOT_FOUND ? TV_OK : hst;
+}
+
+/* A fleet node's keyring: the row of tv_keyring, verified like the file,
+ * refreshed in the background so other nodes' changes apply here. Two
+ * first nodes racing to create it: one wins, the other opens its row. */
+static tv_status open_shared_keyring(tv_vault *v, const tv_settings *opts, char *err, size_t err_len) {
+  static const char where[] = "the keyring in the database (store.postgres.conninfo, table tv_keyring)";
+  char why[768] = "";
+  tv_status st = tv_pg_keyring_new(&v->pg_keyring, opts->pg_conninfo, opts->node_id, why, sizeof why);
+  if (st != TV_OK) {
+    return failf(st, err, err_len, "store.postgres.conninfo: opening the keyring table failed", why);
+  }
+  tv_keyring_start_facts facts;
+  st = shared_keyring_facts(v, opts, &facts);
+  if (st != TV_OK) {
+    return failf(st, err, err_len, "reading the keyring facts (database, HSM generation) failed", where);
+  }
+  tv_keyring_start_action action = tv_keyring_start_decide(&facts, why, sizeof why);
+  if (action == TV_KEYRING_START_REFUSE) {
+    snprintf(err, err_len, "%s", why);
+    return TV_E_KEYRING_NOT_FOUND;
+  }
+  tv_keyring_persist persist;
+  tv_pg_keyring_persist(v->pg_keyring, &persist);
+  tv_keyring_options ko = {.path = "tv_keyring", .mac_label = opts->mac_label, .kek_label = opts->kek_label,
+                           .persist = &persist, .refresh_ms = TV_KEYRING_REFRESH_MS_DEFAULT};
+  st = action == TV_KEYRING_START_CREATE ? tv_keyring_create(&v->keyring, v->hsm, &ko) : TV_E_KEYRING_EXISTS;
+  if (st == TV_E_KEYRING_EXISTS) {
+    st = tv_keyring_open(&v->keyring, v->hsm, &ko);
+  } else if (st == TV_OK) {
+    log_keyring_created(opts, where);
+  }
+  if (st != TV_OK) {
+    return failf(st, err, err_len, "opening the keyring failed",
+                 st == TV_E_KEYRING_MAC ? "the keyring in the database (table tv_keyring) was made under another "
+                                          "HSM key (hsm.mac_label on another token) or altered"
+                                        : where);
+  }
+  return add_namespaces(v, err, err_len);
+}
+
 /* The keyring: created only for a new vault (keyring_start.h). */
 static tv_status open_keyring(tv_vault *v, const tv_settings *opts, char *err, size_t err_len) {
+  if (opts->store_postgres) {
+    return open_shared_keyring(v, opts, err, err_len);
+  }
   char path[PATH_MAX];
   if (join(path, opts->data_dir, "keyring") != TV_OK) {
     return failf(TV_E_INVALID_ARGUMENT, err, err_len, "--data-dir is too long", NULL);
@@ -123,21 +204,9 @@ static tv_status open_keyring(tv_vault *v, const tv_settings *opts, char *err, s
     return failf(st, err, err_len, "opening the keyring failed", path);
   }
   if (action == TV_KEYRING_START_CREATE) {
-    tv_log_line line;
-    tv_log_begin(&line, "info", "keyring_created");
-    tv_log_str(&line, "path", path);
-    tv_log_str(&line, "why", opts->init ? "--init, empty store, no keyring generation on the HSM"
-                                        : "--dev first start: empty store, no keyring generation on the HSM");
-    tv_log_end(&line);
+    log_keyring_created(opts, path);
   }
-  for (size_t i = 0; i < v->config->namespaces_len; i++) {
-    const char *name = v->config->namespaces[i].name;
-    st = tv_keyring_add_namespace(v->keyring, name);
-    if (st != TV_OK && st != TV_E_KEYRING_NAMESPACE_EXISTS) {
-      return failf(st, err, err_len, "adding namespace keys failed", name);
-    }
-  }
-  return TV_OK;
+  return add_namespaces(v, err, err_len);
 }
 
 /* The operator needs the file and offset of damage, and what to do. */
@@ -191,9 +260,39 @@ static void log_store_open(tv_store *store, const char *dir) {
   tv_log_end(&line);
 }
 
+/* A fleet node's store: --init (and --dev's first start) creates or
+ * migrates the schema; otherwise a missing or newer schema, an
+ * unreachable database, refuses the start naming the setting. */
+static tv_status open_pg_store(tv_vault *v, const tv_settings *opts, char *err, size_t err_len) {
+  tv_store_diag diag;
+  memset(&diag, 0, sizeof diag);
+  tv_status st = TV_OK;
+  if (opts->init || opts->dev) {
+    st = tv_pg_schema_init(opts->pg_conninfo, &diag);
+    if (st != TV_OK) {
+      return failf(st, err, err_len, "store.postgres.conninfo: creating or migrating the schema failed",
+                   diag.message);
+    }
+  }
+  tv_store_options so = {.conninfo = opts->pg_conninfo};
+  st = tv_store_open(&tv_store_backend_pg, &so, &v->store, &diag);
+  if (st != TV_OK) {
+    return failf(st, err, err_len, "store.postgres.conninfo: opening the database store failed", diag.message);
+  }
+  tv_log_line line;
+  tv_log_begin(&line, "info", "store_opened");
+  tv_log_str(&line, "backend", "postgres");
+  tv_log_str(&line, "node_id", opts->node_id);
+  tv_log_end(&line);
+  return TV_OK;
+}
+
 /* The store opens before the keyring: whether it holds records decides
  * whether a missing keyring may be created (keyring_start.h). */
 static tv_status open_store(tv_vault *v, const tv_settings *opts, char *err, size_t err_len) {
+  if (opts->store_postgres) {
+    return open_pg_store(v, opts, err, err_len);
+  }
   char dir[PATH_MAX];
   if (join(dir, opts->data_dir, "store") != TV_OK) {
     return failf(TV_E_INVALID_ARGUMENT, err, err_len, "--data-dir is too long", NULL);
@@ -316,6 +415,7 @@ tv_status tv_vault_close(tv_vault *vault) {
   }
   tv_store_close(vault->store);
   tv_keyring_free(vault->keyring);
+  tv_pg_keyring_free(vault->pg_keyring);
   tv_hsm_free(vault->hsm);
   policy_meter_free(vault->meter);
   policy_group_meter_free(vault->group_meter);

@@ -234,6 +234,34 @@ typedef struct tv_token_info {
 tv_status tv_engine_token_info(tv_engine *engine, tv_token_info *out, const char *ns,
                                const char *token, size_t token_len);
 
+/* ---- verification (tokenvault store verify) ----------------------------- */
+
+/* Key versions a verification counts separately; more are summed in
+ * |other_versions|. */
+#define TV_ENGINE_VERIFY_VERSIONS_MAX 16u
+
+typedef struct tv_verify_report {
+  uint64_t records;       /* records of the namespace seen */
+  uint64_t values;        /* values that authenticated under their key version */
+  uint64_t failed;        /* values that did not (tampered, wrong key) */
+  uint64_t no_key;        /* values whose key version is unknown, retired or destroyed */
+  uint64_t tombstones;    /* deleted tokens */
+  uint64_t expired_stubs; /* expired values whose ciphertext was purged */
+  uint32_t versions[TV_ENGINE_VERIFY_VERSIONS_MAX];
+  uint64_t per_version[TV_ENGINE_VERIFY_VERSIONS_MAX]; /* values per key version */
+  size_t num_versions;
+  uint64_t other_versions;
+} tv_verify_report;
+
+/* tv_engine_verify reads every record of namespace |ns| (tv_store_scan:
+ * either backend) and checks that each value authenticates under its key
+ * version (AES-GCM with the AAD binding namespace, token and version),
+ * counting values, failures, tombstones and stubs per key version. The
+ * plaintexts are wiped at once; nothing is logged. TV_OK with the counts
+ * in |*out| (failures are counts, not an error); a store failure stops
+ * it and is returned. */
+tv_status tv_engine_verify(tv_engine *engine, tv_verify_report *out, const char *ns);
+
 /* ---- rotation completion ---------------------------------------------- */
 
 typedef struct tv_reencrypt_progress {

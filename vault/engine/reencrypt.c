@@ -116,6 +116,12 @@ static tv_status re_one(re_chunk *ch, const tv_record_put *cur, re_op *r) {
   tv_wipe(pt, sizeof pt);
   TV_TRY(st);
   r->op.kind = TV_STORE_OP_REPUT;
+  /* A database store keeps a convergent value's hold on its fingerprint
+   * only while the re-put says so; an expired value gives it up (a new
+   * token may be minted for the value, as on one node). */
+  r->op.flags = ch->ns->cfg.convergent && engine_record_state(cur, engine_now(ch->e)) == TV_OK
+                    ? TV_STORE_OP_FP_UNIQUE
+                    : 0u;
   r->op.done = re_done;
   r->op.user = ch;
   pthread_mutex_lock(&ch->lock);
@@ -179,7 +185,9 @@ static tv_status re_chunk_run(re_chunk *ch, const tv_store_loc *locs, size_t num
   pthread_mutex_unlock(&ch->lock);
   for (size_t i = 0; i < submitted; i++) {
     *done += ch->ops[i].status == TV_OK;
-    note_failure(&failure, ch->ops[i].status);
+    /* NOT_FOUND: a database store refused to re-put over a row another
+     * node deleted (or stubbed) since we read it: nothing left to move. */
+    note_failure(&failure, ch->ops[i].status == TV_E_STORE_NOT_FOUND ? TV_OK : ch->ops[i].status);
     tv_wipe(ch->ops[i].ct, sizeof ch->ops[i].ct);
   }
   return failure;

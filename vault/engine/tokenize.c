@@ -9,6 +9,16 @@
  * later jobs of the same fingerprint wait on it and take its token, so
  * racing callers end with exactly one token.
  *
+ * Across processes (nodes sharing a database store) the table cannot
+ * see the other node's jobs: a convergent PUT carries
+ * TV_STORE_OP_FP_UNIQUE and a store that enforces it fails the loser
+ * with TV_E_STORE_FINGERPRINT_EXISTS naming the winner's row; the loser
+ * then reads that row and answers its token (tok_resolve). A winner that
+ * has expired meanwhile is turned into an expired stub (which gives up
+ * the fingerprint) and the job tries again, so a value gets a new token
+ * after expiry, as on one node. The log backend never reports the
+ * conflict: there the table alone converges.
+ *
  * A call runs in two passes: every item is prepared (parsed,
  * fingerprinted, looked up) first, then the items that need a new record
  * share one reservation of encryption counts (one keyring call, one
@@ -21,6 +31,11 @@
 
 #include "vault/engine/engine_internal.h"
 #include "vault/util/secure_mem.h"
+
+/* Times one job resolves a fingerprint conflict before it gives up with
+ * TV_E_STORE_FINGERPRINT_EXISTS: each round means another node's row for
+ * the value appeared and went away (deleted, expired) while we wrote. */
+#define TOK_FP_ROUNDS_MAX 8u
 
 typedef struct tok_job {
   tv_store_op op; /* first: the store hands it back to tok_done */
@@ -48,6 +63,9 @@ typedef struct tok_job {
   struct tok_job **leader_pprev; /* what points at this job: O(1) unlink */
   struct tok_job *waiters;
   struct tok_job *next_waiter;
+  unsigned fp_rounds;       /* TV_E_STORE_FINGERPRINT_EXISTS seen so far */
+  tv_store_loc winner_loc;  /* the row that holds our fingerprint */
+  uint8_t winner_meta[TV_ENGINE_METADATA_LEN_MAX]; /* kept by its expired stub */
 } tok_job;
 
 /* One call's jobs, and the epoch slot its shared reservation counts in
@@ -319,6 +337,8 @@ static void tok_retry(engine_deferred *d) {
   job_write(job, NULL);
 }
 
+static void tok_resolve(engine_deferred *d);
+
 static void tok_done(tv_store_op *op, tv_status status) {
   tok_job *job = (tok_job *)op;
   if (status == TV_OK) {
@@ -327,18 +347,26 @@ static void tok_done(tv_store_op *op, tv_status status) {
     job->item->token_len = job->tok.text_len;
     job->item->existing = 0;
   }
-  if (status != TV_E_STORE_TOKEN_EXISTS) {
+  int fp_conflict = status == TV_E_STORE_FINGERPRINT_EXISTS && job->fp_rounds < TOK_FP_ROUNDS_MAX;
+  if (status != TV_E_STORE_TOKEN_EXISTS && !fp_conflict) {
     job_finish(job, status);
     return;
   }
-  /* Another writer took this candidate between our check and our write.
-   * This runs on the store's writer thread: retry elsewhere. */
+  /* Another writer took this candidate (or, on another node, this value)
+   * between our check and our write. This runs on the store's writer
+   * thread: continue on the retry thread. */
   if (job->in_epoch) {
     engine_epoch_leave(job->e, job->epoch_slot);
     job->in_epoch = 0;
   }
-  job->min_attempt = job->tok.attempt + 1u;
-  job->retry.run = tok_retry;
+  if (fp_conflict) {
+    job->fp_rounds++;
+    job->winner_loc = op->loc;
+    job->retry.run = tok_resolve;
+  } else {
+    job->min_attempt = job->tok.attempt + 1u;
+    job->retry.run = tok_retry;
+  }
   engine_defer(job->e, &job->retry);
 }
 
@@ -346,6 +374,7 @@ static void job_write(tok_job *job, tok_batch *batch) {
   tv_status st = job_encrypt(job, batch);
   if (st == TV_OK) {
     job->op.kind = TV_STORE_OP_PUT;
+    job->op.flags = job->ns->cfg.convergent ? TV_STORE_OP_FP_UNIQUE : 0u;
     job->op.done = tok_done;
     job->op.user = job;
     st = engine_submit(job->e, &job->op);
@@ -353,6 +382,121 @@ static void job_write(tok_job *job, tok_batch *batch) {
   if (st != TV_OK) {
     job_finish(job, st);
   }
+}
+
+/* winner_value_matches decrypts the winner's record and checks that its
+ * value has our fingerprint, so a row whose fingerprint was copied from
+ * another (a tampered database) can never hand out a token of another
+ * value: TV_E_ENGINE_DECRYPT then. */
+static tv_status winner_value_matches(tok_job *job, const tv_record_put *put) {
+  tv_keyring_keys keys;
+  TV_TRY(tv_keyring_version(job->e->keyring, &keys, job->ns->name, put->key_version));
+  uint8_t pt[ENGINE_CT_LEN_MAX];
+  size_t pt_len = 0;
+  TV_TRY(engine_open(put, keys.value_key, pt, &pt_len));
+  format_value v;
+  uint8_t fp[TV_RECORD_FINGERPRINT_LEN];
+  tv_status st = format_parse(&job->ns->cfg.format, (const char *)pt, pt_len, &v);
+  if (st == TV_OK) {
+    st = engine_fingerprint(job->ns, &v, fp);
+  }
+  format_value_wipe(&v);
+  tv_wipe(pt, pt_len);
+  TV_TRY(st);
+  return memcmp(fp, job->fp, sizeof fp) == 0 ? TV_OK : TV_E_ENGINE_DECRYPT;
+}
+
+/* stub_of turns |job->op| into a re-put of the expired winner |put| as
+ * compaction's stub (key version 0 with its expiry, fingerprint and
+ * metadata kept, no ciphertext), which a database store no longer counts
+ * as holding the fingerprint. */
+static void stub_of(tok_job *job, const tv_record_put *put) {
+  memcpy(job->key_token, put->token, put->token_len);
+  job->key_token[put->token_len] = '\0';
+  job->key_token_len = put->token_len;
+  size_t meta = put->metadata_len <= sizeof job->winner_meta ? put->metadata_len : 0;
+  if (meta > 0) {
+    memcpy(job->winner_meta, put->metadata, meta);
+  }
+  tv_record_put *p = &job->op.put;
+  memset(p, 0, sizeof *p);
+  p->ns = (const uint8_t *)job->ns->name;
+  p->ns_len = job->ns->name_len;
+  p->token = (const uint8_t *)job->key_token;
+  p->token_len = job->key_token_len;
+  memcpy(p->fingerprint, put->fingerprint, sizeof p->fingerprint);
+  p->key_version = TV_ENGINE_TOMBSTONE_VERSION;
+  p->created_ms = put->created_ms;
+  p->expires_ms = put->expires_ms;
+  p->metadata = job->winner_meta;
+  p->metadata_len = meta;
+}
+
+static void stub_done(tv_store_op *op, tv_status status) {
+  tok_job *job = (tok_job *)op;
+  /* NOT_FOUND: the row changed under us (deleted, stubbed by another
+   * node): either way it no longer holds the fingerprint. */
+  if (status != TV_OK && status != TV_E_STORE_NOT_FOUND) {
+    job_finish(job, status);
+    return;
+  }
+  job->retry.run = tok_retry; /* on the writer thread here: write elsewhere */
+  engine_defer(job->e, &job->retry);
+}
+
+/* judge_winner decides what the winner's row |it| means for |job|:
+ * TV_OK (answered with its token), TV_E_ENGINE_EXPIRED (job->op is now
+ * its stub to write), TV_E_ENGINE_NOT_FOUND (not a live row of our value
+ * any more: look again), or a failure for the item. */
+static tv_status judge_winner(tok_job *job, const tv_store_item *it) {
+  const tv_record_put *p = &it->put;
+  if (it->status != TV_OK || p->ns_len != job->ns->name_len ||
+      memcmp(p->ns, job->ns->name, p->ns_len) != 0 || memcmp(p->fingerprint, job->fp, sizeof job->fp) != 0 ||
+      p->key_version == TV_ENGINE_TOMBSTONE_VERSION || p->token_len > TV_ENGINE_TEXT_LEN_MAX) {
+    return TV_E_ENGINE_NOT_FOUND;
+  }
+  if (engine_record_state(p, engine_now(job->e)) == TV_E_ENGINE_EXPIRED) {
+    stub_of(job, p);
+    return TV_E_ENGINE_EXPIRED;
+  }
+  TV_TRY(winner_value_matches(job, p));
+  memcpy(job->key_token, p->token, p->token_len);
+  job->key_token[p->token_len] = '\0';
+  job->key_token_len = p->token_len;
+  shape_token(job, job->key_token, job->key_token_len);
+  job->item->existing = 1;
+  return TV_OK;
+}
+
+/* tok_resolve runs on the retry thread after a convergent PUT lost to
+ * another process's row for the same value (op->loc named it). */
+static void tok_resolve(engine_deferred *d) {
+  tok_job *job = (tok_job *)((char *)d - offsetof(tok_job, retry));
+  tv_store_item it;
+  tv_store_buf buf = {0};
+  tv_status st = tv_store_read_locations(job->e->store, &job->winner_loc, 1, &it, &buf);
+  if (st == TV_OK) {
+    st = judge_winner(job, &it);
+  }
+  tv_store_buf_cleanup(&buf);
+  if (st == TV_E_ENGINE_NOT_FOUND) {
+    st = find_existing(job); /* the row moved (re-encrypted) or went away */
+  }
+  if (st == TV_E_ENGINE_EXPIRED) {
+    job->op.kind = TV_STORE_OP_REPUT;
+    job->op.flags = 0;
+    job->op.done = stub_done;
+    job->op.user = job;
+    st = engine_submit(job->e, &job->op);
+    if (st == TV_OK) {
+      return;
+    }
+  }
+  if (st == TV_E_ENGINE_NOT_FOUND) {
+    job_write(job, NULL); /* nobody holds the value now: write it again */
+    return;
+  }
+  job_finish(job, st);
 }
 
 /* begin_all runs the first pass over a call's items and returns the

@@ -117,7 +117,8 @@ tv_status tv_keyring_propose(tv_keyring *keyring, uint64_t *out_id,
                 kr_namespace_name_valid(proposal->name),
             TV_E_KEYRING_NAMESPACE);
   pthread_mutex_lock(&keyring->mu);
-  tv_status status = propose_locked(keyring, out_id, proposal, proposer, now_s);
+  tv_status status;
+  KR_CHANGE(keyring, status, propose_locked(keyring, out_id, proposal, proposer, now_s));
   pthread_mutex_unlock(&keyring->mu);
   return status;
 }
@@ -167,12 +168,29 @@ static tv_status approve_locked(tv_keyring *kr, uint64_t id, const char *approve
   return carry_out(kr, &next, &p);
 }
 
+/* With a shared keyring another node may commit between the steps of a
+ * KEK rotation (e.g. a data-key rotation): the step that lost the swap is
+ * redone on the newer document. Once the approval itself is durable (the
+ * proposal is gone from the document and listed as recent) what is left
+ * is the pending rotation, finished as an open would finish it. */
+static tv_status approve_or_finish(tv_keyring *kr, uint64_t id, const char *approver, uint64_t now_s) {
+  int consumed = kr_file_find_proposal(&kr->file, id) < 0;
+  for (uint32_t i = 0; consumed && i < kr->file.num_recent; i++) {
+    const tv_keyring_proposal *p = &kr->file.recent[i];
+    if (p->id == id && strcmp(p->approver, approver) == 0 && kr->file.pending != KR_PENDING_NONE) {
+      return kr_kek_resume(kr);
+    }
+  }
+  return approve_locked(kr, id, approver, now_s);
+}
+
 tv_status tv_keyring_approve(tv_keyring *keyring, uint64_t id, const char *approver,
                              uint64_t now_s) {
   TV_ENSURE(keyring != NULL, TV_E_INVALID_ARGUMENT);
   TV_ENSURE(text_valid(approver, TV_KEYRING_PRINCIPAL_LEN_MAX), TV_E_INVALID_ARGUMENT);
   pthread_mutex_lock(&keyring->mu);
-  tv_status status = approve_locked(keyring, id, approver, now_s);
+  tv_status status;
+  KR_CHANGE(keyring, status, approve_or_finish(keyring, id, approver, now_s));
   pthread_mutex_unlock(&keyring->mu);
   return status;
 }
@@ -181,6 +199,9 @@ tv_status tv_keyring_list_recent(tv_keyring *keyring, tv_keyring_proposal *out, 
                                  size_t out_max) {
   TV_ENSURE(keyring != NULL && out_count != NULL && (out != NULL || out_max == 0), TV_E_INVALID_ARGUMENT);
   pthread_mutex_lock(&keyring->mu);
+  /* An officer asks the fleet, not this node: the newest document (a
+   * database that is away leaves the last verified one). */
+  (void)kr_refresh_locked(keyring);
   for (uint32_t i = 0; i < keyring->file.num_recent && i < out_max; i++) {
     out[i] = keyring->file.recent[i];
   }
@@ -194,6 +215,7 @@ tv_status tv_keyring_list_proposals(tv_keyring *keyring, tv_keyring_proposal *ou
   TV_ENSURE(keyring != NULL && out_count != NULL && (out != NULL || out_max == 0),
             TV_E_INVALID_ARGUMENT);
   pthread_mutex_lock(&keyring->mu);
+  (void)kr_refresh_locked(keyring); /* as in tv_keyring_list_recent */
   for (uint32_t i = 0; i < keyring->file.num_proposals && i < out_max; i++) {
     out[i] = keyring->file.proposals[i];
   }

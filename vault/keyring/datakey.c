@@ -50,7 +50,7 @@ static tv_status runtime_version_new(kr_version **out, const tv_keyring *kr, uin
   v->created_s = kr_now_s();
   atomic_init(&v->state, TV_KEY_ACTIVE);
   atomic_init(&v->used, 0);
-  atomic_init(&v->reserved, first_reservation(kr));
+  atomic_init(&v->reserved, kr_blocks(kr) ? 0 : first_reservation(kr));
   *out = v;
   return TV_OK;
 }
@@ -100,7 +100,8 @@ tv_status tv_keyring_add_namespace(tv_keyring *keyring, const char *name) {
   TV_ENSURE(keyring != NULL && name != NULL, TV_E_INVALID_ARGUMENT);
   TV_ENSURE(kr_namespace_name_valid(name), TV_E_KEYRING_NAMESPACE);
   pthread_mutex_lock(&keyring->mu);
-  tv_status status = add_namespace_locked(keyring, name);
+  tv_status status;
+  KR_CHANGE(keyring, status, add_namespace_locked(keyring, name));
   pthread_mutex_unlock(&keyring->mu);
   return status;
 }
@@ -165,7 +166,8 @@ tv_status tv_keyring_rotate_data_key(tv_keyring *keyring, uint32_t *out_version,
                                      const char *name) {
   TV_ENSURE(keyring != NULL && name != NULL, TV_E_INVALID_ARGUMENT);
   pthread_mutex_lock(&keyring->mu);
-  tv_status status = rotate_locked(keyring, out_version, name);
+  tv_status status;
+  KR_CHANGE(keyring, status, rotate_locked(keyring, out_version, name));
   pthread_mutex_unlock(&keyring->mu);
   return status;
 }
@@ -189,7 +191,8 @@ static tv_status mark_locked(tv_keyring *kr, const char *name, uint32_t version)
 tv_status tv_keyring_mark_reencrypted(tv_keyring *keyring, const char *name, uint32_t version) {
   TV_ENSURE(keyring != NULL && name != NULL, TV_E_INVALID_ARGUMENT);
   pthread_mutex_lock(&keyring->mu);
-  tv_status status = mark_locked(keyring, name, version);
+  tv_status status;
+  KR_CHANGE(keyring, status, mark_locked(keyring, name, version));
   pthread_mutex_unlock(&keyring->mu);
   return status;
 }

@@ -35,6 +35,13 @@ static tv_status copy_options(tv_keyring *kr, const tv_keyring_options *o) {
       o->proposal_ttl_s != 0 ? o->proposal_ttl_s : TV_KEYRING_PROPOSAL_TTL_S_DEFAULT;
   kr->step_hook = o->step_hook;
   kr->step_hook_ctx = o->step_hook_ctx;
+  if (o->persist != NULL) {
+    TV_ENSURE(o->persist->load != NULL && o->persist->store != NULL && o->persist->generation != NULL,
+              TV_E_INVALID_ARGUMENT);
+    kr->has_persist = 1;
+    kr->persist = *o->persist;
+    kr->refresh_ms = o->refresh_ms;
+  }
   return TV_OK;
 }
 
@@ -47,8 +54,11 @@ static tv_status keyring_new(tv_keyring **out, tv_hsm *hsm, const tv_keyring_opt
   kr->lock_fd = -1;
   pthread_mutex_init(&kr->mu, NULL);
   pthread_rwlock_init(&kr->rw, NULL);
+  pthread_mutex_init(&kr->stop_mu, NULL);
+  pthread_cond_init(&kr->stop_cv, NULL);
   tv_status status = copy_options(kr, options);
-  if (status == TV_OK) {
+  /* A shared document has many users by design: no lock file. */
+  if (status == TV_OK && !kr->has_persist) {
     status = kr_io_lock(&kr->lock_fd, kr->path);
   }
   if (status != TV_OK) {
@@ -63,6 +73,7 @@ void tv_keyring_free(tv_keyring *keyring) {
   if (keyring == NULL) {
     return;
   }
+  kr_refresher_stop(keyring);
   for (uint32_t i = 0; i < keyring->num_namespaces; i++) {
     kr_namespace_free(keyring->namespaces[i]);
   }
@@ -72,6 +83,8 @@ void tv_keyring_free(tv_keyring *keyring) {
   }
   pthread_mutex_destroy(&keyring->mu);
   pthread_rwlock_destroy(&keyring->rw);
+  pthread_mutex_destroy(&keyring->stop_mu);
+  pthread_cond_destroy(&keyring->stop_cv);
   free(keyring);
 }
 
@@ -94,15 +107,29 @@ static tv_status create_first(tv_keyring *kr, const char *kek_label) {
   return kr_commit(kr, &next);
 }
 
+/* TV_OK if there is no document yet, TV_E_KEYRING_EXISTS if there is. */
+static tv_status document_absent(tv_keyring *kr) {
+  if (!kr->has_persist) {
+    struct stat st;
+    return lstat(kr->path, &st) == 0 ? TV_E_KEYRING_EXISTS : TV_OK;
+  }
+  uint64_t generation = 0;
+  tv_status status = kr->persist.generation(kr->persist.ctx, &generation);
+  TV_ENSURE(status != TV_OK, TV_E_KEYRING_EXISTS);
+  return status == TV_E_KEYRING_NOT_FOUND ? TV_OK : status;
+}
+
 tv_status tv_keyring_create(tv_keyring **out_keyring, tv_hsm *hsm,
                             const tv_keyring_options *options) {
   TV_ENSURE(options != NULL && label_valid(options->kek_label), TV_E_INVALID_ARGUMENT);
   tv_keyring *kr = NULL;
   TV_TRY(keyring_new(&kr, hsm, options));
-  struct stat st;
-  tv_status status = lstat(kr->path, &st) == 0 ? TV_E_KEYRING_EXISTS : TV_OK;
+  tv_status status = document_absent(kr);
   if (status == TV_OK) {
     status = create_first(kr, options->kek_label);
+  }
+  if (status == TV_OK) {
+    status = kr_refresher_start(kr);
   }
   if (status != TV_OK) {
     tv_keyring_free(kr);
@@ -112,48 +139,32 @@ tv_status tv_keyring_create(tv_keyring **out_keyring, tv_hsm *hsm,
   return TV_OK;
 }
 
-/* Authenticity first (the HSM MAC over every byte), then structure: the
- * parser is robust anyway, but a verified file is the only kind we act on. */
+/* Loads, verifies and parses the document into kr->file, and checks its
+ * generation against the HSM. A shared document may move on between the
+ * load and the counter check (another node committed and raised the
+ * counter): that looks like a rollback once, so it is read again; a real
+ * old copy put back stays older than the counter and is refused. */
 static tv_status load_file(tv_keyring *kr) {
-  uint8_t *buf = NULL;
-  size_t len = 0;
-  TV_TRY(kr_io_read(&buf, &len, kr->path, TV_KEYRING_FILE_LEN_MAX));
-  tv_status status = TV_OK;
-  if (len < KR_HEADER_LEN + KR_MAC_LEN || memcmp(buf, KR_MAGIC, KR_MAGIC_LEN) != 0) {
-    status = TV_E_KEYRING_CORRUPT;
-  } else {
-    size_t body_len = len - KR_MAC_LEN;
-    status = tv_hsm_mac_verify(kr->hsm, kr->mac_label, buf, body_len, buf + body_len,
-                               KR_MAC_LEN);
-    if (status == TV_E_HSM_MAC_INVALID) {
-      status = TV_E_KEYRING_MAC;
-    }
-    if (status == TV_OK) {
-      status = kr_file_parse(&kr->file, buf, body_len);
+  tv_status status = TV_E_KEYRING_ROLLBACK;
+  for (int attempt = 0; attempt < 3 && status == TV_E_KEYRING_ROLLBACK; attempt++) {
+    kr_file_free(&kr->file);
+    uint8_t *buf = NULL;
+    size_t len = 0;
+    TV_TRY(kr_doc_load(kr, &buf, &len));
+    status = kr_doc_verify(kr, &kr->file, buf, len);
+    free(buf);
+    TV_TRY(status);
+    status = kr_check_generation(kr, kr->file.generation);
+    if (!kr->has_persist) {
+      break;
     }
   }
-  free(buf);
   return status;
-}
-
-/* The HSM remembers the newest generation it saw: an older file is an old
- * copy put back. A newer one means we crashed between writing the file and
- * raising the counter: catch up. */
-static tv_status check_generation(tv_keyring *kr) {
-  uint64_t counter = 0;
-  tv_status status = tv_hsm_counter_read(kr->hsm, &counter, kr->counter_label);
-  TV_ENSURE(status != TV_E_HSM_KEY_NOT_FOUND, TV_E_KEYRING_COUNTER_MISSING);
-  TV_TRY(status);
-  TV_ENSURE(kr->file.generation >= counter, TV_E_KEYRING_ROLLBACK);
-  if (kr->file.generation > counter) {
-    TV_TRY(tv_hsm_counter_advance(kr->hsm, kr->counter_label, kr->file.generation, 0));
-  }
-  return TV_OK;
 }
 
 static tv_status open_steps(tv_keyring *kr) {
   TV_TRY(load_file(kr));
-  TV_TRY(check_generation(kr));
+  kr->stored = 1;
   TV_TRY(kr_runtime_build(kr));
   if (kr->file.pending != KR_PENDING_NONE) {
     pthread_mutex_lock(&kr->mu);
@@ -168,11 +179,16 @@ tv_status tv_keyring_open(tv_keyring **out_keyring, tv_hsm *hsm,
                           const tv_keyring_options *options) {
   tv_keyring *kr = NULL;
   TV_TRY(keyring_new(&kr, hsm, options));
-  /* A temp file is a write that never got renamed: it is not the keyring. */
-  char tmp[PATH_MAX + 8];
-  snprintf(tmp, sizeof tmp, "%s.tmp", kr->path);
-  unlink(tmp);
+  if (!kr->has_persist) {
+    /* A temp file is a write that never got renamed: it is not the keyring. */
+    char tmp[PATH_MAX + 8];
+    snprintf(tmp, sizeof tmp, "%s.tmp", kr->path);
+    unlink(tmp);
+  }
   tv_status status = open_steps(kr);
+  if (status == TV_OK) {
+    status = kr_refresher_start(kr);
+  }
   if (status != TV_OK) {
     tv_keyring_free(kr);
     return status;

@@ -35,6 +35,8 @@
  * Each value key counts its encryptions (tv_keyring_reserve). The count is
  * persisted in blocks ahead of use, so a crash never lets a count (hence a
  * random-nonce budget) be reused, and a key refuses to go past its bound.
+ * With a shared document (options.persist, a fleet) the blocks are each
+ * node's own, taken from the shared store (keyring_persist.h reserve).
  *
  * KEK rotation and every destruction need two security officers: one
  * proposes, a different one approves before the proposal expires. Every
@@ -48,6 +50,7 @@
 
 #include "hsm/hsm.h"
 #include "vault/crypto/ff1.h"
+#include "vault/keyring/keyring_persist.h"
 #include "vault/util/status.h"
 
 /* Every data key is 32 bytes (AES-256 / FF1 with AES-256 / HMAC-SHA-256). */
@@ -81,6 +84,16 @@
 #define TV_KEYRING_RESERVE_BLOCK_DEFAULT (UINT64_C(1) << 20)
 /* Proposals expire after a day unless configured otherwise. */
 #define TV_KEYRING_PROPOSAL_TTL_S_DEFAULT (24u * 3600u)
+/* A fleet node polls the shared keyring twice a second: another node's
+ * change is in force here well within 2 s. */
+#define TV_KEYRING_REFRESH_MS_DEFAULT 500u
+/* Tries of a change that lost a compare-and-swap to another node, each
+ * after taking in the newer document, before TV_E_KEYRING_CONFLICT. */
+#define TV_KEYRING_CAS_TRIES_MAX 8u
+/* A KEK rotation left pending this long without the document changing
+ * is taken to be abandoned by a node that died: the next node to look
+ * finishes it (or rolls it back), as an open would. */
+#define TV_KEYRING_PENDING_STALE_MS 5000u
 /* HSM object holding the keyring's generation (see hsm/counter.h). */
 #define TV_KEYRING_COUNTER_LABEL_DEFAULT "tokenvault-keyring-generation"
 
@@ -94,7 +107,16 @@ typedef enum tv_key_state {
 } tv_key_state;
 
 typedef struct tv_keyring_options {
-  const char *path;          /* the keyring file; its directory must exist */
+  const char *path;          /* the keyring file; its directory must exist.
+                                With |persist|: only a name for messages */
+  /* NULL: the document is the file at |path| (one process, locked). Else
+   * where the fleet's shared document lives (keyring_persist.h); copied. */
+  const tv_keyring_persist *persist;
+  /* With |persist|: how often a background thread polls the stored
+   * generation and takes in other nodes' changes (0: never; the daemon
+   * uses TV_KEYRING_REFRESH_MS_DEFAULT). Every change made here first
+   * takes in the newest document anyway. */
+  uint32_t refresh_ms;
   const char *mac_label;     /* HSM HMAC key protecting the file */
   const char *kek_label;     /* tv_keyring_create only: the KEK to wrap under */
   const char *counter_label; /* NULL: TV_KEYRING_COUNTER_LABEL_DEFAULT */
@@ -139,6 +161,17 @@ tv_status tv_keyring_create(tv_keyring **out_keyring, tv_hsm *hsm,
  * _COUNTER_MISSING, _LOCKED (open in another process), or the HSM's. */
 tv_status tv_keyring_open(tv_keyring **out_keyring, tv_hsm *hsm,
                           const tv_keyring_options *options);
+
+/* tv_keyring_refresh takes in a newer shared document (options.persist):
+ * reads the stored generation and, if it moved, loads the document,
+ * verifies it as tv_keyring_open does (MAC, structure, not older than the
+ * HSM counter) and brings the runtime view up to it: new namespaces and
+ * versions are unwrapped, states follow, destroyed versions are wiped.
+ * Lookups running meanwhile see either the old or the new view. A pending
+ * KEK rotation that stayed unchanged for TV_KEYRING_PENDING_STALE_MS is
+ * finished here. On failure the view stays as it was. A no-op (TV_OK)
+ * for a keyring file. Called by the refresh thread; tests call it. */
+tv_status tv_keyring_refresh(tv_keyring *keyring);
 
 /* tv_keyring_free wipes every key and releases the keyring; accepts NULL.
  * No call may be in flight. */
@@ -245,7 +278,10 @@ tv_status tv_keyring_approve(tv_keyring *keyring, uint64_t id, const char *appro
                              uint64_t now_s);
 
 /* tv_keyring_list_proposals copies up to |out_max| pending proposals and
- * sets |*out_count| to the number pending. */
+ * sets |*out_count| to the number pending. With a shared document
+ * (options.persist) it, tv_keyring_list_recent and tv_keyring_kek_label
+ * first take in the newest document (tv_keyring_refresh), so an officer
+ * sees the fleet's proposals through any node. */
 tv_status tv_keyring_list_proposals(tv_keyring *keyring, tv_keyring_proposal *out,
                                     size_t *out_count, size_t out_max);
 

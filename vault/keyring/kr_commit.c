@@ -57,7 +57,7 @@ static tv_status write_file(tv_keyring *kr, const kr_file *next) {
     status = tv_hsm_mac_sign(kr->hsm, buf + len, kr->mac_label, buf, len);
   }
   if (status == TV_OK) {
-    status = kr_io_replace(kr, kr->path, buf, len + KR_MAC_LEN);
+    status = kr_doc_store(kr, next->generation, buf, len + KR_MAC_LEN);
   }
   free(buf);
   return status;

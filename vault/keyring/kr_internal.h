@@ -54,6 +54,22 @@ struct tv_keyring {
   void (*step_hook)(void *ctx, const char *step);
   void *step_hook_ctx;
   int lock_fd;
+  /* The shared document (keyring_persist.h), if |has_persist|. |stored|:
+   * a document exists (0 between tv_keyring_create and its first commit). */
+  int has_persist;
+  tv_keyring_persist persist;
+  int stored;
+  /* When a pending KEK rotation was first seen at this generation
+   * (monotonic ms), so a refresh can tell an abandoned one. */
+  uint64_t pending_generation;
+  uint64_t pending_since_ms;
+  /* The refresh thread (options.refresh_ms > 0 with a persist). */
+  uint32_t refresh_ms;
+  int refresher_started;
+  pthread_t refresher;
+  pthread_mutex_t stop_mu;
+  pthread_cond_t stop_cv;
+  int stopping;
 
   pthread_mutex_t mu;
   pthread_rwlock_t rw;
@@ -61,6 +77,14 @@ struct tv_keyring {
   uint32_t num_namespaces;
   kr_namespace *namespaces[TV_KEYRING_NAMESPACES_MAX];
 };
+
+/* kr_blocks: encryption counts come in per-node blocks from the shared
+ * store (persist.reserve) instead of the document's reservation. Then a
+ * runtime version's |used| and |reserved| are this node's current block,
+ * in the fleet's counts: next count to hand out, end of the block. */
+static inline int kr_blocks(const tv_keyring *kr) {
+  return kr->has_persist && kr->persist.reserve != NULL;
+}
 
 /* kr_step reports that step |step| of a change took effect (tests crash
  * the process here). */
@@ -108,6 +132,53 @@ tv_status kr_kek_rotate(tv_keyring *kr, kr_file *next, const char *new_label);
 tv_status kr_kek_resume(tv_keyring *kr);
 tv_status kr_destroy_version(tv_keyring *kr, kr_file *next, const char *name, uint32_t version);
 tv_status kr_destroy_old_kek(tv_keyring *kr, kr_file *next, const char *label);
+
+/* ---- the document (kr_doc.c): the file or the shared store ------------- */
+
+/* kr_doc_load reads the whole document (body + MAC). */
+tv_status kr_doc_load(tv_keyring *kr, uint8_t **out_buf, size_t *out_len);
+
+/* kr_doc_store makes |len| bytes durable as generation |generation|
+ * (compare-and-swap on kr->file.generation for a shared document). */
+tv_status kr_doc_store(tv_keyring *kr, uint64_t generation, const uint8_t *data, size_t len);
+
+/* kr_doc_verify checks |len| bytes of a document (MAC by the HSM, then
+ * structure) and parses it into |*out|. */
+tv_status kr_doc_verify(tv_keyring *kr, kr_file *out, const uint8_t *buf, size_t len);
+
+/* kr_check_generation refuses |generation| older than the HSM counter
+ * (a rollback) and raises a counter that lags behind it. */
+tv_status kr_check_generation(tv_keyring *kr, uint64_t generation);
+
+/* ---- fleet refresh (kr_refresh.c) --------------------------------------- */
+
+/* kr_refresh_locked takes in a newer shared document (|mu| held); a no-op
+ * without a persist. */
+tv_status kr_refresh_locked(tv_keyring *kr);
+
+/* kr_runtime_sync brings the runtime view up to |next| (verified), then
+ * makes it kr->file (taking ownership). |mu| held. */
+tv_status kr_runtime_sync(tv_keyring *kr, kr_file *next);
+
+/* kr_refresher_start / _stop: the background refresh thread. */
+tv_status kr_refresher_start(tv_keyring *kr);
+void kr_refresher_stop(tv_keyring *kr);
+
+/* KR_CHANGE runs |call| (a change of the keyring, |mu| held) on the
+ * newest document, again after taking in a newer one when another node
+ * won the compare-and-swap, at most TV_KEYRING_CAS_TRIES_MAX times. */
+#define KR_CHANGE(kr, status, call)                                              \
+  do {                                                                           \
+    (status) = TV_E_KEYRING_CONFLICT;                                            \
+    for (unsigned kr_try_ = 0;                                                   \
+         kr_try_ < TV_KEYRING_CAS_TRIES_MAX && (status) == TV_E_KEYRING_CONFLICT; \
+         kr_try_++) {                                                            \
+      (status) = kr_refresh_locked(kr);                                          \
+      if ((status) == TV_OK) {                                                   \
+        (status) = (call);                                                       \
+      }                                                                          \
+    }                                                                            \
+  } while (0)
 
 /* ---- files (kr_io.c) ----------------------------------------------------- */
 

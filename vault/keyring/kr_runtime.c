@@ -77,8 +77,9 @@ static tv_status add_version(tv_keyring *kr, kr_namespace *ns, const kr_file_ver
   atomic_init(&v->state, fv->state);
   /* Every count up to the durable reservation may have been used before a
    * crash: start after it, never reuse one. */
-  atomic_init(&v->used, fv->reserved);
-  atomic_init(&v->reserved, fv->reserved);
+  uint64_t start = kr_blocks(kr) ? 0 : fv->reserved; /* blocks: none yet */
+  atomic_init(&v->used, start);
+  atomic_init(&v->reserved, start);
   ns->versions[ns->num_versions++] = v;
   return TV_OK;
 }

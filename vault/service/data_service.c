@@ -15,6 +15,11 @@
 
 typedef Tokenvault__V1__ItemStatus item_status_pb;
 
+/* A batch whose every item failed with one store fault fails as a whole
+ * (tv_item_fault): a COMMIT's answer may have been lost, so "no item was
+ * acknowledged" rather than "nothing was stored". */
+#define STORE_FAULT_DETAIL "the store's database is unreachable or too slow: no item was acknowledged; retry"
+
 static void set_item_status(item_status_pb *st, tv_status code) {
   tokenvault__v1__item_status__init(st);
   st->code = (uint32_t)code;
@@ -85,7 +90,9 @@ static void tok_cleanup(svc_call *c) {
 /* Engine completion (store thread): every item is final and durable. */
 static void tok_done(tv_tokenize_req *req) {
   tok_call *t = req->user;
+  tv_item_fault fault = {0};
   for (size_t i = 0; i < req->num_items; i++) {
+    tv_item_fault_add(&fault, t->items[i].status);
     tokenvault__v1__tokenize_result__init(&t->results[i]);
     set_item_status(&t->statuses[i], t->items[i].status);
     tv_item_outcome_add(&t->base.outcome, t->items[i].status);
@@ -97,6 +104,10 @@ static void tok_done(tv_tokenize_req *req) {
   t->resp.results = t->result_ptrs;
   for (size_t i = 0; i < t->request->n_values; i++) {
     wipe_request_text(t->request->values[i]);
+  }
+  if (tv_item_fault_whole(&fault) != TV_OK) {
+    svc_call_fail(&t->base, tv_item_fault_whole(&fault), STORE_FAULT_DETAIL);
+    return;
   }
   svc_call_end(&t->base);
 }
@@ -305,13 +316,19 @@ static void del_cleanup(svc_call *c) {
 
 static void del_done(tv_delete_req *req) {
   del_call *d = req->user;
+  tv_item_fault fault = {0};
   for (size_t i = 0; i < req->num_tokens; i++) {
+    tv_item_fault_add(&fault, d->statuses[i]);
     set_item_status(&d->results[i], d->statuses[i]);
     tv_item_outcome_add(&d->base.outcome, d->statuses[i]);
     d->result_ptrs[i] = &d->results[i];
   }
   d->resp.n_results = req->num_tokens;
   d->resp.results = d->result_ptrs;
+  if (tv_item_fault_whole(&fault) != TV_OK) {
+    svc_call_fail(&d->base, tv_item_fault_whole(&fault), STORE_FAULT_DETAIL);
+    return;
+  }
   svc_call_end(&d->base);
 }
 

@@ -72,3 +72,16 @@ void tv_item_outcome_format(char *out, size_t out_max, const tv_item_outcome *o)
     pos += (size_t)n;
   }
 }
+
+void tv_item_fault_add(tv_item_fault *f, tv_status status) {
+  int fault = status == TV_E_STORE_UNAVAILABLE || status == TV_E_STORE_TIMEOUT;
+  if (!fault || (f->items > 0 && f->status != status)) {
+    f->mixed = 1;
+  }
+  f->status = status;
+  f->items++;
+}
+
+tv_status tv_item_fault_whole(const tv_item_fault *f) {
+  return f->items > 0 && !f->mixed ? f->status : TV_OK;
+}

@@ -54,6 +54,24 @@ const char *tv_item_class_name(tv_item_class cls);
 /* tv_item_outcome_add counts one item answered with |status|. */
 void tv_item_outcome_add(tv_item_outcome *o, tv_status status);
 
+/* A batch whose every item failed with one store fault (the database
+ * unavailable, STORE_UNAVAILABLE, or too slow, STORE_TIMEOUT) answered
+ * nothing and stored nothing: the call then fails as a whole with that
+ * status (UNAVAILABLE / DEADLINE_EXCEEDED), which a client or load
+ * balancer retries on another node, rather than OK with every item
+ * failed. Zero-initialise, add every item's status, then ask. */
+typedef struct tv_item_fault {
+  tv_status status; /* the fault all items so far had */
+  size_t items;
+  int mixed; /* an item was OK or failed otherwise */
+} tv_item_fault;
+
+void tv_item_fault_add(tv_item_fault *f, tv_status status);
+
+/* tv_item_fault_whole returns the store fault the whole batch failed
+ * with, or TV_OK if none (no items, or any other outcome among them). */
+tv_status tv_item_fault_whole(const tv_item_fault *f);
+
 /* tv_item_outcome_format writes the failed counts as "class:count,..." in
  * the order of tv_item_class, classes with no item left out ("" if none
  * failed), into |out| (|out_max| >= TV_ITEM_OUTCOME_TEXT_MAX). */

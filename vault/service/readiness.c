@@ -31,6 +31,7 @@ struct tv_readiness {
   tv_audit_log *audit;
   char audit_dir[PATH_MAX];
   char store_dir[PATH_MAX]; /* "" : not checked */
+  tv_store *store;          /* NULL: not asked */
   uint32_t probe_ms;
 };
 
@@ -97,6 +98,12 @@ static void set_ok(tv_readiness *r) {
   log_change(r, was, tv_mono_ms());
 }
 
+/* The store's faults: they need no audit line to clear (the probe
+ * clears them when the store answers again). */
+static int is_store_reason(tv_status status) {
+  return status == TV_E_STORE_NO_SPACE || status == TV_E_STORE_UNAVAILABLE || status == TV_E_STORE_TIMEOUT;
+}
+
 /* Statuses that say nothing about whether the log can take lines: one
  * entry with a bad field (that call's problem), a log closing at stop
  * (health is already draining). */
@@ -111,7 +118,7 @@ void tv_readiness_audit(tv_readiness *r, tv_status status) {
   pthread_mutex_lock(&r->lock);
   if (status != TV_OK) {
     set_failed(r, status, 1);
-  } else if (r->reason != TV_E_STORE_NO_SPACE) { /* a line says nothing of the store */
+  } else if (!is_store_reason(r->reason)) { /* a line says nothing of the store */
     set_ok(r);
   }
   pthread_mutex_unlock(&r->lock);
@@ -176,12 +183,15 @@ static void probe_once(tv_readiness *r) {
   /* Free space first: an append on a full disk only fails again. */
   if (space_low(r->audit_dir, TV_READINESS_AUDIT_FREE_BYTES_MIN)) {
     st = TV_E_AUDIT_NO_SPACE;
-  } else if (reason != TV_OK && reason != TV_E_STORE_NO_SPACE) {
+  } else if (reason != TV_OK && !is_store_reason(reason)) {
     st = append_resumed(r, reason, since, refused);
   }
-  /* The store's fault refuses no call and needs no audit line to clear. */
+  /* The store's faults need no audit line to clear. */
   if (st == TV_OK && space_low(r->store_dir, TV_READINESS_STORE_FREE_BYTES_MIN)) {
     st = TV_E_STORE_NO_SPACE;
+  }
+  if (st == TV_OK && r->store != NULL) {
+    st = tv_store_health(r->store);
   }
   pthread_mutex_lock(&r->lock);
   if (st == TV_OK) {
@@ -229,6 +239,7 @@ tv_status tv_readiness_start(tv_readiness **out, const tv_readiness_config *conf
     return TV_E_INVALID_ARGUMENT;
   }
   r->audit = config->audit;
+  r->store = config->store;
   r->probe_ms = config->probe_ms != 0 ? config->probe_ms : TV_READINESS_PROBE_MS;
   atomic_init(&r->ready, 1);
   pthread_mutex_init(&r->lock, NULL);

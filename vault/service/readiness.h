@@ -27,6 +27,14 @@
  * entry, once the space is back. A store reason never hides an audit one:
  * the audit checks come first.
  *
+ * A database store (store.backend postgres) is also asked, each probe
+ * period, whether it can serve (tv_store_health: one trivial statement):
+ * while the database is unreachable the vault is NOT_SERVING with
+ * STORE_UNAVAILABLE (or STORE_TIMEOUT while it is too slow to answer), so
+ * a load balancer sends the calls to a node that has its database; it is
+ * SERVING again, with no audit entry, once a probe succeeds. The log
+ * backend's probe does nothing.
+ *
  * Every change of state is logged (`vault_not_ready` with the reason and
  * the first failure, `vault_ready` with how long and how many calls were
  * refused), at most one line per TV_READINESS_LOG_MS; while it lasts a
@@ -38,6 +46,7 @@
 #include <stdint.h>
 
 #include "vault/audit/audit.h"
+#include "vault/store/store.h"
 #include "vault/util/status.h"
 
 /* The probe's period while not ready (and the free-space check's). */
@@ -60,6 +69,7 @@ typedef struct tv_readiness_config {
   tv_audit_log *audit;   /* borrowed; the probe appends to it */
   const char *audit_dir; /* checked for free space */
   const char *store_dir; /* checked for free space; NULL: not checked */
+  tv_store *store;       /* borrowed; asked tv_store_health; NULL: not asked */
   uint32_t probe_ms;     /* 0: TV_READINESS_PROBE_MS (tests go faster) */
 } tv_readiness_config;
 

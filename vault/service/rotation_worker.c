@@ -38,6 +38,7 @@ typedef struct slot {
    * run's first chunk), kept in the pending file with the name so a
    * resumed or retried run still counts the whole rotation; 0: unknown. */
   uint64_t rotation_total;
+  int elsewhere; /* fleet: the last ask found the lease held by another node */
 } slot;
 
 struct tv_rotation_worker {
@@ -49,6 +50,9 @@ struct tv_rotation_worker {
   uint64_t next_seq;
   size_t current; /* slot being run, or NONE */
   tv_store_compact_progress compact; /* the current compaction's counters */
+  char holder[TV_STORE_LEASE_HOLDER_LEN_MAX + 1]; /* this node, as lease holder */
+  uint32_t lease_ttl_ms;
+  int lease_shared; /* the store's leases are among processes (a fleet) */
   slot slots[TV_ENGINE_NAMESPACES_MAX];
 };
 
@@ -205,11 +209,83 @@ static void wait_until(tv_rotation_worker *w, uint64_t wake_ms) {
   pthread_cond_timedwait(&w->cond, &w->lock, &ts);
 }
 
+/* ---- the fleet's lease --------------------------------------------------- */
+
+/* What a holder publishes with its lease: the version records go to, the
+ * rotation's records in all and those moved so far (big-endian). */
+#define LEASE_PROGRESS_LEN 20u
+
+static void put_be(uint8_t *p, uint64_t v, int n) {
+  for (int k = 0; k < n; k++) {
+    p[k] = (uint8_t)(v >> (8 * (n - 1 - k)));
+  }
+}
+
+static uint64_t get_be(const uint8_t *p, int n) {
+  uint64_t v = 0;
+  for (int k = 0; k < n; k++) {
+    v = v << 8 | p[k];
+  }
+  return v;
+}
+
+static uint64_t records_moved(const slot *s);
+
+/* lease_step takes or renews the lease of slot |i|'s rotation, publishing
+ * its progress; |*out_held| says whether this node holds it. When
+ * another node does, the slot shows that node's progress: the fleet's. */
+static tv_status lease_step(tv_rotation_worker *w, size_t i, int *out_held) {
+  slot *s = &w->slots[i];
+  char name[TV_STORE_LEASE_NAME_LEN_MAX + 1];
+  snprintf(name, sizeof name, "rotation/%s", s->st.ns);
+  uint8_t mine[LEASE_PROGRESS_LEN];
+  pthread_mutex_lock(&w->lock);
+  uint64_t total = s->rotation_total > s->st.records_total ? s->rotation_total : s->st.records_total;
+  put_be(mine, s->st.active_version, 4);
+  put_be(mine + 4, total, 8);
+  put_be(mine + 12, records_moved(s), 8);
+  pthread_mutex_unlock(&w->lock);
+  tv_store_lease_info li;
+  TV_TRY(tv_store_lease(w->o.store, name, w->holder, w->lease_ttl_ms, mine, sizeof mine, &li));
+  pthread_mutex_lock(&w->lock);
+  w->lease_shared = li.shared;
+  s->elsewhere = !li.held;
+  if (!li.held && li.progress_len == LEASE_PROGRESS_LEN) {
+    s->st.active_version = (uint32_t)get_be(li.progress, 4);
+    s->st.records_total = get_be(li.progress + 4, 8);
+    s->st.records_done = get_be(li.progress + 12, 8);
+    /* Taking over later, this node counts the whole rotation. */
+    s->rotation_total = s->st.records_total > s->rotation_total ? s->st.records_total : s->rotation_total;
+  }
+  pthread_mutex_unlock(&w->lock);
+  *out_held = li.held;
+  return TV_OK;
+}
+
+static void lease_release(tv_rotation_worker *w, size_t i) {
+  char name[TV_STORE_LEASE_NAME_LEN_MAX + 1];
+  snprintf(name, sizeof name, "rotation/%s", w->slots[i].st.ns);
+  (void)tv_store_lease_release(w->o.store, name, w->holder); /* else it expires */
+}
+
+/* Slot |i|'s rotation runs on another node: ask again in a third of the
+ * lease's time, showing that node's progress meanwhile (caller holds the
+ * lock). */
+static void requeue_elsewhere(tv_rotation_worker *w, size_t i) {
+  slot *s = &w->slots[i];
+  w->current = NONE;
+  s->retry_at = tv_mono_ms() + w->lease_ttl_ms / 3u + 1u;
+  queue_slot(w, i);
+  s->st.phase = TV_ROTATION_REENCRYPTING;
+}
+
 /* ---- one run ---------------------------------------------------------- */
 
 /* Re-encrypts |ns| in chunks until nothing is left under older versions,
- * publishing the progress after each. TV_E_SERVER_SHUTTING_DOWN if asked to stop. */
-static tv_status reencrypt_all(tv_rotation_worker *w, size_t i) {
+ * publishing the progress after each (and renewing the fleet's lease:
+ * |*out_lost| set and TV_OK when another node took it over).
+ * TV_E_SERVER_SHUTTING_DOWN if asked to stop. */
+static tv_status reencrypt_all(tv_rotation_worker *w, size_t i, int *out_lost) {
   slot *s = &w->slots[i];
   /* Rate-limited: about two seconds of work per call, so a stop is never
    * kept waiting longer than that. */
@@ -217,9 +293,17 @@ static tv_status reencrypt_all(tv_rotation_worker *w, size_t i) {
   if (w->o.records_per_s != 0 && w->o.records_per_s * 2u < chunk) {
     chunk = w->o.records_per_s * 2u > 256u ? w->o.records_per_s * 2u : 256u;
   }
-  for (;;) {
+  for (int first = 1;; first = 0) {
     if (atomic_load(&w->stop)) {
       return TV_E_SERVER_SHUTTING_DOWN;
+    }
+    int held = 1;
+    if (!first && w->lease_shared) {
+      TV_TRY(lease_step(w, i, &held));
+    }
+    if (!held) {
+      *out_lost = 1;
+      return TV_OK;
     }
     tv_reencrypt_options ro = {.records_per_s = w->o.records_per_s, .records_max = chunk};
     tv_reencrypt_progress p = {0};
@@ -246,8 +330,9 @@ static tv_status reencrypt_all(tv_rotation_worker *w, size_t i) {
     TV_ENSURE(p.reencrypted > 0, TV_E_ENGINE_DECRYPT);
     /* Each call scans the whole store once: unlimited, bigger chunks on
      * big namespaces keep the scans to a few dozen per rotation (a stop
-     * then waits for one chunk, ~1/16 of the work). */
-    if (w->o.records_per_s == 0 && p.remaining / 16u > chunk) {
+     * then waits for one chunk, ~1/16 of the work). Not on a fleet store:
+     * the lease is renewed between chunks, so a chunk stays short. */
+    if (w->o.records_per_s == 0 && p.remaining / 16u > chunk && !w->lease_shared) {
       chunk = p.remaining / 16u;
     }
   }
@@ -321,11 +406,20 @@ static void log_run(const slot *s, tv_status st) {
   tv_log_end(&line);
 }
 
-/* Runs slot |i| once: re-encryption, then compaction. */
-static tv_status run_one(tv_rotation_worker *w, size_t i) {
+/* Runs slot |i| once under the fleet's lease: re-encryption, then
+ * compaction (on a database store: the purge of expired values).
+ * |*out_elsewhere|: another node holds the lease (nothing was done, or
+ * it took over). */
+static tv_status run_one(tv_rotation_worker *w, size_t i, int *out_elsewhere) {
   tv_store_io_error_clear();
-  tv_status st = reencrypt_all(w, i);
-  if (st == TV_OK) {
+  int held = 0;
+  TV_TRY(lease_step(w, i, &held));
+  if (!held) {
+    *out_elsewhere = 1;
+    return TV_OK;
+  }
+  tv_status st = reencrypt_all(w, i, out_elsewhere);
+  if (st == TV_OK && !*out_elsewhere) {
     st = compact_store(w, i);
   }
   return st;
@@ -393,7 +487,18 @@ static void *worker_main(void *arg) {
     begin(w, i);
     pthread_mutex_unlock(&w->lock);
     uint64_t start = tv_mono_ms();
-    tv_status st = run_one(w, i);
+    int elsewhere = 0;
+    tv_status st = run_one(w, i, &elsewhere);
+    if (elsewhere) {
+      pthread_mutex_lock(&w->lock);
+      requeue_elsewhere(w, i);
+      continue;
+    }
+    /* A stopped run keeps its lease until it expires (as a node that
+     * died would); another node then resumes it. */
+    if (st != TV_E_SERVER_SHUTTING_DOWN && w->lease_shared) {
+      lease_release(w, i);
+    }
     if (st != TV_E_SERVER_SHUTTING_DOWN) {
       /* Audited before the outcome is published, so a client that saw
        * DONE finds the entry in the log. */
@@ -411,6 +516,20 @@ static void *worker_main(void *arg) {
 }
 
 /* ---- public calls ----------------------------------------------------- */
+
+/* The lease holder: the node's id, else "<host name>:<pid>". */
+static void holder_name(tv_rotation_worker *w, const char *node_id) {
+  if (node_id != NULL && node_id[0] != '\0') {
+    snprintf(w->holder, sizeof w->holder, "%s", node_id);
+    return;
+  }
+  char host[48] = "node"; /* room for ":<pid>" in a holder name */
+  if (gethostname(host, sizeof host) != 0) {
+    snprintf(host, sizeof host, "node");
+  }
+  host[sizeof host - 1] = '\0';
+  snprintf(w->holder, sizeof w->holder, "%s:%ld", host, (long)getpid());
+}
 
 static tv_status init_sync(tv_rotation_worker *w) {
   pthread_condattr_t attr;
@@ -457,6 +576,8 @@ tv_status tv_rotation_worker_start(tv_rotation_worker **out, const tv_rotation_w
   TV_ENSURE(w != NULL, TV_E_NO_MEMORY);
   w->o = *options;
   w->current = NONE;
+  w->lease_ttl_ms = options->lease_ttl_ms != 0 ? options->lease_ttl_ms : TV_ROTATION_LEASE_TTL_MS_DEFAULT;
+  holder_name(w, options->node_id);
   for (size_t i = 0; i < options->num_namespaces; i++) {
     w->slots[i].st.ns = options->namespaces[i];
   }

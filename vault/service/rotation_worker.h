@@ -17,6 +17,18 @@
  * records moved). A failed run is logged, audited and retried with
  * exponential backoff; the worker never stops the daemon.
  *
+ * On a store shared by a fleet (PostgreSQL) a run first takes the lease
+ * "rotation/<namespace>" (tv_store_lease, by the database's clock) and
+ * renews it between re-encryption chunks, publishing its progress; a
+ * node that finds the lease held reports the holder's progress (phase
+ * REENCRYPTING) and asks again every third of the lease's time. When the
+ * holder stops or dies its lease expires and the next node to ask takes
+ * over, resuming where the records are (re-encryption is resumable by
+ * construction). Instead of log compaction the store purges expired
+ * values (stubs). A finished run releases the lease; a stopped one lets
+ * it expire. On the log (one process) every lease is held: nothing
+ * changes.
+ *
  * Threads: enqueue, status and stop are safe from any thread. */
 #ifndef TV_SERVICE_ROTATION_WORKER_H
 #define TV_SERVICE_ROTATION_WORKER_H
@@ -37,6 +49,8 @@
 #define TV_ROTATION_CHUNK_RECORDS_MIN 16384u
 /* Retries wait 1 s, 2 s, 4 s ... up to this. */
 #define TV_ROTATION_RETRY_MS_MAX (UINT64_C(5) * 60 * 1000)
+/* A run's lease on a fleet store lasts this long unless renewed. */
+#define TV_ROTATION_LEASE_TTL_MS_DEFAULT 30000u
 /* The audit principal of the worker's entries. */
 #define TV_ROTATION_PRINCIPAL "system:rotation"
 /* The audit method of the worker's entries. */
@@ -78,6 +92,8 @@ typedef struct tv_rotation_worker_options {
   uint64_t records_per_s;        /* re-encryption rate; 0: unlimited */
   uint64_t compact_bytes_per_s;  /* 0: TV_ROTATION_COMPACT_BYTES_PER_S_DEFAULT */
   uint64_t retry_ms_initial;     /* first backoff; 0: 1000 */
+  const char *node_id;           /* lease holder name; NULL: "<host name>:<pid>" */
+  uint32_t lease_ttl_ms;         /* 0: TV_ROTATION_LEASE_TTL_MS_DEFAULT */
 } tv_rotation_worker_options;
 
 /* tv_rotation_worker_start queues the namespaces whose rotation is

@@ -41,7 +41,12 @@ static tv_code map_specific(tv_status s) {
     case TV_E_AUDIT_UNAVAILABLE: /* no audit, no data calls */
     case TV_E_AUDIT_NO_SPACE:
     case TV_E_AUDIT_CLOSED:
+    case TV_E_STORE_UNAVAILABLE: /* the database is gone: another node may answer */
       return TV_CODE_UNAVAILABLE;
+    case TV_E_STORE_TIMEOUT: /* the database is too slow: the statement was cancelled */
+      return TV_CODE_DEADLINE_EXCEEDED;
+    case TV_E_STORE_FINGERPRINT_EXISTS: /* convergence kept losing races: retry */
+      return TV_CODE_ABORTED;
     case TV_E_STORE_NOT_FOUND:
     case TV_E_KEYRING_NOT_FOUND:
     case TV_E_KEYRING_NAMESPACE:

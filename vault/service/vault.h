@@ -18,6 +18,9 @@
 typedef struct tv_vault {
   tv_hsm *hsm;
   tv_keyring *keyring;
+  /* A fleet node's shared keyring document (vault/store/pg/pg_keyring.h),
+   * freed after the keyring; NULL with a keyring file. */
+  struct tv_pg_keyring *pg_keyring;
   tv_store *store;
   tv_engine *engine;
   tv_audit_log *audit;

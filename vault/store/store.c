@@ -1,6 +1,7 @@
 #include "vault/store/store.h"
 
 #include <pthread.h>
+#include <stdio.h>
 #include <sched.h>
 #include <stdlib.h>
 #include <string.h>
@@ -185,6 +186,39 @@ void tv_store_get_open_report(tv_store *s, tv_store_open_report *out) {
   if (s->backend->get_open_report != NULL) {
     s->backend->get_open_report(s->impl, out);
   }
+}
+
+tv_status tv_store_health(tv_store *s) {
+  TV_ENSURE(s != NULL, TV_E_INVALID_ARGUMENT);
+  return s->backend->health != NULL ? s->backend->health(s->impl) : TV_OK;
+}
+
+static int lease_args_ok(const char *name, const char *holder) {
+  return name != NULL && holder != NULL && name[0] != '\0' && holder[0] != '\0' &&
+         strlen(name) <= TV_STORE_LEASE_NAME_LEN_MAX && strlen(holder) <= TV_STORE_LEASE_HOLDER_LEN_MAX;
+}
+
+tv_status tv_store_lease(tv_store *s, const char *name, const char *holder, uint32_t ttl_ms,
+                         const uint8_t *progress, size_t progress_len, tv_store_lease_info *out) {
+  TV_ENSURE(s != NULL && out != NULL && lease_args_ok(name, holder) && ttl_ms > 0, TV_E_INVALID_ARGUMENT);
+  TV_ENSURE(progress_len <= TV_STORE_LEASE_PROGRESS_LEN_MAX && (progress != NULL || progress_len == 0),
+            TV_E_INVALID_ARGUMENT);
+  memset(out, 0, sizeof *out);
+  if (s->backend->lease == NULL) {
+    out->held = 1;
+    snprintf(out->holder, sizeof out->holder, "%s", holder);
+    if (progress_len > 0) {
+      memcpy(out->progress, progress, progress_len);
+    }
+    out->progress_len = progress_len;
+    return TV_OK;
+  }
+  return s->backend->lease(s->impl, name, holder, ttl_ms, progress, progress_len, out);
+}
+
+tv_status tv_store_lease_release(tv_store *s, const char *name, const char *holder) {
+  TV_ENSURE(s != NULL && lease_args_ok(name, holder), TV_E_INVALID_ARGUMENT);
+  return s->backend->lease_release != NULL ? s->backend->lease_release(s->impl, name, holder) : TV_OK;
 }
 
 void tv_store_get_stats(tv_store *s, tv_store_stats *out) {

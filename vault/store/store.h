@@ -58,7 +58,14 @@ typedef struct tv_store_options {
   const char *conninfo; /* database backends (tv_store_backend_pg): a libpq
                            connection string or URI without a password;
                            |dir| is then unused (NULL allowed) */
+  uint32_t statement_timeout_ms; /* database backends: the server cancels a
+                                    statement running longer (the operation
+                                    fails with TV_E_STORE_TIMEOUT); 0 =
+                                    TV_STORE_STATEMENT_TIMEOUT_MS_DEFAULT */
 } tv_store_options;
+
+/* The default statement timeout of a database store. */
+#define TV_STORE_STATEMENT_TIMEOUT_MS_DEFAULT 10000u
 
 /* Where a failed open found its problem. */
 typedef struct tv_store_diag {
@@ -206,6 +213,22 @@ typedef struct tv_store_snapshot_info {
   tv_store_diag diag;   /* on failure: the file and offset involved */
 } tv_store_snapshot_info;
 
+/* A lease on once-per-fleet work (tv_store_lease). */
+#define TV_STORE_LEASE_NAME_LEN_MAX 96u
+#define TV_STORE_LEASE_HOLDER_LEN_MAX 64u
+#define TV_STORE_LEASE_PROGRESS_LEN_MAX 64u
+
+typedef struct tv_store_lease_info {
+  int held;   /* 1: the caller holds the lease until its ttl from now */
+  int shared; /* 1: a lease among processes (a database); 0: the store
+                 belongs to this process alone (the log), always held */
+  char holder[TV_STORE_LEASE_HOLDER_LEN_MAX + 1]; /* the holder ("" if none) */
+  /* What the holder last published with its take or renewal (the
+   * caller's own when held). */
+  uint8_t progress[TV_STORE_LEASE_PROGRESS_LEN_MAX];
+  size_t progress_len;
+} tv_store_lease_info;
+
 /* A backend. Every function is required except |submit_wait| (NULL: the
  * wrapper retries |submit| with a growing sleep); scan and reads are safe
  * from any thread concurrently with submit. */
@@ -228,6 +251,13 @@ typedef struct tv_store_backend {
   tv_status (*submit_wait)(void *impl, tv_store_op *op);
   /* optional (NULL: an empty report) */
   void (*get_open_report)(void *impl, tv_store_open_report *out);
+  /* optional (NULL: always TV_OK, as for the local log): a cheap check
+   * that the store can serve now (a database reachable) */
+  tv_status (*health)(void *impl);
+  /* optional (NULL: one process owns the store, every lease is held) */
+  tv_status (*lease)(void *impl, const char *name, const char *holder, uint32_t ttl_ms, const uint8_t *progress,
+                     size_t progress_len, tv_store_lease_info *out);
+  tv_status (*lease_release)(void *impl, const char *name, const char *holder);
 } tv_store_backend;
 
 /* tv_store_backend_uring is the embedded io_uring log (the default). */
@@ -343,6 +373,33 @@ tv_status tv_store_snapshot(tv_store *s, const char *dest_dir, const char *const
  * TV_E_STORE_CORRUPT if a sealed segment does not decode; write errors
  * (TV_E_STORE_NO_SPACE, ...) leave the old segments in use. */
 tv_status tv_store_compact(tv_store *s, const tv_store_compact_options *opts, tv_store_compact_progress *progress);
+/* (A database store has no superseded copies to drop: a re-put replaces
+ * its row, and the database's VACUUM reclaims the space. Its compaction
+ * is the purge of expired values: each live row expired at
+ * |opts->now_ms| becomes its stub, as the log's compaction keeps it;
+ * progress counts rows looked at and stubbed.) */
+
+/* tv_store_health says whether the store can serve operations now: TV_OK,
+ * or for a database store TV_E_STORE_UNAVAILABLE (unreachable, shutting
+ * down) or TV_E_STORE_TIMEOUT (too slow to answer). One round trip to the
+ * database; the log backend answers TV_OK without any I/O (its disk's
+ * space is readiness's own check). For health probes, not per call. */
+tv_status tv_store_health(tv_store *s);
+
+/* tv_store_lease takes or renews lease |name| (once-per-fleet work, e.g.
+ * a namespace's rotation) for |holder| until |ttl_ms| from now, by the
+ * database's clock, and publishes |progress| (up to
+ * TV_STORE_LEASE_PROGRESS_LEN_MAX bytes) with it. It is taken when free,
+ * already |holder|'s, or expired (its holder died or stalled: the caller
+ * takes over and resumes). |out->held| says whether the caller holds it;
+ * when not, |out| names the holder and its last progress. A store of one
+ * process (the log) holds every lease without I/O. */
+tv_status tv_store_lease(tv_store *s, const char *name, const char *holder, uint32_t ttl_ms,
+                         const uint8_t *progress, size_t progress_len, tv_store_lease_info *out);
+
+/* tv_store_lease_release gives up |holder|'s lease |name| (another node
+ * can take it at once); nothing if |holder| does not hold it. */
+tv_status tv_store_lease_release(tv_store *s, const char *name, const char *holder);
 
 /* tv_store_get_stats fills |out| with counters since open. */
 void tv_store_get_stats(tv_store *s, tv_store_stats *out);

@@ -114,6 +114,8 @@ static const status_text status_texts[] = {
     {TV_E_KEYRING_PROPOSAL_NOT_FOUND, "KEYRING_PROPOSAL_NOT_FOUND", "no pending proposal with that id"},
     {TV_E_KEYRING_ROTATION_PENDING, "KEYRING_ROTATION_PENDING",
      "a KEK rotation is already in progress or a proposal for the same action is pending"},
+    {TV_E_KEYRING_CONFLICT, "KEYRING_CONFLICT",
+     "another node changed the shared keyring at the same time and the change kept failing to apply; retry"},
     {TV_E_SERVER_REQUEST_MALFORMED, "SERVER_REQUEST_MALFORMED",
      "the request is not a valid protobuf message of the method's type, or a field breaks its rule"},
     {TV_E_SERVER_REQUEST_TOO_LARGE, "SERVER_REQUEST_TOO_LARGE",
@@ -187,6 +189,8 @@ static const status_text status_texts[] = {
     {TV_E_STORE_CONNINFO_PASSWORD, "STORE_CONNINFO_PASSWORD",
      "the database connection string contains a password; use a password file (PGPASSFILE) instead"},
     {TV_E_STORE_CONNINFO, "STORE_CONNINFO", "the database connection string is malformed"},
+    {TV_E_STORE_TIMEOUT, "STORE_TIMEOUT",
+     "a database statement ran past its timeout (slow or locked database); nothing was committed, retry later"},
 };
 
 static const status_text *status_find(tv_status status) {

@@ -112,6 +112,7 @@ typedef enum tv_status {
   TV_E_KEYRING_PROPOSAL_EXPIRED = 515,
   TV_E_KEYRING_PROPOSAL_NOT_FOUND = 516,
   TV_E_KEYRING_ROTATION_PENDING = 517,
+  TV_E_KEYRING_CONFLICT = 518,
   /* 600..699: gRPC service (request decoding, server limits) */
   TV_E_SERVER_REQUEST_MALFORMED = 600,
   TV_E_SERVER_REQUEST_TOO_LARGE = 601,
@@ -177,6 +178,7 @@ typedef enum tv_status {
   TV_E_STORE_FINGERPRINT_EXISTS = 1104,
   TV_E_STORE_CONNINFO_PASSWORD = 1105,
   TV_E_STORE_CONNINFO = 1106,
+  TV_E_STORE_TIMEOUT = 1107,
 } tv_status;
 
 /* tv_status_message returns a static, human-readable sentence for |status|

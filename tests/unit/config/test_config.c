@@ -107,7 +107,7 @@ static void test_unknown_keys(void **state) {
   (void)state;
   expect_error("listn: 127.0.0.1:7443\n", TV_E_CONFIG_UNKNOWN_KEY,
                "config line 1: listn: unknown key (expected one of: listen, tls, data_dir, hsm, "
-               "metrics, audit, namespaces, roles, principals, rotation, server, http)");
+                "metrics, audit, namespaces, roles, principals, rotation, server, http, store, node_id)");
   expect_error(HEAD "  checkpoint_intervall: 5s\n" PAN_NS, TV_E_CONFIG_UNKNOWN_KEY,
                "config line 9: audit.checkpoint_intervall: unknown key (expected one of: dir, "
                "checkpoint_interval)");
@@ -397,6 +397,40 @@ static void test_server_block(void **state) {
                "1000 (one full request), got 10");
 }
 
+/* The store block and node_id (issue 10, fleet mode): the log is the
+ * default; postgres needs its conninfo; node_id is a plain name. */
+static void test_store_block(void **state) {
+  (void)state;
+  tv_config *cfg = NULL;
+  config_error err;
+  const char *plain = HEAD PAN_NS;
+  assert_int_equal(config_parse(plain, strlen(plain), &cfg, &err), TV_OK);
+  assert_int_equal(cfg->store.backend, CONFIG_STORE_LOG);
+  assert_string_equal(cfg->node_id, "");
+  config_free(cfg);
+  const char *pg = HEAD PAN_NS
+      "store:\n"
+      "  backend: postgres\n"
+      "  postgres: {conninfo: 'host=/run/postgresql dbname=tv', password_file: /etc/tv/pgpass}\n"
+      "node_id: vault-a.1\n";
+  assert_int_equal(config_parse(pg, strlen(pg), &cfg, &err), TV_OK);
+  assert_int_equal(cfg->store.backend, CONFIG_STORE_POSTGRES);
+  assert_string_equal(cfg->store.conninfo, "host=/run/postgresql dbname=tv");
+  assert_string_equal(cfg->store.password_file, "/etc/tv/pgpass");
+  assert_string_equal(cfg->node_id, "vault-a.1");
+  config_free(cfg);
+  expect_error(HEAD PAN_NS "store: {backend: postgres}\n", TV_E_CONFIG_MISSING,
+               "config line 12: store: backend postgres needs a postgres block with conninfo");
+  expect_error(HEAD PAN_NS "store: {backend: mysql}\n", TV_E_CONFIG_VALUE,
+               "config line 12: store.backend: must be one of log, postgres, got 'mysql'");
+  expect_error(HEAD PAN_NS "store: {postgres: {conninfo: 'dbname=tv'}}\n", TV_E_CONFIG_VALUE,
+               "config line 12: store.postgres: a postgres block needs backend: postgres");
+  expect_error(HEAD PAN_NS "store: {backend: postgres, postgres: {password_file: /p}}\n", TV_E_CONFIG_MISSING,
+               "config line 12: store.postgres.conninfo: required key is missing");
+  expect_error(HEAD PAN_NS "node_id: 'vault a'\n", TV_E_CONFIG_VALUE,
+               "config line 12: node_id: must be 1..64 characters of A-Z a-z 0-9 _ . -, got 'vault a'");
+}
+
 /* Tokenize limits (issue 13): new_tokens_per_kept_group absent is
  * POLICY_GROUP_LIMIT_AUTO (each namespace's default), 0 switches it off, a
  * number is taken as it is; tokenize_per_minute is off unless given. */
@@ -453,7 +487,7 @@ int main(void) {
       cmocka_unit_test(test_domain_floor),     cmocka_unit_test(test_missing_keys),
       cmocka_unit_test(test_policy_errors),    cmocka_unit_test(test_yaml_level_errors),
       cmocka_unit_test(test_nesting_limit),    cmocka_unit_test(test_load_missing_file),
-      cmocka_unit_test(test_rotation_block),
+      cmocka_unit_test(test_rotation_block),   cmocka_unit_test(test_store_block),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -70,9 +70,39 @@ static void test_no_init_on_a_new_vault_says_init(void **state) {
   assert_non_null(strstr(why, "--init"));
 }
 
+static tv_keyring_start_action decide_shared(int exists, int dev, int init, uint64_t tokens, int hsm_gen) {
+  tv_keyring_start_facts f = {.data_dir = "/var/lib/tv", .keyring_exists = exists, .dev = dev, .init = init,
+                              .store_records = tokens, .hsm_has_generation = hsm_gen, .hsm_generation = 7,
+                              .shared = 1};
+  return tv_keyring_start_decide(&f, why, sizeof why);
+}
+
+/* A fleet node (store.backend postgres): the keyring is the tv_keyring
+ * row. The first node's --init creates it; --init again (a migration,
+ * a second node started the same way) joins; without --init a missing
+ * row refuses, saying --init; tokens or a used HSM without the row
+ * refuse with the database restore advice. */
+static void test_shared_keyring(void **state) {
+  (void)state;
+  assert_int_equal(decide_shared(0, 0, 1, 0, 0), TV_KEYRING_START_CREATE);
+  assert_int_equal(decide_shared(0, 1, 0, 0, 0), TV_KEYRING_START_CREATE);
+  assert_int_equal(decide_shared(1, 0, 1, 1, 1), TV_KEYRING_START_OPEN); /* --init joins a vault with data */
+  assert_int_equal(decide_shared(1, 0, 0, 1, 1), TV_KEYRING_START_OPEN);
+  assert_int_equal(decide_shared(0, 0, 0, 0, 0), TV_KEYRING_START_REFUSE);
+  assert_non_null(strstr(why, "table tv_keyring is empty"));
+  assert_non_null(strstr(why, "with --init"));
+  assert_int_equal(decide_shared(0, 0, 1, 1, 0), TV_KEYRING_START_REFUSE);
+  assert_non_null(strstr(why, "holds tokens but no keyring"));
+  assert_non_null(strstr(why, "restore the tv_keyring row"));
+  assert_null(strstr(why, "/var/lib/tv"));
+  assert_int_equal(decide_shared(0, 1, 1, 0, 1), TV_KEYRING_START_REFUSE);
+  assert_non_null(strstr(why, "HSM holds keyring generation 7"));
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_new_vault_is_created),
+      cmocka_unit_test(test_shared_keyring),
       cmocka_unit_test(test_existing_keyring_is_opened),
       cmocka_unit_test(test_missing_keyring_with_data_is_refused),
       cmocka_unit_test(test_missing_keyring_on_used_hsm_is_refused),

@@ -227,9 +227,65 @@ static void test_restart_needed(void **state) {
   config_free(a);
 }
 
+/* The store block: a password file goes to libpq as `passfile` (quoted
+ * for key=value strings, percent-encoded for URIs); a password in the
+ * conninfo is refused naming the setting; node_id defaults to the host
+ * name. */
+static tv_status resolve_store(tv_settings *s, char *err, size_t err_len, const char *store_yaml) {
+  char text[2048];
+  snprintf(text, sizeof text, "%s%s", plain_yaml, store_yaml);
+  char *path = write_file(text);
+  char *argv[] = {"tokenvaultd", "--config", path, NULL};
+  tv_status st = resolve(s, err, err_len, 3, argv);
+  unlink(path);
+  free(path);
+  return st;
+}
+
+static void test_store_settings(void **state) {
+  (void)state;
+  char *pass = write_file("*:*:*:*:secret\n"), err[700], yaml[1024];
+  tv_settings s;
+  assert_int_equal(resolve_store(&s, err, sizeof err, ""), TV_OK);
+  assert_false(s.store_postgres);
+  char host[128] = "";
+  assert_int_equal(gethostname(host, sizeof host), 0);
+  assert_string_equal(s.node_id, host);
+  tv_settings_cleanup(&s);
+  snprintf(yaml, sizeof yaml, "node_id: n1\nstore: {backend: postgres, postgres: {conninfo: 'host=/run/pg dbname=tv',"
+           " password_file: %s}}\n", pass);
+  assert_int_equal(resolve_store(&s, err, sizeof err, yaml), TV_OK);
+  assert_true(s.store_postgres);
+  assert_string_equal(s.node_id, "n1");
+  char want[1024];
+  snprintf(want, sizeof want, "host=/run/pg dbname=tv passfile='%s'", pass);
+  assert_string_equal(s.pg_conninfo, want);
+  tv_settings_cleanup(&s);
+  snprintf(yaml, sizeof yaml, "store: {backend: postgres, postgres: {conninfo: 'postgresql://tv@db/tv?sslmode=require',"
+           " password_file: %s}}\n", pass);
+  assert_int_equal(resolve_store(&s, err, sizeof err, yaml), TV_OK);
+  snprintf(want, sizeof want, "postgresql://tv@db/tv?sslmode=require&passfile=%s", pass);
+  assert_string_equal(s.pg_conninfo, want);
+  tv_settings_cleanup(&s);
+  assert_int_equal(resolve_store(&s, err, sizeof err,
+                                 "store: {backend: postgres, postgres: {conninfo: 'dbname=tv password=hunter2'}}\n"),
+                   TV_E_SERVER_CONFIG);
+  assert_non_null(strstr(err, "store.postgres.conninfo: a password in the connection string is refused"));
+  assert_null(strstr(err, "hunter2"));
+  tv_settings_cleanup(&s);
+  assert_int_equal(resolve_store(&s, err, sizeof err,
+                                 "store: {backend: postgres, postgres: {conninfo: 'dbname=tv', password_file: /nonexistent/p}}\n"),
+                   TV_E_SERVER_CONFIG);
+  assert_non_null(strstr(err, "store.postgres.password_file: cannot read /nonexistent/p"));
+  tv_settings_cleanup(&s);
+  unlink(pass);
+  free(pass);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_file_values),   cmocka_unit_test(test_flags_override),
+      cmocka_unit_test(test_store_settings),
       cmocka_unit_test(test_plaintext_rules), cmocka_unit_test(test_http_listen_mtls_or_dev), cmocka_unit_test(test_dev_builtin),
       cmocka_unit_test(test_metrics_needs_vault),
       cmocka_unit_test(test_bad_file_named), cmocka_unit_test(test_restart_needed),

@@ -50,14 +50,27 @@ static void ns_config(tv_engine_namespace *out, const char *name) {
   }
 }
 
-static tv_status add_namespaces(eng_fixture *fx) {
+static tv_status add_namespaces_to(tv_engine *e) {
   for (size_t i = 0; i < ENG_TEST_NS_NUM; i++) {
     tv_engine_namespace ns;
     ns_config(&ns, ns_names[i]);
     char why[256];
-    TV_TRY(tv_engine_add_namespace(fx->engine, &ns, why, sizeof why));
+    TV_TRY(tv_engine_add_namespace(e, &ns, why, sizeof why));
   }
   return TV_OK;
+}
+
+static tv_status add_namespaces(eng_fixture *fx) { return add_namespaces_to(fx->engine); }
+
+tv_status eng_engine_new(eng_fixture *fx, tv_store *store, tv_engine **out) {
+  tv_engine_options eo = {.store = store, .keyring = fx->kr->kr, .now_ms = test_clock, .now_ctx = fx};
+  TV_TRY(tv_engine_new(out, &eo));
+  tv_status st = add_namespaces_to(*out);
+  if (st != TV_OK) {
+    tv_engine_free(*out);
+    *out = NULL;
+  }
+  return st;
 }
 
 tv_status eng_try_open(eng_fixture *fx) {

@@ -44,6 +44,10 @@ void eng_open(eng_fixture *fx);
  * returns the first failure. */
 tv_status eng_try_open(eng_fixture *fx);
 
+/* eng_engine_new makes another engine over |store| with the fixture's
+ * keyring, clock and namespaces (a second node sharing the keyring). */
+tv_status eng_engine_new(eng_fixture *fx, tv_store *store, tv_engine **out);
+
 int eng_setup(void **state);
 int eng_teardown(void **state);
 

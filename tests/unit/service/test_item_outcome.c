@@ -58,11 +58,37 @@ static void test_format_longest_fits(void **state) {
   assert_true(strlen(text) <= 256); /* an audit text field */
 }
 
+static void test_whole_batch_store_fault(void **state) {
+  (void)state;
+  tv_item_fault none = {0};
+  assert_int_equal(tv_item_fault_whole(&none), TV_OK);
+  tv_item_fault all = {0};
+  for (int i = 0; i < 3; i++) {
+    tv_item_fault_add(&all, TV_E_STORE_UNAVAILABLE);
+  }
+  assert_int_equal(tv_item_fault_whole(&all), TV_E_STORE_UNAVAILABLE);
+  tv_item_fault timeout = {0};
+  tv_item_fault_add(&timeout, TV_E_STORE_TIMEOUT);
+  assert_int_equal(tv_item_fault_whole(&timeout), TV_E_STORE_TIMEOUT);
+  tv_item_fault one_ok = {0};
+  tv_item_fault_add(&one_ok, TV_E_STORE_UNAVAILABLE);
+  tv_item_fault_add(&one_ok, TV_OK); /* an answered item: per-item statuses */
+  assert_int_equal(tv_item_fault_whole(&one_ok), TV_OK);
+  tv_item_fault two_faults = {0};
+  tv_item_fault_add(&two_faults, TV_E_STORE_UNAVAILABLE);
+  tv_item_fault_add(&two_faults, TV_E_STORE_TIMEOUT);
+  assert_int_equal(tv_item_fault_whole(&two_faults), TV_OK);
+  tv_item_fault other = {0};
+  tv_item_fault_add(&other, TV_E_STORE_WRITE_FAILED);
+  assert_int_equal(tv_item_fault_whole(&other), TV_OK);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_classes),
       cmocka_unit_test(test_format),
       cmocka_unit_test(test_format_longest_fits),
+      cmocka_unit_test(test_whole_batch_store_fault),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

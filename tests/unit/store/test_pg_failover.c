@@ -294,7 +294,10 @@ static void print_stats(tv_store *s, const uint64_t *outage_us) {
           st.fsyncs ? (double)st.fsync_us_sum / (double)st.fsyncs / 1e3 : 0.0);
   assert_int_equal(ha.failovers, FAILOVERS); /* each promotion: a new timeline, another host */
   assert_true(ha.reconnects >= FAILOVERS);
-  assert_true(ha.read_retries >= FAILOVERS);
+  /* No read_retries bound: the pool replaces idle connections the dead
+   * primary closed before handing them out (tv_pg_conn_alive), so the
+   * rerun is only needed when a connection dies mid-statement. The first
+   * read after each promotion succeeding is asserted above. */
   assert_true(ha.timeline >= 1 + FAILOVERS);
   assert_int_equal(ha.connected, 1);
 }

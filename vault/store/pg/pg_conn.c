@@ -49,7 +49,12 @@ static const struct {
     {"tv_reput", "UPDATE tv_tokens SET id = nextval('tv_tokens_id_seq'), fingerprint = $3::bytea,"
                  " fp_unique = $4::boolean, key_version = $5::bigint, nonce = $6::bytea, created_ms = $7::bigint,"
                  " expires_ms = $8::bigint, ciphertext = $9::bytea, tag = $10::bytea, metadata = $11::bytea,"
-                 " state = $12::bigint WHERE ns = $1::bytea AND token = $2::bytea RETURNING id"},
+                 " state = $12::bigint WHERE ns = $1::bytea AND token = $2::bytea"
+                 /* Only a tombstone replaces a deleted token or an expired
+                  * stub: another node's re-encryption or stub re-put that
+                  * read the row before it was deleted must not bring the
+                  * value back (NOT_FOUND instead). */
+                 " AND (state = 1 OR $12::bigint = 2) RETURNING id"},
     {"tv_delete", "DELETE FROM tv_tokens WHERE ns = $1::bytea AND token = $2::bytea RETURNING id"},
     {"tv_token_id", "SELECT id FROM tv_tokens WHERE ns = $1::bytea AND token = $2::bytea"},
     {"tv_fp_winner", "SELECT id FROM tv_tokens WHERE ns = $1::bytea AND fingerprint = $2::bytea AND fp_unique"},
@@ -64,6 +69,24 @@ static const struct {
     {"tv_scan", "SELECT " TV_PG_ROW_COLUMNS " FROM tv_tokens WHERE id > $1::bigint AND id <= $3::bigint"
                 " ORDER BY id LIMIT $2::bigint"},
     {"tv_max_id", "SELECT coalesce(max(id), 0) FROM tv_tokens"},
+    /* Leases (pg_lease.c): taken when free, ours, or expired, by the
+     * database's clock so nodes' clocks never matter. */
+    {"tv_lease_take", "INSERT INTO tv_leases (name, holder, expires_at, progress) VALUES ($1::text, $2::text,"
+                      " clock_timestamp() + $3::bigint * interval '1 millisecond', $4::bytea)"
+                      " ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, expires_at = excluded.expires_at,"
+                      " progress = excluded.progress WHERE tv_leases.holder = excluded.holder"
+                      " OR tv_leases.expires_at < clock_timestamp() RETURNING holder"},
+    {"tv_lease_get", "SELECT holder, progress FROM tv_leases WHERE name = $1::text"},
+    {"tv_lease_release", "UPDATE tv_leases SET expires_at = clock_timestamp() - interval '1 millisecond'"
+                         " WHERE name = $1::text AND holder = $2::text"},
+    /* The purge (pg_purge.c): expired values in an id range become their
+     * stubs (key version 0 with the expiry, no ciphertext), which give up
+     * the fingerprint, as the log's compaction keeps them. */
+    {"tv_strip_expired", "UPDATE tv_tokens SET id = nextval('tv_tokens_id_seq'), key_version = 0,"
+                         " nonce = '\\x000000000000000000000000'::bytea, tag = '\\x00000000000000000000000000000000'::bytea,"
+                         " ciphertext = ''::bytea, state = 3, fp_unique = false"
+                         " WHERE id > $1::bigint AND id <= $2::bigint AND state = 1 AND expires_ms <> 0"
+                         " AND expires_ms <= $3::bigint"},
 };
 
 tv_status tv_pg_prepare_all(PGconn *conn, char *why, size_t why_len) {
@@ -83,9 +106,17 @@ tv_status tv_pg_prepare_all(PGconn *conn, char *why, size_t why_len) {
 
 PGconn *tv_pg_connect(const char *conninfo, int prepare, char *why, size_t why_len) {
   /* Later keywords override earlier ones: the conninfo (expanded from
-   * dbname) may set its own connect_timeout. */
-  const char *const keys[] = {"connect_timeout", "application_name", "dbname", NULL};
-  const char *const vals[] = {TV_PG_CONNECT_TIMEOUT_S, "tokenvault", conninfo, NULL};
+   * dbname) may set its own connect_timeout and keepalives. TCP
+   * keepalives notice a server host that vanished (no FIN, no RST) in
+   * about idle + interval * count seconds instead of the kernel's two
+   * hours; Unix sockets ignore them. */
+  const char *const keys[] = {"connect_timeout",  "application_name",    "keepalives",
+                              "keepalives_idle",  "keepalives_interval", "keepalives_count",
+                              "dbname",           NULL};
+  const char *const vals[] = {TV_PG_CONNECT_TIMEOUT_S, "tokenvault",
+                              "1",                     TV_PG_KEEPALIVES_IDLE_S,
+                              TV_PG_KEEPALIVES_INTERVAL_S, TV_PG_KEEPALIVES_COUNT,
+                              conninfo,                NULL};
   PGconn *conn = PQconnectdbParams(keys, vals, 1);
   if (conn == NULL || PQstatus(conn) != CONNECTION_OK) {
     snprintf(why, why_len, "cannot connect to the database: %s",
@@ -104,20 +135,66 @@ tv_status tv_pg_failed_status(PGconn *conn) {
   return conn == NULL || PQstatus(conn) != CONNECTION_OK ? TV_E_STORE_UNAVAILABLE : TV_E_STORE_WRITE_FAILED;
 }
 
+tv_status tv_pg_read_failure(PGconn *conn, const PGresult *res) {
+  return tv_pg_result_status(conn, res) == TV_E_STORE_TIMEOUT ? TV_E_STORE_TIMEOUT : TV_E_STORE_UNAVAILABLE;
+}
+
+int tv_pg_conn_alive(PGconn *conn) {
+  /* A server that shut down or restarted closed its idle connections
+   * (a FATAL message, then end of file): read what has arrived without
+   * waiting (libpq's socket is non-blocking), twice for message and EOF. */
+  if (conn == NULL || PQstatus(conn) != CONNECTION_OK) {
+    return 0;
+  }
+  for (int i = 0; i < 2; i++) {
+    if (PQconsumeInput(conn) != 1 || PQstatus(conn) != CONNECTION_OK) {
+      return 0;
+    }
+  }
+  return 1;
+}
+
+PGconn *tv_pg_connect_session(const tv_pg *pg, char *why, size_t why_len) {
+  PGconn *conn = tv_pg_connect(pg->conninfo, 0, why, why_len);
+  if (conn == NULL) {
+    return NULL;
+  }
+  /* A statement the database cannot finish in time (locks, a failing
+   * disk, an overloaded primary) is cancelled by the server and answered
+   * TV_E_STORE_TIMEOUT: the caller's thread is never held indefinitely. */
+  char sql[64];
+  snprintf(sql, sizeof sql, "SET statement_timeout = %u", (unsigned)pg->statement_timeout_ms);
+  PGresult *res = PQexec(conn, sql);
+  int ok = PQresultStatus(res) == PGRES_COMMAND_OK;
+  if (!ok) {
+    snprintf(why, why_len, "setting statement_timeout: %s", PQerrorMessage(conn));
+  }
+  PQclear(res);
+  if (!ok || tv_pg_prepare_all(conn, why, why_len) != TV_OK) {
+    PQfinish(conn);
+    return NULL;
+  }
+  return conn;
+}
+
 PGconn *tv_pg_reader_take(tv_pg *pg) {
   pthread_mutex_lock(&pg->pool_mu);
   while (pg->num_idle == 0 && pg->num_open >= TV_PG_READERS_MAX) {
     pthread_cond_wait(&pg->pool_cv, &pg->pool_mu);
   }
-  if (pg->num_idle > 0) {
+  while (pg->num_idle > 0) {
     PGconn *conn = pg->idle[--pg->num_idle];
-    pthread_mutex_unlock(&pg->pool_mu);
-    return conn;
+    if (tv_pg_conn_alive(conn)) {
+      pthread_mutex_unlock(&pg->pool_mu);
+      return conn;
+    }
+    PQfinish(conn); /* closed by a server restart while idle */
+    pg->num_open--;
   }
   pg->num_open++; /* reserve the slot, connect outside the lock */
   pthread_mutex_unlock(&pg->pool_mu);
   char why[256];
-  PGconn *conn = tv_pg_connect(pg->conninfo, 1, why, sizeof why);
+  PGconn *conn = tv_pg_connect_session(pg, why, sizeof why);
   if (conn == NULL) {
     tv_pg_reader_give(pg, NULL, 1);
   }

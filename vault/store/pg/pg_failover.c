@@ -55,14 +55,16 @@ static int sqlstate_unavailable(const char *state) {
   }
   return strncmp(state, "08", 2) == 0       /* connection exception */
          || strcmp(state, "25006") == 0     /* read_only_sql_transaction: a standby */
-         || strcmp(state, "57P01") == 0     /* admin_shutdown */
-         || strcmp(state, "57P02") == 0     /* crash_shutdown */
-         || strcmp(state, "57P03") == 0;    /* cannot_connect_now: starting, recovering */
+         || strncmp(state, "57P", 3) == 0;  /* shutdown, crash, starting or recovering, idle timeout */
 }
 
 tv_status tv_pg_result_status(PGconn *conn, const PGresult *res) {
   if (conn == NULL || PQstatus(conn) != CONNECTION_OK || res == NULL) {
     return TV_E_STORE_UNAVAILABLE;
+  }
+  const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+  if (state != NULL && strcmp(state, "57014") == 0) {
+    return TV_E_STORE_TIMEOUT; /* query_canceled: our statement_timeout */
   }
   return sqlstate_unavailable(PQresultErrorField(res, PG_DIAG_SQLSTATE)) ? TV_E_STORE_UNAVAILABLE
                                                                          : TV_E_STORE_WRITE_FAILED;
@@ -154,7 +156,8 @@ tv_status tv_pg_reader_run(tv_pg *pg, tv_pg_read_fn fn, void *ctx) {
     }
     st = fn(conn, ctx);
     int lost = st != TV_OK && PQstatus(conn) != CONNECTION_OK;
-    tv_pg_reader_give(pg, conn, st != TV_OK);
+    /* A statement cancelled for its timeout leaves the connection usable. */
+    tv_pg_reader_give(pg, conn, st != TV_OK && st != TV_E_STORE_TIMEOUT);
     if (!lost) {
       break;
     }
@@ -163,6 +166,7 @@ tv_status tv_pg_reader_run(tv_pg *pg, tv_pg_read_fn fn, void *ctx) {
     retried |= attempt == 0;
   }
   account_read(pg, tv_mono_us() - t0, retried);
-  /* A read never fails for a data reason: any failure is the connection's. */
-  return st == TV_OK ? TV_OK : TV_E_STORE_UNAVAILABLE;
+  /* A read never fails for a data reason: any failure is the connection's
+   * or the statement timeout's. */
+  return st == TV_OK || st == TV_E_STORE_TIMEOUT ? st : TV_E_STORE_UNAVAILABLE;
 }

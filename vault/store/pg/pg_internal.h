@@ -22,6 +22,11 @@
 #define TV_PG_SCAN_PAGE_ROWS 1000u
 /* Seconds libpq waits to connect (unless the conninfo says otherwise). */
 #define TV_PG_CONNECT_TIMEOUT_S "5"
+/* TCP keepalives (unless the conninfo says otherwise): a vanished server
+ * host is noticed after about 10 + 5 * 3 = 25 s of silence. */
+#define TV_PG_KEEPALIVES_IDLE_S "10"
+#define TV_PG_KEEPALIVES_INTERVAL_S "5"
+#define TV_PG_KEEPALIVES_COUNT "3"
 
 /* Values of tv_tokens.state, derived from the record (engine.h): the
  * engine marks a deleted token with key version 0 and no expiry, an
@@ -37,6 +42,7 @@ typedef struct tv_pg_stats {
 
 typedef struct tv_pg {
   char *conninfo;
+  uint32_t statement_timeout_ms; /* set on every connection of the store */
   /* Writer: the queue, its thread, and its own connection. */
   pthread_mutex_t mu;
   pthread_cond_t cv;       /* writer waits for work */
@@ -64,6 +70,17 @@ typedef struct tv_pg {
  * NULL on failure, with libpq's message (never a password: refused
  * earlier) in |why|. */
 PGconn *tv_pg_connect(const char *conninfo, int prepare, char *why, size_t why_len);
+
+/* tv_pg_connect_session opens a connection of the store |pg|: its
+ * statement_timeout set, every statement prepared. NULL on failure, the
+ * reason in |why|. */
+PGconn *tv_pg_connect_session(const tv_pg *pg, char *why, size_t why_len);
+
+/* tv_pg_conn_alive reads (without waiting) what the server sent an idle
+ * connection and says whether it is still usable: a server restart
+ * closes idle connections, which are then dropped instead of failing
+ * the next operation. */
+int tv_pg_conn_alive(PGconn *conn);
 
 /* tv_pg_prepare_all prepares the backend's statements on |conn|. */
 tv_status tv_pg_prepare_all(PGconn *conn, char *why, size_t why_len);
@@ -101,6 +118,12 @@ tv_status tv_pg_read_locations(void *impl, const tv_store_loc *locs, size_t num,
 tv_status tv_pg_find_fingerprint(void *impl, const uint8_t *ns, size_t ns_len, const uint8_t fp[16],
                                  tv_store_item *out_items, size_t items_max, size_t *out_num, tv_store_buf *buf);
 tv_status tv_pg_scan(void *impl, tv_store_scan_fn fn, void *ctx);
+
+/* Leases (pg_lease.c) and the purge of expired values (pg_purge.c). */
+tv_status tv_pg_lease(void *impl, const char *name, const char *holder, uint32_t ttl_ms, const uint8_t *progress,
+                      size_t progress_len, tv_store_lease_info *out);
+tv_status tv_pg_lease_release(void *impl, const char *name, const char *holder);
+tv_status tv_pg_compact(void *impl, const tv_store_compact_options *opts, tv_store_compact_progress *progress);
 
 /* Row codec (pg_row.c). Every SELECT of a record returns the columns of
  * TV_PG_ROW_COLUMNS in that order, in binary. */
@@ -175,5 +198,15 @@ tv_status tv_pg_reader_run(tv_pg *pg, tv_pg_read_fn fn, void *ctx);
  * and any other failure (a statement the server refused) to
  * TV_E_STORE_WRITE_FAILED. */
 tv_status tv_pg_failed_status(PGconn *conn);
+
+/* tv_pg_result_status maps a failed statement: TV_E_STORE_TIMEOUT when
+ * the server cancelled it for statement_timeout, TV_E_STORE_UNAVAILABLE
+ * for a lost connection or a server shutting down or starting, else
+ * TV_E_STORE_WRITE_FAILED. |res| may be NULL (no answer). */
+tv_status tv_pg_result_status(PGconn *conn, const PGresult *res);
+
+/* tv_pg_read_failure is the status of a failed read: TV_E_STORE_TIMEOUT
+ * or TV_E_STORE_UNAVAILABLE (a read never fails for a data reason). */
+tv_status tv_pg_read_failure(PGconn *conn, const PGresult *res);
 
 #endif

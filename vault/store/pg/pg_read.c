@@ -127,7 +127,7 @@ static tv_status get_many_on(PGconn *conn, void *ctx) {
   c->res = PQexecPrepared(conn, "tv_get_many", 2, vals, lens, fmts, 1);
   int ok = PQresultStatus(c->res) == PGRES_TUPLES_OK &&
            (PQntuples(c->res) == 0 || PQnfields(c->res) == TV_PG_ROW_NCOLS + 1);
-  return ok ? TV_OK : TV_E_STORE_UNAVAILABLE;
+  return ok ? TV_OK : tv_pg_read_failure(conn, c->res);
 }
 
 /* get_many runs the one-statement lookup of |k| and returns its result. */

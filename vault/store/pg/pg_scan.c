@@ -25,7 +25,7 @@ static tv_status page_on(PGconn *conn, void *ctx) {
   PQclear(p->res); /* a failed first run's result */
   p->res = p->last == 0 ? PQexecPrepared(conn, "tv_max_id", 0, NULL, NULL, NULL, 1)
                         : PQexecPrepared(conn, "tv_scan", 3, vals, lens, fmts, 1);
-  return PQresultStatus(p->res) == PGRES_TUPLES_OK ? TV_OK : TV_E_STORE_UNAVAILABLE;
+  return PQresultStatus(p->res) == PGRES_TUPLES_OK ? TV_OK : tv_pg_read_failure(conn, p->res);
 }
 
 /* scan_page reads up to TV_PG_SCAN_PAGE_ROWS rows in (after, last]; with

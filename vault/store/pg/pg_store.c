@@ -1,6 +1,6 @@
 /* The PostgreSQL backend: open (conninfo check, connect, schema check,
- * writer start), close, statistics, and the operations the log has but a
- * database does not need (snapshot, compact). */
+ * writer start), close, statistics, health, and the operation the log has
+ * but a database does not need (snapshot). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -40,10 +40,13 @@ static tv_pg *pg_alloc(const char *conninfo) {
 /* connect_checked opens the writer's connection and refuses a database
  * whose schema is missing or newer than this build. */
 static tv_status connect_checked(tv_pg *pg, char *why, size_t why_len) {
-  pg->wconn = tv_pg_connect(pg->conninfo, 0, why, why_len);
+  PGconn *conn = tv_pg_connect(pg->conninfo, 0, why, why_len);
+  TV_ENSURE(conn != NULL, TV_E_STORE_UNAVAILABLE);
+  tv_status st = tv_pg_schema_check(conn, why, why_len);
+  PQfinish(conn);
+  TV_TRY(st);
+  pg->wconn = tv_pg_connect_session(pg, why, why_len);
   TV_ENSURE(pg->wconn != NULL, TV_E_STORE_UNAVAILABLE);
-  TV_TRY(tv_pg_schema_check(pg->wconn, why, why_len));
-  TV_TRY(tv_pg_prepare_all(pg->wconn, why, why_len));
   tv_pg_writer_connected(pg, pg->wconn);
   return TV_OK;
 }
@@ -54,6 +57,8 @@ static tv_status pg_open(const tv_store_options *opts, tv_store_diag *diag, void
   TV_TRY(tv_pg_conninfo_failover_check(opts->conninfo, diag->message, sizeof diag->message));
   tv_pg *pg = pg_alloc(opts->conninfo);
   TV_ENSURE(pg != NULL, TV_E_NO_MEMORY);
+  pg->statement_timeout_ms =
+      opts->statement_timeout_ms != 0 ? opts->statement_timeout_ms : TV_STORE_STATEMENT_TIMEOUT_MS_DEFAULT;
   tv_status st = connect_checked(pg, diag->message, sizeof diag->message);
   if (st == TV_OK && pthread_create(&pg->writer, NULL, tv_pg_writer_main, pg) != 0) {
     st = TV_E_NO_MEMORY;
@@ -112,6 +117,20 @@ tv_status tv_pg_store_get_stats(tv_store *s, tv_pg_store_stats *out) {
   return TV_OK;
 }
 
+/* The health probe: one trivial statement on a reader connection
+ * (connecting if none is pooled). */
+static tv_status pg_health(void *impl) {
+  tv_pg *pg = impl;
+  PGconn *conn = tv_pg_reader_take(pg);
+  TV_ENSURE(conn != NULL, TV_E_STORE_UNAVAILABLE);
+  PGresult *res = PQexec(conn, "SELECT 1");
+  int ok = PQresultStatus(res) == PGRES_TUPLES_OK;
+  tv_status st = ok ? TV_OK : tv_pg_read_failure(conn, res);
+  PQclear(res);
+  tv_pg_reader_give(pg, conn, !ok && st != TV_E_STORE_TIMEOUT);
+  return st;
+}
+
 /* Backups of a database store are the database's own (pg_dump, base
  * backups with WAL archiving): see vault/store/pg/README.md. */
 static tv_status pg_snapshot(void *impl, const char *dest_dir, const char *const *extra_paths, size_t num_extra,
@@ -122,12 +141,6 @@ static tv_status pg_snapshot(void *impl, const char *dest_dir, const char *const
   return TV_E_STORE_UNSUPPORTED;
 }
 
-/* Purging superseded rows is the database's VACUUM; the fleet's rotation
- * worker (phase 2) purges expired values with a DELETE under a lease. */
-static tv_status pg_compact(void *impl, const tv_store_compact_options *opts, tv_store_compact_progress *progress) {
-  (void)impl, (void)opts, (void)progress;
-  return TV_E_STORE_UNSUPPORTED;
-}
 
 const tv_store_backend tv_store_backend_pg = {
     .name = "postgres",
@@ -139,7 +152,10 @@ const tv_store_backend tv_store_backend_pg = {
     .find_fingerprint = tv_pg_find_fingerprint,
     .scan = tv_pg_scan,
     .snapshot = pg_snapshot,
-    .compact = pg_compact,
+    .compact = tv_pg_compact, /* the purge of expired values: pg_purge.c */
     .get_stats = pg_get_stats,
     .submit_wait = tv_pg_submit_wait,
+    .health = pg_health,
+    .lease = tv_pg_lease,
+    .lease_release = tv_pg_lease_release,
 };

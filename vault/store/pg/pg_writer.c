@@ -64,8 +64,9 @@ static tv_status lookup_id(PGconn *conn, const char *stmt, const void *a, size_t
   PGresult *res = PQexecPrepared(conn, stmt, 2, vals, lens, fmts, 1);
   int ok = PQresultStatus(res) == PGRES_TUPLES_OK;
   *out = ok && PQntuples(res) == 1 && PQgetlength(res, 0, 0) == 8 ? tv_pg_get_u64(PQgetvalue(res, 0, 0)) : 0;
+  tv_status st = ok ? TV_OK : tv_pg_result_status(conn, res);
   PQclear(res);
-  return ok ? TV_OK : tv_pg_failed_status(conn);
+  return st;
 }
 
 /* classify_conflict tells why a PUT inserted nothing: its token exists
@@ -130,13 +131,15 @@ static tv_status group_commit(PGconn *conn, group *g, size_t first, size_t n) {
 
 /* ensure_conn (re)connects the writer; NULL while the database is gone. */
 static PGconn *ensure_conn(tv_pg *pg) {
-  if (pg->wconn != NULL && PQstatus(pg->wconn) != CONNECTION_OK) {
+  /* A connection the server closed while we were idle (a restart) is
+   * replaced before the group, so the group does not fail for it. */
+  if (pg->wconn != NULL && !tv_pg_conn_alive(pg->wconn)) {
     PQfinish(pg->wconn);
     pg->wconn = NULL;
   }
   if (pg->wconn == NULL) {
     char why[256];
-    pg->wconn = tv_pg_connect(pg->conninfo, 1, why, sizeof why);
+    pg->wconn = tv_pg_connect_session(pg, why, sizeof why);
     if (pg->wconn != NULL) {
       tv_pg_writer_connected(pg, pg->wconn);
     }
