@@ -176,6 +176,36 @@ def readme_mtls_curl_lines():
 
 readme_mtls_curl_lines()
 
+
+def audit_entries():
+    entries = []
+    for line in pc.audit_lines(DATA):
+        if line.startswith("{"):
+            entries.append(json.loads(line))
+    return [e for e in entries if e.get("peer", "").startswith("http:ipv4:127.0.0.1:")]
+
+
+# The audit entries name the certificate's principal and the transport; a
+# request refused for its certificate is audited too (no principal).
+deadline = time.monotonic() + 20
+http_entries = audit_entries()
+
+
+def unauthenticated_tokenize(entries):
+    return [e for e in entries if e["method"] == "Tokenize" and e.get("code") == 16 and not e.get("principal")]
+
+
+# 4: the IP-only SAN (refused by the service) and the three certificate
+# refusals (no certificate, another CA, serverAuth only).
+while time.monotonic() < deadline and len(unauthenticated_tokenize(http_entries)) < 4:
+    time.sleep(0.2)
+    http_entries = audit_entries()
+t.check(any(e["method"] == "Detokenize" and e.get("principal") == FINANCE and e.get("reveal") == "FULL"
+            for e in http_entries), "audit: the HTTPS reveal names the finance principal")
+t.check(len(unauthenticated_tokenize(http_entries)) == 4,
+        "audit: requests refused for their client certificate are audited (UNAUTHENTICATED, no principal: %d)"
+        % len(unauthenticated_tokenize(http_entries)))
+
 with open(server.log_path, "rb") as f:
     log = f.read()
 with open(t.path("server.key"), "rb") as f:
