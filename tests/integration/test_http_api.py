@@ -3,7 +3,8 @@ tokenize and detokenize at every reveal level and every other served path,
 the same engine as gRPC (the same token for the same value), per-item
 failures inside a 200, problem answers for every kind of bad request (the
 server stays up after each), the audit log naming the transport, the
-README's curl lines run as they are, and http.listen refused outside --dev."""
+README's curl lines run as they are, and plaintext http.listen refused outside --dev
+(test_http_mtls.py covers HTTPS)."""
 import glob
 import json
 import os
@@ -203,6 +204,7 @@ def readme_curl_lines():
     section = text[text.index("## HTTP API"):]
     section = section[:section.index("\n## ", 5)]
     commands = [c.replace("\\\n", " ") for c in re.findall(r"^(curl (?:.*\\\n)*.*)$", section, re.M)]
+    commands = [c for c in commands if "https://" not in c]  # the mTLS lines: test_http_mtls.py
     t.check(len(commands) >= 3, "README: HTTP API curl lines found (%d)" % len(commands))
     example_token = re.search(r'"tokens":\["([0-9]+)"\]', section).group(1)
     token = None
@@ -222,10 +224,14 @@ def readme_curl_lines():
 
 
 def refused_outside_dev():
-    p = subprocess.run([t.SERVER, "--tls-cert", "x", "--tls-key", "y", "--tls-ca", "z", "--http-listen",
-                        "127.0.0.1:0"], capture_output=True, timeout=h.TIMEOUT_S)
-    t.check(p.returncode == 2 and b"HTTP/JSON API is plaintext for now" in p.stderr,
-            "http.listen outside --dev refused at start (%r)" % p.stderr[-200:])
+    plain = t.path("plain-http.yaml")
+    with open(plain, "w") as f:
+        f.write("listen: 127.0.0.1:7443\ndata_dir: ./d\nhsm: {module: /m.so, token_label: dev, pin_file: ./pin}\n"
+                "audit: {dir: ./a}\nnamespaces:\n  - {name: pan, format: {kind: pan}}\n")
+    p = subprocess.run([t.SERVER, "--config", plain, "--http-listen", "127.0.0.1:0"], capture_output=True,
+                       timeout=h.TIMEOUT_S)
+    t.check(p.returncode == 2 and b"served over mTLS" in p.stderr,
+            "plaintext http.listen outside --dev refused at start, even on loopback (%r)" % p.stderr[-200:])
     p = subprocess.run([t.SERVER, "--dev", "--http-listen", "0.0.0.0:0", "--data-dir", t.path("var-x")],
                        capture_output=True, timeout=h.TIMEOUT_S)
     t.check(p.returncode == 2 and b"loopback" in p.stderr, "--dev --http-listen off loopback refused")

@@ -54,7 +54,12 @@ static const char *reload_tls(const tv_settings *s, tv_tls_reloader *reloader) {
     tv_log_end(&line);
     return "REFUSED";
   }
-  tv_log_message("info", "reload_tls", "TLS files re-read: new connections get them, open ones keep theirs");
+  tv_log_message("info", "reload_tls",
+                 s->http_listen != NULL && s->http_listen[0] != '\0'
+                     ? "TLS files re-read: new gRPC connections get them, open ones keep theirs; the HTTP "
+                       "listener keeps the certificates it started with until a restart (libmicrohttpd cannot "
+                       "swap them)"
+                     : "TLS files re-read: new connections get them, open ones keep theirs");
   return "OK";
 }
 
@@ -129,21 +134,30 @@ static tv_status load_tls(const tv_settings *s, tv_tls_reloader **out, char *err
   return st;
 }
 
-/* The HTTP/JSON API beside the gRPC port, over the same service
- * (settings.c allows it only in --dev on loopback for now). */
+/* The HTTP/JSON API beside the gRPC port, over the same service: HTTPS
+ * with the gRPC port's certificate, key and client CA when that is mTLS
+ * (read again here, the key wiped once libmicrohttpd has it), plaintext
+ * only in --dev on loopback (settings.c). */
 static tv_status start_http(const tv_settings *s, const tv_service *service, tv_http_server **out, char *err,
                             size_t err_len) {
   *out = NULL;
   if (s->http_listen == NULL || s->http_listen[0] == '\0') {
     return TV_OK;
   }
-  tv_http_server_config config = {.listen = s->http_listen};
-  TV_TRY(tv_http_server_start(out, &config, service, err, err_len));
+  tv_tls_files tls = {0};
+  if (s->tls) {
+    TV_TRY(tv_tls_files_load(&tls, s->tls_cert, s->tls_key, s->tls_ca, err, err_len));
+  }
+  tv_http_server_config config = {.listen = s->http_listen, .tls_cert_pem = tls.cert_pem,
+                                  .tls_key_pem = tls.key_pem, .tls_ca_pem = tls.ca_pem};
+  tv_status st = tv_http_server_start(out, &config, service, err, err_len);
+  tv_tls_files_cleanup(&tls);
+  TV_TRY(st);
   tv_log_line line;
   tv_log_begin(&line, "info", "http_listening");
   tv_log_str(&line, "address", s->http_listen);
   tv_log_int(&line, "port", tv_http_server_port(*out));
-  tv_log_str(&line, "mode", "dev-plaintext");
+  tv_log_str(&line, "mode", s->tls ? "mtls" : "dev-plaintext");
   tv_log_end(&line);
   return TV_OK;
 }

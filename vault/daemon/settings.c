@@ -83,6 +83,20 @@ static tv_status resolve_tls(tv_settings *s, const tv_options *o, char *err, siz
   return TV_OK;
 }
 
+/* The HTTP/JSON API is HTTPS with client certificates whenever the gRPC
+ * port is mTLS (the same files); plaintext only in --dev on loopback,
+ * whose callers are all the dev principal anyway. */
+static tv_status check_http_listen(const tv_settings *s, char *err, size_t err_len) {
+  if (s->http_listen[0] == '\0' || s->tls || (s->dev && tv_listen_is_loopback(s->http_listen))) {
+    return TV_OK;
+  }
+  return failf(err, err_len,
+               "http.listen %s refused: the HTTP/JSON API is served over mTLS (a tls block or the --tls-* flags, "
+               "the same files as the gRPC port) or, plaintext, only with --dev on loopback (127.0.0.1, [::1] or "
+               "localhost)",
+               s->http_listen);
+}
+
 /* HSM flags override the file field by field; a PIN flag replaces the
  * file's PIN source whichever kind it was. */
 static void resolve_hsm(tv_settings *s, const tv_options *o) {
@@ -133,18 +147,12 @@ tv_status tv_settings_resolve(tv_settings *s, const tv_options *o, char *err, si
     s->request_bytes_in_flight_max = s->config->server.request_bytes_in_flight_max;
     s->checkpoint_interval_ms = (uint32_t)(s->config->audit.checkpoint_interval_s * 1000u);
   }
-  if (s->http_listen[0] != '\0' && !(s->dev && tv_listen_is_loopback(s->http_listen))) {
-    /* Phase 1 of the HTTP API has no TLS yet: never plaintext outside
-     * --dev, whose callers are all the dev principal anyway. */
-    return failf(err, err_len,
-                 "http.listen %s refused: the HTTP/JSON API is plaintext for now and is served only with --dev "
-                 "on loopback (127.0.0.1, [::1] or localhost); use the mTLS gRPC port in production",
-                 s->http_listen);
-  }
   if (s->dev) {
+    TV_TRY(check_http_listen(s, err, err_len));
     return resolve_dev(s, o, err, err_len);
   }
   TV_TRY(resolve_tls(s, o, err, err_len));
+  TV_TRY(check_http_listen(s, err, err_len));
   if (s->config != NULL) {
     return resolve_file(s, o, err, err_len);
   }

@@ -142,10 +142,10 @@ static void test_metrics_needs_vault(void **state) {
   tv_settings_cleanup(&s);
 }
 
-/* The HTTP/JSON API is plaintext for now: served only with --dev on
- * loopback, refused by name everywhere else (never plaintext in
- * production). */
-static void test_http_listen_dev_only(void **state) {
+/* The HTTP/JSON API is HTTPS with client certificates whenever the gRPC
+ * port is mTLS; plaintext only with --dev on loopback, refused by name
+ * everywhere else (never plaintext in production, not even on loopback). */
+static void test_http_listen_mtls_or_dev(void **state) {
   (void)state;
   char err[700];
   tv_settings s;
@@ -158,10 +158,19 @@ static void test_http_listen_dev_only(void **state) {
   assert_non_null(strstr(err, "http.listen 0.0.0.0:8080 refused"));
   tv_settings_cleanup(&s);
   char *mtls[] = {"tokenvaultd", "--tls-cert", "c", "--tls-key", "k", "--tls-ca", "a",
-                  "--http-listen", "127.0.0.1:8080", NULL};
-  assert_int_equal(resolve(&s, err, sizeof err, 9, mtls), TV_E_SERVER_CONFIG);
-  assert_non_null(strstr(err, "only with --dev"));
+                  "--http-listen", "0.0.0.0:8080", NULL};
+  assert_int_equal(resolve(&s, err, sizeof err, 9, mtls), TV_OK);
+  assert_true(s.tls);
+  assert_string_equal(s.http_listen, "0.0.0.0:8080");
   tv_settings_cleanup(&s);
+  char *path = write_file(plain_yaml);
+  char *plain[] = {"tokenvaultd", "--config", path, "--http-listen", "127.0.0.1:8080", NULL};
+  assert_int_equal(resolve(&s, err, sizeof err, 5, plain), TV_E_SERVER_CONFIG);
+  assert_non_null(strstr(err, "http.listen 127.0.0.1:8080 refused"));
+  assert_non_null(strstr(err, "mTLS"));
+  tv_settings_cleanup(&s);
+  unlink(path);
+  free(path);
   char *none[] = {"tokenvaultd", "--dev", "--data-dir", "/tmp/x", NULL};
   assert_int_equal(resolve(&s, err, sizeof err, 4, none), TV_OK);
   assert_string_equal(s.http_listen, ""); /* off unless configured */
@@ -277,7 +286,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_file_values),   cmocka_unit_test(test_flags_override),
       cmocka_unit_test(test_store_settings),
-      cmocka_unit_test(test_plaintext_rules), cmocka_unit_test(test_http_listen_dev_only), cmocka_unit_test(test_dev_builtin),
+      cmocka_unit_test(test_plaintext_rules), cmocka_unit_test(test_http_listen_mtls_or_dev), cmocka_unit_test(test_dev_builtin),
       cmocka_unit_test(test_metrics_needs_vault),
       cmocka_unit_test(test_bad_file_named), cmocka_unit_test(test_restart_needed),
   };

@@ -5,83 +5,27 @@
 
 #include <grpc/grpc_security.h>
 
-/* Whether |prop| is a name the vault can use as a principal. */
-static int usable_name(const grpc_auth_property *prop) {
-  if (prop->value == NULL || prop->value_length == 0 || prop->value_length > TV_PRINCIPAL_BYTES_MAX) {
-    return 0;
-  }
-  for (size_t i = 0; i < prop->value_length; i++) {
-    unsigned char c = (unsigned char)prop->value[i];
-    if (c < 0x20 || c == 0x7F) {
-      return 0;
-    }
-  }
-  return 1;
-}
+#include "vault/service/cert_principal.h"
 
-static int same_value(const grpc_auth_property *a, const grpc_auth_property *b) {
-  return a->value_length == b->value_length && memcmp(a->value, b->value, a->value_length) == 0;
-}
-
-static int has_property(const grpc_auth_context *ctx, const char *name) {
+/* Adds every value of auth property |name| to |names| as |kind|. */
+static void add_names(const grpc_auth_context *ctx, const char *name, tv_cert_name_kind kind, tv_cert_names *names) {
   grpc_auth_property_iterator it = grpc_auth_context_find_properties_by_name(ctx, name);
-  return grpc_auth_property_iterator_next(&it) != NULL;
-}
-
-/* Refuses the certificate: |head| |kind| |tail| says why. */
-static void refuse(tv_identity *out, const char *head, const char *kind, const char *tail) {
-  out->principal[0] = '\0';
-  out->authenticated = 0;
-  out->source = "refused";
-  snprintf(out->refusal, sizeof out->refusal, "client certificate %s%s%s", head, kind, tail);
-}
-
-/* The principal from the values of SAN type |name|: the one name every
- * value gives. Returns 1 (principal set), 0 (no value of that type), or
- * -1 (refused: different names, or one the vault cannot use). */
-static int one_name(const grpc_auth_context *ctx, const char *name, const char *kind, tv_identity *out) {
-  grpc_auth_property_iterator it = grpc_auth_context_find_properties_by_name(ctx, name);
-  const grpc_auth_property *first = grpc_auth_property_iterator_next(&it);
-  if (first == NULL) {
-    return 0;
-  }
-  if (!usable_name(first)) {
-    refuse(out, "has a SAN ", kind, " that is empty, too long or has control characters");
-    return -1;
-  }
   for (const grpc_auth_property *p; (p = grpc_auth_property_iterator_next(&it)) != NULL;) {
-    if (!same_value(first, p)) {
-      refuse(out, "names more than one principal (different SAN ", kind, " names): issue it with one");
-      return -1;
-    }
+    tv_cert_names_add(names, kind, p->value, p->value_length);
   }
-  memcpy(out->principal, first->value, first->value_length);
-  out->principal[first->value_length] = '\0';
-  return 1;
 }
 
-/* The principal of a verified certificate (see identity.h). */
+/* The principal of a verified certificate: its names as gRPC's TLS stack
+ * reports them, by the rule both transports share (cert_principal.h). */
 static void name_principal(const grpc_auth_context *ctx, tv_identity *out) {
-  static const struct {
-    const char *property, *kind, *source;
-  } order[] = {{GRPC_PEER_URI_PROPERTY_NAME, "URI", "san_uri"}, {GRPC_PEER_DNS_PROPERTY_NAME, "DNS", "san_dns"}};
-  for (size_t i = 0; i < sizeof order / sizeof order[0]; i++) {
-    int got = one_name(ctx, order[i].property, order[i].kind, out);
-    if (got != 0) {
-      out->authenticated = got > 0;
-      out->source = got > 0 ? order[i].source : "refused";
-      return;
-    }
-  }
-  if (has_property(ctx, GRPC_PEER_EMAIL_PROPERTY_NAME) || has_property(ctx, GRPC_PEER_IP_PROPERTY_NAME) ||
-      has_property(ctx, GRPC_X509_SAN_PROPERTY_NAME)) {
-    refuse(out, "has SANs but no URI or DNS one; the CN is not used when SANs are present", "", " (RFC 6125)");
-    return;
-  }
-  if (one_name(ctx, GRPC_X509_CN_PROPERTY_NAME, "CN", out) > 0) {
-    out->authenticated = 1;
-    out->source = "cn";
-  }
+  tv_cert_names names = {0};
+  add_names(ctx, GRPC_PEER_URI_PROPERTY_NAME, TV_CERT_NAME_URI, &names);
+  add_names(ctx, GRPC_PEER_DNS_PROPERTY_NAME, TV_CERT_NAME_DNS, &names);
+  add_names(ctx, GRPC_PEER_EMAIL_PROPERTY_NAME, TV_CERT_NAME_OTHER_SAN, &names);
+  add_names(ctx, GRPC_PEER_IP_PROPERTY_NAME, TV_CERT_NAME_OTHER_SAN, &names);
+  add_names(ctx, GRPC_X509_SAN_PROPERTY_NAME, TV_CERT_NAME_OTHER_SAN, &names);
+  add_names(ctx, GRPC_X509_CN_PROPERTY_NAME, TV_CERT_NAME_CN, &names);
+  tv_cert_principal(&names, out);
 }
 
 static int transport_is_tls(const grpc_auth_context *ctx) {

@@ -8,15 +8,9 @@
 
 #include "vault/service/identity.h"
 
-/* tv_identity_from_call fills |out| for |call|. The principal of a
- * verified client certificate is its SAN URI, else its SAN DNS name
- * (RFC 6125: the CN only when the certificate has no SAN of any kind, so
- * a certificate with only IP or email SANs names no principal), never the
- * peer address. Refused (authenticated = 0, source "refused", |refusal|
- * set): two or more different names of the type used (URI, else DNS) —
- * the vault does not pick one —, SANs but no URI or DNS one, a name longer
- * than TV_PRINCIPAL_BYTES_MAX or with control characters (never truncated
- * into another name). */
+/* tv_identity_from_call fills |out| for |call|: the principal of a
+ * verified client certificate by the rule both transports share
+ * (vault/service/cert_principal.h), never the peer address. */
 void tv_identity_from_call(grpc_call *call, tv_identity *out);
 
 #endif

@@ -17,6 +17,7 @@
 #include "vault/server/http/json_codec.h"
 #include "vault/server/http/problem.h"
 #include "vault/server/http/routes.h"
+#include "vault/server/http/tls_peer.h"
 #include "vault/service/whoami.h"
 
 struct tv_http_server {
@@ -24,7 +25,18 @@ struct tv_http_server {
   tv_service service;
   atomic_int stopping;
   int port;
+  int tls; /* 1: HTTPS with client certificates; every request needs one */
 };
+
+/* What a TLS connection's client certificate says, worked out at its
+ * first request: the certificate cannot change within a session
+ * (libmicrohttpd never renegotiates). */
+typedef struct tls_peer {
+  int checked;
+  int verified; /* 0: no certificate or it does not verify (why says) */
+  tv_identity identity;
+  char why[160];
+} tls_peer;
 
 /* ---- answers ---- */
 
@@ -150,6 +162,38 @@ static void report_refusal(tv_http_server *s, struct MHD_Connection *conn, const
   s->service.on_call_end(s->service.on_call_end_ctx, &end);
 }
 
+/* The connection's client certificate, verified and named once. */
+static const tls_peer *connection_peer(struct MHD_Connection *conn) {
+  const union MHD_ConnectionInfo *ctx = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+  const union MHD_ConnectionInfo *tls = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_GNUTLS_SESSION);
+  tls_peer *peer = ctx != NULL ? ctx->socket_context : NULL;
+  if (peer == NULL || tls == NULL || tls->tls_session == NULL) {
+    return NULL;
+  }
+  if (!peer->checked) {
+    peer->verified = tv_http_tls_identity((gnutls_session_t)tls->tls_session, &peer->identity, peer->why,
+                                          sizeof peer->why);
+    peer->checked = 1;
+  }
+  return peer;
+}
+
+/* A TLS connection's tls_peer lives as long as the connection. */
+static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
+                          enum MHD_ConnectionNotificationCode what) {
+  (void)conn;
+  tv_http_server *s = cls;
+  if (!s->tls) {
+    return;
+  }
+  if (what == MHD_CONNECTION_NOTIFY_STARTED) {
+    *socket_context = calloc(1, sizeof(tls_peer)); /* NULL: its requests are refused */
+  } else if (what == MHD_CONNECTION_NOTIFY_CLOSED) {
+    free(*socket_context);
+    *socket_context = NULL;
+  }
+}
+
 /* application/json, with or without parameters (charset=utf-8). */
 static int content_type_json(struct MHD_Connection *conn) {
   const char *ct = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE);
@@ -174,6 +218,16 @@ static enum MHD_Result on_headers(tv_http_server *s, struct MHD_Connection *conn
     return queue_refusal(s, conn, tv_http_route_find(url), MHD_HTTP_HTTP_VERSION_NOT_SUPPORTED,
                          TV_CODE_INVALID_ARGUMENT, "HTTP_VERSION",
                          "the HTTP API speaks HTTP/1.1 only", NULL);
+  }
+  const tv_identity *identity = NULL;
+  if (s->tls) {
+    const tls_peer *peer = connection_peer(conn);
+    if (peer == NULL || !peer->verified) {
+      return queue_refusal(s, conn, tv_http_route_find(url), MHD_HTTP_UNAUTHORIZED, TV_CODE_UNAUTHENTICATED,
+                           "CLIENT_CERTIFICATE", peer != NULL ? peer->why : "the TLS session is not available",
+                           NULL);
+    }
+    identity = &peer->identity;
   }
   const tv_http_route *route = tv_http_route_find(url);
   if (route == NULL) {
@@ -204,6 +258,9 @@ static enum MHD_Result on_headers(tv_http_server *s, struct MHD_Connection *conn
   tv_http_call *call = tv_http_call_new(route, &s->stopping, peer);
   if (call == NULL) {
     return MHD_NO;
+  }
+  if (identity != NULL) {
+    call->identity = *identity;
   }
   *con_cls = call;
   return MHD_YES;
@@ -300,6 +357,8 @@ static tv_status resolve_listen(const char *listen, struct sockaddr_storage *out
 tv_status tv_http_server_start(tv_http_server **out, const tv_http_server_config *config, const tv_service *service,
                                char *out_err, size_t out_err_len) {
   TV_ENSURE(out != NULL && config != NULL && config->listen != NULL && service != NULL, TV_E_INVALID_ARGUMENT);
+  TV_ENSURE(config->tls_cert_pem == NULL || (config->tls_key_pem != NULL && config->tls_ca_pem != NULL),
+            TV_E_INVALID_ARGUMENT);
   *out = NULL;
   struct sockaddr_storage addr;
   int v6 = 0;
@@ -310,16 +369,30 @@ tv_status tv_http_server_start(tv_http_server **out, const tv_http_server_config
   }
   s->service = *service;
   atomic_init(&s->stopping, 0);
+  s->tls = config->tls_cert_pem != NULL;
   tv_json_use_wiping_allocator();
   unsigned int flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION | MHD_USE_POLL |
-                       (v6 ? MHD_USE_IPv6 : 0);
+                       (v6 ? MHD_USE_IPv6 : 0) | (s->tls ? MHD_USE_TLS : 0);
+  struct MHD_OptionItem tls_options[] = {
+      /* GnuTLS copies the PEMs into its credentials here: the caller wipes
+       * its key once this returns. The trust list makes libmicrohttpd ask
+       * for a client certificate; tls_peer.c verifies it. */
+      {MHD_OPTION_HTTPS_MEM_CERT, 0, (void *)(uintptr_t)config->tls_cert_pem},
+      {MHD_OPTION_HTTPS_MEM_KEY, 0, (void *)(uintptr_t)config->tls_key_pem},
+      {MHD_OPTION_HTTPS_MEM_TRUST, 0, (void *)(uintptr_t)config->tls_ca_pem},
+      {MHD_OPTION_HTTPS_PRIORITIES, 0, (void *)TV_HTTP_TLS_PRIORITIES},
+      {MHD_OPTION_END, 0, NULL}};
+  static struct MHD_OptionItem no_options[] = {{MHD_OPTION_END, 0, NULL}};
   s->daemon = MHD_start_daemon(
       flags, 0, NULL, NULL, on_request, s, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr,
       MHD_OPTION_CONNECTION_LIMIT, (unsigned int)TV_HTTP_CONNECTIONS_MAX, MHD_OPTION_CONNECTION_TIMEOUT,
       (unsigned int)TV_HTTP_IDLE_TIMEOUT_S, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
-      (size_t)TV_HTTP_CONNECTION_MEMORY_BYTES, MHD_OPTION_NOTIFY_COMPLETED, on_completed, s, MHD_OPTION_END);
+      (size_t)TV_HTTP_CONNECTION_MEMORY_BYTES, MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
+      MHD_OPTION_NOTIFY_CONNECTION, on_connection, s, MHD_OPTION_ARRAY, s->tls ? tls_options : no_options,
+      MHD_OPTION_END);
   if (s->daemon == NULL) {
-    snprintf(out_err, out_err_len, "cannot serve HTTP on %s (address in use or not local?)", config->listen);
+    snprintf(out_err, out_err_len, "cannot serve HTTP%s on %s (address in use or not local%s?)", s->tls ? "S" : "",
+             config->listen, s->tls ? ", or a certificate, key or client CA GnuTLS cannot read" : "");
     free(s);
     return TV_E_SERVER_CONFIG;
   }

@@ -2,9 +2,16 @@
  * routes.h over the same tv_service as the gRPC transport (the same
  * handlers, authorisation, limits and audit; vault/service/service.h).
  *
- * Phase 1 is plaintext only, and tokenvaultd allows it only in --dev on
- * loopback (vault/daemon/daemon.c refuses http.listen otherwise): callers
- * are then the dev principal, as on the plaintext gRPC port.
+ * HTTPS with client certificates when the config gives the PEMs (as
+ * tokenvaultd does whenever its gRPC port is mTLS): every request needs a
+ * client certificate that verifies against the client CA — without one
+ * the answer is 401 CLIENT_CERTIFICATE, whatever the path — and its
+ * principal is named by the same rule as on gRPC
+ * (vault/service/cert_principal.h). The certificates are read at start:
+ * libmicrohttpd cannot swap them, so SIGHUP does not reach this listener
+ * (new certificates need a restart). Plaintext otherwise, which
+ * tokenvaultd allows only in --dev on loopback: callers are then the dev
+ * principal, as on the plaintext gRPC port.
  *
  * Limits: request bodies up to TV_HTTP_BODY_BYTES_MAX (413 beyond),
  * Content-Type application/json (415 otherwise), HTTP/1.1 only (505),
@@ -32,8 +39,16 @@
 
 typedef struct tv_http_server tv_http_server;
 
+/* TLS 1.2 and 1.3 only, GnuTLS's default suites otherwise. */
+#define TV_HTTP_TLS_PRIORITIES "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2"
+
 typedef struct tv_http_server_config {
   const char *listen; /* "127.0.0.1:8080", "[::1]:0"; port 0 picks one */
+  /* NUL-terminated PEMs, all three or none (NULL: plaintext). Used only
+   * during tv_http_server_start: the caller wipes the key afterwards. */
+  const char *tls_cert_pem;
+  const char *tls_key_pem;
+  const char *tls_ca_pem; /* the client CA */
 } tv_http_server_config;
 
 /* tv_http_server_start binds |config->listen| (numeric host or localhost)
