@@ -57,12 +57,21 @@ public final class TokenVaultExample {
 
     private TokenVaultExample() {}
 
-    public static void main(String[] args) throws Exception {
+    public static void main(String[] args) throws InterruptedException {
         if (args.length != 4) {
             System.err.println("usage: java TokenVaultExample BASE_URL CA_PEM CLIENT_CERT_PEM CLIENT_KEY_PEM"
                     + " < card_number");
             System.exit(2);
         }
+        try {
+            run(args);
+        } catch (IOException | GeneralSecurityException | IllegalArgumentException e) {
+            System.err.println("error: " + e);  // files, TLS handshake, connection: the JDK's reason
+            System.exit(1);
+        }
+    }
+
+    private static void run(String[] args) throws IOException, GeneralSecurityException, InterruptedException {
         String baseUrl = args[0].replaceAll("/+$", "");
         String cardNumber = readCardNumber();
         HttpClient client = HttpClient.newBuilder()
