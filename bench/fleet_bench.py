@@ -2,7 +2,12 @@
 """The fleet benchmark (issue 10): tokenvaultd nodes on one PostgreSQL
 against pgbench running the equivalent raw statements, in the same run.
 
-    python3 bench/fleet_bench.py BUILD_DIR [--seconds S] [--runs N] [--batch B] [--in-flight N]
+    python3 bench/fleet_bench.py BUILD_DIR [--seconds S] [--runs N] [--batch B]
+                                 [--in-flight N] [--tokenize-in-flight N] [--smoke]
+
+(defaults: 5 s per mode, 1 run, batches of 1,000 values, 8 detokenize and
+4 tokenize calls in flight over all nodes; --smoke: 1 s, batches of 100,
+2 calls in flight: that it runs, not how fast.)
 
 Each run starts a private PostgreSQL 15 (tests/support/pg_cluster.py:
 a temporary cluster on a Unix socket, removed at exit) and then, in order:
@@ -10,8 +15,8 @@ a temporary cluster on a Unix socket, removed at exit) and then, in order:
   1 node   tokenvaultd --dev --config F (store.backend: postgres; the
            first start creates the schema and the keyring, like --init),
            bench/vault_bench tokenize-batch (fresh PANs: every value is a
-           new durable row) and detokenize-batch (FULL), --in-flight calls
-           of --batch values each, for S seconds per mode;
+           new durable row) and detokenize-batch (FULL), calls of --batch
+           values each, for S seconds per mode;
   2 nodes  a second node on the same database and --data-dir (its SoftHSM2
            token), and the same load split over both: one vault_bench per
            node with half the calls in flight each;
@@ -32,11 +37,12 @@ It prints one JSON object per run (and a summary over the runs with
 --runs > 1): values/s per mode for 1 node, 2 nodes and pgbench (-c 1 and
 -c 2; the reference is the better of the two), the ratios vault/pgbench
 (goal >= 0.7) and 2 nodes / 1 node, the vault's server CPU per value
-(tokenizing and detokenizing processes, from /proc), PostgreSQL's CPU per
-value for the vault and for pgbench (the postmaster and all its backends,
-exited ones included), and the rows per commit the vault's writer achieved
-(pg_stat_database). Everything runs on the same machine: the load
-generators share the cores with the servers.
+(tokenvaultd processes, from /proc), PostgreSQL's CPU per value over the
+timed window for the vault and for pgbench (the postmaster and all its
+backends, exited ones included), and for tokenize the database
+transactions and rows inserted per value (pg_stat_database: how many
+statements the vault needs per value). Everything runs on the same
+machine: the load generators share the cores with the servers.
 """
 import argparse
 import json
@@ -45,6 +51,7 @@ import resource
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -186,20 +193,46 @@ def vault_load(build, nodes, mode, seconds, in_flight, batch):
     # detokenize that includes tokenizing its pool of tokens first.
     return {"values_per_s": round(values), "server_cpu_us_per_value": round(server_us, 2),
             "loadgen_cpu_us_per_value": round(client_us, 2), "errors": sum(r["item_errors"] + r["call_errors"] for r in results),
-            "p99_ms_per_call": max(r["p99_us"] for r in results) / 1000, "_values": sum(r["items"] for r in results)}
+            "p99_ms_per_call": max(r["p99_us"] for r in results) / 1000, "_values": sum(r["items"] for r in results),
+            "_window_s": seconds}
 
 
-def measured(db, fn):
-    """Runs fn(); adds PostgreSQL's CPU per value and rows per commit over it."""
-    cpu0, (c0, i0), t0 = postgres_cpu_s(db.postmaster), db.commits_and_inserts(), time.monotonic()
+class CpuSampler:
+    """PostgreSQL's CPU seconds every 0.2 s, so a window's share can be cut out."""
+
+    def __init__(self, postmaster):
+        self.postmaster, self.samples, self.done = postmaster, [], threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+
+    def _run(self):
+        while not self.done.is_set():
+            self.samples.append((time.monotonic(), postgres_cpu_s(self.postmaster)))
+            self.done.wait(0.2)
+
+    def cpu_since(self, t_start):
+        self.done.set()
+        self.thread.join()
+        end = (time.monotonic(), postgres_cpu_s(self.postmaster))
+        start = max((s for s in self.samples if s[0] <= t_start), default=self.samples[0])
+        return end[1] - start[1]
+
+
+def measured(db, fn, with_db_stats):
+    """Runs fn(); adds PostgreSQL's CPU per value over the timed window (the
+    last "_window_s" seconds, so a detokenize run's pool preparation is left
+    out) and, with_db_stats, transactions and rows per value over the run."""
+    sampler, (c0, i0) = CpuSampler(db.postmaster), db.commits_and_inserts()
     r = fn()
-    elapsed = time.monotonic() - t0
-    cpu1, (c1, i1) = postgres_cpu_s(db.postmaster), db.commits_and_inserts()
-    values = r.pop("_values", None) or r["values_per_s"] * elapsed
-    r["postgres_cpu_us_per_value"] = round((cpu1 - cpu0) * 1e6 / values, 2) if values else None
-    if values:
+    window = r.pop("_window_s")
+    cpu = sampler.cpu_since(time.monotonic() - window)
+    values = r.pop("_values")
+    r["postgres_cpu_us_per_value"] = round(cpu * 1e6 / values, 2) if values else None
+    if with_db_stats and values:
+        time.sleep(1.5)  # backends flush their statistics at most once a second
+        c1, i1 = db.commits_and_inserts()
         # every transaction, read-only ones included (autocommit SELECTs)
-        r["db_transactions_per_1000_values"] = round((c1 - c0) * 1000 / values, 2)
+        r["db_transactions_per_1000_values"] = round((c1 - c0) * 1000 / values, 1)
         r["db_rows_inserted_per_value"] = round((i1 - i0) / values, 3)
     return r
 
@@ -271,16 +304,21 @@ def pgbench(db, work, scripts, clients, seconds, batch, name):
         die("pgbench %s -c %d failed (%d): %s" % (name, clients, p.returncode, "\n".join(failed) or p.stdout[-2000:]))
     values = tps * batch
     return {"values_per_s": round(values), "pgbench_cpu_us_per_value": round(cpu * 1e6 / (done * batch), 2),
-            "_values": done * batch}
+            "_values": done * batch, "_window_s": seconds}
 
 
 # ---- one run -------------------------------------------------------------------------------------------------
 MODES = (("tokenize", "tokenize-batch"), ("detokenize", "detokenize-batch"))
 
 
+def flight(args, key):
+    return args.tokenize_in_flight if key == "tokenize" else args.in_flight
+
+
 def one_run(args, index):
     load_before = os.getloadavg()[0]
     out = {"bench": "fleet", "run": index, "seconds": args.seconds, "batch": args.batch, "in_flight": args.in_flight,
+           "tokenize_in_flight": args.tokenize_in_flight,
            "cores": os.cpu_count(), "load_before": round(load_before, 2)}
     with tempfile.TemporaryDirectory(prefix="tv-fleet-bench.") as work, PgCluster() as pg:
         db = Db(pg)
@@ -288,11 +326,13 @@ def one_run(args, index):
         try:
             for key, mode in MODES:
                 out.setdefault(key, {})["node1"] = measured(
-                    db, lambda: vault_load(args.build, nodes, mode, args.seconds, args.in_flight, args.batch))
+                    db, lambda: vault_load(args.build, nodes, mode, args.seconds, flight(args, key), args.batch),
+                    key == "tokenize")
             nodes.append(Node(args.build, work, "b", pg.conninfo))
             for key, mode in MODES:
                 out[key]["node2"] = measured(
-                    db, lambda: vault_load(args.build, nodes, mode, args.seconds, args.in_flight, args.batch))
+                    db, lambda: vault_load(args.build, nodes, mode, args.seconds, flight(args, key), args.batch),
+                    key == "tokenize")
         finally:
             for n in nodes:
                 n.stop()
@@ -302,7 +342,7 @@ def one_run(args, index):
         for key, scripts in (("tokenize", puts), ("detokenize", gets)):
             for c in (1, 2):
                 out[key]["pgbench_c%d" % c] = measured(
-                    db, lambda: pgbench(db, work, scripts, c, args.seconds, args.batch, key))
+                    db, lambda: pgbench(db, work, scripts, c, args.seconds, args.batch, key), key == "tokenize")
     for key, _ in MODES:
         m = out[key]
         ref = max(m["pgbench_c1"]["values_per_s"], m["pgbench_c2"]["values_per_s"])
@@ -329,11 +369,18 @@ def main():
     ap.add_argument("--seconds", type=float, default=5)
     ap.add_argument("--runs", type=int, default=1)
     ap.add_argument("--batch", type=int, default=1000)
-    ap.add_argument("--in-flight", type=int, default=8)
+    ap.add_argument("--in-flight", type=int, default=8, help="detokenize calls in flight (over all nodes)")
+    # A tokenize value costs the vault several database round trips, so a
+    # 1,000-value call takes seconds: fewer calls in flight keep whole
+    # calls completing inside the timed window.
+    ap.add_argument("--tokenize-in-flight", type=int, default=4)
+    ap.add_argument("--smoke", action="store_true")
     args = ap.parse_args()
+    if args.smoke:
+        args.seconds, args.batch, args.in_flight, args.tokenize_in_flight, args.runs = 1, 100, 2, 2, 1
     if not 1 <= args.batch <= 1000:
         die("--batch must be 1-1000 (the server's items per request)")
-    if args.in_flight < 2 or args.seconds <= 0 or args.runs < 1:
+    if min(args.in_flight, args.tokenize_in_flight) < 2 or args.seconds <= 0 or args.runs < 1:
         die("--in-flight must be at least 2 (split over two nodes), --seconds and --runs positive")
     runs = []
     for i in range(1, args.runs + 1):
