@@ -213,6 +213,7 @@ class CpuSampler:
     def cpu_since(self, t_start):
         self.done.set()
         self.thread.join()
+        time.sleep(0.5)  # backends of a client that just exited: let the postmaster reap them
         end = (time.monotonic(), postgres_cpu_s(self.postmaster))
         start = max((s for s in self.samples if s[0] <= t_start), default=self.samples[0])
         return end[1] - start[1]
