@@ -9,9 +9,11 @@ import os
 import subprocess
 import time
 
+import fleet_metrics as fm
 import tvtest as t
 import vaultclient as vc
 from fleet_nodes import CONNINFO, config, key_version, pan, reveal, setup, sql, values, write
+from health_probe import metrics_port
 
 
 def refused(args, what, *needles):
@@ -40,8 +42,8 @@ write(t.path("pgpass"), "*:*:*:*:unused\n", 0o600)
 
 # ---- node A creates the vault (--init), node B joins ---------------------------
 A = t.Server("--config", config("a", CONNINFO, "    password_file: %s\n" % t.path("pgpass")), "--init",
-             "--listen", "127.0.0.1:0", *TLS)
-B = t.Server("--config", config("b", CONNINFO), "--listen", "127.0.0.1:0", *TLS)
+             "--listen", "127.0.0.1:0", "--metrics-listen", "127.0.0.1:0", *TLS)
+B = t.Server("--config", config("b", CONNINFO), "--listen", "127.0.0.1:0", "--metrics-listen", "127.0.0.1:0", *TLS)
 a = vc.Client(t.secure_channel(A.port, "officer-a"))
 b = vc.Client(t.secure_channel(B.port, "officer-b"))
 
@@ -116,6 +118,41 @@ for i in range(200):  # hang guard
 t.check(seen is not None and seen < 2.0,
         "a data key made on B under the new KEK is used on A within 2 s (%.2f s)" % (seen or -1))
 t.check(reveal(a, everything, vc.FULL) == vals[3:] + values(10, 2), "A still reveals every token")
+
+# ---- each node's /metrics: the database series and the keyring generation -----
+# After the rotations both nodes run the keyring in the database (B takes
+# in A's last change within its 0.5 s poll: a bounded wait).
+want_gen = float(sql("SELECT generation FROM tv_keyring"))
+deadline = time.monotonic() + 10
+while True:
+    bodies = {name: fm.scrape(metrics_port(node)) for name, node in (("A", A), ("B", B))}
+    gens = {name: fm.samples(body).get("tokenvault_keyring_generation") for name, body in bodies.items()}
+    if set(gens.values()) == {want_gen} or time.monotonic() > deadline:
+        break
+    time.sleep(0.2)
+t.check(set(gens.values()) == {want_gen}, "both nodes report keyring generation %d, the database's (%s)" %
+        (want_gen, gens))
+for name, body in bodies.items():
+    missing = fm.POSTGRES_ONLY - fm.exported(body)
+    t.check(not missing, "%s exports every database series (missing: %s)" % (name, sorted(missing)))
+    v = fm.samples(body)
+    t.check(v["tokenvault_db_connected"] == 1, "%s: database connected" % name)
+    t.check(v["tokenvault_db_failovers_total"] == 0 and v["tokenvault_db_read_only_refusals_total"] == 0,
+            "%s: no failover, no read-only refusal" % name)
+    t.check(v["tokenvault_db_batch_rows_count"] > 0 and v["tokenvault_db_batch_rows_sum"] >= v[
+        "tokenvault_db_batch_rows_count"], "%s: write groups of at least one row each (%d groups, %d rows)" %
+            (name, v["tokenvault_db_batch_rows_count"], v["tokenvault_db_batch_rows_sum"]))
+    t.check(v["tokenvault_db_commit_seconds_count"] > 0 and v["tokenvault_db_commit_max_seconds"] > 0,
+            "%s: COMMIT round trips timed" % name)
+    t.check(v["tokenvault_db_read_seconds_count"] > 0 and v['tokenvault_db_read_seconds_bucket{le="+Inf"}'] ==
+            v["tokenvault_db_read_seconds_count"], "%s: read round trips timed" % name)
+    t.check(0 < v["tokenvault_db_readers_open"] <= v["tokenvault_db_readers_max"] and
+            v["tokenvault_db_readers_idle"] <= v["tokenvault_db_readers_open"],
+            "%s: reader pool within its limit (%d open, %d idle, max %d)" %
+            (name, v["tokenvault_db_readers_open"], v["tokenvault_db_readers_idle"], v["tokenvault_db_readers_max"]))
+    timeline = [k for k in v if k.startswith("tokenvault_db_timeline{host=")]
+    t.check(len(timeline) == 1 and v[timeline[0]] >= 1, "%s: the writer's server and timeline (%s)" %
+            (name, timeline))
 
 # ---- a tampered keyring row is refused at start; running nodes keep theirs -----
 rc, _ = B.terminate(30)

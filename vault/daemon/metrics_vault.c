@@ -4,6 +4,8 @@
 #include <string.h>
 #include <sys/statvfs.h>
 
+#include "vault/daemon/metrics_db.h"
+#include "vault/daemon/metrics_latency.h"
 #include "vault/service/readiness.h"
 #include "vault/service/rotation_worker.h"
 
@@ -17,41 +19,13 @@ static void render_gauge(tv_metrics_text *out, const char *name, const char *hel
                          (unsigned long long)value);
 }
 
-/* A fsync latency histogram (buckets of vault/util/latency.h, arriving
- * non-cumulative; the last is +Inf) and its worst case, which the buckets
- * would blur. |name| is the metric without its "_seconds" suffix. */
-typedef struct fsync_latency {
-  const char *name;
-  const char *help;     /* the histogram's */
-  const char *max_help; /* the max gauge's */
-  const uint64_t *buckets;
-  uint64_t sum_us;
-  uint64_t max_us;
-} fsync_latency;
-
-static void render_fsync_latency(const fsync_latency *l, tv_metrics_text *out) {
-  tv_metrics_text_printf(out, "# HELP %s_seconds %s\n# TYPE %s_seconds histogram\n", l->name, l->help, l->name);
-  uint64_t cumulative = 0;
-  for (size_t b = 0; b < TV_LATENCY_BUCKETS_COUNT; b++) {
-    cumulative += l->buckets[b];
-    tv_metrics_text_printf(out, "%s_seconds_bucket{le=\"%g\"} %llu\n", l->name,
-                           (double)tv_latency_bounds_us[b] / 1e6, (unsigned long long)cumulative);
-  }
-  cumulative += l->buckets[TV_LATENCY_BUCKETS_COUNT];
-  tv_metrics_text_printf(out, "%s_seconds_bucket{le=\"+Inf\"} %llu\n%s_seconds_sum %.6f\n%s_seconds_count %llu\n",
-                         l->name, (unsigned long long)cumulative, l->name, (double)l->sum_us / 1e6, l->name,
-                         (unsigned long long)cumulative);
-  tv_metrics_text_printf(out, "# HELP %s_max_seconds %s\n# TYPE %s_max_seconds gauge\n%s_max_seconds %.6f\n",
-                         l->name, l->max_help, l->name, l->name, (double)l->max_us / 1e6);
-}
-
 /* Every store write waits on one of these: a durable batch's linked
  * write + fdatasync, timed from submission to completion of both. */
 static void render_store_fsync(const tv_store_stats *st, tv_metrics_text *out) {
-  fsync_latency l = {"tokenvault_store_fsync", "Store batch write+fdatasync latency.",
+  tv_metrics_latency l = {"tokenvault_store_fsync", "Store batch write+fdatasync latency.",
                      "Slowest store write+fdatasync since start.", st->fsync_buckets, st->fsync_us_sum,
                      st->fsync_us_max};
-  render_fsync_latency(&l, out);
+  tv_metrics_render_latency(&l, out);
 }
 
 /* Group-commit size is records / batches over any interval (rate() of both
@@ -78,9 +52,9 @@ static void render_store(tv_store *store, tv_metrics_text *out) {
  * only once its audit line is durable), so its latency is the floor of
  * every call's. */
 static void render_audit_fsync(const tv_audit_stats *st, tv_metrics_text *out) {
-  fsync_latency l = {"tokenvault_audit_fsync", "Audit log fdatasync latency.",
+  tv_metrics_latency l = {"tokenvault_audit_fsync", "Audit log fdatasync latency.",
                      "Slowest audit fdatasync since start.", st->sync_buckets, st->sync_us_sum, st->sync_us_max};
-  render_fsync_latency(&l, out);
+  tv_metrics_render_latency(&l, out);
 }
 
 static void render_audit(tv_audit_log *audit, tv_metrics_text *out) {
@@ -241,18 +215,30 @@ static void render_disks(tv_vault *vault, tv_metrics_text *out) {
   }
 }
 
+/* The keyring generation in force on this node: every change (rotation,
+ * KEK rewrap) advances it, and a fleet's nodes share one keyring, so a
+ * node whose value stays below the others' max missed a change. */
+static void render_keyring_generation(tv_keyring *keyring, tv_metrics_text *out) {
+  render_gauge(out, "tokenvault_keyring_generation", "Generation of the keyring in force on this node.",
+               tv_keyring_generation(keyring));
+}
+
 void tv_metrics_render_vault(tv_vault *vault, tv_metrics_text *out) {
   assert(vault != NULL && out != NULL);
   render_readiness(vault, out);
   render_disks(vault, out);
   if (vault->store != NULL) {
     render_store(vault->store, out);
+    tv_metrics_render_db(vault->store, out);
   }
   if (vault->audit != NULL) {
     render_audit(vault->audit, out);
   }
   if (vault->keyring != NULL && vault->config != NULL) {
     render_keys(vault->keyring, vault->config, out);
+  }
+  if (vault->keyring != NULL) {
+    render_keyring_generation(vault->keyring, out);
   }
   if (vault->rotation != NULL) {
     render_rotations(vault, out);

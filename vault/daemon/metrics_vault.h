@@ -1,5 +1,6 @@
 /* The metrics tokenvaultd pulls from its vault at scrape time: store group
- * commits and index size, audit log counters, key versions per namespace.
+ * commits and index size (and, on postgres, the database: metrics_db.h),
+ * audit log counters, key versions per namespace, the keyring generation.
  * Pulled rather than pushed so the store, audit and keyring modules stay
  * unaware of metrics and the call path pays nothing for them. */
 #ifndef TV_DAEMON_METRICS_VAULT_H
