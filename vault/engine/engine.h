@@ -245,6 +245,9 @@ tv_status tv_engine_token_info(tv_engine *engine, tv_token_info *out, const char
  * |other_versions|. */
 #define TV_ENGINE_VERIFY_VERSIONS_MAX 16u
 
+/* Failed records a verification names (by token); more are only counted. */
+#define TV_ENGINE_VERIFY_FAILED_NAMED_MAX 16u
+
 typedef struct tv_verify_report {
   uint64_t records;       /* records of the namespace seen */
   uint64_t values;        /* values that authenticated under their key version */
@@ -256,6 +259,10 @@ typedef struct tv_verify_report {
   uint64_t per_version[TV_ENGINE_VERIFY_VERSIONS_MAX]; /* values per key version */
   size_t num_versions;
   uint64_t other_versions;
+  /* The first failed (or key-less) records by token, NUL-terminated: a
+   * token is not a value, so an operator may see it. */
+  char failed_tokens[TV_ENGINE_VERIFY_FAILED_NAMED_MAX][TV_STORE_TOKEN_LEN_MAX + 1];
+  size_t num_failed_tokens;
 } tv_verify_report;
 
 /* tv_engine_verify reads every record of namespace |ns| (tv_store_scan:

@@ -31,6 +31,16 @@ static void count_version(tv_verify_report *r, uint32_t version) {
   r->other_versions++;
 }
 
+/* Names a failed record by its token (the first few only). */
+static void name_failure(tv_verify_report *r, const tv_record_put *put) {
+  if (r->num_failed_tokens >= TV_ENGINE_VERIFY_FAILED_NAMED_MAX || put->token_len > TV_STORE_TOKEN_LEN_MAX) {
+    return;
+  }
+  char *slot = r->failed_tokens[r->num_failed_tokens++];
+  memcpy(slot, put->token, put->token_len);
+  slot[put->token_len] = '\0';
+}
+
 static tv_status verify_fn(void *arg, const tv_record_put *put, tv_store_loc loc) {
   (void)loc;
   verify_ctx *c = arg;
@@ -51,6 +61,7 @@ static tv_status verify_fn(void *arg, const tv_record_put *put, tv_store_loc loc
   }
   if (c->keys_status != TV_OK) {
     r->no_key++;
+    name_failure(r, put);
     return TV_OK;
   }
   uint8_t pt[ENGINE_CT_LEN_MAX];
@@ -60,6 +71,7 @@ static tv_status verify_fn(void *arg, const tv_record_put *put, tv_store_loc loc
     tv_wipe(pt, pt_len);
   } else {
     r->failed++; /* engine_open wiped what it wrote */
+    name_failure(r, put);
   }
   return TV_OK;
 }

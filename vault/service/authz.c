@@ -17,7 +17,8 @@ int tv_method_permission(tv_method_id id, int reveal_full, tv_permission *out) {
     case TV_METHOD_DELETE_TOKENS:
     case TV_METHOD_ERASE_VALUE: *out = TV_PERM_DELETE; return 1;
     case TV_METHOD_LIST_KEYS:
-    case TV_METHOD_GET_ROTATION_STATUS: *out = TV_PERM_KEYS_READ; return 1;
+    case TV_METHOD_GET_ROTATION_STATUS:
+    case TV_METHOD_VERIFY_STORE: *out = TV_PERM_KEYS_READ; return 1;
     case TV_METHOD_ROTATE_DATA_KEY:
     case TV_METHOD_PROPOSE_KEK_ROTATION: *out = TV_PERM_KEYS_ROTATE; return 1;
     case TV_METHOD_APPROVE_KEK_ROTATION: *out = TV_PERM_KEYS_APPROVE; return 1;

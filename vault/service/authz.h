@@ -7,6 +7,7 @@
  *   DeleteTokens, EraseValue          delete              (namespace)
  *   GetTokenInfo                      detokenize:masked   (namespace)
  *   ListKeys, GetRotationStatus       keys:read           (namespace or "*")
+ *   VerifyStore                       keys:read           (namespace or "*")
  *   RotateDataKey                     keys:rotate         (namespace)
  *   ProposeKekRotation                keys:rotate         ("*")
  *   ApproveKekRotation                keys:approve        ("*")

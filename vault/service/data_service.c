@@ -570,5 +570,6 @@ void tv_engine_service_fill(tv_service *service, tv_vault *vault) {
   service->handlers[TV_METHOD_GET_TOKEN_INFO] = (tv_handler){handle_info, vault};
   tv_key_service_fill(service, vault);
   tv_audit_service_fill(service, vault);
+  tv_store_service_fill(service, vault);
   tv_vault_core_fill(service, vault);
 }

@@ -18,6 +18,7 @@
  * code, its name and its message, and the call itself is OK.
  *
  * Audit methods (audit_service.c): VerifyAudit, ReadAudit.
+ * Store methods (store_service.c): VerifyStore.
  *
  * Every handler checks the caller against the policy before any engine
  * work (vault/service/authz.h has the method -> permission table). */
@@ -37,5 +38,8 @@ void tv_key_service_fill(tv_service *service, tv_vault *vault);
 
 /* Internal: the audit handlers (audit_service.c). */
 void tv_audit_service_fill(tv_service *service, tv_vault *vault);
+
+/* Internal: the store handlers (store_service.c). */
+void tv_store_service_fill(tv_service *service, tv_vault *vault);
 
 #endif

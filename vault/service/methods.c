@@ -50,6 +50,8 @@ static const tv_method methods[TV_METHOD_COUNT] = {
      TV_METHOD_SERVER_STREAMING, TV_DESC(read_audit_request), TV_DESC(audit_entry)},
     {TV_METHOD_WHO_AM_I, TV_PATH(TV_SERVICE_NAME_TOKENVAULT, "WhoAmI"), "WhoAmI", TV_METHOD_UNARY,
      TV_DESC(who_am_irequest), TV_DESC(who_am_iresponse)},
+    {TV_METHOD_VERIFY_STORE, TV_PATH(TV_SERVICE_NAME_TOKENVAULT, "VerifyStore"), "VerifyStore", TV_METHOD_UNARY,
+     TV_DESC(verify_store_request), TV_DESC(verify_store_response)},
 };
 
 const tv_method *tv_method_get(tv_method_id id) {

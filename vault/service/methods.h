@@ -26,6 +26,7 @@ typedef enum tv_method_id {
   TV_METHOD_VERIFY_AUDIT,
   TV_METHOD_READ_AUDIT,
   TV_METHOD_WHO_AM_I,
+  TV_METHOD_VERIFY_STORE,
   TV_METHOD_COUNT
 } tv_method_id;
 

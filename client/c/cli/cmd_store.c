@@ -31,6 +31,7 @@ static const char store_usage[] =
     "       tokenvault store verify-backup BACKUP\n"
     "       tokenvault store restore BACKUP --data-dir NEWDIR\n"
     "       tokenvault store repair --data-dir DIR\n"
+    "       tokenvault store verify [connection options] [NAMESPACE]\n"
     "\n"
     "Offline operations on a vault's data directory (stop tokenvaultd first).\n"
     "  backup         copy DIR/store and DIR/keyring into DEST (new or empty):\n"
@@ -44,6 +45,8 @@ static const char store_usage[] =
     "The keyring is wrapped under the HSM's KEK: restoring needs the same HSM, and\n"
     "the HSM refuses a keyring older than the last key change (back up after each\n"
     "rotation). The audit log is not part of a store backup: copy its directory.\n"
+    "store verify asks a running vault (either backend) to check every stored value\n"
+    "(see tokenvault store verify --help).\n"
     "Exit status: 0 ok, 1 failed (or data lost by repair), 2 bad usage.\n";
 
 static int store_usage_error(FILE *err, const char *what) {

@@ -10,6 +10,7 @@
 #include "client/c/cli/cmd_fpe.h"
 #include "client/c/cli/cmd_hsm.h"
 #include "client/c/cli/cmd_net.h"
+#include "client/c/cli/cmd_store.h"
 #include "vault/util/secure_mem.h"
 
 /* The command table. Adding a command is one line here plus its file
@@ -28,7 +29,7 @@
   X(health, "is tokenvaultd serving")                                                   \
   X(whoami, "how tokenvaultd sees you (principal, transport)")                           \
   X(db, "tokenize or detokenize columns of a PostgreSQL table in place, resumably")      \
-  X(store, "offline: back up, verify, restore or repair a vault's data directory")
+  X(store, "back up, restore or repair a data directory (offline); verify a running vault's store")
 
 #define TV_CLI_DECLARE(name, summary) \
   int name##_cmd_main(int argc, char **argv, FILE *in, FILE *out, FILE *err);
@@ -86,11 +87,16 @@ int main(int argc, char **argv) {
             cli_quote(quoted, sizeof quoted, argv[1]));
     return CLI_EXIT_USAGE;
   }
-  /* audit remote-verify needs the gRPC client, which tv_audit_cli (the
-   * library behind audit_cmd_main) does not link. */
-  int status = argc > 2 && strcmp(argv[1], "audit") == 0 && strcmp(argv[2], "remote-verify") == 0
-                   ? audit_remote_verify_main(argc - 2, argv + 2, stdout, stderr)
-                   : command->run(argc - 1, argv + 1, stdin, stdout, stderr);
+  /* audit remote-verify and store verify need the gRPC client, which
+   * tv_audit_cli and tv_store_cli (the offline commands) do not link. */
+  int status;
+  if (argc > 2 && strcmp(argv[1], "audit") == 0 && strcmp(argv[2], "remote-verify") == 0) {
+    status = audit_remote_verify_main(argc - 2, argv + 2, stdout, stderr);
+  } else if (argc > 2 && strcmp(argv[1], "store") == 0 && strcmp(argv[2], "verify") == 0) {
+    status = store_remote_verify_main(argc - 2, argv + 2, stdout, stderr);
+  } else {
+    status = command->run(argc - 1, argv + 1, stdin, stdout, stderr);
+  }
   /* A write error surfacing only at exit (full disk, closed pipe) must not
    * turn into a silent success. */
   if (fflush(stdout) != 0 && status == CLI_EXIT_OK) {

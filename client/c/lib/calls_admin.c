@@ -220,6 +220,71 @@ tv_client_code tv_client_audit_verify(tv_client *client, tv_client_result **out_
   return TV_CLIENT_OK;
 }
 
+/* One namespace's view; its versions go to |versions| (room enough). */
+static int store_ns_view(tv_client_store_namespace *v, tv_client_key_version_count *versions,
+                         const Tokenvault__V1__NamespaceVerification *d) {
+  for (size_t i = 0; i < d->n_versions; i++) {
+    if (d->versions[i] == NULL) {
+      return -1;
+    }
+    versions[i] = (tv_client_key_version_count){d->versions[i]->key_version, d->versions[i]->records};
+  }
+  *v = (tv_client_store_namespace){
+      .namespace_name = d->namespace_,
+      .records = d->records,
+      .values = d->values,
+      .failed = d->failed,
+      .no_key = d->no_key,
+      .tombstones = d->tombstones,
+      .expired_stubs = d->expired_stubs,
+      .versions_count = d->n_versions,
+      .versions = versions,
+      .other_versions = d->other_versions,
+      .failed_tokens_count = d->n_failed_tokens,
+      .failed_tokens = (const char *const *)d->failed_tokens,
+  };
+  return 0;
+}
+
+static tv_client_code store_views(tv_client_result *r, const Tokenvault__V1__VerifyStoreResponse *v,
+                                  tv_client_result **out, tv_client_error *err) {
+  size_t n = v->n_namespaces, total = 0;
+  for (size_t i = 0; i < n; i++) {
+    if (v->namespaces[i] == NULL) {
+      return tvc_result_done(r, tvc_fail(err, TV_CLIENT_E_PROTOCOL, "the server sent an empty namespace"), out);
+    }
+    total += v->namespaces[i]->n_versions;
+  }
+  r->owned_->store_namespaces = calloc(n > 0 ? n : 1, sizeof *r->owned_->store_namespaces);
+  r->owned_->store_versions = calloc(total > 0 ? total : 1, sizeof *r->owned_->store_versions);
+  if (r->owned_->store_namespaces == NULL || r->owned_->store_versions == NULL) {
+    return tvc_result_done(r, tvc_fail(err, TV_CLIENT_E_NO_MEMORY, "out of memory"), out);
+  }
+  for (size_t i = 0, at = 0; i < n; at += v->namespaces[i]->n_versions, i++) {
+    if (store_ns_view(&r->owned_->store_namespaces[i], r->owned_->store_versions + at, v->namespaces[i]) != 0) {
+      return tvc_result_done(r, tvc_fail(err, TV_CLIENT_E_PROTOCOL, "the server sent an empty key version"), out);
+    }
+  }
+  r->store_intact = v->intact ? 1 : 0;
+  r->store_namespaces = r->owned_->store_namespaces;
+  r->store_namespaces_count = n;
+  return TV_CLIENT_OK;
+}
+
+tv_client_code tv_client_store_verify(tv_client *client, tv_client_result **out_result, const char *ns,
+                                      tv_client_error *err) {
+  Tokenvault__V1__VerifyStoreRequest req;
+  tokenvault__v1__verify_store_request__init(&req);
+  req.namespace_ = tvc_mut(ns != NULL ? ns : "");
+  tv_client_code code;
+  const void *m = admin_call(client, out_result, TVC_SERVICE "VerifyStore", 1, &req.base,
+                     &tokenvault__v1__verify_store_response__descriptor, &code, err);
+  if (m == NULL) {
+    return code;
+  }
+  return store_views(*out_result, m, out_result, err);
+}
+
 tv_client_code tv_client_health(tv_client *client, tv_client_result **out_result,
                                 tv_client_error *err) {
   Grpc__Health__V1__HealthCheckRequest req;

@@ -46,6 +46,8 @@ struct tv_client_result_owned {
   tv_client_proposal *proposals;
   tv_client_rotation *rotations;
   tv_client_audit_entry *audit_entries;
+  tv_client_store_namespace *store_namespaces;
+  tv_client_key_version_count *store_versions;
 };
 
 /* tvc_fail records |code| and a printf-style sentence in |err| (may be

@@ -108,6 +108,8 @@ void tv_client_result_free(tv_client_result *result) {
     free(o->proposals);
     free(o->rotations);
     free(o->audit_entries);
+    free(o->store_namespaces);
+    free(o->store_versions);
     free(o);
   }
   free(result);

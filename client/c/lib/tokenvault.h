@@ -187,6 +187,29 @@ typedef struct tv_client_audit_entry {
   const char *request_id;
 } tv_client_audit_entry;
 
+/* Values of one key version (store verify). */
+typedef struct tv_client_key_version_count {
+  uint32_t key_version;
+  uint64_t records;
+} tv_client_key_version_count;
+
+/* One namespace's verification (store verify): counts, and the first
+ * failed or key-less records by token (never a value). */
+typedef struct tv_client_store_namespace {
+  const char *namespace_name;
+  uint64_t records;
+  uint64_t values;        /* authenticated under their key version */
+  uint64_t failed;        /* did not authenticate */
+  uint64_t no_key;        /* key version unknown, retired or destroyed */
+  uint64_t tombstones;
+  uint64_t expired_stubs;
+  size_t versions_count;
+  const tv_client_key_version_count *versions;
+  uint64_t other_versions; /* values of versions past the first 16 */
+  size_t failed_tokens_count;
+  const char *const *failed_tokens;
+} tv_client_store_namespace;
+
 /* The answer of any call. Only the fields that the call documents are set;
  * the others are zero. Strings point into the result and live until
  * tv_client_result_free. */
@@ -214,6 +237,9 @@ typedef struct tv_client_result {
   int authenticated;                   /* whoami */
   size_t rotations_count;
   const tv_client_rotation *rotations; /* rotation status: data-key rotations */
+  int store_intact;                    /* store verify: no failed or key-less value */
+  size_t store_namespaces_count;
+  const tv_client_store_namespace *store_namespaces; /* store verify */
   struct tv_client_result_owned *owned_; /* private: what the views point into */
 } tv_client_result;
 
@@ -322,6 +348,13 @@ tv_client_code tv_client_rotation_status(tv_client *client, tv_client_result **o
  * |to_seq| (0 = start / end) on the server; fills the audit_* fields. */
 tv_client_code tv_client_audit_verify(tv_client *client, tv_client_result **out_result,
                                       uint64_t from_seq, uint64_t to_seq, tv_client_error *err);
+
+/* tv_client_store_verify asks the server to check that every stored
+ * value of namespace |ns| (NULL or "": every namespace) authenticates
+ * under its key version; fills store_intact and store_namespaces. Needs
+ * keys:read. */
+tv_client_code tv_client_store_verify(tv_client *client, tv_client_result **out_result, const char *ns,
+                                      tv_client_error *err);
 
 /* tv_client_audit_read reads up to |limit| (1..10 000) entries from
  * |from_seq| into audit_entries; |principal| and |method| filter (NULL =

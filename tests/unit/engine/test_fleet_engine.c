@@ -291,6 +291,8 @@ static void test_verify(void **state) {
   assert_int_equal(rep.num_versions, 1);
   assert_int_equal(rep.versions[0], 1);
   assert_int_equal(rep.per_version[0], 19);
+  assert_int_equal(rep.num_failed_tokens, 1); /* named by token, never by value */
+  assert_string_equal(rep.failed_tokens[0], items[1].token);
   eng_check(tv_engine_verify(f->node[0], &rep, "iban"), "verify empty");
   assert_int_equal(rep.records, 0);
   assert_int_equal(tv_engine_verify(f->node[0], &rep, "nope"), TV_E_ENGINE_NAMESPACE);
