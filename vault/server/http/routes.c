@@ -17,6 +17,7 @@ static const tv_http_route routes[] = {
     {"/v1/keys/status", "POST", TV_METHOD_GET_ROTATION_STATUS},
     {"/v1/kek/propose", "POST", TV_METHOD_PROPOSE_KEK_ROTATION},
     {"/v1/kek/approve", "POST", TV_METHOD_APPROVE_KEK_ROTATION},
+    {"/v1/store/verify", "POST", TV_METHOD_VERIFY_STORE},
     {"/v1/audit/verify", "POST", TV_METHOD_VERIFY_AUDIT},
     {"/v1/audit/read", "POST", TV_METHOD_READ_AUDIT},
     {"/v1/whoami", "POST", TV_METHOD_WHO_AM_I},
