@@ -64,6 +64,11 @@ def other_paths(token):
     t.check(proposal["state"] == "PROPOSAL_STATE_PENDING", "kek/propose: pending (%s)" % proposal["state"])
     s, headers, data = h.request(port, "POST", "/v1/kek/approve", {"proposal_id": proposal["proposal_id"]})
     h.expect_problem(s, headers, data, 403, "KEYRING_SAME_OFFICER", "kek/approve by the proposer")
+    store = h.ok(port, "/v1/store/verify", {"namespace": "pan"}, "store/verify")
+    pan_ns = store["namespaces"][0]
+    t.check(store["intact"] is True and len(store["namespaces"]) == 1 and pan_ns["namespace"] == "pan" and
+            int(pan_ns["values"]) >= 1 and int(pan_ns["failed"]) == 0,
+            "store/verify: pan intact, its values counted (%s)" % pan_ns)
     verify = h.ok(port, "/v1/audit/verify", {}, "audit/verify")
     t.check(verify["intact"] is True and int(verify["entries_checked"]) > 0, "audit/verify: intact (%s)" % verify)
     entries = h.ok(port, "/v1/audit/read", {"method": "Detokenize"}, "audit/read")["entries"]
