@@ -573,9 +573,9 @@ static tv_status commit_and_swap(cjob *j) {
     tv_compact_discard(j->u->dir_fd);
     return st;
   }
-  pthread_rwlock_wrlock(&j->u->maint_lock);
+  tv_ustore_maint_exclusive_begin(j->u);
   st = tv_ustore_writer_call(j->u, swap_task, j);
-  pthread_rwlock_unlock(&j->u->maint_lock);
+  tv_ustore_maint_exclusive_end(j->u);
   return st;
 }
 

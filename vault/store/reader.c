@@ -373,8 +373,8 @@ static tv_status scan_locked(tv_ustore *u, tv_store_scan_fn fn, void *ctx) {
 
 tv_status tv_ustore_scan(void *impl, tv_store_scan_fn fn, void *ctx) {
   tv_ustore *u = impl;
-  pthread_rwlock_rdlock(&u->maint_lock); /* segment files stay put meanwhile */
+  tv_ustore_maint_shared_begin(u); /* segment files stay put meanwhile */
   tv_status st = scan_locked(u, fn, ctx);
-  pthread_rwlock_unlock(&u->maint_lock);
+  tv_ustore_maint_shared_end(u);
   return st;
 }

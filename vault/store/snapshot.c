@@ -103,12 +103,12 @@ tv_status tv_ustore_snapshot(void *impl, const char *dest_dir, const char *const
     return st;
   }
   /* A compaction's swap would replace files under the copy: wait it out. */
-  pthread_rwlock_rdlock(&u->maint_lock);
+  tv_ustore_maint_shared_begin(u);
   uint64_t mark = atomic_load(&u->durable);
   tv_backup_manifest m;
   memset(&m, 0, sizeof m);
   st = copy_segments(u, mark, dfd, dest_dir, &m, info);
-  pthread_rwlock_unlock(&u->maint_lock);
+  tv_ustore_maint_shared_end(u);
   if (st == TV_OK) {
     st = copy_extras(extra_paths, num_extra, dfd, dest_dir, &m, info);
   }

@@ -149,7 +149,7 @@ static void ustore_free(tv_ustore *u) {
   pthread_mutex_destroy(&u->done_mu);
   pthread_cond_destroy(&u->done_cv);
   pthread_rwlock_destroy(&u->swap_lock);
-  pthread_rwlock_destroy(&u->maint_lock);
+  tv_ustore_maint_gate_destroy(u);
   pthread_mutex_destroy(&u->task_mu);
   pthread_cond_destroy(&u->task_cv);
   free(u->batch_buf);
@@ -296,14 +296,15 @@ static tv_status ustore_open_steps(tv_ustore *u, const tv_store_options *opts, t
 /* See ustore.h: the swap must not wait behind an endless stream of
  * overlapping point reads, so writers are preferred on swap_lock (no
  * point read nests another). Scans may nest (a scan callback can scan),
- * so maint_lock keeps the default, reader-preferring kind. */
+ * so maint_lock keeps the default, reader-preferring kind, with a gate
+ * (maint_gate.c) that holds new outermost scans off a waiting swap. */
 static void init_compaction_locks(tv_ustore *u) {
   pthread_rwlockattr_t attr;
   pthread_rwlockattr_init(&attr);
   pthread_rwlockattr_setkind_np(&attr, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
   pthread_rwlock_init(&u->swap_lock, &attr);
   pthread_rwlockattr_destroy(&attr);
-  pthread_rwlock_init(&u->maint_lock, NULL);
+  tv_ustore_maint_gate_init(u);
   pthread_mutex_init(&u->task_mu, NULL);
   pthread_cond_init(&u->task_cv, NULL);
 }

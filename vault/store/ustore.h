@@ -51,9 +51,16 @@ typedef struct tv_ustore {
    * preferring, so a stream of readers cannot starve the swap). Scans and
    * snapshots walk first_seg.. for a long time: they hold |maint_lock|
    * shared, and the compacting thread takes it exclusive around the swap
-   * (so a scan sees the old files or the new ones, never half of each). */
+   * (so a scan sees the old files or the new ones, never half of each).
+   * maint_lock is reader-preferring because a scan may nest another
+   * scan, so overlapping scans could hold the swap off forever: a waiting
+   * swap raises |swap_waiting| and a new outermost scan or snapshot waits
+   * for it at the gate (maint_gate.c); nested scans pass. */
   pthread_rwlock_t swap_lock;
   pthread_rwlock_t maint_lock;
+  pthread_mutex_t gate_mu;
+  pthread_cond_t gate_cv;
+  int swap_waiting; /* under gate_mu */
   atomic_int compacting;
 
   /* A job for the writer thread, run between two batches (so no write
@@ -230,5 +237,14 @@ tv_status tv_ustore_snapshot(void *impl, const char *dest_dir, const char *const
 /* tv_key_equal compares two (namespace, token) pairs. */
 int tv_key_equal(const uint8_t *ns_a, size_t ns_a_len, const uint8_t *tok_a, size_t tok_a_len, const uint8_t *ns_b,
                  size_t ns_b_len, const uint8_t *tok_b, size_t tok_b_len);
+
+/* The maintenance lock with its gate (maint_gate.c): scans and snapshots
+ * take it shared, compaction's swap exclusive; see |maint_lock| above. */
+void tv_ustore_maint_gate_init(tv_ustore *u);
+void tv_ustore_maint_gate_destroy(tv_ustore *u);
+void tv_ustore_maint_shared_begin(tv_ustore *u);
+void tv_ustore_maint_shared_end(tv_ustore *u);
+void tv_ustore_maint_exclusive_begin(tv_ustore *u);
+void tv_ustore_maint_exclusive_end(tv_ustore *u);
 
 #endif

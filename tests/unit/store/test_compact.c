@@ -935,6 +935,83 @@ static void test_cancel_before_start(void **state) {
   after_cancel(f, s, &c, &p);
 }
 
+/* ---- a waiting swap holds new scans off ------------------------------------ */
+
+/* Scan A holds the store (its callback waits for a go); a compaction then
+ * waits for its swap; scan B starts after that. B must wait for the swap:
+ * with a plain reader-preferring lock B would run at once, and scans that
+ * keep overlapping would hold the swap off forever (seen as a 300 s hang
+ * of test_online on a loaded machine). */
+typedef struct gate_run {
+  tv_store *s;
+  tv_store_compact_progress p;
+  atomic_int a_in_scan, a_go, compacted, b_done;
+} gate_run;
+
+static tv_status hold_scan(void *ctx, const tv_record_put *put, tv_store_loc loc) {
+  (void)put, (void)loc;
+  gate_run *g = ctx;
+  atomic_store(&g->a_in_scan, 1);
+  for (int i = 0; i < 20000 && !atomic_load(&g->a_go); i++) { /* 20 s hang guard */
+    usleep(1000);
+  }
+  return TV_OK;
+}
+
+static tv_status count_scan(void *ctx, const tv_record_put *put, tv_store_loc loc) {
+  (void)ctx, (void)put, (void)loc;
+  return TV_OK;
+}
+
+static void *scan_a(void *arg) {
+  gate_run *g = arg;
+  (void)tv_store_scan(g->s, hold_scan, g);
+  return NULL;
+}
+
+static void *compactor(void *arg) {
+  gate_run *g = arg;
+  atomic_store(&g->compacted, tv_store_compact(g->s, NULL, &g->p) == TV_OK ? 1 : -1);
+  return NULL;
+}
+
+static void *scan_b(void *arg) {
+  gate_run *g = arg;
+  (void)tv_store_scan(g->s, count_scan, g);
+  atomic_store(&g->b_done, 1);
+  return NULL;
+}
+
+static void test_waiting_swap_holds_new_scans_off(void **state) {
+  fixture *f = *state;
+  static gate_run g;
+  memset(&g, 0, sizeof g);
+  g.s = open_dir(f->dir, 0);
+  fill(g.s);
+  pthread_t a, c, b;
+  pthread_create(&a, NULL, scan_a, &g);
+  for (int i = 0; i < 20000 && !atomic_load(&g.a_in_scan); i++) {
+    usleep(1000);
+  }
+  assert_true(atomic_load(&g.a_in_scan));
+  pthread_create(&c, NULL, compactor, &g);
+  for (int i = 0; i < 20000 && atomic_load(&g.p.phase) != TV_COMPACT_SWAPPING; i++) {
+    usleep(1000);
+  }
+  assert_int_equal(atomic_load(&g.p.phase), TV_COMPACT_SWAPPING);
+  usleep(300 * 1000); /* the manifest is committed, then the swap waits for scan A */
+  pthread_create(&b, NULL, scan_b, &g);
+  usleep(300 * 1000);
+  assert_int_equal(atomic_load(&g.b_done), 0); /* B waits at the gate, behind the swap */
+  atomic_store(&g.a_go, 1);
+  pthread_join(a, NULL);
+  pthread_join(c, NULL);
+  pthread_join(b, NULL);
+  assert_int_equal(atomic_load(&g.compacted), 1); /* and nobody deadlocked */
+  assert_int_equal(atomic_load(&g.b_done), 1);
+  tv_store_close(g.s);
+}
+
 /* ---- crash at every step -------------------------------------------------- */
 
 typedef struct kill_at {
@@ -1012,6 +1089,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_io_failures_named, setup, teardown),
       cmocka_unit_test_setup_teardown(test_direct_io_log, setup, teardown),
       cmocka_unit_test_setup_teardown(test_online, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_waiting_swap_holds_new_scans_off, setup, teardown),
       cmocka_unit_test_setup_teardown(test_crash_every_step, setup, teardown),
       cmocka_unit_test_setup_teardown(test_cancel_mid_copy, setup, teardown),
       cmocka_unit_test_setup_teardown(test_cancel_throttled_is_prompt, setup, teardown),
