@@ -10,14 +10,11 @@ import subprocess
 import tvtest as t
 import vaultclient as vc
 
-CLI = os.environ.get("TOKENVAULT_CLI", "")
-CONNINFO = os.environ.get("TV_TEST_PG_CONNINFO", "")
-if not CONNINFO:
-    t.fail("TV_TEST_PG_CONNINFO is not set: run through tests/support/pg_cluster.py --run -- ...")
+import fleet_nodes as fleet
+
+CONNINFO = fleet.CONNINFO
 PG = dict(kv.split("=", 1) for kv in shlex.split(CONNINFO))
 PG_BIN = "/usr/lib/postgresql/15/bin"
-HSM = t.path("hsm-token")
-PIN = os.path.join(HSM, "user.pin")
 
 
 def pg_tool(name, *args):
@@ -38,41 +35,6 @@ def restore(dump, dbname):
     return CONNINFO.replace("dbname=%s" % PG["dbname"], "dbname=%s" % dbname)
 
 
-def config(node, conninfo):
-    path = t.path("backup-%s.yaml" % node)
-    with open(path, "w") as f:
-        f.write("""listen: 127.0.0.1:7443
-data_dir: %(w)s/data-%(n)s
-node_id: vault-%(n)s
-hsm: {module: /usr/lib/softhsm/libsofthsm2.so, token_label: tokenvault-dev, pin_file: %(pin)s}
-audit: {dir: %(w)s/audit-%(n)s}
-store:
-  backend: postgres
-  postgres:
-    conninfo: "%(c)s"
-namespaces:
-  - {name: pan, format: {kind: pan, keep_first: 6, keep_last: 4, length_min: 16, length_max: 19}}
-roles:
-  - name: officer
-    permissions:
-      - {namespace: pan, allow: [tokenize, "detokenize:full"]}
-      - {namespace: "*", allow: ["keys:read", "keys:rotate"]}
-principals:
-  - {name: "spiffe://tokenvault/officer-a", roles: [officer]}
-""" % {"w": t.WORK, "n": node, "pin": PIN, "c": conninfo.replace('"', '\\"')})
-    os.chmod(path, 0o600)
-    for d in ("data-" + node, "audit-" + node):
-        os.makedirs(t.path(d), mode=0o700, exist_ok=True)
-    return path
-
-
-def pan(body15):
-    for d in "0123456789":
-        if vc.luhn_ok(body15 + d):
-            return body15 + d
-    t.fail("no Luhn digit for " + body15)
-
-
 def reveal_all(client, tokens):
     resp = client.detokenize("pan", tokens, vc.FULL, reason="restore check")
     bad = [r.status.name for r in resp.results if r.status.code != 0]
@@ -81,16 +43,12 @@ def reveal_all(client, tokens):
     return [r.value for r in resp.results]
 
 
-p = subprocess.run([CLI, "hsm", "init", "--dir", HSM], capture_output=True, timeout=60)
-t.check(p.returncode == 0, "tokenvault hsm init made the SoftHSM2 token (%s)" % p.stderr.decode().strip())
-os.environ["SOFTHSM2_CONF"] = os.path.join(HSM, "softhsm2.conf")
-TLS = t.mtls_server_pki()
-t.make_cert("ca", "officer-a", "officer-a", "URI:spiffe://tokenvault/officer-a")
+TLS = fleet.setup(nodes=("a", "r", "s"))
 
 # ---- node A: tokens under two data-key versions, then an online pg_dump ------
-A = t.Server("--config", config("a", CONNINFO), "--init", "--listen", "127.0.0.1:0", *TLS)
+A = t.Server("--config", fleet.config("a", CONNINFO), "--init", "--listen", "127.0.0.1:0", *TLS)
 a = vc.Client(t.secure_channel(A.port, "officer-a"))
-vals = [pan("5%03d%08d%03d" % (7, 0, i)) for i in range(30)]
+vals = [fleet.pan("5%03d%08d%03d" % (7, 0, i)) for i in range(30)]
 toks = vc.ok_tokens(a.tokenize("pan", vals[:15]))
 t.check(a.rotate("pan").key.version == 2, "A rotates pan's data key: version 2")
 toks += vc.ok_tokens(a.tokenize("pan", vals[15:]))
@@ -102,17 +60,17 @@ t.check("TABLE DATA public tv_keyring" in listing and "TABLE DATA public tv_toke
         "the dump holds the tv_keyring row and the records")
 
 # ---- restore into a fresh database; a node on it reveals every token ------------
-R = t.Server("--config", config("r", restore(DUMP, "tokenvault_restored")), "--listen", "127.0.0.1:0", *TLS)
+R = t.Server("--config", fleet.config("r", restore(DUMP, "tokenvault_restored")), "--listen", "127.0.0.1:0", *TLS)
 r = vc.Client(t.secure_channel(R.port, "officer-a"))
 t.check(reveal_all(r, toks) == vals, "a node on the restored database reveals all 30 tokens (both key versions)")
-more = vc.ok_tokens(r.tokenize("pan", [pan("5%03d%08d%03d" % (8, 0, i)) for i in range(3)]))
+more = vc.ok_tokens(r.tokenize("pan", [fleet.pan("5%03d%08d%03d" % (8, 0, i)) for i in range(3)]))
 t.check(len(more) == 3 and not set(more) & set(toks), "the restored node tokenizes new values")
 rc, _ = R.terminate(30)
 t.check(rc == 0, "the restored node stops on SIGTERM")
 
 # ---- a dump older than the last keyring change is refused --------------------
 a.rotate("pan")
-p = subprocess.run([t.SERVER, "--config", config("s", restore(DUMP, "tokenvault_stale")), "--listen", "127.0.0.1:0",
+p = subprocess.run([t.SERVER, "--config", fleet.config("s", restore(DUMP, "tokenvault_stale")), "--listen", "127.0.0.1:0",
                     *TLS], capture_output=True, timeout=60)
 t.check(p.returncode != 0 and "KEYRING_ROLLBACK" in p.stderr.decode(),
         "a dump taken before the last key change is refused at start (KEYRING_ROLLBACK)")

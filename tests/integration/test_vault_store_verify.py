@@ -12,23 +12,7 @@ import subprocess
 import tvtest as t
 import vaultclient as vc
 
-CLI = os.environ.get("TOKENVAULT_CLI", "")
-CONNINFO = os.environ.get("TV_TEST_PG_CONNINFO", "")
-if not CONNINFO:
-    t.fail("TV_TEST_PG_CONNINFO is not set: run through tests/support/pg_cluster.py --run -- ...")
-HSM = t.path("hsm-token")
-PIN = os.path.join(HSM, "user.pin")
-
-
-def pan(body15):
-    for d in "0123456789":
-        if vc.luhn_ok(body15 + d):
-            return body15 + d
-    t.fail("no Luhn digit for " + body15)
-
-
-def values(n, seed):
-    return [pan("4%03d%08d%03d" % (seed, 0, i)) for i in range(n)]
+from fleet_nodes import CLI, CONNINFO, HSM, PIN, values
 
 
 def verify(conn, *args):
