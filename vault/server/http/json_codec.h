@@ -65,4 +65,8 @@ int tv_json_camel_name(const char *name, char *out, size_t out_len);
  * flag: a repeated "...Entry" message with exactly key = 1, value = 2). */
 int tv_json_is_map(const ProtobufCFieldDescriptor *f);
 
+/* tv_json_element_size returns the size of one element of repeated field
+ * |f| in its message's array (protobuf-c lays them out by type). */
+size_t tv_json_element_size(const ProtobufCFieldDescriptor *f);
+
 #endif

@@ -218,7 +218,7 @@ static tv_status set_value(decode_ctx *c, const ProtobufCMessageDescriptor *d, c
 
 /* ---- lists and maps ---- */
 
-static size_t element_size(const ProtobufCFieldDescriptor *f) {
+size_t tv_json_element_size(const ProtobufCFieldDescriptor *f) {
   switch (f->type) {
     case PROTOBUF_C_TYPE_INT64:
     case PROTOBUF_C_TYPE_SINT64:
@@ -277,7 +277,7 @@ static tv_status set_list(decode_ctx *c, const ProtobufCMessageDescriptor *d, co
     return failf(c, TV_E_SERVER_REQUEST_TOO_LARGE, "%s.%s has %zu items, the limit is %d", d->short_name, f->name, n,
                  TV_REQUEST_ITEMS_MAX);
   }
-  size_t size = element_size(f);
+  size_t size = tv_json_element_size(f);
   char *items = calloc(n > 0 ? n : 1, size);
   if (items == NULL) {
     return TV_E_NO_MEMORY;

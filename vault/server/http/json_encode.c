@@ -107,24 +107,6 @@ static json_t *encode_value(const ProtobufCFieldDescriptor *f, const void *membe
   return NULL;
 }
 
-static size_t element_size(const ProtobufCFieldDescriptor *f) {
-  switch (f->type) {
-    case PROTOBUF_C_TYPE_INT64:
-    case PROTOBUF_C_TYPE_SINT64:
-    case PROTOBUF_C_TYPE_SFIXED64:
-    case PROTOBUF_C_TYPE_UINT64:
-    case PROTOBUF_C_TYPE_FIXED64:
-    case PROTOBUF_C_TYPE_DOUBLE:
-      return 8;
-    case PROTOBUF_C_TYPE_STRING:
-    case PROTOBUF_C_TYPE_MESSAGE:
-      return sizeof(void *);
-    case PROTOBUF_C_TYPE_BYTES:
-      return sizeof(ProtobufCBinaryData);
-    default:
-      return 4;
-  }
-}
 
 /* A map field as a JSON object of its entries' key -> value. */
 static json_t *encode_map(const ProtobufCFieldDescriptor *f, const ProtobufCMessage *const *entries, size_t n) {
@@ -148,7 +130,7 @@ static json_t *encode_list(const ProtobufCFieldDescriptor *f, const ProtobufCMes
     return encode_map(f, (const ProtobufCMessage *const *)(const void *)items, n);
   }
   json_t *arr = json_array();
-  size_t size = element_size(f);
+  size_t size = tv_json_element_size(f);
   for (size_t i = 0; arr != NULL && i < n; i++) {
     json_t *v = encode_value(f, items + i * size);
     if (v == NULL || json_array_append_new(arr, v) != 0) {
