@@ -14,37 +14,27 @@
 
 #include <cmocka.h>
 
+#include "tests/unit/engine/engine_pg_nodes.h"
 #include "tests/unit/engine/engine_test_util.h"
 #include "tests/unit/store/store_backend_util.h"
 
 typedef struct fleet {
   eng_fixture *fx; /* keyring, clock (its own log store and engine unused) */
-  char conninfo[1024];
-  tv_store *store[2];
-  tv_engine *node[2];
+  eng_pg_nodes pg; /* the two nodes on one PostgreSQL schema */
 } fleet;
 
 static int fleet_setup(void **state) {
   fleet *f = calloc(1, sizeof *f);
   assert_non_null(f);
   f->fx = eng_fixture_new();
-  test_pg_fresh_schema(f->conninfo, sizeof f->conninfo);
-  eng_check(tv_pg_schema_init(f->conninfo, NULL), "schema init");
-  tv_store_options o = {.conninfo = f->conninfo};
-  for (int i = 0; i < 2; i++) {
-    eng_check(tv_store_open(&tv_store_backend_pg, &o, &f->store[i], NULL), "store open");
-    eng_check(eng_engine_new(f->fx, f->store[i], &f->node[i]), "engine new");
-  }
+  eng_pg_nodes_open(&f->pg, f->fx);
   *state = f;
   return 0;
 }
 
 static int fleet_teardown(void **state) {
   fleet *f = *state;
-  for (int i = 0; i < 2; i++) {
-    tv_engine_free(f->node[i]);
-    tv_store_close(f->store[i]);
-  }
+  eng_pg_nodes_close(&f->pg);
   eng_fixture_free(f->fx);
   free(f);
   return 0;
@@ -64,7 +54,7 @@ static tv_detokenize_item detok1(tv_engine *e, const char *ns, const char *token
 
 /* sql_count runs a count query in the fleet's schema. */
 static long sql_count(const fleet *f, const char *sql) {
-  PGconn *c = PQconnectdb(f->conninfo);
+  PGconn *c = PQconnectdb(f->pg.conninfo);
   assert_int_equal(PQstatus(c), CONNECTION_OK);
   PGresult *r = PQexec(c, sql);
   assert_int_equal(PQresultStatus(r), PGRES_TUPLES_OK);
@@ -91,7 +81,7 @@ typedef struct racer {
  * nodes keep meeting on values neither has written yet. */
 static void *race_main(void *arg) {
   racer *r = arg;
-  tv_engine *e = r->f->node[r->id % 2];
+  tv_engine *e = r->f->pg.node[r->id % 2];
   tv_tokenize_item items[RACE_BATCH];
   size_t start = (size_t)r->id * (RACE_VALUES / RACE_THREADS);
   for (size_t b = 0; b < RACE_VALUES / RACE_BATCH; b++) {
@@ -150,7 +140,7 @@ static void test_one_token_per_value_across_nodes(void **state) {
   /* Each node reveals what the other minted. */
   for (size_t i = 0; i < RACE_VALUES; i += 97) {
     for (int n = 0; n < 2; n++) {
-      tv_detokenize_item d = detok1(f->node[n], "pan", r[0].tokens[i]);
+      tv_detokenize_item d = detok1(f->pg.node[n], "pan", r[0].tokens[i]);
       eng_check(d.status, "detokenize");
       assert_string_equal(d.value, values[i]);
     }
@@ -166,24 +156,24 @@ static void test_one_token_per_value_across_nodes(void **state) {
 
 static void test_expired_winner_gives_way(void **state) {
   fleet *f = *state;
-  tv_tokenize_item a = tok1(f->node[0], "pan", "4111111111111111", 60000);
+  tv_tokenize_item a = tok1(f->pg.node[0], "pan", "4111111111111111", 60000);
   eng_check(a.status, "a");
   f->fx->clock_offset_ms += 120000; /* a's token has expired */
   /* Node B's lookup sees only the expired row; its PUT loses to that row,
    * which it turns into a stub before minting the value's new token. */
-  tv_tokenize_item b = tok1(f->node[1], "pan", "4111111111111111", 0);
+  tv_tokenize_item b = tok1(f->pg.node[1], "pan", "4111111111111111", 0);
   eng_check(b.status, "b after expiry");
   assert_int_equal(b.existing, 0);
   assert_string_not_equal(b.token, a.token);
-  tv_tokenize_item c = tok1(f->node[0], "pan", "4111 1111 1111 1111", 0);
+  tv_tokenize_item c = tok1(f->pg.node[0], "pan", "4111 1111 1111 1111", 0);
   eng_check(c.status, "c");
   assert_int_equal(c.existing, 1);
   assert_int_equal(c.token[4], ' ');
   /* The old token stays EXPIRED on both nodes, never reissued. */
   for (int n = 0; n < 2; n++) {
-    assert_int_equal(detok1(f->node[n], "pan", a.token).status, TV_E_ENGINE_EXPIRED);
+    assert_int_equal(detok1(f->pg.node[n], "pan", a.token).status, TV_E_ENGINE_EXPIRED);
     tv_token_info info;
-    assert_int_equal(tv_engine_token_info(f->node[n], &info, "pan", a.token, a.token_len), TV_E_ENGINE_EXPIRED);
+    assert_int_equal(tv_engine_token_info(f->pg.node[n], &info, "pan", a.token, a.token_len), TV_E_ENGINE_EXPIRED);
     assert_true(info.expires_ms != 0);
   }
   assert_int_equal(sql_count(f, "SELECT count(*) FROM tv_tokens WHERE state = 3 AND NOT fp_unique"), 1);
@@ -191,27 +181,27 @@ static void test_expired_winner_gives_way(void **state) {
 
 static void test_delete_and_erase_across_nodes(void **state) {
   fleet *f = *state;
-  tv_tokenize_item a = tok1(f->node[0], "pan", "5555555555554444", 0);
+  tv_tokenize_item a = tok1(f->pg.node[0], "pan", "5555555555554444", 0);
   eng_check(a.status, "a");
   const char *toks[1] = {a.token};
   size_t lens[1] = {a.token_len};
   tv_status st[1];
-  eng_check(tv_engine_delete(f->node[1], "pan", toks, lens, st, 1), "delete");
+  eng_check(tv_engine_delete(f->pg.node[1], "pan", toks, lens, st, 1), "delete");
   eng_check(st[0], "delete item");
-  assert_int_equal(detok1(f->node[0], "pan", a.token).status, TV_E_ENGINE_DELETED);
+  assert_int_equal(detok1(f->pg.node[0], "pan", a.token).status, TV_E_ENGINE_DELETED);
   /* The value gets a new token; the deleted one is never handed out. */
-  tv_tokenize_item b = tok1(f->node[0], "pan", "5555555555554444", 0);
+  tv_tokenize_item b = tok1(f->pg.node[0], "pan", "5555555555554444", 0);
   eng_check(b.status, "b");
   assert_int_equal(b.existing, 0);
   assert_string_not_equal(b.token, a.token);
-  assert_int_equal(detok1(f->node[1], "pan", a.token).status, TV_E_ENGINE_DELETED);
-  tv_tokenize_item b2 = tok1(f->node[1], "pan", "5555555555554444", 0);
+  assert_int_equal(detok1(f->pg.node[1], "pan", a.token).status, TV_E_ENGINE_DELETED);
+  tv_tokenize_item b2 = tok1(f->pg.node[1], "pan", "5555555555554444", 0);
   assert_string_equal(b2.token, b.token);
   size_t erased = 0;
-  eng_check(tv_engine_erase_value(f->node[1], &erased, "pan", "5555555555554444", 16), "erase");
+  eng_check(tv_engine_erase_value(f->pg.node[1], &erased, "pan", "5555555555554444", 16), "erase");
   assert_int_equal(erased, 1);
-  assert_int_equal(detok1(f->node[0], "pan", b.token).status, TV_E_ENGINE_DELETED);
-  tv_tokenize_item c = tok1(f->node[0], "pan", "5555555555554444", 0);
+  assert_int_equal(detok1(f->pg.node[0], "pan", b.token).status, TV_E_ENGINE_DELETED);
+  tv_tokenize_item c = tok1(f->pg.node[0], "pan", "5555555555554444", 0);
   eng_check(c.status, "c");
   assert_int_equal(c.existing, 0);
   assert_string_not_equal(c.token, a.token);
@@ -220,17 +210,17 @@ static void test_delete_and_erase_across_nodes(void **state) {
 
 static void test_reencryption_keeps_the_hold(void **state) {
   fleet *f = *state;
-  tv_tokenize_item a = tok1(f->node[0], "iban", "GB82WEST12345698765432", 0);
+  tv_tokenize_item a = tok1(f->pg.node[0], "iban", "GB82WEST12345698765432", 0);
   eng_check(a.status, "a");
   uint32_t version = 0;
   kr_check(tv_keyring_rotate_data_key(f->fx->kr->kr, &version, "iban"), "rotate");
   tv_reencrypt_progress p;
-  eng_check(tv_engine_reencrypt(f->node[1], &p, "iban", NULL), "reencrypt");
+  eng_check(tv_engine_reencrypt(f->pg.node[1], &p, "iban", NULL), "reencrypt");
   assert_int_equal(p.reencrypted, 1);
   /* The re-encrypted row still holds the value's fingerprint in the
    * database, so no node can mint a second token for it. */
   assert_int_equal(sql_count(f, "SELECT count(*) FROM tv_tokens WHERE fp_unique AND key_version = 2"), 1);
-  tv_tokenize_item b = tok1(f->node[1], "iban", "GB82WEST12345698765432", 0);
+  tv_tokenize_item b = tok1(f->pg.node[1], "iban", "GB82WEST12345698765432", 0);
   assert_string_equal(b.token, a.token);
   assert_int_equal(b.existing, 1);
 }
@@ -240,21 +230,21 @@ static void test_reencryption_keeps_the_hold(void **state) {
  * delete cannot bring the value back. */
 static void test_reput_does_not_resurrect(void **state) {
   fleet *f = *state;
-  tv_tokenize_item a = tok1(f->node[0], "pan_nc", "4000056655665556", 0);
+  tv_tokenize_item a = tok1(f->pg.node[0], "pan_nc", "4000056655665556", 0);
   eng_check(a.status, "a");
   tv_store_key key = {(const uint8_t *)"pan_nc", 6, (const uint8_t *)a.token, a.token_len};
   tv_store_item it;
   tv_store_buf buf = {0};
-  eng_check(tv_store_get_batch(f->store[0], &key, 1, &it, &buf), "get");
+  eng_check(tv_store_get_batch(f->pg.store[0], &key, 1, &it, &buf), "get");
   eng_check(it.status, "get item");
   tv_record_put old = it.put; /* points into buf, kept until cleanup */
   const char *toks[1] = {a.token};
   size_t lens[1] = {a.token_len};
   tv_status st[1];
-  eng_check(tv_engine_delete(f->node[1], "pan_nc", toks, lens, st, 1), "delete");
-  assert_int_equal(tv_store_reput(f->store[0], &old, NULL), TV_E_STORE_NOT_FOUND);
+  eng_check(tv_engine_delete(f->pg.node[1], "pan_nc", toks, lens, st, 1), "delete");
+  assert_int_equal(tv_store_reput(f->pg.store[0], &old, NULL), TV_E_STORE_NOT_FOUND);
   tv_store_buf_cleanup(&buf);
-  assert_int_equal(detok1(f->node[0], "pan_nc", a.token).status, TV_E_ENGINE_DELETED);
+  assert_int_equal(detok1(f->pg.node[0], "pan_nc", a.token).status, TV_E_ENGINE_DELETED);
 }
 
 /* Store verification reads every record of a namespace through either
@@ -267,23 +257,23 @@ static void test_verify(void **state) {
     eng_pan(pans[i], 900 + (uint64_t)i);
     items[i] = (tv_tokenize_item){.value = pans[i], .value_len = 16};
   }
-  eng_check(tv_engine_tokenize(f->node[0], "pan", items, 20), "tokenize");
+  eng_check(tv_engine_tokenize(f->pg.node[0], "pan", items, 20), "tokenize");
   const char *toks[1] = {items[0].token};
   size_t lens[1] = {items[0].token_len};
   tv_status st[1];
-  eng_check(tv_engine_delete(f->node[1], "pan", toks, lens, st, 1), "delete");
+  eng_check(tv_engine_delete(f->pg.node[1], "pan", toks, lens, st, 1), "delete");
   char sql[256];
   snprintf(sql, sizeof sql,
            "UPDATE tv_tokens SET tag = '\\x000102030405060708090a0b0c0d0e0f'::bytea"
            " WHERE token = convert_to('%s', 'UTF8')",
            items[1].token);
-  PGconn *c = PQconnectdb(f->conninfo);
+  PGconn *c = PQconnectdb(f->pg.conninfo);
   PGresult *r = PQexec(c, sql);
   assert_string_equal(PQcmdTuples(r), "1");
   PQclear(r);
   PQfinish(c);
   tv_verify_report rep;
-  eng_check(tv_engine_verify(f->node[1], &rep, "pan"), "verify");
+  eng_check(tv_engine_verify(f->pg.node[1], &rep, "pan"), "verify");
   assert_int_equal(rep.records, 20);
   assert_int_equal(rep.values, 18);
   assert_int_equal(rep.failed, 1);
@@ -293,9 +283,9 @@ static void test_verify(void **state) {
   assert_int_equal(rep.per_version[0], 19);
   assert_int_equal(rep.num_failed_tokens, 1); /* named by token, never by value */
   assert_string_equal(rep.failed_tokens[0], items[1].token);
-  eng_check(tv_engine_verify(f->node[0], &rep, "iban"), "verify empty");
+  eng_check(tv_engine_verify(f->pg.node[0], &rep, "iban"), "verify empty");
   assert_int_equal(rep.records, 0);
-  assert_int_equal(tv_engine_verify(f->node[0], &rep, "nope"), TV_E_ENGINE_NAMESPACE);
+  assert_int_equal(tv_engine_verify(f->pg.node[0], &rep, "nope"), TV_E_ENGINE_NAMESPACE);
   /* The log backend (the fixture's own engine) answers the same way. */
   eng_check(tv_engine_tokenize(f->fx->engine, "pan", items + 2, 5), "tokenize log");
   eng_check(tv_engine_verify(f->fx->engine, &rep, "pan"), "verify log");
@@ -323,21 +313,21 @@ static void test_database_stopped(void **state) {
     eng_pan(pans[i], 3000 + (uint64_t)i);
     items[i] = (tv_tokenize_item){.value = pans[i], .value_len = 16};
   }
-  eng_check(tv_engine_tokenize(f->node[0], "pan", items, N / 2), "tokenize before");
+  eng_check(tv_engine_tokenize(f->pg.node[0], "pan", items, N / 2), "tokenize before");
   run_shell("TV_TEST_PG_STOP");
-  eng_check(tv_engine_tokenize(f->node[0], "pan", items + N / 2, N / 2), "tokenize while stopped");
+  eng_check(tv_engine_tokenize(f->pg.node[0], "pan", items + N / 2, N / 2), "tokenize while stopped");
   for (int i = N / 2; i < N; i++) {
     assert_int_equal(items[i].status, TV_E_STORE_UNAVAILABLE);
     assert_int_equal(items[i].token_len, 0);
   }
   tv_detokenize_item d = {.token = items[0].token, .token_len = items[0].token_len};
-  assert_int_equal(tv_engine_detokenize(f->node[1], "pan", &d, 1, TV_REVEAL_FULL), TV_E_STORE_UNAVAILABLE);
+  assert_int_equal(tv_engine_detokenize(f->pg.node[1], "pan", &d, 1, TV_REVEAL_FULL), TV_E_STORE_UNAVAILABLE);
   assert_int_equal(d.value_len, 0);
   run_shell("TV_TEST_PG_START");
-  eng_check(tv_engine_tokenize(f->node[1], "pan", items + N / 2, N / 2), "tokenize after");
+  eng_check(tv_engine_tokenize(f->pg.node[1], "pan", items + N / 2, N / 2), "tokenize after");
   for (int i = 0; i < N; i++) {
     eng_check(items[i].status, "item");
-    tv_detokenize_item r = detok1(f->node[i % 2], "pan", items[i].token);
+    tv_detokenize_item r = detok1(f->pg.node[i % 2], "pan", items[i].token);
     eng_check(r.status, "detokenize after");
     assert_string_equal(r.value, pans[i]);
   }

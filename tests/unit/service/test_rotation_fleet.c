@@ -18,6 +18,7 @@
 #include <cmocka.h>
 
 #include "hsm/dev_init.h"
+#include "tests/unit/engine/engine_pg_nodes.h"
 #include "tests/unit/engine/engine_test_util.h"
 #include "tests/unit/store/store_backend_util.h"
 #include "vault/service/rotation_worker.h"
@@ -28,9 +29,7 @@ enum { RECORDS = 8000, RATE = 1000, LEASE_TTL_MS = 4000 };
 
 typedef struct fleet {
   eng_fixture *fx;
-  char conninfo[1024];
-  tv_store *store[2];
-  tv_engine *node[2];
+  eng_pg_nodes pg; /* the two nodes on one PostgreSQL schema */
   tv_audit_log *audit;
   char audit_dir[PATH_MAX];
 } fleet;
@@ -39,13 +38,7 @@ static int setup(void **state) {
   fleet *f = calloc(1, sizeof *f);
   assert_non_null(f);
   f->fx = eng_fixture_new();
-  test_pg_fresh_schema(f->conninfo, sizeof f->conninfo);
-  eng_check(tv_pg_schema_init(f->conninfo, NULL), "schema init");
-  tv_store_options o = {.conninfo = f->conninfo};
-  for (int i = 0; i < 2; i++) {
-    eng_check(tv_store_open(&tv_store_backend_pg, &o, &f->store[i], NULL), "store open");
-    eng_check(eng_engine_new(f->fx, f->store[i], &f->node[i]), "engine new");
-  }
+  eng_pg_nodes_open(&f->pg, f->fx);
   snprintf(f->audit_dir, sizeof f->audit_dir, "%.*s/audit", PATH_MAX - 16, f->fx->kr->data_dir);
   tv_audit_config ac = {.dir = f->audit_dir, .hsm = f->fx->kr->hsm->hsm, .mac_label = TV_HSM_DEV_MAC_LABEL};
   eng_check(tv_audit_open(&f->audit, &ac), "audit open");
@@ -56,17 +49,14 @@ static int setup(void **state) {
 static int teardown(void **state) {
   fleet *f = *state;
   (void)tv_audit_close(f->audit);
-  for (int i = 0; i < 2; i++) {
-    tv_engine_free(f->node[i]);
-    tv_store_close(f->store[i]);
-  }
+  eng_pg_nodes_close(&f->pg);
   eng_fixture_free(f->fx);
   free(f);
   return 0;
 }
 
 static tv_rotation_worker_options worker_options(fleet *f, int n, const char *node_id) {
-  return (tv_rotation_worker_options){.engine = f->node[n], .store = f->store[n], .keyring = f->fx->kr->kr,
+  return (tv_rotation_worker_options){.engine = f->pg.node[n], .store = f->pg.store[n], .keyring = f->fx->kr->kr,
                                       .audit = f->audit, .namespaces = names, .num_namespaces = ENG_TEST_NS_NUM,
                                       .records_per_s = RATE, .retry_ms_initial = 50, .node_id = node_id,
                                       .lease_ttl_ms = LEASE_TTL_MS};
@@ -102,7 +92,7 @@ static tv_rotation_status pan_status(tv_rotation_worker *w) {
 
 /* sql_text returns the first column of the first row of |sql| ("" if none). */
 static void sql_text(const fleet *f, const char *sql, char *out, size_t out_len) {
-  PGconn *c = PQconnectdb(f->conninfo);
+  PGconn *c = PQconnectdb(f->pg.conninfo);
   assert_int_equal(PQstatus(c), CONNECTION_OK);
   PGresult *r = PQexec(c, sql);
   assert_int_equal(PQresultStatus(r), PGRES_TUPLES_OK);
@@ -122,7 +112,7 @@ static void sleep_ms(long ms) {
 
 static void test_one_node_at_a_time_and_takeover(void **state) {
   fleet *f = *state;
-  tokenize_pans(f->node[0], RECORDS);
+  tokenize_pans(f->pg.node[0], RECORDS);
   eng_check(tv_keyring_rotate_data_key(f->fx->kr->kr, NULL, "pan"), "rotate");
   tv_rotation_worker_options oa = worker_options(f, 0, "node-a");
   tv_rotation_worker_options ob = worker_options(f, 1, "node-b");
