@@ -13,6 +13,7 @@
 
 #include <cmocka.h>
 
+#include "tests/unit/service/metrics_sample.h"
 #include "vault/service/metrics.h"
 
 static char *render(const tv_metrics *m) {
@@ -23,18 +24,6 @@ static char *render(const tv_metrics *m) {
   assert_non_null(t.data);
   assert_int_equal(strlen(t.data), t.len);
   return t.data;
-}
-
-/* The value of the sample whose name and labels are exactly |series|, or
- * -1 if there is no such line. */
-static long long sample(const char *text, const char *series) {
-  size_t n = strlen(series);
-  for (const char *p = text; p != NULL && *p != '\0'; p = strchr(p, '\n'), p = p ? p + 1 : NULL) {
-    if (strncmp(p, series, n) == 0 && p[n] == ' ') {
-      return strtoll(p + n + 1, NULL, 10);
-    }
-  }
-  return -1;
 }
 
 static double sample_double(const char *text, const char *series) {
@@ -49,14 +38,14 @@ static void test_empty_registry(void **state) {
   assert_int_equal(tv_metrics_new(&m), TV_OK);
   char *text = render(m);
   assert_null(strstr(text, "tokenvault_calls_total{"));
-  assert_int_equal(sample(text, "tokenvault_items_total{method=\"Tokenize\"}"), 0);
-  assert_int_equal(sample(text, "tokenvault_call_latency_seconds_count{method=\"Detokenize\"}"), 0);
-  assert_int_equal(sample(text, "tokenvault_call_latency_seconds_bucket{method=\"Detokenize\",le=\"+Inf\"}"), 0);
+  assert_int_equal(metrics_sample(text, "tokenvault_items_total{method=\"Tokenize\"}"), 0);
+  assert_int_equal(metrics_sample(text, "tokenvault_call_latency_seconds_count{method=\"Detokenize\"}"), 0);
+  assert_int_equal(metrics_sample(text, "tokenvault_call_latency_seconds_bucket{method=\"Detokenize\",le=\"+Inf\"}"), 0);
   assert_non_null(strstr(text, "# TYPE tokenvault_call_latency_seconds histogram\n"));
   assert_non_null(strstr(text, "tokenvault_build_info{version=\""));
   /* Health and WhoAmI are counted (vault_core.c): their zeros are real. */
-  assert_int_equal(sample(text, "tokenvault_call_latency_seconds_count{method=\"Health.Check\"}"), 0);
-  assert_int_equal(sample(text, "tokenvault_items_total{method=\"WhoAmI\"}"), 0);
+  assert_int_equal(metrics_sample(text, "tokenvault_call_latency_seconds_count{method=\"Health.Check\"}"), 0);
+  assert_int_equal(metrics_sample(text, "tokenvault_items_total{method=\"WhoAmI\"}"), 0);
   free(text);
   tv_metrics_free(m);
 }
@@ -72,14 +61,14 @@ static void test_counts_by_method_and_code(void **state) {
   tv_metrics_call_done(m, TV_METHOD_DETOKENIZE, 99, 0, 10); /* no such code: UNKNOWN */
   tv_metrics_call_done(m, TV_METHOD_DETOKENIZE, -1, 0, 10);
   char *text = render(m);
-  assert_int_equal(sample(text, "tokenvault_calls_total{method=\"Tokenize\",code=\"OK\"}"), 2);
-  assert_int_equal(sample(text, "tokenvault_calls_total{method=\"Tokenize\",code=\"INVALID_ARGUMENT\"}"), 1);
-  assert_int_equal(sample(text, "tokenvault_calls_total{method=\"Detokenize\",code=\"PERMISSION_DENIED\"}"), 1);
-  assert_int_equal(sample(text, "tokenvault_calls_total{method=\"Detokenize\",code=\"UNKNOWN\"}"), 2);
-  assert_int_equal(sample(text, "tokenvault_calls_total{method=\"Detokenize\",code=\"OK\"}"), -1);
-  assert_int_equal(sample(text, "tokenvault_items_total{method=\"Tokenize\"}"), 1003);
-  assert_int_equal(sample(text, "tokenvault_items_total{method=\"Detokenize\"}"), 5);
-  assert_int_equal(sample(text, "tokenvault_call_latency_seconds_count{method=\"Tokenize\"}"), 3);
+  assert_int_equal(metrics_sample(text, "tokenvault_calls_total{method=\"Tokenize\",code=\"OK\"}"), 2);
+  assert_int_equal(metrics_sample(text, "tokenvault_calls_total{method=\"Tokenize\",code=\"INVALID_ARGUMENT\"}"), 1);
+  assert_int_equal(metrics_sample(text, "tokenvault_calls_total{method=\"Detokenize\",code=\"PERMISSION_DENIED\"}"), 1);
+  assert_int_equal(metrics_sample(text, "tokenvault_calls_total{method=\"Detokenize\",code=\"UNKNOWN\"}"), 2);
+  assert_int_equal(metrics_sample(text, "tokenvault_calls_total{method=\"Detokenize\",code=\"OK\"}"), -1);
+  assert_int_equal(metrics_sample(text, "tokenvault_items_total{method=\"Tokenize\"}"), 1003);
+  assert_int_equal(metrics_sample(text, "tokenvault_items_total{method=\"Detokenize\"}"), 5);
+  assert_int_equal(metrics_sample(text, "tokenvault_call_latency_seconds_count{method=\"Tokenize\"}"), 3);
   double sum = sample_double(text, "tokenvault_call_latency_seconds_sum{method=\"Tokenize\"}");
   assert_true(sum > 0.001369 && sum < 0.001371); /* 1200 + 80 + 90 us */
   free(text);
@@ -99,16 +88,16 @@ static void test_bucket_boundaries(void **state) {
   const char *b = "tokenvault_call_latency_seconds_bucket{method=\"ListKeys\",le=";
   char series[160];
   snprintf(series, sizeof series, "%s\"0.0001\"}", b);
-  assert_int_equal(sample(text, series), 1);
+  assert_int_equal(metrics_sample(text, series), 1);
   snprintf(series, sizeof series, "%s\"0.00025\"}", b);
-  assert_int_equal(sample(text, series), 2);
+  assert_int_equal(metrics_sample(text, series), 2);
   snprintf(series, sizeof series, "%s\"2.5\"}", b);
-  assert_int_equal(sample(text, series), 2);
+  assert_int_equal(metrics_sample(text, series), 2);
   snprintf(series, sizeof series, "%s\"5\"}", b);
-  assert_int_equal(sample(text, series), 3);
+  assert_int_equal(metrics_sample(text, series), 3);
   snprintf(series, sizeof series, "%s\"+Inf\"}", b);
-  assert_int_equal(sample(text, series), 5);
-  assert_int_equal(sample(text, "tokenvault_call_latency_seconds_count{method=\"ListKeys\"}"), 5);
+  assert_int_equal(metrics_sample(text, series), 5);
+  assert_int_equal(metrics_sample(text, "tokenvault_call_latency_seconds_count{method=\"ListKeys\"}"), 5);
   free(text);
   tv_metrics_free(m);
 }
@@ -129,15 +118,15 @@ static void test_cumulative_and_consistent(void **state) {
     for (size_t bkt = 0; bkt < TV_METRICS_BUCKETS_COUNT; bkt++) {
       snprintf(series, sizeof series, "tokenvault_call_latency_seconds_bucket{method=\"%s\",le=\"%g\"}", name,
                (double)tv_metrics_bucket_bounds_us[bkt] / 1e6);
-      long long v = sample(text, series);
+      long long v = metrics_sample(text, series);
       assert_true(v >= prev);
       prev = v;
     }
     snprintf(series, sizeof series, "tokenvault_call_latency_seconds_bucket{method=\"%s\",le=\"+Inf\"}", name);
-    long long inf = sample(text, series);
+    long long inf = metrics_sample(text, series);
     assert_true(inf >= prev);
     snprintf(series, sizeof series, "tokenvault_call_latency_seconds_count{method=\"%s\"}", name);
-    assert_int_equal(sample(text, series), inf);
+    assert_int_equal(metrics_sample(text, series), inf);
     assert_int_equal(inf, 3000 / TV_METHOD_COUNT + (id < 3000 % TV_METHOD_COUNT ? 1 : 0));
   }
   free(text);
@@ -168,9 +157,9 @@ static void test_concurrent_counts_exact(void **state) {
     pthread_join(t[i], NULL);
   }
   char *text = render(m);
-  assert_int_equal(sample(text, "tokenvault_calls_total{method=\"GetTokenInfo\",code=\"OK\"}"), THREADS * PER_THREAD);
-  assert_int_equal(sample(text, "tokenvault_items_total{method=\"GetTokenInfo\"}"), 2LL * THREADS * PER_THREAD);
-  assert_int_equal(sample(text, "tokenvault_call_latency_seconds_count{method=\"GetTokenInfo\"}"), THREADS * PER_THREAD);
+  assert_int_equal(metrics_sample(text, "tokenvault_calls_total{method=\"GetTokenInfo\",code=\"OK\"}"), THREADS * PER_THREAD);
+  assert_int_equal(metrics_sample(text, "tokenvault_items_total{method=\"GetTokenInfo\"}"), 2LL * THREADS * PER_THREAD);
+  assert_int_equal(metrics_sample(text, "tokenvault_call_latency_seconds_count{method=\"GetTokenInfo\"}"), THREADS * PER_THREAD);
   free(text);
   tv_metrics_free(m);
 }

@@ -14,6 +14,7 @@
 
 #include <cmocka.h>
 
+#include "tests/unit/service/metrics_sample.h"
 #include "vault/service/metrics.h"
 #include "vault/service/metrics_reveals.h"
 
@@ -22,17 +23,6 @@ static char *render(const tv_metrics *m) {
   tv_metrics_render_calls(m, &t);
   assert_false(t.failed);
   return t.data;
-}
-
-/* The value of the line |series| (name and labels exactly), -1 if none. */
-static long long sample(const char *text, const char *series) {
-  size_t n = strlen(series);
-  for (const char *p = text; p != NULL && *p != '\0'; p = strchr(p, '\n'), p = p ? p + 1 : NULL) {
-    if (strncmp(p, series, n) == 0 && p[n] == ' ') {
-      return strtoll(p + n + 1, NULL, 10);
-    }
-  }
-  return -1;
 }
 
 static void test_counts(void **state) {
@@ -55,18 +45,18 @@ static void test_counts(void **state) {
   tv_metrics_items_failed(m, TV_METHOD_DETOKENIZE, &o);
   tv_metrics_items_failed(m, TV_METHOD_DETOKENIZE, &o);
   char *text = render(m);
-  assert_int_equal(sample(text, "tokenvault_reveals_total{principal=\"spiffe://finance\",level=\"FULL\"}"), 1024);
-  assert_int_equal(sample(text, "tokenvault_reveals_total{principal=\"spiffe://finance\",level=\"MASKED\"}"), 0);
-  assert_int_equal(sample(text, "tokenvault_reveals_total{principal=\"spiffe://crm\",level=\"MASKED\"}"), 3);
-  assert_int_equal(sample(text, "tokenvault_reveals_total{principal=\"spiffe://crm\",level=\"NONE\"}"), 2);
-  assert_int_equal(sample(text, "tokenvault_reveals_total{principal=\"spiffe://crm\",level=\"FULL\"}"), 0);
-  assert_int_equal(sample(text, "tokenvault_reveals_total{principal=\"_other\",level=\"FULL\"}"), 0);
-  assert_int_equal(sample(text, "tokenvault_reveals_total{principal=\"a \\\"quoted\\\" \\\\ name\",level=\"FULL\"}"), 1);
-  assert_int_equal(sample(text, "tokenvault_reveals_refused_total{principal=\"spiffe://crm\"}"), 1);
-  assert_int_equal(sample(text, "tokenvault_reveals_refused_total{principal=\"spiffe://finance\"}"), 0);
-  assert_int_equal(sample(text, "tokenvault_item_failures_total{method=\"Detokenize\",class=\"not_found\"}"), 4);
-  assert_int_equal(sample(text, "tokenvault_item_failures_total{method=\"Detokenize\",class=\"expired\"}"), 2);
-  assert_int_equal(sample(text, "tokenvault_item_failures_total{method=\"Detokenize\",class=\"deleted\"}"), -1);
+  assert_int_equal(metrics_sample(text, "tokenvault_reveals_total{principal=\"spiffe://finance\",level=\"FULL\"}"), 1024);
+  assert_int_equal(metrics_sample(text, "tokenvault_reveals_total{principal=\"spiffe://finance\",level=\"MASKED\"}"), 0);
+  assert_int_equal(metrics_sample(text, "tokenvault_reveals_total{principal=\"spiffe://crm\",level=\"MASKED\"}"), 3);
+  assert_int_equal(metrics_sample(text, "tokenvault_reveals_total{principal=\"spiffe://crm\",level=\"NONE\"}"), 2);
+  assert_int_equal(metrics_sample(text, "tokenvault_reveals_total{principal=\"spiffe://crm\",level=\"FULL\"}"), 0);
+  assert_int_equal(metrics_sample(text, "tokenvault_reveals_total{principal=\"_other\",level=\"FULL\"}"), 0);
+  assert_int_equal(metrics_sample(text, "tokenvault_reveals_total{principal=\"a \\\"quoted\\\" \\\\ name\",level=\"FULL\"}"), 1);
+  assert_int_equal(metrics_sample(text, "tokenvault_reveals_refused_total{principal=\"spiffe://crm\"}"), 1);
+  assert_int_equal(metrics_sample(text, "tokenvault_reveals_refused_total{principal=\"spiffe://finance\"}"), 0);
+  assert_int_equal(metrics_sample(text, "tokenvault_item_failures_total{method=\"Detokenize\",class=\"not_found\"}"), 4);
+  assert_int_equal(metrics_sample(text, "tokenvault_item_failures_total{method=\"Detokenize\",class=\"expired\"}"), 2);
+  assert_int_equal(metrics_sample(text, "tokenvault_item_failures_total{method=\"Detokenize\",class=\"deleted\"}"), -1);
   assert_non_null(strstr(text, "# TYPE tokenvault_reveals_total counter\n"));
   assert_non_null(strstr(text, "# TYPE tokenvault_item_failures_total counter\n"));
   free(text);
@@ -88,15 +78,15 @@ static void test_bound(void **state) {
   long_name[sizeof long_name - 1] = '\0';
   tv_metrics_revealed(m, long_name, "FULL", 1);
   char *text = render(m);
-  assert_int_equal(sample(text, "tokenvault_reveals_total{principal=\"svc-0\",level=\"FULL\"}"), 2);
+  assert_int_equal(metrics_sample(text, "tokenvault_reveals_total{principal=\"svc-0\",level=\"FULL\"}"), 2);
   snprintf(name, sizeof name, "svc-%u", TV_METRICS_PRINCIPALS_MAX - 1);
   char series[96];
   snprintf(series, sizeof series, "tokenvault_reveals_total{principal=\"%s\",level=\"FULL\"}", name);
-  assert_int_equal(sample(text, series), 1);
+  assert_int_equal(metrics_sample(text, series), 1);
   snprintf(series, sizeof series, "tokenvault_reveals_total{principal=\"svc-%u\",level=\"FULL\"}",
            TV_METRICS_PRINCIPALS_MAX);
-  assert_int_equal(sample(text, series), -1);
-  assert_int_equal(sample(text, "tokenvault_reveals_total{principal=\"_other\",level=\"FULL\"}"), 11);
+  assert_int_equal(metrics_sample(text, series), -1);
+  assert_int_equal(metrics_sample(text, "tokenvault_reveals_total{principal=\"_other\",level=\"FULL\"}"), 11);
   free(text);
   tv_metrics_free(m);
 }
@@ -130,7 +120,7 @@ static void test_threads(void **state) {
   char series[96];
   for (unsigned i = 0; i < 64; i++) {
     snprintf(series, sizeof series, "tokenvault_reveals_total{principal=\"p-%u\",level=\"MASKED\"}", i);
-    long long v = sample(text, series);
+    long long v = metrics_sample(text, series);
     assert_int_equal(v, THREADS * ROUNDS / 64); /* one series each, none doubled */
     total += v;
   }

@@ -13,19 +13,10 @@
 #include <cmocka.h>
 
 #include "vault/config/config.h"
+#include "tests/unit/service/metrics_sample.h"
 #include "vault/service/metrics.h"
 #include "vault/service/vault_core.h"
 #include "vault/service/whoami_vault.h"
-
-static long long sample(const char *text, const char *series) {
-  size_t n = strlen(series);
-  for (const char *p = text; p != NULL && *p != '\0'; p = strchr(p, '\n'), p = p ? p + 1 : NULL) {
-    if (strncmp(p, series, n) == 0 && p[n] == ' ') {
-      return strtoll(p + n + 1, NULL, 10);
-    }
-  }
-  return -1;
-}
 
 static char *render(const tv_metrics *m) {
   tv_metrics_text t = {0};
@@ -64,13 +55,13 @@ static void test_call_end_counts_into_registry(void **state) {
   tv_vault_core_call_end(&v, &(tv_call_end){.method = TV_METHOD_TOKENIZE, .code = 0, .handled = 1,
                                             .latency_us = 10});
   char *text = render(v.metrics);
-  assert_int_equal(sample(text, "tokenvault_calls_total{method=\"Health.Check\",code=\"OK\"}"), 1);
-  assert_int_equal(sample(text, "tokenvault_calls_total{method=\"Health.Watch\",code=\"CANCELLED\"}"), 1);
-  assert_int_equal(sample(text, "tokenvault_calls_total{method=\"Tokenize\",code=\"INVALID_ARGUMENT\"}"), 1);
-  assert_int_equal(sample(text, "tokenvault_calls_total{method=\"Tokenize\",code=\"OK\"}"), -1);
-  assert_int_equal(sample(text, "tokenvault_items_total{method=\"Tokenize\"}"), 0);
-  assert_int_equal(sample(text, "tokenvault_call_latency_seconds_bucket{method=\"Health.Check\",le=\"0.0001\"}"), 1);
-  assert_int_equal(sample(text, "tokenvault_call_latency_seconds_bucket{method=\"Health.Watch\",le=\"1\"}"), 0);
+  assert_int_equal(metrics_sample(text, "tokenvault_calls_total{method=\"Health.Check\",code=\"OK\"}"), 1);
+  assert_int_equal(metrics_sample(text, "tokenvault_calls_total{method=\"Health.Watch\",code=\"CANCELLED\"}"), 1);
+  assert_int_equal(metrics_sample(text, "tokenvault_calls_total{method=\"Tokenize\",code=\"INVALID_ARGUMENT\"}"), 1);
+  assert_int_equal(metrics_sample(text, "tokenvault_calls_total{method=\"Tokenize\",code=\"OK\"}"), -1);
+  assert_int_equal(metrics_sample(text, "tokenvault_items_total{method=\"Tokenize\"}"), 0);
+  assert_int_equal(metrics_sample(text, "tokenvault_call_latency_seconds_bucket{method=\"Health.Check\",le=\"0.0001\"}"), 1);
+  assert_int_equal(metrics_sample(text, "tokenvault_call_latency_seconds_bucket{method=\"Health.Watch\",le=\"1\"}"), 0);
   free(text);
   tv_metrics_free(v.metrics);
 }
