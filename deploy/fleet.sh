@@ -77,6 +77,16 @@ set_paths() {
   primary_file="$pg_top/primary"
 }
 
+# alive PID: it runs (a child that exited stays a zombie until we end).
+alive() {
+  local stat
+  stat="$(cat 2>/dev/null "/proc/$1/stat")" || return 1
+  stat="${stat##*) }"
+  [[ "${stat:0:1}" != Z ]]
+}
+
+not_alive() { ! alive "$1"; }
+
 # ---- PostgreSQL ------------------------------------------------------------
 
 # as_pg CMD...: runs CMD as the user the database servers run as.
@@ -120,7 +130,13 @@ pg_start() {
 # pg_stop NODE MODE: fast (clean) or immediate (what a crash leaves).
 pg_stop() {
   pg_running "$1" || return 0
+  local pid
+  pid="$(head -n 1 "$(pg_data "$1")/postmaster.pid" 2>/dev/null)" || pid=""
   as_pg "$pg_bin/pg_ctl" -D "$(pg_data "$1")" -m "$2" -w -t 60 stop >/dev/null
+  # pg_ctl returns once the pid file is gone, a moment before the
+  # postmaster itself: --stop promises nothing is left running.
+  [[ "$pid" =~ ^[0-9]+$ ]] && wait_for "PostgreSQL $1 (pid $pid) to exit" 30 not_alive "$pid"
+  return 0
 }
 
 # set_sync_standby NODE NAMES: the primary waits for NAMES ('' = nobody)
@@ -374,13 +390,6 @@ running_pid() {
   return 0
 }
 
-# alive PID: it runs (a child that exited stays a zombie until we end).
-alive() {
-  local stat
-  stat="$(cat 2>/dev/null "/proc/$1/stat")" || return 1
-  stat="${stat##*) }"
-  [[ "${stat:0:1}" != Z ]]
-}
 
 stop_node() {
   local pid i
