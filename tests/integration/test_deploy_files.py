@@ -6,11 +6,11 @@ this checks the files, not a deployment."""
 import os
 import re
 import shlex
-import subprocess
 
 import yaml
 
 import tvtest as t
+from daemon_flags import OPTIONS, check_flags
 
 DEPLOY = os.environ["TV_DEPLOY_DIR"]
 
@@ -20,20 +20,7 @@ def read(rel):
         return f.read()
 
 
-def accepted_options():
-    usage = subprocess.run([t.SERVER, "--help"], capture_output=True, text=True).stdout
-    return set(re.findall(r"--[a-z-]+", usage))
-
-
-OPTIONS = accepted_options()
 t.check({"--listen", "--tls-cert", "--dev"} <= OPTIONS, "tokenvaultd --help lists its options")
-
-
-def check_flags(args, where):
-    for arg in args:
-        if arg.startswith("--"):
-            flag = arg.split("=", 1)[0]
-            t.check(flag in OPTIONS, "%s: tokenvaultd accepts %s" % (where, flag))
 
 
 # systemd
