@@ -59,7 +59,7 @@ usage() {
   exit 2
 }
 
-# set_paths DIR: every path below DIR.
+# set_paths DIR: every path below DIR (made if missing).
 set_paths() {
   mkdir -p "$1"
   dir="$(cd "$1" && pwd)"
@@ -573,7 +573,10 @@ where_things_are() {
   done
   say "database: primary server $p ($(pg_node_dir "$p")/server.log); server $(other "$p") is stopped:"
   say "          the pair runs degraded (one copy) until the next run rebuilds it as the standby"
-  say "          psql -h $(pg_node_dir "$p") -p $pg_port -U postgres   (as $( ((EUID == 0)) && echo postgres || id -un))"
+  local os_user
+  os_user="$(id -un)"
+  ((EUID != 0)) || os_user=postgres
+  say "          psql -h $(pg_node_dir "$p") -p $pg_port -U postgres   (as $os_user)"
   say "HSM:      $hsm_dir (export SOFTHSM2_CONF=$hsm_dir/softhsm2.conf)"
   say "certs:    $certs; database password file $passfile"
   say "try:      $cli whoami $(node_opts a | tr '\n' ' ')"
@@ -613,11 +616,17 @@ main() {
   if ! [[ "$port" =~ ^[0-9]+$ ]] || ((port < 1 || port > 65532)); then
     die "bad port: $port (1..65532: the fleet uses it and the next three)"
   fi
-  set_paths "${arg_dir:-$root/var/fleet}"
   if ((stop)); then
+    local d="${arg_dir:-$root/var/fleet}"
+    if [[ ! -d "$d" ]]; then
+      say "nothing of the fleet is running (no $d)"
+      return 0
+    fi
+    set_paths "$d"
     stop_all
     return 0
   fi
+  set_paths "${arg_dir:-$root/var/fleet}"
   mkdir -p "$log_dir" "$story"
   chmod 0711 "$dir" # as root, the postgres user walks through to DIR/pg
   build_binaries

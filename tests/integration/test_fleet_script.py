@@ -183,6 +183,10 @@ rc, out = fleet("--stop", DIR)
 t.check(rc == 0, "--stop after the rerun: exit 0")
 check_nothing_left()
 
+nowhere = t.path("no-fleet-here")
+rc, out = fleet("--stop", nowhere)
+t.check(rc == 0 and "nothing of the fleet is running" in out and not os.path.exists(nowhere),
+        "--stop of a directory without a fleet: nothing to stop, exit 0, nothing created")
 rc, out = fleet(DIR, "--port", "0")
 t.check(rc == 1 and "bad port" in out, "--port 0: refused")
 rc, out = fleet("--bogus")
