@@ -203,6 +203,9 @@ synchronous_commit = on       # a commit answers once the standby has it
 max_connections = 100
 shared_buffers = 32MB
 include_if_exists = 'fleet_sync.conf'   # synchronous_standby_names
+# A fresh base backup starts with a sync of its whole data directory;
+# one syncfs() instead of an fsync() per file (seconds on a busy disk).
+recovery_init_sync_method = syncfs
 EOF
   as_pg sh -c "cat >'$data/pg_hba.conf'" <<'EOF'
 # tokenvault fleet: Unix sockets only, in directories only their owner reaches
@@ -391,18 +394,24 @@ running_pid() {
 }
 
 
-stop_node() {
-  local pid i
-  pid="$(running_pid "$1")"
-  rm -f "$(pid_file "$1")"
-  [[ -n "$pid" ]] || return 0
-  kill -TERM "$pid" 2>/dev/null || true
-  for ((i = 0; i < 300; i++)); do
-    alive "$pid" || break
-    sleep 0.1
+# stop_nodes: SIGTERM to every node this script started (each finishes
+# its calls and seals its audit log), then waits for all of them; says
+# which it stopped (nothing if none ran).
+stop_nodes() {
+  local n pid stopping=()
+  for n in "${nodes[@]}"; do
+    pid="$(running_pid "$n")"
+    rm -f "$(pid_file "$n")"
+    [[ -n "$pid" ]] || continue
+    kill -TERM "$pid" 2>/dev/null || true
+    stopping+=("$n:$pid")
   done
-  alive "$pid" && die "tokenvaultd $1 (pid $pid) did not stop within 30 s; see $log_dir/node-$1.log"
-  say "stopped tokenvaultd $1 (pid $pid)"
+  local entry
+  for entry in "${stopping[@]+"${stopping[@]}"}"; do
+    n="${entry%%:*}" pid="${entry#*:}"
+    wait_for "tokenvaultd $n (pid $pid) to stop; see $log_dir/node-$n.log" 30 not_alive "$pid"
+    say "stopped tokenvaultd $n (pid $pid)"
+  done
 }
 
 healthy() {
@@ -415,32 +424,36 @@ healthy() {
 # SO_REUSEPORT, so a second server would silently share the port).
 port_busy() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
-start_node() {
-  local n="$1" init=() log pid p
+declare -A log_start # node -> size of its log before this start
+
+# launch_node NODE [--init]: starts NODE's tokenvaultd in the background.
+launch_node() {
+  local n="$1" log p
+  shift
   log="$log_dir/node-$n.log"
   for p in "$(node_port "$n")" "$(metrics_port "$n")"; do
     port_busy "$p" && die "something already listens on 127.0.0.1:$p; choose other ports with --port N"
   done
-  if [[ "$n" == a ]] && ! keyring_table_exists; then
-    say "first start: node a --init creates the schema and the fleet's keyring in the database"
-    init=(--init)
-  fi
-  local log_start=0
-  [[ -f "$log" ]] && log_start="$(stat -c %s "$log")"
-  nohup "$daemon" --config "$(node_config "$n")" "${init[@]+"${init[@]}"}" </dev/null >>"$log" 2>&1 &
-  pid=$!
-  printf '%s\n' "$pid" >"$(pid_file "$n").tmp" && mv -f "$(pid_file "$n").tmp" "$(pid_file "$n")"
-  local i
-  for ((i = 0; i < 300; i++)); do
+  log_start[$n]=0
+  [[ -f "$log" ]] && log_start[$n]="$(stat -c %s "$log")"
+  nohup "$daemon" --config "$(node_config "$n")" "$@" </dev/null >>"$log" 2>&1 &
+  printf '%s\n' "$!" >"$(pid_file "$n").tmp" && mv -f "$(pid_file "$n").tmp" "$(pid_file "$n")"
+}
+
+# await_node NODE: until NODE serves; its log's new lines if it exits.
+await_node() {
+  local n="$1" log pid end=$((SECONDS + 60))
+  log="$log_dir/node-$n.log"
+  pid="$(cat "$(pid_file "$n")")"
+  until healthy "$n"; do
     if ! alive "$pid"; then
       rm -f "$(pid_file "$n")"
-      tail -c "+$((log_start + 1))" "$log" | tail -n 20 >&2
+      tail -c "+$((log_start[$n] + 1))" "$log" | tail -n 20 >&2
       die "tokenvaultd $n exited at start: its log lines are above (the whole log: $log)"
     fi
-    healthy "$n" && break
+    ((SECONDS < end)) || die "tokenvaultd $n did not serve within 60 s; its log: $log"
     sleep 0.1
   done
-  ((i < 300)) || die "tokenvaultd $n did not serve within 30 s; its log: $log"
   say "node $n: serving on 127.0.0.1:$(node_port "$n") (pid $pid), /healthz on 127.0.0.1:$(metrics_port "$n")"
 }
 
@@ -448,16 +461,24 @@ start_nodes() {
   step "two tokenvaultd nodes on that database, mutual TLS"
   mkdir -p "$run_dir"
   local n
-  for n in "${nodes[@]}"; do
-    if [[ -n "$(running_pid "$n")" ]]; then
-      say "node $n already runs: restarting it, so it runs this config and binary"
-      stop_node "$n"
-    fi
-  done
+  if [[ -n "$(running_pid a)$(running_pid b)" ]]; then
+    say "the nodes already run: restarting them, so they run this config and binary"
+    stop_nodes
+  fi
   for n in "${nodes[@]}"; do
     write_node_config "$n"
-    start_node "$n"
   done
+  if keyring_table_exists; then
+    launch_node a
+    launch_node b
+    await_node a
+  else
+    say "first start: node a --init creates the schema and the fleet's keyring in the database"
+    launch_node a --init
+    await_node a # b joins the keyring a made
+    launch_node b
+  fi
+  await_node b
   say "conninfo (both nodes): $(conninfo)"
 }
 
@@ -587,12 +608,10 @@ where_things_are() {
 stop_all() {
   step "stopping the fleet in $dir"
   local n stopped=0
-  for n in "${nodes[@]}"; do
-    if [[ -n "$(running_pid "$n")" ]]; then
-      stop_node "$n"
-      stopped=1
-    fi
-  done
+  if [[ -n "$(running_pid a)$(running_pid b)" ]]; then
+    stop_nodes
+    stopped=1
+  fi
   for n in "${nodes[@]}"; do
     if [[ -d "$(pg_data "$n")" ]] && pg_running "$n"; then
       pg_stop "$n" fast
