@@ -664,6 +664,9 @@ static void queue_unfinished(tv_rotation_worker *w) {
     if (w->slots[i].pending || has_decrypt_only(w->o.keyring, w->slots[i].st.ns)) {
       any = 1;
       w->slots[i].pending = 1;
+      /* Fleet: another node may have finished it meanwhile (it took the
+       * lease over); then there is nothing to run here. */
+      w->slots[i].observed = w->o.fleet_poll_ms != 0;
       queue_slot(w, i);
       tv_log_line line;
       tv_log_begin(&line, "info", "rotation_resumed");
