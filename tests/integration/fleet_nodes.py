@@ -50,9 +50,10 @@ def setup(nodes=("a", "b")):
     return tls
 
 
-def config(node, conninfo, extra="", namespaces=PAN_NAMESPACE):
+def config(node, conninfo, extra="", namespaces=PAN_NAMESPACE, top=""):
     """Node |node|'s config: its own data and audit directories, the shared
-    token, the shared database; |extra| goes into the store.postgres block."""
+    token, the shared database; |extra| goes into the store.postgres block,
+    |top| (top-level keys) before the namespaces."""
     path = t.path("fleet-%s.yaml" % node)
     write(path, """listen: 127.0.0.1:7443
 data_dir: %(w)s/data-%(n)s
@@ -63,7 +64,7 @@ store:
   backend: postgres
   postgres:
     conninfo: "%(c)s"
-%(extra)snamespaces:
+%(extra)s%(top)snamespaces:
 %(ns)sroles:
   - name: officer
     permissions:
@@ -72,7 +73,7 @@ store:
 principals:
   - {name: "spiffe://tokenvault/officer-a", roles: [officer]}
   - {name: "spiffe://tokenvault/officer-b", roles: [officer]}
-""" % {"w": t.WORK, "n": node, "pin": PIN, "c": conninfo.replace('"', '\\"'), "extra": extra, "ns": namespaces})
+""" % {"w": t.WORK, "n": node, "pin": PIN, "c": conninfo.replace('"', '\\"'), "extra": extra, "top": top, "ns": namespaces})
     return path
 
 

@@ -82,7 +82,22 @@ typedef struct config_store {
   int backend;                                   /* config_store_backend */
   char conninfo[CONFIG_CONNINFO_LEN_MAX + 1];    /* libpq string or URI, no password */
   char password_file[CONFIG_PATH_LEN_MAX + 1];   /* "" or a libpq password file */
+  uint64_t statement_timeout_ms; /* postgres: the server cancels a statement after this */
+  uint64_t lease_ms;             /* postgres: the rotation worker's lease, unless renewed */
 } config_store;
+/* store.postgres.statement_timeout_ms: a slow database fails a call
+ * (DEADLINE_EXCEEDED) rather than holding it; at least 100 ms (a round
+ * trip and a commit), at most 10 min. */
+#define CONFIG_PG_STATEMENT_TIMEOUT_MS_DEFAULT 10000u
+#define CONFIG_PG_STATEMENT_TIMEOUT_MS_MIN 100u
+#define CONFIG_PG_STATEMENT_TIMEOUT_MS_MAX 600000u
+/* store.postgres.lease_ms: how long a node that died keeps once-per-fleet
+ * work (the rotation worker) from the others; renewed between chunks of
+ * re-encryption, so it must exceed one chunk's time. At least 1 s, at
+ * most 1 h. */
+#define CONFIG_PG_LEASE_MS_DEFAULT 30000u
+#define CONFIG_PG_LEASE_MS_MIN 1000u
+#define CONFIG_PG_LEASE_MS_MAX 3600000u
 
 typedef struct config_namespace {
   char name[FORMAT_NAMESPACE_LEN_MAX + 1];

@@ -12,8 +12,18 @@
 
 #define COUNT(a) (sizeof(a) / sizeof((a)[0]))
 
+/* The database's timing: the statement timeout on every store connection
+ * and the lease on once-per-fleet work (defaults set by cfg_parse_store). */
+static tv_status parse_postgres_timing(cfg_ctx *ctx, const yaml_node_t *pg) {
+  config_store *out = &ctx->cfg->store;
+  TV_TRY(cfg_get_uint(ctx, pg, "statement_timeout_ms", CONFIG_PG_STATEMENT_TIMEOUT_MS_MIN,
+                      CONFIG_PG_STATEMENT_TIMEOUT_MS_MAX, &out->statement_timeout_ms));
+  return cfg_get_uint(ctx, pg, "lease_ms", CONFIG_PG_LEASE_MS_MIN, CONFIG_PG_LEASE_MS_MAX, &out->lease_ms);
+}
+
 static tv_status parse_postgres(cfg_ctx *ctx, const yaml_node_t *store) {
-  static const cfg_key keys[] = {{"conninfo", 1}, {"password_file", 0}};
+  static const cfg_key keys[] = {
+      {"conninfo", 1}, {"password_file", 0}, {"statement_timeout_ms", 0}, {"lease_ms", 0}};
   config_store *out = &ctx->cfg->store;
   yaml_node_t *pg = NULL;
   size_t mark = 0;
@@ -31,6 +41,9 @@ static tv_status parse_postgres(cfg_ctx *ctx, const yaml_node_t *store) {
   if (status == TV_OK) {
     status = cfg_get_string(ctx, pg, "password_file", out->password_file, sizeof out->password_file);
   }
+  if (status == TV_OK) {
+    status = parse_postgres_timing(ctx, pg);
+  }
   if (status == TV_OK && out->backend != CONFIG_STORE_POSTGRES) {
     status = cfg_fail(ctx, pg, TV_E_CONFIG_VALUE, "a postgres block needs backend: postgres");
   }
@@ -43,6 +56,8 @@ tv_status cfg_parse_store(cfg_ctx *ctx, const yaml_node_t *root) {
   static const char *const backends[] = {"log", "postgres"};
   config_store *out = &ctx->cfg->store;
   out->backend = CONFIG_STORE_LOG;
+  out->statement_timeout_ms = CONFIG_PG_STATEMENT_TIMEOUT_MS_DEFAULT;
+  out->lease_ms = CONFIG_PG_LEASE_MS_DEFAULT;
   yaml_node_t *store = NULL;
   size_t mark = 0;
   TV_TRY(cfg_map_get(ctx, root, "store", &store, &mark));

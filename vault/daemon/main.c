@@ -43,7 +43,10 @@ static tv_status start_rotation(vault_hooks *h, const tv_settings *settings, cha
       .num_namespaces = config->namespaces_len < TV_ENGINE_NAMESPACES_MAX ? config->namespaces_len
                                                                          : TV_ENGINE_NAMESPACES_MAX,
       .pending_path = h->pending_path, .records_per_s = config->rotation.reencrypt_records_per_s,
-      .compact_bytes_per_s = config->rotation.compact_bytes_per_s};
+      .compact_bytes_per_s = config->rotation.compact_bytes_per_s, .node_id = settings->node_id,
+      .lease_ttl_ms = (uint32_t)config->store.lease_ms,
+      /* A fleet node looks for rotations started through the others once a second. */
+      .fleet_poll_ms = settings->store_postgres ? TV_ROTATION_FLEET_POLL_MS : 0};
   tv_status st = tv_rotation_worker_start(&h->vault.rotation, &o);
   if (st != TV_OK) {
     snprintf(err, err_len, "starting the rotation worker failed: %s", tv_status_name(st));

@@ -155,13 +155,16 @@ static void render_rotations(tv_vault *vault, tv_metrics_text *out) {
       {"tokenvault_rotation_bytes_done", "Segment bytes compacted by that run."},
       {"tokenvault_rotation_bytes_total", "Segment bytes to compact in that run."},
       {"tokenvault_rotation_failed_attempts", "Failed rotation runs since the last success."},
+      {"tokenvault_rotation_lease_held",
+       "1 while this node runs the rotation (or ran it last); 0 while another fleet node holds its lease."},
   };
   for (size_t f = 0; n > 0 && f < sizeof families / sizeof families[0]; f++) {
     tv_metrics_text_printf(out, "# HELP %s %s\n# TYPE %s gauge\n", families[f].name, families[f].help,
                            families[f].name);
     for (size_t i = 0; i < n; i++) {
       const uint64_t values[] = {(uint64_t)st[i].phase, st[i].records_done, st[i].records_total,
-                                 st[i].bytes_done,      st[i].bytes_total,  st[i].attempts};
+                                 st[i].bytes_done,      st[i].bytes_total,  st[i].attempts,
+                                 (uint64_t)st[i].lease_held};
       rotation_sample(out, families[f].name, st[i].ns, values[f]);
     }
   }

@@ -218,7 +218,8 @@ int tv_settings_restart_needed(const tv_config *a, const tv_config *b, char *out
              same_str("store", a->store.conninfo, b->store.conninfo, out_key, out_key_len) &&
              same_str("store", a->store.password_file, b->store.password_file, out_key, out_key_len) &&
              same_str("node_id", a->node_id, b->node_id, out_key, out_key_len);
-  if (same && a->store.backend != b->store.backend) {
+  if (same && (a->store.backend != b->store.backend || a->store.statement_timeout_ms != b->store.statement_timeout_ms ||
+               a->store.lease_ms != b->store.lease_ms)) {
     snprintf(out_key, out_key_len, "store");
     return 1;
   }

@@ -274,7 +274,8 @@ static tv_status open_pg_store(tv_vault *v, const tv_settings *opts, char *err, 
                    diag.message);
     }
   }
-  tv_store_options so = {.conninfo = opts->pg_conninfo};
+  const config_store *cs = &opts->config->store;
+  tv_store_options so = {.conninfo = opts->pg_conninfo, .statement_timeout_ms = (uint32_t)cs->statement_timeout_ms};
   st = tv_store_open(&tv_store_backend_pg, &so, &v->store, &diag);
   if (st != TV_OK) {
     return failf(st, err, err_len, "store.postgres.conninfo: opening the database store failed", diag.message);
@@ -283,6 +284,8 @@ static tv_status open_pg_store(tv_vault *v, const tv_settings *opts, char *err, 
   tv_log_begin(&line, "info", "store_opened");
   tv_log_str(&line, "backend", "postgres");
   tv_log_str(&line, "node_id", opts->node_id);
+  tv_log_int(&line, "statement_timeout_ms", (int64_t)cs->statement_timeout_ms);
+  tv_log_int(&line, "lease_ms", (int64_t)cs->lease_ms);
   tv_log_end(&line);
   return TV_OK;
 }

@@ -76,6 +76,9 @@ tv_status tv_engine_new(tv_engine **out_engine, const tv_engine_options *options
   TV_ENSURE(e != NULL, TV_E_NO_MEMORY);
   e->store = options->store;
   e->keyring = options->keyring;
+  /* A version retired or destroyed (here or, in a fleet, through another
+   * node) leaves no copy of its key in any thread's GCM context. */
+  tv_keyring_on_keys_dropped(e->keyring, engine_forget_keys);
   e->now_ms = options->now_ms != NULL ? options->now_ms : real_now_ms;
   e->now_ctx = options->now_ctx;
   for (size_t i = 0; i < ENGINE_INFLIGHT_STRIPES; i++) {

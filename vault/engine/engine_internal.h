@@ -132,6 +132,10 @@ tv_status engine_seal(const engine_ns *ns, const uint8_t *token, size_t token_le
  * copy of a key outlives its use. */
 void engine_forget_keys(void);
 
+/* engine_cached_keys counts the GCM contexts keyed now, in every thread
+ * (tests: a dropped key leaves none). */
+size_t engine_cached_keys(void);
+
 /* engine_open decrypts |put| (whose ns, token, version bind it) into
  * |out_pt| (ENGINE_CT_LEN_MAX bytes). TV_E_ENGINE_DECRYPT, with |out_pt|
  * wiped, if authentication fails. */

@@ -204,6 +204,18 @@ void engine_forget_keys(void) {
   pthread_mutex_unlock(&caches_lock);
 }
 
+size_t engine_cached_keys(void) {
+  size_t n = 0;
+  pthread_mutex_lock(&caches_lock);
+  for (gcm_cache *c = caches; c != NULL; c = c->next) {
+    pthread_mutex_lock(&c->lock);
+    n += (size_t)(c->slot[0].keyed != 0) + (size_t)(c->slot[1].keyed != 0);
+    pthread_mutex_unlock(&c->lock);
+  }
+  pthread_mutex_unlock(&caches_lock);
+  return n;
+}
+
 /* next_nonce writes a fresh random 96-bit nonce to |out|. Each pool entry
  * is handed out once and wiped; the pool is refilled after a fork. */
 static tv_status next_nonce(uint8_t out[TV_RECORD_NONCE_LEN]) {

@@ -185,6 +185,7 @@ static tv_status mark_locked(tv_keyring *kr, const char *name, uint32_t version)
   next.versions[vi].state = TV_KEY_RETIRED;
   TV_TRY(kr_commit(kr, &next));
   atomic_store(&v->state, TV_KEY_RETIRED);
+  kr_keys_dropped(kr);
   return TV_OK;
 }
 
@@ -220,5 +221,6 @@ tv_status kr_destroy_version(tv_keyring *kr, kr_file *next, const char *name, ui
   ns->slot_used[v->slot] = 0;
   pthread_rwlock_unlock(&kr->rw);
   free(v);
+  kr_keys_dropped(kr);
   return TV_OK;
 }

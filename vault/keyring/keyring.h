@@ -173,6 +173,15 @@ tv_status tv_keyring_open(tv_keyring **out_keyring, tv_hsm *hsm,
  * for a keyring file. Called by the refresh thread; tests call it. */
 tv_status tv_keyring_refresh(tv_keyring *keyring);
 
+/* tv_keyring_on_keys_dropped has |fn| called whenever a version stops
+ * being usable here — retired or destroyed through this node or, in a
+ * fleet, through another one (seen at a refresh) — so that copies of its
+ * key outside the keyring (the engine's per-thread GCM contexts) are
+ * wiped too. |fn| runs on the thread that made or took in the change,
+ * with the keyring's lock held: it must not call the keyring. One
+ * function per keyring (a later call replaces it); NULL: none. */
+void tv_keyring_on_keys_dropped(tv_keyring *keyring, void (*fn)(void));
+
 /* tv_keyring_free wipes every key and releases the keyring; accepts NULL.
  * No call may be in flight. */
 void tv_keyring_free(tv_keyring *keyring);

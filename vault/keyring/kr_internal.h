@@ -53,6 +53,8 @@ struct tv_keyring {
   uint64_t proposal_ttl_s;
   void (*step_hook)(void *ctx, const char *step);
   void *step_hook_ctx;
+  /* tv_keyring_on_keys_dropped's function (under |mu|); NULL: none. */
+  void (*keys_dropped)(void);
   int lock_fd;
   /* The shared document (keyring_persist.h), if |has_persist|. |stored|:
    * a document exists (0 between tv_keyring_create and its first commit). */
@@ -159,6 +161,10 @@ tv_status kr_refresh_locked(tv_keyring *kr);
 /* kr_runtime_sync brings the runtime view up to |next| (verified), then
  * makes it kr->file (taking ownership). |mu| held. */
 tv_status kr_runtime_sync(tv_keyring *kr, kr_file *next);
+
+/* kr_keys_dropped calls tv_keyring_on_keys_dropped's function, if any
+ * (|mu| held): a version stopped being usable here. */
+void kr_keys_dropped(tv_keyring *kr);
 
 /* kr_refresher_start / _stop: the background refresh thread. */
 tv_status kr_refresher_start(tv_keyring *kr);

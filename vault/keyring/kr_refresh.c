@@ -118,13 +118,18 @@ static void sync_discard(kr_sync *sync) {
   free(sync->adds);
 }
 
+static int usable(tv_key_state state) { return state == TV_KEY_ACTIVE || state == TV_KEY_DECRYPT_ONLY; }
+
 /* States, reservations and destructions of a namespace the node knew
  * (|rw| held for writing). A version the document no longer has was
- * destroyed by another node. */
-static void sync_existing(const tv_keyring *kr, kr_namespace *ns, const kr_file *next, long fi) {
+ * destroyed by another node. Returns how many versions stopped being
+ * usable (retired or destroyed elsewhere). */
+static int sync_existing(const tv_keyring *kr, kr_namespace *ns, const kr_file *next, long fi) {
+  int dropped = 0;
   for (uint32_t i = ns->num_versions; i > 0; i--) {
     kr_version *v = ns->versions[i - 1];
     long vi = fi >= 0 ? kr_file_find_version(next, (uint32_t)fi, v->version) : -1;
+    dropped += vi < 0 || (usable(atomic_load(&v->state)) && !usable(next->versions[vi].state));
     if (vi < 0) {
       memmove(&ns->versions[i - 1], &ns->versions[i], (ns->num_versions - i) * sizeof v);
       ns->num_versions--;
@@ -141,11 +146,13 @@ static void sync_existing(const tv_keyring *kr, kr_namespace *ns, const kr_file 
       atomic_store(&v->reserved, fv->reserved);
     }
   }
+  return dropped;
 }
 
 /* Publishes what sync_prepare made, in version order (new versions are
- * newer than every one the node has). */
-static void sync_install(tv_keyring *kr, kr_sync *sync, const kr_file *next) {
+ * newer than every one the node has). Returns how many versions stopped
+ * being usable. */
+static int sync_install(tv_keyring *kr, kr_sync *sync, const kr_file *next) {
   pthread_rwlock_wrlock(&kr->rw);
   for (size_t i = 0; i < sync->num_adds; i++) {
     kr_sync_add *a = &sync->adds[i];
@@ -159,11 +166,13 @@ static void sync_install(tv_keyring *kr, kr_sync *sync, const kr_file *next) {
       free(a->v);
     }
   }
+  int dropped = 0;
   for (uint32_t i = 0; i < kr->num_namespaces; i++) {
-    sync_existing(kr, kr->namespaces[i], next, kr_file_find_namespace(next, kr->namespaces[i]->name));
+    dropped += sync_existing(kr, kr->namespaces[i], next, kr_file_find_namespace(next, kr->namespaces[i]->name));
   }
   pthread_rwlock_unlock(&kr->rw);
   free(sync->adds);
+  return dropped;
 }
 
 tv_status kr_runtime_sync(tv_keyring *kr, kr_file *next) {
@@ -176,11 +185,29 @@ tv_status kr_runtime_sync(tv_keyring *kr, kr_file *next) {
     kr_file_free(next);
     return status;
   }
-  sync_install(kr, &sync, next);
+  int dropped = sync_install(kr, &sync, next);
   kr_file_free(&kr->file);
   kr->file = *next;
   *next = (kr_file){0};
+  if (dropped > 0) {
+    kr_keys_dropped(kr); /* another node retired or destroyed a version */
+  }
   return TV_OK;
+}
+
+void kr_keys_dropped(tv_keyring *kr) {
+  if (kr->keys_dropped != NULL) {
+    kr->keys_dropped();
+  }
+}
+
+void tv_keyring_on_keys_dropped(tv_keyring *keyring, void (*fn)(void)) {
+  if (keyring == NULL) {
+    return;
+  }
+  pthread_mutex_lock(&keyring->mu);
+  keyring->keys_dropped = fn;
+  pthread_mutex_unlock(&keyring->mu);
 }
 
 /* A KEK rotation pending at the same generation for a while was left by

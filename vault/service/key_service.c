@@ -342,6 +342,7 @@ static void fill_rotations(kek_call *k) {
     p->failed_attempts = r->attempts;
     p->last_error = (char *)(uintptr_t)(r->last_error != TV_OK ? tv_status_name(r->last_error) : "");
     p->finished_at_unix_ms = (int64_t)r->finished_ms;
+    p->lease_holder = (char *)(uintptr_t)r->lease_holder;
     k->rotation_ptrs[i] = p;
   }
   k->resp.status.n_data_key_rotations = n;

@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/random.h>
 #include <unistd.h>
 
 #include "vault/service/log.h"
@@ -39,6 +40,9 @@ typedef struct slot {
    * resumed or retried run still counts the whole rotation; 0: unknown. */
   uint64_t rotation_total;
   int elsewhere; /* fleet: the last ask found the lease held by another node */
+  /* Fleet: queued because the shared keyring shows a rotation started
+   * through another node, not asked for here (see observe_fleet). */
+  int observed;
 } slot;
 
 struct tv_rotation_worker {
@@ -53,6 +57,7 @@ struct tv_rotation_worker {
   char holder[TV_STORE_LEASE_HOLDER_LEN_MAX + 1]; /* this node, as lease holder */
   uint32_t lease_ttl_ms;
   int lease_shared; /* the store's leases are among processes (a fleet) */
+  uint64_t next_poll_ms; /* fleet: monotonic ms of the next observe_fleet */
   slot slots[TV_ENGINE_NAMESPACES_MAX];
 };
 
@@ -231,6 +236,17 @@ static uint64_t get_be(const uint8_t *p, int n) {
 
 static uint64_t records_moved(const slot *s);
 
+/* The operator's record of a rotation moving to this node: the node it
+ * was running on stopped renewing its lease (it died or stopped). */
+static void log_takeover(const char *ns, const char *from, const char *holder) {
+  tv_log_line line;
+  tv_log_begin(&line, "warn", "rotation_lease_taken_over");
+  tv_log_str(&line, "namespace", ns);
+  tv_log_str(&line, "from", from);
+  tv_log_str(&line, "lease_holder", holder);
+  tv_log_end(&line);
+}
+
 /* lease_step takes or renews the lease of slot |i|'s rotation, publishing
  * its progress; |*out_held| says whether this node holds it. When
  * another node does, the slot shows that node's progress: the fleet's. */
@@ -249,7 +265,12 @@ static tv_status lease_step(tv_rotation_worker *w, size_t i, int *out_held) {
   TV_TRY(tv_store_lease(w->o.store, name, w->holder, w->lease_ttl_ms, mine, sizeof mine, &li));
   pthread_mutex_lock(&w->lock);
   w->lease_shared = li.shared;
+  char before[TV_STORE_LEASE_HOLDER_LEN_MAX + 1];
+  snprintf(before, sizeof before, "%s", s->st.lease_holder);
+  int took_over = li.held && li.shared && s->elsewhere;
   s->elsewhere = !li.held;
+  snprintf(s->st.lease_holder, sizeof s->st.lease_holder, "%s", li.shared ? li.holder : "");
+  s->st.lease_held = li.held;
   if (!li.held && li.progress_len == LEASE_PROGRESS_LEN) {
     s->st.active_version = (uint32_t)get_be(li.progress, 4);
     s->st.records_total = get_be(li.progress + 4, 8);
@@ -258,6 +279,9 @@ static tv_status lease_step(tv_rotation_worker *w, size_t i, int *out_held) {
     s->rotation_total = s->st.records_total > s->rotation_total ? s->st.records_total : s->rotation_total;
   }
   pthread_mutex_unlock(&w->lock);
+  if (took_over) {
+    log_takeover(s->st.ns, before, w->holder);
+  }
   *out_held = li.held;
   return TV_OK;
 }
@@ -390,10 +414,14 @@ static void audit_run(tv_rotation_worker *w, const slot *s, tv_status st, uint64
   }
 }
 
-static void log_run(const slot *s, tv_status st) {
+/* |holder|: this node's lease holder name on a fleet store, else NULL. */
+static void log_run(const slot *s, tv_status st, const char *holder) {
   tv_log_line line;
   tv_log_begin(&line, st == TV_OK ? "info" : "error", st == TV_OK ? "rotation_completed" : "rotation_failed");
   tv_log_str(&line, "namespace", s->st.ns);
+  if (holder != NULL) {
+    tv_log_str(&line, "lease_holder", holder);
+  }
   tv_log_int(&line, "active_version", (int64_t)s->st.active_version);
   tv_log_int(&line, "records_moved", (int64_t)records_moved(s));
   if (st != TV_OK) {
@@ -406,11 +434,43 @@ static void log_run(const slot *s, tv_status st) {
   tv_log_end(&line);
 }
 
+/* 1 if slot |i| was only observed (fleet) and, now that this node holds
+ * its lease, nothing is left under older versions: the node that ran it
+ * finished (its retirement is taken in first). Not a run of this node's:
+ * no audit entry, no purge, so a rotation completes on one node. */
+static int finished_elsewhere(tv_rotation_worker *w, size_t i) {
+  pthread_mutex_lock(&w->lock);
+  int observed = w->slots[i].observed;
+  pthread_mutex_unlock(&w->lock);
+  if (!observed) {
+    return 0;
+  }
+  (void)tv_keyring_refresh(w->o.keyring); /* else the 0.5 s poll's view */
+  return !has_decrypt_only(w->o.keyring, w->slots[i].st.ns);
+}
+
+/* Clears slot |i|'s progress for a run of this node's own (until now it
+ * may show another node's). A rotation taken over from another node is
+ * this node's to finish: it goes into the pending file. */
+static void reset_progress(tv_rotation_worker *w, size_t i) {
+  pthread_mutex_lock(&w->lock);
+  slot *s = &w->slots[i];
+  s->st.records_done = 0;
+  s->st.records_total = 0;
+  if (s->observed) {
+    s->observed = 0;
+    s->pending = 1;
+    pending_save(w);
+  }
+  pthread_mutex_unlock(&w->lock);
+}
+
 /* Runs slot |i| once under the fleet's lease: re-encryption, then
  * compaction (on a database store: the purge of expired values).
  * |*out_elsewhere|: another node holds the lease (nothing was done, or
- * it took over). */
-static tv_status run_one(tv_rotation_worker *w, size_t i, int *out_elsewhere) {
+ * it took over); |*out_skipped|: another node finished it (see
+ * finished_elsewhere). */
+static tv_status run_one(tv_rotation_worker *w, size_t i, int *out_elsewhere, int *out_skipped) {
   tv_store_io_error_clear();
   int held = 0;
   TV_TRY(lease_step(w, i, &held));
@@ -418,6 +478,11 @@ static tv_status run_one(tv_rotation_worker *w, size_t i, int *out_elsewhere) {
     *out_elsewhere = 1;
     return TV_OK;
   }
+  if (finished_elsewhere(w, i)) {
+    *out_skipped = 1;
+    return TV_OK;
+  }
+  reset_progress(w, i);
   tv_status st = reencrypt_all(w, i, out_elsewhere);
   if (st == TV_OK && !*out_elsewhere) {
     st = compact_store(w, i);
@@ -440,6 +505,7 @@ static void finish(tv_rotation_worker *w, size_t i, tv_status st) {
   if (st == TV_OK) {
     s->st.attempts = 0;
     s->retry_at = 0;
+    s->observed = 0;
     s->st.phase = s->queued_seq != 0 ? TV_ROTATION_QUEUED : TV_ROTATION_DONE;
     s->pending = s->queued_seq != 0;
     s->rotation_total = 0; /* a rotation queued meanwhile counts afresh */
@@ -460,38 +526,71 @@ static void finish(tv_rotation_worker *w, size_t i, tv_status st) {
   s->st.phase = TV_ROTATION_RETRYING;
 }
 
-/* Takes slot |i| off the queue and resets its progress for a new run
- * (caller holds the lock). */
+/* Takes slot |i| off the queue for a new run (caller holds the lock).
+ * Its records' progress is reset once the run is this node's own
+ * (reset_progress): until then it shows the last the fleet published. */
 static void begin(tv_rotation_worker *w, size_t i) {
   slot *s = &w->slots[i];
   s->queued_seq = 0;
   s->st.phase = TV_ROTATION_REENCRYPTING;
-  s->st.records_done = 0;
-  s->st.records_total = 0;
   s->st.bytes_done = 0;
   s->st.bytes_total = 0;
   w->current = i;
   tv_store_compact_progress_init(&w->compact);
 }
 
+/* Fleet: queues the rotations started through other nodes, seen as a
+ * DECRYPT_ONLY version in the shared keyring (caller holds the lock),
+ * at most every fleet_poll_ms. One queued or running here is left alone. */
+static void observe_fleet(tv_rotation_worker *w, uint64_t now) {
+  if (w->o.fleet_poll_ms == 0 || now < w->next_poll_ms) {
+    return;
+  }
+  w->next_poll_ms = now + w->o.fleet_poll_ms;
+  for (size_t i = 0; i < w->o.num_namespaces; i++) {
+    slot *s = &w->slots[i];
+    if (s->queued_seq == 0 && w->current != i && has_decrypt_only(w->o.keyring, s->st.ns)) {
+      s->observed = !s->pending;
+      queue_slot(w, i);
+    }
+  }
+}
+
+/* The next wake: the earliest backoff end or fleet poll (0: none). */
+static uint64_t next_wake(const tv_rotation_worker *w, uint64_t wake) {
+  if (w->o.fleet_poll_ms != 0 && (wake == 0 || w->next_poll_ms < wake)) {
+    return w->next_poll_ms;
+  }
+  return wake;
+}
+
 static void *worker_main(void *arg) {
   tv_rotation_worker *w = arg;
   pthread_mutex_lock(&w->lock);
   while (!atomic_load(&w->stop)) {
+    uint64_t now = tv_mono_ms();
+    observe_fleet(w, now);
     uint64_t wake = 0;
-    size_t i = pick(w, tv_mono_ms(), &wake);
+    size_t i = pick(w, now, &wake);
     if (i == NONE) {
-      wait_until(w, wake);
+      wait_until(w, next_wake(w, wake));
       continue;
     }
     begin(w, i);
     pthread_mutex_unlock(&w->lock);
     uint64_t start = tv_mono_ms();
     int elsewhere = 0;
-    tv_status st = run_one(w, i, &elsewhere);
+    int skipped = 0;
+    tv_status st = run_one(w, i, &elsewhere, &skipped);
     if (elsewhere) {
       pthread_mutex_lock(&w->lock);
       requeue_elsewhere(w, i);
+      continue;
+    }
+    if (skipped) {
+      lease_release(w, i);
+      pthread_mutex_lock(&w->lock);
+      finish(w, i, TV_OK);
       continue;
     }
     /* A stopped run keeps its lease until it expires (as a node that
@@ -505,7 +604,7 @@ static void *worker_main(void *arg) {
       pthread_mutex_lock(&w->lock);
       slot copy = w->slots[i];
       pthread_mutex_unlock(&w->lock);
-      log_run(&copy, st);
+      log_run(&copy, st, w->lease_shared ? w->holder : NULL);
       audit_run(w, &copy, st, start);
     }
     pthread_mutex_lock(&w->lock);
@@ -517,18 +616,29 @@ static void *worker_main(void *arg) {
 
 /* ---- public calls ----------------------------------------------------- */
 
-/* The lease holder: the node's id, else "<host name>:<pid>". */
+/* The lease holder: "<node_id>/<instance>" (node_id, else the host
+ * name), the instance 32 random bits drawn at each start. The node_id
+ * says to an operator which node runs the work; the instance keeps two
+ * processes apart, which neither the node_id (two nodes misconfigured
+ * with one node_id would both hold the lease and both run) nor the pid
+ * (every container's process is pid 1) does. A restarted node is
+ * therefore not its dead predecessor: it waits for that lease to expire
+ * (at most the lease time) rather than assume the old holder is gone. */
 static void holder_name(tv_rotation_worker *w, const char *node_id) {
-  if (node_id != NULL && node_id[0] != '\0') {
-    snprintf(w->holder, sizeof w->holder, "%s", node_id);
-    return;
+  char host[65] = "node";
+  const char *name = node_id;
+  if (name == NULL || name[0] == '\0') {
+    if (gethostname(host, sizeof host) != 0 || host[0] == '\0') {
+      snprintf(host, sizeof host, "node");
+    }
+    host[sizeof host - 1] = '\0';
+    name = host;
   }
-  char host[48] = "node"; /* room for ":<pid>" in a holder name */
-  if (gethostname(host, sizeof host) != 0) {
-    snprintf(host, sizeof host, "node");
+  uint32_t instance = 0;
+  if (getrandom(&instance, sizeof instance, 0) != (ssize_t)sizeof instance) {
+    instance = ((uint32_t)getpid() << 16) ^ (uint32_t)tv_mono_ms(); /* still per start */
   }
-  host[sizeof host - 1] = '\0';
-  snprintf(w->holder, sizeof w->holder, "%s:%ld", host, (long)getpid());
+  snprintf(w->holder, sizeof w->holder, "%.64s/%08x", name, (unsigned)instance);
 }
 
 static tv_status init_sync(tv_rotation_worker *w) {
@@ -554,6 +664,9 @@ static void queue_unfinished(tv_rotation_worker *w) {
     if (w->slots[i].pending || has_decrypt_only(w->o.keyring, w->slots[i].st.ns)) {
       any = 1;
       w->slots[i].pending = 1;
+      /* Fleet: another node may have finished it meanwhile (it took the
+       * lease over); then there is nothing to run here. */
+      w->slots[i].observed = w->o.fleet_poll_ms != 0;
       queue_slot(w, i);
       tv_log_line line;
       tv_log_begin(&line, "info", "rotation_resumed");
@@ -587,6 +700,13 @@ tv_status tv_rotation_worker_start(tv_rotation_worker **out, const tv_rotation_w
     return st;
   }
   queue_unfinished(w);
+  if (options->fleet_poll_ms != 0) {
+    tv_log_line line;
+    tv_log_begin(&line, "info", "rotation_worker_started");
+    tv_log_str(&line, "lease_holder", w->holder);
+    tv_log_int(&line, "lease_ms", (int64_t)w->lease_ttl_ms);
+    tv_log_end(&line);
+  }
   if (pthread_create(&w->thread, NULL, worker_main, w) != 0) {
     pthread_cond_destroy(&w->cond);
     pthread_mutex_destroy(&w->lock);
@@ -607,6 +727,7 @@ tv_status tv_rotation_worker_enqueue(tv_rotation_worker *w, const char *ns) {
   }
   /* A fresh rotation is worth trying at once, whatever failed before. */
   w->slots[i].retry_at = 0;
+  w->slots[i].observed = 0; /* asked for here */
   w->slots[i].st.attempts = 0;
   if (!w->slots[i].pending) {
     w->slots[i].pending = 1;
@@ -663,6 +784,8 @@ void tv_rotation_worker_free(tv_rotation_worker *w) {
   pthread_mutex_destroy(&w->lock);
   free(w);
 }
+
+const char *tv_rotation_worker_holder(const tv_rotation_worker *w) { return w->holder; }
 
 const char *tv_rotation_phase_name(tv_rotation_phase phase) {
   switch (phase) {

@@ -27,7 +27,10 @@
  * construction). Instead of log compaction the store purges expired
  * values (stubs). A finished run releases the lease; a stopped one lets
  * it expire. On the log (one process) every lease is held: nothing
- * changes.
+ * changes. With fleet_poll_ms a node also queues the rotations started
+ * through other nodes; one that finds, once it holds the lease, that
+ * nothing is left (the other node finished) is DONE without a run of
+ * its own (no audit entry, no purge): the rotation completes once.
  *
  * Threads: enqueue, status and stop are safe from any thread. */
 #ifndef TV_SERVICE_ROTATION_WORKER_H
@@ -51,6 +54,10 @@
 #define TV_ROTATION_RETRY_MS_MAX (UINT64_C(5) * 60 * 1000)
 /* A run's lease on a fleet store lasts this long unless renewed. */
 #define TV_ROTATION_LEASE_TTL_MS_DEFAULT 30000u
+/* How often a fleet node's daemon has the worker look for rotations
+ * started through other nodes (fleet_poll_ms): an in-memory look at the
+ * keyring, which itself takes in other nodes' changes every 0.5 s. */
+#define TV_ROTATION_FLEET_POLL_MS 1000u
 /* The audit principal of the worker's entries. */
 #define TV_ROTATION_PRINCIPAL "system:rotation"
 /* The audit method of the worker's entries. */
@@ -79,6 +86,11 @@ typedef struct tv_rotation_status {
   uint32_t attempts;       /* failed runs since the last success */
   tv_status last_error;    /* TV_OK, or why the last run failed */
   uint64_t finished_ms;    /* unix ms the last run ended; 0: none yet */
+  /* Fleet: the lease holder last seen running this rotation (this node's
+   * own name when it ran it); "" until a run asked for the lease, and on
+   * a store of one process (the log). */
+  char lease_holder[TV_STORE_LEASE_HOLDER_LEN_MAX + 1];
+  int lease_held; /* 1: this node holds (or last held) the lease */
 } tv_rotation_status;
 
 typedef struct tv_rotation_worker_options {
@@ -92,8 +104,17 @@ typedef struct tv_rotation_worker_options {
   uint64_t records_per_s;        /* re-encryption rate; 0: unlimited */
   uint64_t compact_bytes_per_s;  /* 0: TV_ROTATION_COMPACT_BYTES_PER_S_DEFAULT */
   uint64_t retry_ms_initial;     /* first backoff; 0: 1000 */
-  const char *node_id;           /* lease holder name; NULL: "<host name>:<pid>" */
+  /* The node's name (config node_id; NULL: the host name). The lease
+   * holder is "<node_id>/<instance>", the instance 8 hex digits drawn at
+   * each start, so two processes are never one holder (see holder_name). */
+  const char *node_id;
   uint32_t lease_ttl_ms;         /* 0: TV_ROTATION_LEASE_TTL_MS_DEFAULT */
+  /* Fleet (a store shared by several nodes): every this many ms the worker
+   * looks for rotations started through another node (a DECRYPT_ONLY
+   * version in the shared keyring) and queues them, so its status shows
+   * the fleet's progress and it takes over if their node dies. 0: never
+   * (one node: RotateDataKey queues every rotation here). */
+  uint32_t fleet_poll_ms;
 } tv_rotation_worker_options;
 
 /* tv_rotation_worker_start queues the namespaces whose rotation is
@@ -122,6 +143,10 @@ void tv_rotation_worker_stop(tv_rotation_worker *w);
 /* tv_rotation_worker_free stops the thread, waits for it and frees |w|;
  * accepts NULL. Call it before the engine, audit log or keyring close. */
 void tv_rotation_worker_free(tv_rotation_worker *w);
+
+/* tv_rotation_worker_holder returns this node's lease holder name
+ * ("<node_id>/<instance>"), valid until tv_rotation_worker_free. */
+const char *tv_rotation_worker_holder(const tv_rotation_worker *w);
 
 /* tv_rotation_phase_name returns "idle", "queued", "reencrypting",
  * "compacting", "done", "retrying" or "unknown". */

@@ -215,7 +215,7 @@ typedef struct tv_store_snapshot_info {
 
 /* A lease on once-per-fleet work (tv_store_lease). */
 #define TV_STORE_LEASE_NAME_LEN_MAX 96u
-#define TV_STORE_LEASE_HOLDER_LEN_MAX 64u
+#define TV_STORE_LEASE_HOLDER_LEN_MAX 96u /* a node_id (64) and a per-start instance */
 #define TV_STORE_LEASE_PROGRESS_LEN_MAX 64u
 
 typedef struct tv_store_lease_info {

@@ -418,7 +418,25 @@ static void test_store_block(void **state) {
   assert_string_equal(cfg->store.conninfo, "host=/run/postgresql dbname=tv");
   assert_string_equal(cfg->store.password_file, "/etc/tv/pgpass");
   assert_string_equal(cfg->node_id, "vault-a.1");
+  assert_int_equal(cfg->store.statement_timeout_ms, CONFIG_PG_STATEMENT_TIMEOUT_MS_DEFAULT);
+  assert_int_equal(cfg->store.lease_ms, CONFIG_PG_LEASE_MS_DEFAULT);
   config_free(cfg);
+  const char *timed = HEAD PAN_NS
+      "store:\n"
+      "  backend: postgres\n"
+      "  postgres: {conninfo: 'dbname=tv', statement_timeout_ms: 2500, lease_ms: 4000}\n";
+  assert_int_equal(config_parse(timed, strlen(timed), &cfg, &err), TV_OK);
+  assert_int_equal(cfg->store.statement_timeout_ms, 2500);
+  assert_int_equal(cfg->store.lease_ms, 4000);
+  config_free(cfg);
+  expect_error(HEAD PAN_NS "store: {backend: postgres, postgres: {conninfo: x, statement_timeout_ms: 99}}\n",
+               TV_E_CONFIG_VALUE, "config line 12: store.postgres.statement_timeout_ms: must be in 100..600000, got 99");
+  expect_error(HEAD PAN_NS "store: {backend: postgres, postgres: {conninfo: x, lease_ms: 999}}\n",
+               TV_E_CONFIG_VALUE, "config line 12: store.postgres.lease_ms: must be in 1000..3600000, got 999");
+  expect_error(HEAD PAN_NS "store: {backend: postgres, postgres: {conninfo: x, lease_ms: 3600001}}\n",
+               TV_E_CONFIG_VALUE, "config line 12: store.postgres.lease_ms: must be in 1000..3600000, got 3600001");
+  expect_error(HEAD PAN_NS "store: {backend: postgres, postgres: {conninfo: x, lease_ms: 30s}}\n",
+               TV_E_CONFIG_TYPE, "config line 12: store.postgres.lease_ms: expected a whole number, got '30s'");
   expect_error(HEAD PAN_NS "store: {backend: postgres}\n", TV_E_CONFIG_MISSING,
                "config line 12: store: backend postgres needs a postgres block with conninfo");
   expect_error(HEAD PAN_NS "store: {backend: mysql}\n", TV_E_CONFIG_VALUE,

@@ -15,6 +15,7 @@
 #include <cmocka.h>
 
 #include "tests/unit/engine/engine_test_util.h"
+#include "vault/engine/engine_internal.h"
 
 #define OLD_VALUES 60
 #define NEW_VALUES 20
@@ -286,8 +287,32 @@ static void test_delete_during_reencrypt(void **state) {
   }
 }
 
+/* A version retired outside this engine — by the keyring directly here,
+ * in a fleet through another node and taken in at a keyring refresh —
+ * leaves no copy of any key in the engine's per-thread GCM contexts
+ * (tv_keyring_on_keys_dropped). Before, only the engine's own
+ * re-encryption wiped them, so other nodes kept the retired key there. */
+static void test_version_retired_elsewhere_leaves_no_cached_key(void **state) {
+  eng_fixture *fx = *state;
+  char pan[17];
+  eng_pan(pan, 4242);
+  tv_tokenize_item t = eng_tokenize1(fx, "pan", pan);
+  eng_check(t.status, "tokenize under version 1");
+  eng_check(tv_keyring_rotate_data_key(fx->kr->kr, NULL, "pan"), "rotate");
+  tv_detokenize_item d = eng_detok1(fx, "pan", t.token, TV_REVEAL_FULL);
+  eng_check(d.status, "detokenize under version 1");
+  assert_true(engine_cached_keys() >= 1); /* version 1's key, keyed for decryption */
+  eng_check(tv_keyring_mark_reencrypted(fx->kr->kr, "pan", 1), "retire version 1 outside the engine");
+  assert_int_equal(engine_cached_keys(), 0);
+  char pan2[17];
+  eng_pan(pan2, 4243);
+  eng_check(eng_tokenize1(fx, "pan", pan2).status, "tokenize under version 2");
+  assert_true(engine_cached_keys() >= 1); /* the cache still works */
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
+      cmocka_unit_test_setup_teardown(test_version_retired_elsewhere_leaves_no_cached_key, eng_setup, eng_teardown),
       cmocka_unit_test_setup_teardown(test_rotation_end_to_end, eng_setup, eng_teardown),
       cmocka_unit_test_setup_teardown(test_reencrypt_errors, eng_setup, eng_teardown),
       cmocka_unit_test_setup_teardown(test_reencrypt_store_full, eng_setup, eng_teardown),

@@ -3,6 +3,7 @@
  * Runs under tests/support/pg_cluster.py (TV_TEST_PG_CONNINFO); each case
  * gets its own PostgreSQL schema. */
 #include <pthread.h>
+#include <stdatomic.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -316,6 +317,34 @@ static void test_destroy_through_b_seen_by_a(void **state) {
   expect_same_active(f->a.kr, f->b.kr, 2);
 }
 
+/* Versions that stop being usable through another node call A's
+ * tv_keyring_on_keys_dropped function at A's refresh (the engine wipes
+ * its cached GCM keys there); a new version alone does not. */
+static atomic_int keys_dropped_calls;
+static void count_keys_dropped(void) { atomic_fetch_add(&keys_dropped_calls, 1); }
+
+static void test_keys_dropped_elsewhere_seen_at_refresh(void **state) {
+  fleet *f = *state;
+  atomic_store(&keys_dropped_calls, 0);
+  tv_keyring_on_keys_dropped(f->a.kr, count_keys_dropped);
+  kr_check(tv_keyring_rotate_data_key(f->b.kr, NULL, "pan"), "rotate on B");
+  kr_check(tv_keyring_refresh(f->a.kr), "refresh A");
+  assert_int_equal(atomic_load(&keys_dropped_calls), 0); /* version 1 is DECRYPT_ONLY: still usable */
+  kr_check(tv_keyring_mark_reencrypted(f->b.kr, "pan", 1), "retire 1 on B");
+  kr_check(tv_keyring_refresh(f->a.kr), "refresh A");
+  assert_int_equal(atomic_load(&keys_dropped_calls), 1);
+  kr_check(tv_keyring_refresh(f->a.kr), "refresh A again: nothing new");
+  assert_int_equal(atomic_load(&keys_dropped_calls), 1);
+  tv_keyring_proposal p = {.action = TV_KEYRING_DESTROY_VERSION, .version = 1};
+  snprintf(p.name, sizeof p.name, "pan");
+  uint64_t id = 0;
+  kr_check(tv_keyring_propose(f->b.kr, &id, &p, "officer-b", (uint64_t)time(NULL)), "propose on B");
+  kr_check(tv_keyring_approve(f->b.kr, id, "officer-c", (uint64_t)time(NULL)), "approve on B");
+  kr_check(tv_keyring_refresh(f->a.kr), "refresh A");
+  assert_int_equal(atomic_load(&keys_dropped_calls), 2);
+  tv_keyring_on_keys_dropped(f->a.kr, NULL);
+}
+
 /* A node "killed" in the middle of a KEK rotation: its step hook jumps
  * out once the new KEK exists, leaving the row at pending = KEK_CREATE. */
 static jmp_buf killed_at;
@@ -494,6 +523,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_older_row_put_back_refused, fleet_setup, fleet_teardown),
       cmocka_unit_test_setup_teardown(test_kek_proposal_on_a_approved_on_b, fleet_setup, fleet_teardown),
       cmocka_unit_test_setup_teardown(test_destroy_through_b_seen_by_a, fleet_setup, fleet_teardown),
+      cmocka_unit_test_setup_teardown(test_keys_dropped_elsewhere_seen_at_refresh, fleet_setup, fleet_teardown),
       cmocka_unit_test_setup_teardown(test_refresh_thread, fleet_setup, fleet_teardown),
       cmocka_unit_test_setup_teardown(test_nonce_blocks_per_node, fleet_setup, fleet_teardown),
       cmocka_unit_test_setup_teardown(test_kek_rotation_abandoned_is_finished_by_another_node, fleet_setup,

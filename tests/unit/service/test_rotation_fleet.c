@@ -4,6 +4,9 @@
  * holder's progress. The holder stopped mid-way without releasing (as a
  * node that dies) keeps the lease until it expires; the other node then
  * takes over, moves exactly the records left and completes the rotation.
+ * A node never asked (RotateDataKey went through the other) finds the
+ * rotation in the keyring by itself (fleet_poll_ms); two processes with
+ * one node_id are two lease holders, so only one of them runs.
  * Run through tests/support/pg_cluster.py. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -59,7 +62,7 @@ static tv_rotation_worker_options worker_options(fleet *f, int n, const char *no
   return (tv_rotation_worker_options){.engine = f->pg.node[n], .store = f->pg.store[n], .keyring = f->fx->kr->kr,
                                       .audit = f->audit, .namespaces = names, .num_namespaces = ENG_TEST_NS_NUM,
                                       .records_per_s = RATE, .retry_ms_initial = 50, .node_id = node_id,
-                                      .lease_ttl_ms = LEASE_TTL_MS};
+                                      .lease_ttl_ms = LEASE_TTL_MS, .fleet_poll_ms = 100};
 }
 
 static void tokenize_pans(tv_engine *e, size_t n) {
@@ -110,24 +113,35 @@ static void sleep_ms(long ms) {
   nanosleep(&ts, NULL);
 }
 
-static void test_one_node_at_a_time_and_takeover(void **state) {
-  fleet *f = *state;
+/* Rotates pan on node A (worker |a| asked) and starts node B's worker
+ * (asked too if |ask_b|); B shows A's progress, A holds the lease. Then A
+ * stops mid-way without releasing (as a node that dies) and B takes over:
+ * it moves exactly what was left. */
+static void rotate_and_take_over(fleet *f, const char *id_a, const char *id_b, int ask_b) {
   tokenize_pans(f->pg.node[0], RECORDS);
   eng_check(tv_keyring_rotate_data_key(f->fx->kr->kr, NULL, "pan"), "rotate");
-  tv_rotation_worker_options oa = worker_options(f, 0, "node-a");
-  tv_rotation_worker_options ob = worker_options(f, 1, "node-b");
+  tv_rotation_worker_options oa = worker_options(f, 0, id_a);
+  tv_rotation_worker_options ob = worker_options(f, 1, id_b);
   tv_rotation_worker *a = NULL, *b = NULL;
   eng_check(tv_rotation_worker_start(&a, &oa), "start a");
   eng_check(tv_rotation_worker_enqueue(a, "pan"), "enqueue a");
-  char holder[80] = "";
-  for (int i = 0; i < 2000 && strcmp(holder, "node-a") != 0; i++) {
+  char holder_a[TV_STORE_LEASE_HOLDER_LEN_MAX + 1];
+  snprintf(holder_a, sizeof holder_a, "%s", tv_rotation_worker_holder(a));
+  assert_int_equal(strncmp(holder_a, id_a, strlen(id_a)), 0); /* "<node_id>/<instance>" */
+  assert_int_equal(holder_a[strlen(id_a)], '/');
+  assert_int_equal(strlen(holder_a), strlen(id_a) + 9);
+  char holder[TV_STORE_LEASE_HOLDER_LEN_MAX + 1] = "";
+  for (int i = 0; i < 2000 && strcmp(holder, holder_a) != 0; i++) {
     sleep_ms(10);
     lease_holder(f, holder, sizeof holder);
   }
-  assert_string_equal(holder, "node-a");
-  /* Node B is asked too: it finds the lease held and shows A's progress. */
+  assert_string_equal(holder, holder_a);
+  /* Node B finds the lease held and shows A's progress. */
   eng_check(tv_rotation_worker_start(&b, &ob), "start b");
-  eng_check(tv_rotation_worker_enqueue(b, "pan"), "enqueue b");
+  assert_string_not_equal(tv_rotation_worker_holder(b), holder_a); /* even with one node_id */
+  if (ask_b) {
+    eng_check(tv_rotation_worker_enqueue(b, "pan"), "enqueue b");
+  }
   tv_rotation_status sa = pan_status(a);
   for (int i = 0; i < 3000 && sa.records_done < 2 * RATE; i++) { /* A's first chunk is in */
     sleep_ms(10);
@@ -142,8 +156,13 @@ static void test_one_node_at_a_time_and_takeover(void **state) {
   assert_int_equal(sb.phase, TV_ROTATION_REENCRYPTING);
   assert_int_equal(sb.records_total, RECORDS); /* the fleet's progress, from node B */
   assert_int_equal(sb.active_version, 2);
+  assert_string_equal(sb.lease_holder, holder_a); /* who runs it, from node B */
+  assert_int_equal(sb.lease_held, 0);
+  sa = pan_status(a);
+  assert_string_equal(sa.lease_holder, holder_a);
+  assert_int_equal(sa.lease_held, 1);
   lease_holder(f, holder, sizeof holder);
-  assert_string_equal(holder, "node-a");
+  assert_string_equal(holder, holder_a);
   /* Node A stops mid-way without releasing its lease, as if it died. */
   tv_rotation_worker_free(a);
   sa = (tv_rotation_status){0};
@@ -152,7 +171,7 @@ static void test_one_node_at_a_time_and_takeover(void **state) {
   long left_at_stop = atol(left);
   assert_true(left_at_stop > 0 && left_at_stop < RECORDS);
   lease_holder(f, holder, sizeof holder);
-  assert_string_equal(holder, "node-a");
+  assert_string_equal(holder, holder_a);
   /* Node B takes over once the lease expires and moves what is left. */
   for (int i = 0; i < 6000 && pan_status(b).phase != TV_ROTATION_DONE; i++) {
     sleep_ms(10);
@@ -164,7 +183,9 @@ static void test_one_node_at_a_time_and_takeover(void **state) {
   sql_text(f, "SELECT count(*) FROM tv_tokens WHERE key_version = 1", left, sizeof left);
   assert_string_equal(left, "0");
   lease_holder(f, holder, sizeof holder);
-  assert_string_equal(holder, "node-b");
+  assert_string_equal(holder, tv_rotation_worker_holder(b));
+  assert_string_equal(sb.lease_holder, tv_rotation_worker_holder(b));
+  assert_int_equal(sb.lease_held, 1);
   tv_keyring_version_info infos[8];
   size_t count = 0;
   eng_check(tv_keyring_list_versions(f->fx->kr->kr, infos, &count, 8, "pan"), "versions");
@@ -173,9 +194,21 @@ static void test_one_node_at_a_time_and_takeover(void **state) {
   tv_rotation_worker_free(b);
 }
 
+static void test_one_node_at_a_time_and_takeover(void **state) {
+  rotate_and_take_over(*state, "node-a", "node-b", 1);
+}
+
+/* B is never asked (the rotation went through A) and both are
+ * misconfigured with one node_id: B still finds the rotation, shows A's
+ * progress without running it, and takes over once A is gone. */
+static void test_observed_with_one_node_id(void **state) {
+  rotate_and_take_over(*state, "vault-x", "vault-x", 0);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(test_one_node_at_a_time_and_takeover, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_observed_with_one_node_id, setup, teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
