@@ -710,7 +710,11 @@ static void report(bench *b) {
 int main(int argc, char **argv) {
   static bench b;
   parse_options(&b.o, argc, argv);
-  b.pan_counter = (uint64_t)time(NULL) * 1000000u; /* fresh values on every run */
+  /* Fresh values on every run, and in every process of one run: load
+   * generators started in the same second (one per node, as fleet_bench
+   * and failover_bench start them) would otherwise send the same values,
+   * and a convergent namespace would answer half of them as existing. */
+  b.pan_counter = (uint64_t)time(NULL) * 1000000u + (uint64_t)(getpid() % 100) * 1000000000000ull;
   b.slots = calloc(b.o.in_flight, sizeof *b.slots);
   if (b.slots == NULL) {
     die("out of memory");

@@ -7,7 +7,8 @@
  * token is there. Three times in a row (fail over, rebuild the old
  * primary as the standby, fail back). Also: a write on a read-only server
  * (a standby) is UNAVAILABLE, not WRITE_FAILED; a multi-host conninfo
- * without target_session_attrs=read-write is refused. Run through
+ * without target_session_attrs=read-write is refused; reads during the
+ * outage fail fast instead of each trying to connect. Run through
  * tests/support/pg_cluster.py --standby. */
 #include <pthread.h>
 #include <setjmp.h>
@@ -244,6 +245,38 @@ static void wait_for_acks(writer *w, size_t target) {
   }
 }
 
+/* reads_fail_fast_in_outage: with the primary dead and the standby not
+ * yet promoted, single-key reads (what a tokenize call does per value)
+ * fail UNAVAILABLE, and after a failed connection attempt the next ones
+ * fail without a new attempt for 200 ms (TV_PG_RECONNECT_INTERVAL_US):
+ * the attempts are bounded by the time taken, not by the reads. Before,
+ * each read made its own attempt, which reached the standby, was accepted
+ * and then refused as read-only: a 1,000-value tokenize took a minute to
+ * fail and stormed the standby with connections. */
+static void reads_fail_fast_in_outage(tv_store *s) {
+  enum { READS = 200, RECONNECT_INTERVAL_MS = 200 };
+  tv_pg_store_stats before, after;
+  assert_int_equal(tv_pg_store_get_stats(s, &before), TV_OK);
+  test_rec r;
+  test_rec_make(&r, 1, 1);
+  tv_store_key key = test_rec_key(&r);
+  tv_store_item it;
+  tv_store_buf buf = {0};
+  uint64_t t0 = tv_mono_us();
+  for (int i = 0; i < READS; i++) {
+    assert_int_equal(tv_store_get_batch(s, &key, 1, &it, &buf), TV_E_STORE_UNAVAILABLE);
+  }
+  uint64_t elapsed_ms = (tv_mono_us() - t0) / 1000;
+  assert_int_equal(tv_pg_store_get_stats(s, &after), TV_OK);
+  uint64_t attempts = after.reader_connect_failures - before.reader_connect_failures;
+  fprintf(stderr, "pg_failover: %d reads in the outage: %llu ms, %llu connection attempts\n", READS,
+          (unsigned long long)elapsed_ms, (unsigned long long)attempts);
+  assert_true(attempts >= 1);
+  assert_true(attempts <= 2 + elapsed_ms / RECONNECT_INTERVAL_MS);
+  assert_true(after.reads_failed_fast - before.reads_failed_fast >= READS - attempts);
+  tv_store_buf_cleanup(&buf);
+}
+
 /* fail_over kills the primary under the writers, promotes the standby,
  * and returns the microseconds from the promotion to the first write
  * acknowledged after it. */
@@ -255,6 +288,7 @@ static uint64_t fail_over(tv_store *s, writer *w) {
   run_hook("TV_TEST_PG_KILL_PRIMARY");
   sleep_ms(500); /* the writers meet the dead primary and the read-only standby */
   assert_true(atomic_load(&unavailable) > failed_before);
+  reads_fail_fast_in_outage(s);
   run_hook("TV_TEST_PG_PROMOTE");
   uint64_t promoted = tv_mono_us();
   while (atomic_load(&last_ack_us) <= promoted) {

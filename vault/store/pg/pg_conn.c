@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "vault/store/pg/pg_internal.h"
+#include "vault/util/clock.h"
 
 tv_status tv_pg_conninfo_check(const char *conninfo, char *why, size_t why_len) {
   char scratch[8];
@@ -191,10 +192,19 @@ PGconn *tv_pg_reader_take(tv_pg *pg) {
     PQfinish(conn); /* closed by a server restart while idle */
     pg->num_open--;
   }
+  if (pg->connect_failed_us != 0 && tv_mono_us() - pg->connect_failed_us < TV_PG_RECONNECT_INTERVAL_US) {
+    pg->reads_failed_fast++; /* the last attempt just failed: do not try again yet */
+    pthread_mutex_unlock(&pg->pool_mu);
+    return NULL;
+  }
   pg->num_open++; /* reserve the slot, connect outside the lock */
   pthread_mutex_unlock(&pg->pool_mu);
   char why[256];
   PGconn *conn = tv_pg_connect_session(pg, why, sizeof why);
+  pthread_mutex_lock(&pg->pool_mu);
+  pg->connect_failed_us = conn == NULL ? tv_mono_us() : 0;
+  pg->reader_connect_failures += conn == NULL;
+  pthread_mutex_unlock(&pg->pool_mu);
   if (conn == NULL) {
     tv_pg_reader_give(pg, NULL, 1);
   }

@@ -15,6 +15,13 @@
 #define TV_PG_QUEUE_OPS_MAX 8192u
 /* Reader connections opened on demand and kept. */
 #define TV_PG_READERS_MAX 8u
+/* After a reader connection attempt failed, reads fail at once (no new
+ * attempt) for this long: a tokenize call does a read per value, and
+ * during a failover each attempt reaches the standby, which accepts the
+ * connection and is then found read-only — tens of milliseconds per value,
+ * a minute for a 1,000-value call, and a storm of connections on the
+ * standby. Short, so a promoted standby is found almost at once. */
+#define TV_PG_RECONNECT_INTERVAL_US 200000u
 /* Keys per read pipeline, so a large get_batch never fills both socket
  * buffers at once (libpq in blocking mode would then wait forever). */
 #define TV_PG_READ_CHUNK_MAX 256u
@@ -59,8 +66,10 @@ typedef struct tv_pg {
   PGconn *idle[TV_PG_READERS_MAX];
   size_t num_idle;
   size_t num_open;
+  uint64_t connect_failed_us; /* tv_mono_us of the last failed reader connect; 0: none since a success */
   /* Reads' latency and retries (pg_failover.c), under pool_mu. */
   uint64_t reads, read_us_sum, read_us_max, read_retries;
+  uint64_t reader_connect_failures, reads_failed_fast;
   uint64_t read_buckets[TV_LATENCY_BUCKETS_COUNT + 1];
   /* The writer's last server (writer thread only). */
   int wconn_seen;
@@ -90,8 +99,9 @@ tv_status tv_pg_prepare_all(PGconn *conn, char *why, size_t why_len);
 tv_status tv_pg_schema_check(PGconn *conn, char *why, size_t why_len);
 
 /* tv_pg_reader_take / give: a reader connection from the pool (NULL:
- * unreachable); give it back with |broken| set when it failed so it is
- * closed rather than reused. */
+ * unreachable, or a connect failed less than TV_PG_RECONNECT_INTERVAL_US
+ * ago); give it back with |broken| set when it failed so it is closed
+ * rather than reused. */
 PGconn *tv_pg_reader_take(tv_pg *pg);
 void tv_pg_reader_give(tv_pg *pg, PGconn *conn, int broken);
 void tv_pg_readers_close(tv_pg *pg);

@@ -109,6 +109,8 @@ tv_status tv_pg_store_get_stats(tv_store *s, tv_pg_store_stats *out) {
   out->read_us_sum = pg->read_us_sum;
   out->read_us_max = pg->read_us_max;
   out->read_retries = pg->read_retries;
+  out->reader_connect_failures = pg->reader_connect_failures;
+  out->reads_failed_fast = pg->reads_failed_fast;
   memcpy(out->read_buckets, pg->read_buckets, sizeof out->read_buckets);
   out->readers_open = pg->num_open;
   out->readers_idle = pg->num_idle;

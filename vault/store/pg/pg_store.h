@@ -58,6 +58,9 @@ typedef struct tv_pg_store_stats {
   uint64_t read_buckets[TV_LATENCY_BUCKETS_COUNT + 1]; /* vault/util/latency.h */
   uint64_t read_retries; /* reads rerun on a new connection after a
                             pooled one turned out lost (failover) */
+  uint64_t reader_connect_failures; /* reader connection attempts that failed */
+  uint64_t reads_failed_fast;       /* reads refused without an attempt: one
+                                       failed less than 200 ms before */
   /* The reader pool. */
   size_t readers_open, readers_idle, readers_max;
 } tv_pg_store_stats;
