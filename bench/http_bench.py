@@ -21,6 +21,7 @@ import json
 import multiprocessing
 import os
 import random
+import socket
 import sys
 import time
 
@@ -50,6 +51,8 @@ def http_stream(port, lines):
     """One NDJSON stream: |lines| (bytes) as a chunked upload; the answers."""
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
     try:
+        conn.connect()  # Nagle would hold each small chunk for the previous one's ACK (curl sets this too)
+        conn.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         conn.request("POST", "/v1/detokenize:stream", body=iter(lines), encode_chunked=True,
                      headers={"Content-Type": "application/x-ndjson", "Transfer-Encoding": "chunked"})
         resp = conn.getresponse()
