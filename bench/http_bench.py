@@ -174,7 +174,8 @@ def main():
     tokens = []
     while len(tokens) < 20 * a.batch:
         values = [luhn_pan(rng) for _ in range(a.batch)]
-        tokens += [r["token"] for r in http_call(conn, "/v1/tokenize", {"namespace": "pan", "values": values})["results"]]
+        answer = http_call(conn, "/v1/tokenize", {"namespace": "pan", "values": values})
+        tokens += [r["token"] for r in answer["results"]]
     conn.close()
     ratios = {}
     with multiprocessing.Pool(a.clients) as pool:
