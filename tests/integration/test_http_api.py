@@ -202,25 +202,38 @@ def audit_names_http():
 
 
 def readme_curl_lines():
-    """The README's HTTP API curl lines, run as written (port replaced);
-    the detokenize line's example token replaced by the one tokenize gave."""
+    """The README's HTTP API curl lines (and the printf lines that write
+    their NDJSON files), run as written in order from the work directory
+    (port replaced); the example token replaced by the one tokenize gave.
+    A stream's answer is checked line by line."""
     with open(README) as f:
         text = f.read()
     section = text[text.index("## HTTP API"):]
     section = section[:section.index("\n## ", 5)]
-    commands = [c.replace("\\\n", " ") for c in re.findall(r"^(curl (?:.*\\\n)*.*)$", section, re.M)]
+    commands = [c.replace("\\\n", " ") for c in re.findall(r"^((?:curl|printf) (?:.*\\\n)*.*)$", section, re.M)]
     commands = [c for c in commands if "https://" not in c]  # the mTLS lines: test_http_mtls.py
-    t.check(len(commands) >= 3, "README: HTTP API curl lines found (%d)" % len(commands))
+    t.check(sum(c.startswith("curl") for c in commands) >= 5, "README: HTTP API curl lines found (%d)" %
+            len(commands))
+    t.check(sum(":stream" in c for c in commands) == 2, "README: the two NDJSON stream examples found")
     example_token = re.search(r'"tokens":\["([0-9]+)"\]', section).group(1)
     token = None
     for cmd in commands:
         cmd = cmd.replace("127.0.0.1:8080", "127.0.0.1:%d" % port)
         if token is not None:
             cmd = cmd.replace(example_token, token)
-        p = subprocess.run(["sh", "-c", cmd], capture_output=True, timeout=h.TIMEOUT_S)
-        t.check(p.returncode == 0, "README curl ran: %s (%s)" % (cmd[:60], p.stderr[:200]))
-        out = json.loads(p.stdout)
-        t.check("type" not in out, "README curl answered without a problem: %s -> %s" % (cmd[:50], out))
+        p = subprocess.run(["sh", "-c", cmd], capture_output=True, timeout=h.TIMEOUT_S, cwd=t.WORK)
+        t.check(p.returncode == 0, "README line ran: %s (%s)" % (cmd[:60], p.stderr[:200]))
+        if cmd.startswith("printf"):
+            continue
+        lines = [json.loads(x) for x in p.stdout.splitlines()] if ":stream" in cmd else [json.loads(p.stdout)]
+        t.check(len(lines) >= 1 and not any("type" in x for x in lines),
+                "README curl answered without a problem: %s -> %s" % (cmd[:50], lines))
+        out = lines[0]
+        if ":stream" in cmd:
+            data_file = re.search(r"@(\S+)", cmd).group(1)
+            with open(os.path.join(t.WORK, data_file)) as f:
+                sent = [x for x in f.read().splitlines() if x.strip()]
+            t.check(len(lines) == len(sent), "README stream: one answer line per request line (%d)" % len(lines))
         if "/v1/tokenize" in cmd:
             token = out["results"][0]["token"]
         if "/v1/detokenize" in cmd and "REVEAL_FULL" in cmd:

@@ -101,6 +101,33 @@ status, _, out = call("finance", "/v1/detokenize", {"namespace": "pan", "tokens"
 t.check(status == 200 and out["results"][0].get("value") == PAN, "finance reveals in full over HTTPS (%s)" % out)
 
 
+def stream_call(client, path, lines):
+    """POSTs NDJSON |lines| over HTTPS; (status, answer lines as JSON)."""
+    conn = http.client.HTTPSConnection("127.0.0.1", PORT, timeout=h.TIMEOUT_S, context=context(client))
+    try:
+        body = b"".join((json.dumps(x) + "\n").encode() for x in lines)
+        conn.request("POST", path, body=body, headers={"Content-Type": "application/x-ndjson"})
+        resp = conn.getresponse()
+        return resp.status, [json.loads(x) for x in resp.read().splitlines()]
+    finally:
+        conn.close()
+
+
+# A policy refusal mid-stream ends the stream, as over gRPC: CRM's masked
+# line is answered, its full reveal refused (a problem line naming line 2)
+# and the line after it never handled (audited: one OK, one refusal).
+masked = {"namespace": "pan", "tokens": [token], "reveal": "REVEAL_MASKED"}
+full = {"namespace": "pan", "tokens": [token], "reveal": "REVEAL_FULL", "reason": "r"}
+status, answers = stream_call("crm", "/v1/detokenize:stream", [masked, full, masked])
+t.check(status == 200 and len(answers) == 2 and answers[0]["results"][0]["value"] not in ("", PAN) and
+        answers[1].get("name") == "POLICY_DENIED" and answers[1].get("status") == 403 and answers[1].get("line") == 2,
+        "CRM stream: line 1 masked, line 2 (FULL) refused with a problem line, line 3 not handled (%s)" % answers)
+settle = dict(full, reason="settlement run")
+status, answers = stream_call("finance", "/v1/detokenize:stream", [settle, settle])
+t.check(status == 200 and [a.get("results", [{}])[0].get("value") for a in answers] == [PAN, PAN],
+        "finance streams full reveals over HTTPS (%s)" % answers)
+
+
 def refused_401(ctx, what):
     resp = None
     conn = http.client.HTTPSConnection("127.0.0.1", PORT, timeout=h.TIMEOUT_S, context=ctx)
@@ -202,6 +229,10 @@ while time.monotonic() < deadline and len(unauthenticated_tokenize(http_entries)
     http_entries = audit_entries()
 t.check(any(e["method"] == "Detokenize" and e.get("principal") == FINANCE and e.get("reveal") == "FULL"
             for e in http_entries), "audit: the HTTPS reveal names the finance principal")
+crm_stream = [e for e in http_entries if e["method"] == "DetokenizeStream" and e.get("principal") == CRM]
+t.check([(e["reveal"], e["outcome"]) for e in crm_stream] == [("MASKED", "OK"), ("FULL", "POLICY_DENIED")],
+        "audit: the CRM stream's two handled lines, the refusal included (%s)" %
+        [(e["reveal"], e["outcome"]) for e in crm_stream])
 t.check(len(unauthenticated_tokenize(http_entries)) == 4,
         "audit: requests refused for their client certificate are audited (UNAUTHENTICATED, no principal: %d)"
         % len(unauthenticated_tokenize(http_entries)))

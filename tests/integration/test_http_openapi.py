@@ -73,13 +73,17 @@ def check_standard():
 def check_paths(port):
     documented = {(path, m.upper()) for path, ops in doc["paths"].items() for m in ops}
     with open(ROUTES_C) as f:
-        served = set(re.findall(r'\{"(/v1/[a-z/]+)", "(GET|POST)"', f.read()))
-    t.check(len(served) >= 14, "routes.c lists the served paths (%d)" % len(served))
+        served = set(re.findall(r'\{"(/v1/[a-z/:]+)", "(GET|POST)"', f.read()))
+    t.check(len(served) >= 16, "routes.c lists the served paths (%d)" % len(served))
     t.check(documented == served, "the document lists exactly the served paths (only documented: %s; only "
             "served: %s)" % (sorted(documented - served), sorted(served - documented)))
     for path, method in sorted(documented):
+        media = "application/x-ndjson" if path.endswith(":stream") else "application/json"
         status, headers, data = h.request(port, method, path, raw=b"{}" if method == "POST" else None,
-                                          headers={"Content-Type": "application/json"} if method == "POST" else {})
+                                          headers={"Content-Type": media} if method == "POST" else {})
+        if path.endswith(":stream"):
+            t.check(status == 200 and headers["content-type"] == media, "%s answers an NDJSON stream (%d)" %
+                    (path, status))
         name = json.loads(data).get("name") if status >= 400 else None
         t.check(name not in ("HTTP_NOT_FOUND", "HTTP_METHOD"), "%s %s is served (%d %s)" % (method, path, status,
                                                                                              name))
@@ -145,6 +149,23 @@ def check_answers(port):
         t.check(media in answer["content"], "%s %d: documented as %s" % (path, status, media))
         conforms(json.loads(data), answer["content"][media]["schema"], "%s %d" % (path, status))
         print("ok: %s %d matches its documented schema" % (path, status))
+    # NDJSON streams: each answer line matches the schema of its kind (an
+    # answer, or the StreamProblem that ends the stream).
+    streams = [("/v1/tokenize:stream", [{"namespace": "pan", "values": ["4111111111111111"]}, {"namespace": "nope"}]),
+               ("/v1/detokenize:stream", [{"namespace": "pan", "tokens": [tok], "reveal": "REVEAL_MASKED"},
+                                          {"namespace": "pan", "bad": 1}])]
+    for path, lines in streams:
+        body = b"".join((json.dumps(x) + "\n").encode() for x in lines)
+        status, headers, data = h.request(port, "POST", path, raw=body,
+                                          headers={"Content-Type": "application/x-ndjson"})
+        answer = doc["paths"][path]["post"]["responses"][str(status)]["content"][headers["content-type"]]
+        kinds = [k["$ref"].split("/")[-1] for k in answer["schema"]["oneOf"]]
+        got = [json.loads(x) for x in data.splitlines()]
+        t.check(len(got) == 2 and "type" in got[1], "%s: an answer line, then a problem line (%s)" % (path, got))
+        for i, x in enumerate(got):
+            kind = "StreamProblem" if "type" in x else kinds[0]
+            conforms(x, {"$ref": "#/components/schemas/" + kind}, "%s line %d" % (path, i + 1))
+        print("ok: %s %d lines match their documented schemas" % (path, status))
     status, headers, data = h.request(port, "GET", "/v1/health", headers={})
     conforms(json.loads(data), doc["paths"]["/v1/health"]["get"]["responses"][str(status)]["content"]
              [headers["content-type"]]["schema"], "health")

@@ -15,6 +15,7 @@
 #include "vault/server/grpc/request_decode.h"
 #include "vault/server/http/http_call.h"
 #include "vault/server/http/json_codec.h"
+#include "vault/server/http/ndjson_stream.h"
 #include "vault/server/http/problem.h"
 #include "vault/server/http/routes.h"
 #include "vault/server/http/tls_peer.h"
@@ -194,20 +195,44 @@ static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_
   }
 }
 
-/* application/json, with or without parameters (charset=utf-8). */
-static int content_type_json(struct MHD_Connection *conn) {
+/* |media| (application/json), with or without parameters (charset=utf-8). */
+static int content_type_is(struct MHD_Connection *conn, const char *media) {
   const char *ct = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE);
-  static const char json[] = "application/json";
-  if (ct == NULL || strncasecmp(ct, json, sizeof json - 1) != 0) {
+  size_t len = strlen(media);
+  if (ct == NULL || strncasecmp(ct, media, len) != 0) {
     return 0;
   }
-  char next = ct[sizeof json - 1];
+  char next = ct[len];
   return next == '\0' || next == ';' || next == ' ';
 }
 
 static uint64_t content_length(struct MHD_Connection *conn) {
   const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
   return cl != NULL ? strtoull(cl, NULL, 10) : 0;
+}
+
+/* An NDJSON stream (ndjson_stream.h): its own media type and no length
+ * limit up front (lines are limited as they arrive). */
+static enum MHD_Result start_stream(tv_http_server *s, struct MHD_Connection *conn, const tv_http_route *route,
+                                    const tv_identity *identity, void **con_cls) {
+  if (!content_type_is(conn, TV_NDJSON_CONTENT_TYPE)) {
+    return queue_refusal(s, conn, route, MHD_HTTP_UNSUPPORTED_MEDIA_TYPE, TV_CODE_INVALID_ARGUMENT,
+                         "HTTP_CONTENT_TYPE", "the request body must be Content-Type: application/x-ndjson", NULL);
+  }
+  if (atomic_load(&s->stopping)) {
+    return queue_refusal(s, conn, route, MHD_HTTP_SERVICE_UNAVAILABLE, TV_CODE_UNAVAILABLE,
+                         "SERVER_SHUTTING_DOWN", "the server is shutting down", NULL);
+  }
+  char peer[64];
+  peer_text(conn, peer, sizeof peer);
+  tv_ndjson_stream *stream = NULL;
+  tv_status st = tv_ndjson_stream_new(&stream, route, &s->service, &s->stopping, peer, identity);
+  if (st != TV_OK) {
+    return queue_refusal(s, conn, route, MHD_HTTP_SERVICE_UNAVAILABLE, TV_CODE_UNAVAILABLE, tv_status_name(st),
+                         "the server cannot keep a stream's body now (temporary directory)", NULL);
+  }
+  *con_cls = stream;
+  return MHD_YES;
 }
 
 /* The first call for a request: only its headers are known. Refusals that
@@ -243,7 +268,10 @@ static enum MHD_Result on_headers(tv_http_server *s, struct MHD_Connection *conn
   if (route->id == TV_METHOD_HEALTH_CHECK) {
     return serve_health(s, conn);
   }
-  if (!content_type_json(conn)) {
+  if (tv_ndjson_route(route)) {
+    return start_stream(s, conn, route, identity, con_cls);
+  }
+  if (!content_type_is(conn, "application/json")) {
     return queue_refusal(s, conn, route, MHD_HTTP_UNSUPPORTED_MEDIA_TYPE, TV_CODE_INVALID_ARGUMENT,
                          "HTTP_CONTENT_TYPE",
                          "the request body must be Content-Type: application/json", NULL);
@@ -303,6 +331,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
   if (call == NULL) {
     return on_headers(s, conn, url, method, version, con_cls);
   }
+  if (tv_ndjson_stream_of(*con_cls) != NULL) {
+    return tv_ndjson_stream_on_request(tv_ndjson_stream_of(*con_cls), conn, upload_data, upload_data_size);
+  }
   if (*upload_data_size > 0) {
     tv_http_call_body_append(call, upload_data, *upload_data_size);
     *upload_data_size = 0;
@@ -317,7 +348,11 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
                          enum MHD_RequestTerminationCode why) {
   (void)cls, (void)conn, (void)why;
-  tv_http_call_free(*con_cls);
+  if (tv_ndjson_stream_of(*con_cls) != NULL) {
+    tv_ndjson_stream_free(tv_ndjson_stream_of(*con_cls));
+  } else {
+    tv_http_call_free(*con_cls);
+  }
   *con_cls = NULL;
 }
 

@@ -3,12 +3,15 @@
 #include <string.h>
 
 /* Names are verbs or nouns a CRM developer reads without the proto. The
- * bidirectional streams (TokenizeStream, DetokenizeStream) and Health.Watch
- * are not served over HTTP yet; ReadAudit (server-streaming) answers its
- * entries as one JSON object. */
+ * bidirectional streams (TokenizeStream, DetokenizeStream) are ":stream"
+ * paths taking and answering NDJSON (ndjson_stream.h); Health.Watch is not
+ * served over HTTP yet; ReadAudit (server-streaming) answers its entries
+ * as one JSON object. */
 static const tv_http_route routes[] = {
     {"/v1/tokenize", "POST", TV_METHOD_TOKENIZE},
     {"/v1/detokenize", "POST", TV_METHOD_DETOKENIZE},
+    {"/v1/tokenize:stream", "POST", TV_METHOD_TOKENIZE_STREAM},
+    {"/v1/detokenize:stream", "POST", TV_METHOD_DETOKENIZE_STREAM},
     {"/v1/tokens/delete", "POST", TV_METHOD_DELETE_TOKENS},
     {"/v1/tokens/info", "POST", TV_METHOD_GET_TOKEN_INFO},
     {"/v1/values/erase", "POST", TV_METHOD_ERASE_VALUE},
