@@ -11,6 +11,7 @@
 
 #include "vault/daemon/backup_worker.h"
 #include "vault/daemon/daemon.h"
+#include "vault/daemon/heap_tuning.h"
 #include "vault/service/engine_service.h"
 #include "vault/service/log.h"
 #include "vault/daemon/metrics_daemon.h"
@@ -171,6 +172,7 @@ static void backup(void *ctx) {
 }
 
 int main(int argc, char **argv) {
+  tv_heap_tune(); /* before any thread or allocation of a call */
   tv_service service;
   memset(&service, 0, sizeof service);
   static vault_hooks hooks_ctx;

@@ -136,7 +136,7 @@ tv_status tv_engine_add_namespace(tv_engine *engine, const tv_engine_namespace *
   tv_keyring_keys keys;
   TV_TRY(tv_keyring_active(engine->keyring, &keys, name));
   engine_ns *slot = &engine->ns[engine->num_ns];
-  TV_TRY(engine_fp_mac_new(keys.fingerprint_key, &slot->fp_mac));
+  TV_TRY(engine_fp_mac_new(keys.fingerprint_key, &slot->fp_mac, &slot->fp_id));
   slot->cfg = *ns;
   memcpy(slot->name, name, name_len);
   slot->name[name_len] = '\0';

@@ -13,9 +13,11 @@
 /* Stripes of the convergence table: enough that 2..256 producers rarely
  * share a lock and that each stripe's list stays short with tens of
  * thousands of values in flight (a lookup walks its stripe's list: with
- * 64 stripes and 32 000 in flight that walk was ~5 % of tokenize CPU);
- * a power of two, at most 65 536 (indexed by two fingerprint bytes). */
-#define ENGINE_INFLIGHT_STRIPES 1024u
+ * 64 stripes and 32 000 in flight that walk was ~5 % of tokenize CPU;
+ * with 1 024 and 8 batches of 1 000 over gRPC it was still ~3.5 %: each
+ * node is a cache miss); a power of two, at most 65 536 (indexed by two
+ * fingerprint bytes). 16 384 x 48 bytes: 768 KiB per engine. */
+#define ENGINE_INFLIGHT_STRIPES 16384u
 /* Live records of one fingerprint looked at by a convergent lookup or an
  * erasure round (more than a few means many expired tokens of a value). */
 #define ENGINE_FP_ITEMS_MAX 16u
@@ -26,9 +28,11 @@ typedef struct engine_ns {
   tv_engine_namespace cfg;
   char name[FORMAT_NAMESPACE_LEN_MAX + 1];
   size_t name_len;
-  /* HMAC-SHA-256 keyed with the namespace's fingerprint key, duplicated
-   * per use: keying (and fetching the algorithm) once, not per value. */
+  /* HMAC-SHA-256 keyed with the namespace's fingerprint key, copied once
+   * per thread that fingerprints (fingerprint.c): keying (and fetching
+   * the algorithm) once, not per value. fp_id names it in those copies. */
   EVP_MAC_CTX *fp_mac;
+  uint64_t fp_id;
 } engine_ns;
 
 struct tok_job;
@@ -114,8 +118,13 @@ tv_status engine_token_canon(const engine_ns *ns, const char *token, size_t toke
                              size_t *out_len);
 
 /* engine_fp_mac_new makes the keyed HMAC-SHA-256 context of a namespace
- * (free with EVP_MAC_CTX_free). */
-tv_status engine_fp_mac_new(const uint8_t *fp_key, EVP_MAC_CTX **out);
+ * (free with EVP_MAC_CTX_free) and the id its per-thread copies go by
+ * (unique in the process, never 0). */
+tv_status engine_fp_mac_new(const uint8_t *fp_key, EVP_MAC_CTX **out, uint64_t *out_id);
+
+/* engine_fp_forget frees every thread's keyed fingerprint contexts (part
+ * of engine_forget_keys). */
+void engine_fp_forget(void);
 
 /* engine_fingerprint computes HMAC-SHA-256(fingerprint key, u8 len(ns) ||
  * ns || canonical value) truncated to 16 bytes. */
@@ -127,7 +136,8 @@ tv_status engine_seal(const engine_ns *ns, const uint8_t *token, size_t token_le
                       const uint8_t *key, const uint8_t *pt, size_t pt_len, uint8_t *ct,
                       tv_record_put *put);
 
-/* engine_forget_keys wipes every thread's cached GCM key (see seal.c);
+/* engine_forget_keys wipes every thread's cached GCM key (see seal.c)
+ * and fingerprint contexts (fingerprint.c);
  * called when an engine is freed and when versions are retired, so no
  * copy of a key outlives its use. */
 void engine_forget_keys(void);

@@ -1,5 +1,5 @@
 /* Values at rest: AES-256-GCM with an AAD that binds namespace, token and
- * key version, and the keyed fingerprint used for convergence and erasure. */
+ * key version (the keyed fingerprint is in fingerprint.c). */
 #include <assert.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -42,7 +42,6 @@ static size_t build_aad(uint8_t *aad, const uint8_t *ns, size_t ns_len, const ui
  * costs more than encrypting a value. */
 static pthread_once_t algs_once = PTHREAD_ONCE_INIT;
 static EVP_CIPHER *alg_gcm;
-static EVP_MAC *alg_hmac;
 
 /* Per thread, one GCM context per direction keeps its expanded key: most
  * values in a row use the same key, and keying (AES schedule, GHASH table)
@@ -102,58 +101,13 @@ static void on_fork_child(void) { atomic_fetch_add(&fork_gen, 1); }
 static void algs_fetch(void) {
   pthread_atfork(NULL, NULL, on_fork_child);
   alg_gcm = EVP_CIPHER_fetch(NULL, "AES-256-GCM", NULL);
-  alg_hmac = EVP_MAC_fetch(NULL, "HMAC", NULL);
   cache_tls_ok = pthread_key_create(&cache_tls, cache_free) == 0;
 }
 
 static tv_status algs_get(void) {
   pthread_once(&algs_once, algs_fetch);
-  TV_ENSURE(alg_gcm != NULL && alg_hmac != NULL && cache_tls_ok, TV_E_CRYPTO_BACKEND);
+  TV_ENSURE(alg_gcm != NULL && cache_tls_ok, TV_E_CRYPTO_BACKEND);
   return TV_OK;
-}
-
-tv_status engine_fp_mac_new(const uint8_t *fp_key, EVP_MAC_CTX **out) {
-  *out = NULL;
-  TV_TRY(algs_get());
-  EVP_MAC_CTX *ctx = EVP_MAC_CTX_new(alg_hmac);
-  TV_ENSURE(ctx != NULL, TV_E_NO_MEMORY);
-  char digest[] = "SHA256";
-  OSSL_PARAM params[] = {OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, digest, 0),
-                         OSSL_PARAM_construct_end()};
-  if (EVP_MAC_init(ctx, fp_key, TV_KEYRING_KEY_LEN, params) != 1) {
-    EVP_MAC_CTX_free(ctx);
-    return TV_E_CRYPTO_BACKEND;
-  }
-  *out = ctx;
-  return TV_OK;
-}
-
-static tv_status mac_with(EVP_MAC_CTX *ctx, const uint8_t *msg, size_t msg_len, uint8_t *mac) {
-  size_t mac_len = 0;
-  TV_ENSURE(EVP_MAC_update(ctx, msg, msg_len) == 1, TV_E_CRYPTO_BACKEND);
-  TV_ENSURE(EVP_MAC_final(ctx, mac, &mac_len, EVP_MAX_MD_SIZE) == 1 && mac_len >= TV_RECORD_FINGERPRINT_LEN,
-            TV_E_CRYPTO_BACKEND);
-  return TV_OK;
-}
-
-tv_status engine_fingerprint(const engine_ns *ns, const format_value *value, uint8_t out[TV_RECORD_FINGERPRINT_LEN]) {
-  uint8_t msg[1 + FORMAT_NAMESPACE_LEN_MAX + FORMAT_CHARS_MAX];
-  size_t n = 0;
-  msg[n++] = (uint8_t)ns->name_len;
-  memcpy(msg + n, ns->name, ns->name_len);
-  n += ns->name_len;
-  memcpy(msg + n, value->canon, value->canon_len);
-  n += value->canon_len;
-  EVP_MAC_CTX *ctx = EVP_MAC_CTX_dup(ns->fp_mac);
-  uint8_t mac[EVP_MAX_MD_SIZE];
-  tv_status st = ctx != NULL ? mac_with(ctx, msg, n, mac) : TV_E_NO_MEMORY;
-  EVP_MAC_CTX_free(ctx);
-  if (st == TV_OK) {
-    memcpy(out, mac, TV_RECORD_FINGERPRINT_LEN);
-  }
-  tv_wipe(msg, sizeof msg);
-  tv_wipe(mac, sizeof mac);
-  return st;
 }
 
 static tv_status gcm_key(EVP_CIPHER_CTX *ctx, const uint8_t *key, const uint8_t *nonce, int enc) {
@@ -189,6 +143,7 @@ static gcm_cache *cache_get(void) {
 }
 
 void engine_forget_keys(void) {
+  engine_fp_forget();
   pthread_mutex_lock(&caches_lock);
   for (gcm_cache *c = caches; c != NULL; c = c->next) {
     pthread_mutex_lock(&c->lock);

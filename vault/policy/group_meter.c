@@ -134,6 +134,9 @@ tv_status policy_group_meter_take(policy_group_meter *meter, const char *princip
   size_t idx[POLICY_GROUP_METER_ROWS];
   for (unsigned r = 0; r < POLICY_GROUP_METER_ROWS; r++) {
     idx[r] = counter_index(meter, r, principal, ns, group, group_len);
+    /* The counters are 8 MiB of random slots: start each cache miss
+     * before the lock rather than under it. */
+    __builtin_prefetch(&meter->counters[idx[r]], 1);
   }
   tv_status status = TV_OK;
   pthread_mutex_lock(&meter->lock);

@@ -13,11 +13,33 @@
 
 /* ---- a protobuf-c allocator with a budget per request ---- */
 
-/* Each block starts with its size so the budget can be given back. */
-typedef union block_header {
-  size_t size;
-  max_align_t align;
-} block_header;
+/* Chunks the decoder's memory is carved from: the first sized for the
+ * message (decoded strings are their wire bytes plus a NUL and the
+ * pointer arrays), more as needed. Nothing is freed before the end, so
+ * what the decoder frees on the way (only on failure) stays counted. */
+#define REQUEST_CHUNK_BYTES_MIN 4096u
+
+typedef struct tv_request_chunk {
+  struct tv_request_chunk *next;
+  size_t size; /* usable bytes after the header */
+  max_align_t data[];
+} tv_request_chunk;
+
+static size_t align_up(size_t n) {
+  return (n + _Alignof(max_align_t) - 1) & ~(size_t)(_Alignof(max_align_t) - 1);
+}
+
+static tv_request_chunk *chunk_add(tv_request *req, size_t size) {
+  tv_request_chunk *c = malloc(sizeof *c + size);
+  if (c == NULL) {
+    return NULL;
+  }
+  c->size = size;
+  c->next = req->chunks;
+  req->chunks = c;
+  req->chunk_used = 0;
+  return c;
+}
 
 static void *budget_alloc(void *data, size_t size) {
   tv_request *req = data;
@@ -25,24 +47,33 @@ static void *budget_alloc(void *data, size_t size) {
     req->budget_exceeded = 1;
     return NULL;
   }
-  block_header *h = malloc(sizeof *h + size);
-  if (h == NULL) {
-    return NULL;
+  size_t need = align_up(size > 0 ? size : 1);
+  tv_request_chunk *c = req->chunks;
+  if (c == NULL || c->size - req->chunk_used < need) {
+    size_t grow = c != NULL ? c->size * 2 : REQUEST_CHUNK_BYTES_MIN;
+    if ((c = chunk_add(req, need > grow ? need : grow)) == NULL) {
+      return NULL;
+    }
   }
-  h->size = size;
+  void *p = (char *)c->data + req->chunk_used;
+  req->chunk_used += need;
   req->alloc_bytes += size;
-  return h + 1;
+  return p;
 }
 
 static void budget_free(void *data, void *p) {
-  tv_request *req = data;
-  if (p == NULL) {
-    return;
+  (void)data;
+  (void)p; /* the chunks go all at once in tv_request_cleanup */
+}
+
+static void chunks_free(tv_request *req) {
+  while (req->chunks != NULL) {
+    tv_request_chunk *c = req->chunks;
+    req->chunks = c->next;
+    free(c);
   }
-  block_header *h = (block_header *)p - 1;
-  assert(req->alloc_bytes >= h->size);
-  req->alloc_bytes -= h->size;
-  free(h);
+  req->chunk_used = 0;
+  req->alloc_bytes = 0;
 }
 
 /* ---- field rules ---- */
@@ -244,8 +275,14 @@ tv_status tv_request_decode(tv_request *req, const tv_method *method, const uint
   }
   static const uint8_t empty[1] = {0};
   TV_TRY(tv_wire_scan(method->request, data != NULL ? data : empty, data_len, out_err, out_err_len));
+  /* Decoded, the message is about its wire size plus a NUL, a pointer
+   * and alignment per string: one chunk for most requests. */
+  if (chunk_add(req, align_up(REQUEST_CHUNK_BYTES_MIN + 2 * data_len)) == NULL) {
+    return TV_E_NO_MEMORY;
+  }
   req->msg = protobuf_c_message_unpack(method->request, &req->allocator, data_len, data != NULL ? data : empty);
   if (req->msg == NULL) {
+    chunks_free(req);
     if (req->budget_exceeded) {
       snprintf(out_err, out_err_len, "%s needs more than %d bytes of memory once decoded (TV_DECODE_BYTES_MAX)",
                method->request->short_name, TV_DECODE_BYTES_MAX);
@@ -270,10 +307,9 @@ tv_status tv_request_decode(tv_request *req, const tv_method *method, const uint
 }
 
 void tv_request_cleanup(tv_request *req) {
-  if (req == NULL || req->msg == NULL) {
+  if (req == NULL) {
     return;
   }
-  protobuf_c_message_free_unpacked(req->msg, &req->allocator);
-  req->msg = NULL;
-  assert(req->alloc_bytes == 0);
+  req->msg = NULL; /* its every byte is in the chunks */
+  chunks_free(req);
 }

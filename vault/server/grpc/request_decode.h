@@ -19,8 +19,13 @@
 typedef struct tv_request {
   ProtobufCMessage *msg;
   ProtobufCAllocator allocator;
-  size_t alloc_bytes;   /* currently allocated by the decoder */
+  size_t alloc_bytes;   /* allocated by the decoder (never given back) */
   int budget_exceeded;  /* the decoder asked for more than TV_DECODE_BYTES_MAX */
+  /* The decoder's memory: bump-allocated from a list of chunks, all freed
+   * at once by tv_request_cleanup (a 1,000-item request is 1,000 strings:
+   * one malloc and free each was ~3 % of a detokenize's server CPU). */
+  struct tv_request_chunk *chunks;
+  size_t chunk_used; /* bytes used of chunks (the newest) */
 } tv_request;
 
 /* tv_request_decode parses the |data_len| bytes at |data| as the request
@@ -34,8 +39,8 @@ typedef struct tv_request {
 tv_status tv_request_decode(tv_request *req, const tv_method *method, const uint8_t *data, size_t data_len,
                             char *out_err, size_t out_err_len);
 
-/* tv_request_cleanup frees the decoded message, if any; safe to call twice
- * and on a zeroed tv_request. */
+/* tv_request_cleanup frees the decoded message, if any, and the decoder's
+ * memory; safe to call twice and on a zeroed tv_request. */
 void tv_request_cleanup(tv_request *req);
 
 #endif
