@@ -48,8 +48,10 @@ promotion complete (pg_ctl promote -w returned and the server answers
 pg_is_in_recovery() = false) to that first success: the vault's own share,
 reconnecting to the new primary (slightly negative when a node got
 through before the harness's own check did); failed_calls; and for the
-failover kill_to_promoted_s (the harness's share). JSON lines: one per throughput mode, one per failover,
-a summary (min / median / max per operation). Everything shares the
+failover kill_to_promoted_s (the harness's share); the last failover's line also counts every failure
+of the run by kind (gRPC code, or "item STATUS" for a failed item of a
+call that succeeded). JSON lines: one per throughput mode, one per
+failover, a summary (min / median / max per operation). Everything shares the
 machine's cores with the load generators.
 """
 import argparse
@@ -105,6 +107,7 @@ class Stream:
         self.client = vc.Client(grpc.insecure_channel("127.0.0.1:%d" % port))
         self.name, self.op, self.seed, self.pool = "%s/%s" % (node, op), op, seed, pool
         self.calls = []
+        self.failures = {}  # gRPC code or "item STATUS" -> count, over the whole run
         self.lock = threading.Lock()
         self.stop = threading.Event()
         self.thread = threading.Thread(target=self._run, daemon=True)
@@ -115,7 +118,7 @@ class Stream:
             vals = [pan("4%03d%011d" % (self.seed, i)) for i in range(n, n + STREAM_BATCH)]
             req = self.vc.TV.TokenizeRequest(namespace="pan", values=vals)
             resp = self.client.call("Tokenize", req, self.vc.TV.TokenizeResponse, timeout=CALL_DEADLINE_S)
-            return all(r.status.code == 0 for r in resp.results)
+            return self._items_ok(resp.results)
         start = n % (len(self.pool) - STREAM_BATCH)
         chunk = self.pool[start:start + STREAM_BATCH]
         req = self.vc.TV.DetokenizeRequest(namespace="pan", tokens=[tok for _, tok in chunk],
@@ -123,7 +126,17 @@ class Stream:
         resp = self.client.call("Detokenize", req, self.vc.TV.DetokenizeResponse, timeout=CALL_DEADLINE_S)
         if any(r.status.code == 0 and r.value != v for r, (v, _) in zip(resp.results, chunk)):
             die("%s: a token revealed another value" % self.name)
-        return all(r.status.code == 0 for r in resp.results)
+        return self._items_ok(resp.results)
+
+    def _items_ok(self, results):
+        bad = [r.status.name for r in results if r.status.code != 0]
+        for name in bad:
+            self._failed("item " + name)
+        return not bad
+
+    def _failed(self, kind):
+        with self.lock:
+            self.failures[kind] = self.failures.get(kind, 0) + 1
 
     def _run(self):
         n = 0
@@ -131,7 +144,8 @@ class Stream:
             started = time.monotonic()
             try:
                 ok = self._one(n)
-            except self.grpc.RpcError:
+            except self.grpc.RpcError as e:
+                self._failed(e.code().name)
                 ok = False
             with self.lock:
                 self.calls.append((started, time.monotonic(), ok))
@@ -199,12 +213,17 @@ def failovers(args, ha, nodes, vc):
         time.sleep(SETTLE_S)
     for s in streams:
         s.finish()
+    failures = {}
+    for s in streams:
+        for kind, n in s.failures.items():
+            failures[kind] = failures.get(kind, 0) + n
     out = []
     for k, (i, t_kill, t_promoted, rebuild_s) in enumerate(marks):
         t_next = marks[k + 1][1] if k + 1 < len(marks) else float("inf")
         out.append({"bench": "failover", "failover": i, "kill_to_promoted_s": round(t_promoted - t_kill, 3),
                     "rebuild_s": round(rebuild_s, 2),
                     "clients": {s.name: s.window(t_kill, t_promoted, t_next) for s in streams}})
+    out[-1]["failures_over_all_failovers"] = failures
     return out
 
 

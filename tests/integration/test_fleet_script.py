@@ -133,6 +133,10 @@ def check_run(out, run, primary_before, port):
             "run %d: each node's /metrics counts the failover it saw (%s)" % (run, failovers))
     t.check(read(os.path.join(DIR, "pg", "primary")).decode().strip() == after,
             "run %d: server %s is the primary now" % (run, after))
+    old_primary = os.path.join(DIR, "pg", primary_before, "data")
+    t.check("synchronous_standby_names = 'pg_%s'" % after in read(os.path.join(old_primary, "fleet_sync.conf")).decode()
+            and "synchronous_commit = on" in read(os.path.join(old_primary, "postgresql.conf")).decode(),
+            "run %d: the primary that died committed synchronously to server %s" % (run, after))
     t.check("127.0.0.1:%d" % port in out and "deploy/fleet.sh --stop " + DIR in out and "node-a.yaml" in out,
             "run %d: ends by saying where things are and how to stop" % run)
     hidden = secrets()

@@ -65,7 +65,7 @@ class Load:
     """Tokenizing and revealing clients through both nodes. Tokenizers
     record every acknowledged (value, token); readers reveal acknowledged
     tokens and record any answer other than the right value or a clean
-    failure as wrong. Failures are counted per phase (reset()) too."""
+    failure as wrong. reset_failures() counts the failures since its last call."""
 
     def __init__(self):
         self.lock = threading.Lock()
