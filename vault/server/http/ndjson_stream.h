@@ -19,9 +19,10 @@
  * line is handled, exactly as a failed message ends a gRPC stream. So the
  * lines handled are exactly the answer lines before the problem line (a
  * client tells a problem line by its "type" member, which answers never
- * have). A stream that was cut off (connection lost, server stopping)
- * ends without the final empty chunk, so a client cannot take a short
- * answer for a whole one.
+ * have). A server that is stopping answers the next line with a
+ * SERVER_SHUTTING_DOWN problem line; a stream cut off otherwise
+ * (connection lost, the server gone) ends without the final empty chunk,
+ * so a client cannot take a short answer for a whole one.
  *
  * libmicrohttpd answers only once the whole request body has been
  * received, so the body waits in an encrypted temporary file
