@@ -82,6 +82,7 @@ typedef struct options {
   mode_id mode;
   double seconds;
   size_t in_flight, batch, channels;
+  size_t pool_tokens; /* detokenize modes: tokens tokenized first, read back */
   int json;
   long server_pid; /* 0: do not report the server's CPU time */
 } options;
@@ -554,7 +555,7 @@ static void prepare(bench *b) {
     return;
   }
   if (b->o.mode == M_DETOKENIZE_BATCH || b->o.mode == M_DETOKENIZE_STREAM) {
-    size_t n = (BENCH_POOL_TOKENS + b->o.batch - 1) / b->o.batch;
+    size_t n = (b->o.pool_tokens + b->o.batch - 1) / b->o.batch;
     for (size_t i = 0; i < n; i++) {
       b->fixed[b->fixed_count++] = prepare_one(b);
     }
@@ -620,9 +621,10 @@ static const char usage[] =
     "usage: vault_bench --mode health|tokenize|tokenize-batch|detokenize-batch|detokenize-stream\n"
     "                          |http-tokenize-batch|http-detokenize-batch|http-detokenize-stream\n"
     "                   [--target HOST:PORT] [--http-target HOST:PORT] [--seconds S] [--in-flight N] [--batch N]\n"
-    "                   [--channels N] [--namespace NS] [--ca F [--cert F --key F] [--server-name N]]\n"
+    "                   [--channels N] [--pool TOKENS] [--namespace NS] [--ca F [--cert F --key F] [--server-name N]]\n"
     "                   [--server-pid PID] [--json]\n"
-    "  --server-pid PID  also report the server's CPU time per item (from /proc)\n";
+    "  --server-pid PID  also report the server's CPU time per item (from /proc)\n"
+    "  --pool TOKENS     detokenize modes: tokens tokenized first and read back (default 20000)\n";
 
 static size_t parse_count(const char *v, size_t max) {
   char *end = NULL;
@@ -645,7 +647,7 @@ static void parse_mode(options *o, const char *v) {
 
 static void parse_options(options *o, int argc, char **argv) {
   *o = (options){.target = "127.0.0.1:7443", .ns = "pan", .seconds = 5, .in_flight = 64, .batch = 1000,
-                 .channels = 2, .mode = M_HEALTH};
+                 .channels = 2, .mode = M_HEALTH, .pool_tokens = BENCH_POOL_TOKENS};
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i];
     const char *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -665,6 +667,7 @@ static void parse_options(options *o, int argc, char **argv) {
     else if (strcmp(a, "--in-flight") == 0) o->in_flight = parse_count(v, BENCH_IN_FLIGHT_MAX);
     else if (strcmp(a, "--batch") == 0) o->batch = parse_count(v, BENCH_BATCH_MAX);
     else if (strcmp(a, "--channels") == 0) o->channels = parse_count(v, BENCH_CHANNELS_MAX);
+    else if (strcmp(a, "--pool") == 0) o->pool_tokens = parse_count(v, BENCH_POOL_TOKENS);
     else if (strcmp(a, "--namespace") == 0) o->ns = v;
     else if (strcmp(a, "--ca") == 0) o->ca = v;
     else if (strcmp(a, "--cert") == 0) o->cert = v;
@@ -739,7 +742,7 @@ static void run_http(bench *b) {
   http_load_config config = {.target = o->http_target, .ca = o->ca, .cert = o->cert, .key = o->key,
                              .server_name = o->server_name, .ns = o->ns,
                              .kind = (http_load_kind)(modes[o->mode].http - 1), .in_flight = o->in_flight,
-                             .batch = o->batch, .pool_tokens = BENCH_POOL_TOKENS, .next_pan = http_next_pan,
+                             .batch = o->batch, .pool_tokens = o->pool_tokens, .next_pan = http_next_pan,
                              .pan_ctx = b};
   http_load_tally t = {0};
   http_load *h = NULL;

@@ -28,7 +28,7 @@ while (($#)); do
     --seconds) seconds="${2:?}"; shift 2 ;;
     --in-flight) in_flight="${2:?}"; shift 2 ;;
     # smoke: checks that everything works (also under sanitizers), not speed
-    --smoke) seconds=1; in_flight=4; dev_only=1; extra=(--batch 100); shift ;;
+    --smoke) seconds=1; in_flight=4; dev_only=1; extra=(--batch 100 --pool 1000); shift ;;
     --dev-only) dev_only=1; shift ;;
     *) echo "vault_bench.sh: unknown option $1" >&2; exit 2 ;;
   esac
