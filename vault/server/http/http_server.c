@@ -230,7 +230,11 @@ static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_
   if (what == MHD_CONNECTION_NOTIFY_STARTED) {
     tls_peer *peer = calloc(1, sizeof(tls_peer)); /* NULL: its requests are refused */
     const union MHD_ConnectionInfo *tls = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_GNUTLS_SESSION);
-    if (peer != NULL && tls != NULL && tls->tls_session != NULL) {
+    if (peer != NULL && (tls == NULL || tls->tls_session == NULL)) {
+      free(peer); /* no session to give the current credentials: its requests are refused */
+      peer = NULL;
+    }
+    if (peer != NULL) {
       peer->creds = tv_http_tls_acquire(s->tls_creds);
       (void)gnutls_credentials_set((gnutls_session_t)tls->tls_session, GNUTLS_CRD_CERTIFICATE,
                                    tv_http_creds_gnutls(peer->creds));
