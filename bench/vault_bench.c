@@ -9,6 +9,9 @@
  *   tokenize-batch    Tokenize, --batch new values per call (durable writes)
  *   detokenize-batch  Detokenize FULL of --batch tokens per call
  *   detokenize-stream DetokenizeStream, --batch tokens per message
+ *   http-tokenize-batch, http-detokenize-batch, http-detokenize-stream
+ *                     the same three over the HTTP/JSON listener
+ *                     (--http-target; http_load.c: libcurl, keep-alive)
  * Tokenize values are fresh Luhn-valid PANs (so every item is a new record
  * and a durable write, not a convergent lookup); detokenize modes first
  * tokenize a pool of values and then read those tokens back.
@@ -19,7 +22,9 @@
  * of the server, and the 1-minute load average at the end. On a shared
  * machine the rates follow the load; CPU per item does much less, and
  * 2 cores / (server + generator CPU per item) bounds what two idle cores
- * could do. Exit status 0 only if calls completed and none failed. */
+ * could do. Exit status 0 only if calls completed and none failed; 3 if
+ * the server does not serve the mode's path (HTTP 404: a server without
+ * the NDJSON endpoint). */
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -36,7 +41,10 @@
 #include <grpc/support/alloc.h>
 #include <grpc/support/time.h>
 
+#include <curl/curl.h>
+
 #include "grpc/health/v1/health.pb-c.h"
+#include "http_load.h"
 #include "tokenvault/v1/tokenvault.pb-c.h"
 
 /* Limits: the server allows 1,000 items per request; a pool of 20,000
@@ -48,25 +56,33 @@
 #define BENCH_CALL_DEADLINE_S 60
 #define BENCH_PAN_LEN 16
 
-typedef enum mode_id { M_HEALTH, M_TOKENIZE, M_TOKENIZE_BATCH, M_DETOKENIZE_BATCH, M_DETOKENIZE_STREAM } mode_id;
+typedef enum mode_id {
+  M_HEALTH, M_TOKENIZE, M_TOKENIZE_BATCH, M_DETOKENIZE_BATCH, M_DETOKENIZE_STREAM,
+  M_HTTP_TOKENIZE_BATCH, M_HTTP_DETOKENIZE_BATCH, M_HTTP_DETOKENIZE_STREAM
+} mode_id;
 
 static const struct {
   const char *name;
   const char *path;
   int stream;
+  int http; /* 1 + http_load_kind: served by http_load.c */
 } modes[] = {
-    {"health", "/grpc.health.v1.Health/Check", 0},
-    {"tokenize", "/tokenvault.v1.TokenVault/Tokenize", 0},
-    {"tokenize-batch", "/tokenvault.v1.TokenVault/Tokenize", 0},
-    {"detokenize-batch", "/tokenvault.v1.TokenVault/Detokenize", 0},
-    {"detokenize-stream", "/tokenvault.v1.TokenVault/DetokenizeStream", 1},
+    {"health", "/grpc.health.v1.Health/Check", 0, 0},
+    {"tokenize", "/tokenvault.v1.TokenVault/Tokenize", 0, 0},
+    {"tokenize-batch", "/tokenvault.v1.TokenVault/Tokenize", 0, 0},
+    {"detokenize-batch", "/tokenvault.v1.TokenVault/Detokenize", 0, 0},
+    {"detokenize-stream", "/tokenvault.v1.TokenVault/DetokenizeStream", 1, 0},
+    {"http-tokenize-batch", "/v1/tokenize", 0, 1 + HTTP_LOAD_TOKENIZE},
+    {"http-detokenize-batch", "/v1/detokenize", 0, 1 + HTTP_LOAD_DETOKENIZE},
+    {"http-detokenize-stream", "/v1/detokenize:stream", 1, 1 + HTTP_LOAD_DETOKENIZE_STREAM},
 };
 
 typedef struct options {
-  const char *target, *ca, *cert, *key, *server_name, *ns;
+  const char *target, *http_target, *ca, *cert, *key, *server_name, *ns;
   mode_id mode;
   double seconds;
   size_t in_flight, batch, channels;
+  size_t pool_tokens; /* detokenize modes: tokens tokenized first, read back */
   int json;
   long server_pid; /* 0: do not report the server's CPU time */
 } options;
@@ -101,6 +117,7 @@ typedef struct bench {
   size_t lat_count, lat_cap;
   double server_cpu_s, client_cpu_s; /* used during the window */
   char first_error[200];
+  long first_error_status; /* HTTP modes: the status of the first failed call */
 } bench;
 
 static uint64_t now_ns(void) {
@@ -538,7 +555,7 @@ static void prepare(bench *b) {
     return;
   }
   if (b->o.mode == M_DETOKENIZE_BATCH || b->o.mode == M_DETOKENIZE_STREAM) {
-    size_t n = (BENCH_POOL_TOKENS + b->o.batch - 1) / b->o.batch;
+    size_t n = (b->o.pool_tokens + b->o.batch - 1) / b->o.batch;
     for (size_t i = 0; i < n; i++) {
       b->fixed[b->fixed_count++] = prepare_one(b);
     }
@@ -602,10 +619,12 @@ static void open_channels(bench *b) {
 
 static const char usage[] =
     "usage: vault_bench --mode health|tokenize|tokenize-batch|detokenize-batch|detokenize-stream\n"
-    "                   [--target HOST:PORT] [--seconds S] [--in-flight N] [--batch N]\n"
-    "                   [--channels N] [--namespace NS] [--ca F [--cert F --key F] [--server-name N]]\n"
+    "                          |http-tokenize-batch|http-detokenize-batch|http-detokenize-stream\n"
+    "                   [--target HOST:PORT] [--http-target HOST:PORT] [--seconds S] [--in-flight N] [--batch N]\n"
+    "                   [--channels N] [--pool TOKENS] [--namespace NS] [--ca F [--cert F --key F] [--server-name N]]\n"
     "                   [--server-pid PID] [--json]\n"
-    "  --server-pid PID  also report the server's CPU time per item (from /proc)\n";
+    "  --server-pid PID  also report the server's CPU time per item (from /proc)\n"
+    "  --pool TOKENS     detokenize modes: tokens tokenized first and read back (default 20000)\n";
 
 static size_t parse_count(const char *v, size_t max) {
   char *end = NULL;
@@ -628,7 +647,7 @@ static void parse_mode(options *o, const char *v) {
 
 static void parse_options(options *o, int argc, char **argv) {
   *o = (options){.target = "127.0.0.1:7443", .ns = "pan", .seconds = 5, .in_flight = 64, .batch = 1000,
-                 .channels = 2, .mode = M_HEALTH};
+                 .channels = 2, .mode = M_HEALTH, .pool_tokens = BENCH_POOL_TOKENS};
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i];
     const char *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -643,10 +662,12 @@ static void parse_options(options *o, int argc, char **argv) {
     i++;
     if (strcmp(a, "--mode") == 0) parse_mode(o, v);
     else if (strcmp(a, "--target") == 0) o->target = v;
+    else if (strcmp(a, "--http-target") == 0) o->http_target = v;
     else if (strcmp(a, "--seconds") == 0) o->seconds = atof(v);
     else if (strcmp(a, "--in-flight") == 0) o->in_flight = parse_count(v, BENCH_IN_FLIGHT_MAX);
     else if (strcmp(a, "--batch") == 0) o->batch = parse_count(v, BENCH_BATCH_MAX);
     else if (strcmp(a, "--channels") == 0) o->channels = parse_count(v, BENCH_CHANNELS_MAX);
+    else if (strcmp(a, "--pool") == 0) o->pool_tokens = parse_count(v, BENCH_POOL_TOKENS);
     else if (strcmp(a, "--namespace") == 0) o->ns = v;
     else if (strcmp(a, "--ca") == 0) o->ca = v;
     else if (strcmp(a, "--cert") == 0) o->cert = v;
@@ -657,6 +678,9 @@ static void parse_options(options *o, int argc, char **argv) {
   }
   if (!(o->seconds > 0 && o->seconds <= 3600) || (o->cert != NULL) != (o->key != NULL)) {
     die("--seconds must be in (0, 3600]; --cert and --key go together");
+  }
+  if (modes[o->mode].http && o->http_target == NULL) {
+    die("the http-* modes need --http-target HOST:PORT (tokenvaultd --http-listen)");
   }
 }
 
@@ -688,13 +712,13 @@ static void report(bench *b) {
   double per = b->items > 0 ? 1e6 / (double)b->items : 0;
   double srv_us = b->server_cpu_s * per, cli_us = b->client_cpu_s * per;
   if (o->json) {
-    printf("{\"bench\":\"vault\",\"mode\":\"%s\",\"tls\":%s,\"in_flight\":%zu,\"batch\":%zu,"
+    printf("{\"bench\":\"vault\",\"mode\":\"%s\",\"transport\":\"%s\",\"tls\":%s,\"in_flight\":%zu,\"batch\":%zu,"
            "\"channels\":%zu,\"seconds\":%.1f,\"calls\":%llu,\"items\":%llu,\"calls_per_s\":%.0f,"
            "\"items_per_s\":%.0f,\"p50_us\":%u,\"p99_us\":%u,\"p999_us\":%u,\"item_errors\":%llu,"
            "\"call_errors\":%llu,\"server_cpu_us_per_item\":%.2f,\"client_cpu_us_per_item\":%.2f,"
            "\"loadavg1\":%.2f}\n",
-           name, tls, o->in_flight, batch, o->channels, o->seconds, calls, items, calls_s, items_s, p50, p99, p999,
-           ierr, cerr, srv_us, cli_us, load[0]);
+           name, modes[o->mode].http ? "http" : "grpc", tls, o->in_flight, batch, o->channels, o->seconds, calls,
+           items, calls_s, items_s, p50, p99, p999, ierr, cerr, srv_us, cli_us, load[0]);
   } else {
     printf("%-17s tls=%s in_flight=%zu batch=%zu channels=%zu %.1fs: calls=%llu items=%llu calls/s=%.0f "
            "items/s=%.0f p50=%uus p99=%uus p999=%uus item_errors=%llu call_errors=%llu "
@@ -707,6 +731,43 @@ static void report(bench *b) {
   }
 }
 
+/* ---- HTTP modes (http_load.c) ---- */
+
+static void http_next_pan(void *ctx, char *out) { next_pan(ctx, out); }
+
+/* The same window as run_window, over HTTP: the pool, then the load, the
+ * CPU time of both sides measured around it; the tallies land in |b|. */
+static void run_http(bench *b) {
+  const options *o = &b->o;
+  http_load_config config = {.target = o->http_target, .ca = o->ca, .cert = o->cert, .key = o->key,
+                             .server_name = o->server_name, .ns = o->ns,
+                             .kind = (http_load_kind)(modes[o->mode].http - 1), .in_flight = o->in_flight,
+                             .batch = o->batch, .pool_tokens = o->pool_tokens, .next_pan = http_next_pan,
+                             .pan_ctx = b};
+  http_load_tally t = {0};
+  http_load *h = NULL;
+  curl_global_init(CURL_GLOBAL_DEFAULT);
+  if (http_load_new(&h, &config, &t) != 0 || http_load_prepare(h) != 0) {
+    fprintf(stderr, "vault_bench: %s\n", t.first_error);
+    die("could not set up the HTTP mode (or tokenize its pool)");
+  }
+  double server0 = o->server_pid != 0 ? cpu_seconds(o->server_pid) : 0, client0 = cpu_seconds(0);
+  http_load_window(h, o->seconds);
+  b->server_cpu_s = o->server_pid != 0 ? cpu_seconds(o->server_pid) - server0 : 0;
+  b->client_cpu_s = cpu_seconds(0) - client0;
+  http_load_free(h);
+  curl_global_cleanup();
+  b->calls = t.calls;
+  b->items = t.items;
+  b->item_errors = t.item_errors;
+  b->call_errors = t.call_errors;
+  b->lat_us = t.lat_us;
+  b->lat_count = t.lat_count;
+  b->lat_cap = t.lat_cap;
+  b->first_error_status = t.first_error_status;
+  snprintf(b->first_error, sizeof b->first_error, "%s", t.first_error);
+}
+
 int main(int argc, char **argv) {
   static bench b;
   parse_options(&b.o, argc, argv);
@@ -715,6 +776,16 @@ int main(int argc, char **argv) {
    * and failover_bench start them) would otherwise send the same values,
    * and a convergent namespace would answer half of them as existing. */
   b.pan_counter = (uint64_t)time(NULL) * 1000000u + (uint64_t)(getpid() % 100) * 1000000000000ull;
+  if (modes[b.o.mode].http) {
+    run_http(&b);
+    report(&b);
+    free(b.lat_us);
+    if (b.calls == 0 && b.first_error_status == 404) {
+      fprintf(stderr, "vault_bench: %s is not served by this server (HTTP 404)\n", modes[b.o.mode].path);
+      return 3;
+    }
+    return b.calls > 0 && b.call_errors == 0 ? 0 : 1;
+  }
   b.slots = calloc(b.o.in_flight, sizeof *b.slots);
   if (b.slots == NULL) {
     die("out of memory");

@@ -8,7 +8,7 @@
 
 #include "vault/service/limits.h"
 #include "vault/service/methods.h"
-#include "vault/server/grpc/request_decode.h"
+#include "vault/server/common/request_decode.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

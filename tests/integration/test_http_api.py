@@ -4,7 +4,8 @@ the same engine as gRPC (the same token for the same value), per-item
 failures inside a 200, problem answers for every kind of bad request (the
 server stays up after each), the audit log naming the transport, the
 README's curl lines run as they are, and plaintext http.listen refused outside --dev
-(test_http_mtls.py covers HTTPS)."""
+(test_http_mtls.py covers HTTPS, test_http_connections.py idle connections
+and the idle timeout)."""
 import glob
 import json
 import os
@@ -156,35 +157,6 @@ def raw_requests():
     t.check(server.alive() and h.health_serving(port), "raw requests: the server stays up")
 
 
-def idle_connections():
-    """More idle connections than the cap (64): the extra ones are closed,
-    the server stays up, and once they go it serves again; a connection
-    that sends half a request and stalls is closed by the idle timeout."""
-    import socket
-    import time
-    socks = []
-    for _ in range(200):
-        s = socket.create_connection(("127.0.0.1", port), timeout=h.TIMEOUT_S)
-        socks.append(s)
-    t.check(server.alive(), "200 idle connections: the server stays up")
-    for s in socks:
-        s.close()
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline and not h.health_serving(port):
-        time.sleep(0.5)
-    t.check(h.health_serving(port), "after the idle connections close: serving again")
-    slow = socket.create_connection(("127.0.0.1", port), timeout=60)
-    slow.sendall(b"POST /v1/tokenize HTTP/1.1\r\nHost: x\r\n")  # and nothing more
-    start = time.monotonic()
-    try:
-        closed = slow.recv(1024) == b""
-    except (ConnectionResetError, socket.timeout):
-        closed = False
-    waited = time.monotonic() - start
-    slow.close()
-    t.check(closed and waited < 50, "a stalled request is closed by the idle timeout (after %.1f s)" % waited)
-
-
 def audit_names_http():
     entries = []
     for path in sorted(glob.glob(os.path.join(DATA, "audit", "audit-*.log"))):
@@ -259,7 +231,6 @@ token = round_trip()
 other_paths(token)
 bad_requests()
 raw_requests()
-idle_connections()
 readme_curl_lines()
 audit_names_http()
 refused_outside_dev()

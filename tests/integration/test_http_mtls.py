@@ -4,13 +4,18 @@
 over gRPC (WhoAmI on both), authorisation follows that principal's roles
 (CRM refused a full reveal: 403 POLICY_DENIED), and a request without a
 client certificate, or with one from another CA, is refused 401
-CLIENT_CERTIFICATE. SIGHUP leaves the HTTP listener's certificates (a
-restart picks up new ones). The server key never reaches the log."""
+CLIENT_CERTIFICATE. SIGHUP replaces the HTTPS listener's certificate and
+client CA as the gRPC port's: new connections get the new certificate,
+the new CA's clients are accepted and the old CA's refused, an open
+connection keeps working, a bad key is refused and the last good
+certificate stays. The server key never reaches the log."""
 import http.client
 import json
 import os
 import re
+import shutil
 import signal
+import socket
 import ssl
 import subprocess
 import time
@@ -165,19 +170,6 @@ except (ConnectionError, OSError):
 t.check(b"HTTP/1.1 200" not in answer and b"token" not in answer, "plaintext HTTP on the HTTPS port: no answer")
 
 
-# SIGHUP reloads gRPC's certificates; the HTTP listener says it keeps its
-# own (libmicrohttpd cannot swap them) and goes on serving.
-server.proc.send_signal(signal.SIGHUP)
-deadline = time.monotonic() + 20
-while time.monotonic() < deadline and not any(x.get("event") == "reload_tls" for x in server.lines()):
-    time.sleep(0.05)
-reload_lines = [x for x in server.lines() if x.get("event") == "reload_tls"]
-t.check(len(reload_lines) == 1 and "HTTP listener keeps" in reload_lines[0].get("msg", ""),
-        "SIGHUP: the log says the HTTP listener keeps its certificates until a restart (%s)" % reload_lines)
-status, _, who = call("crm", "/v1/whoami", {})
-t.check(status == 200 and who.get("principal") == CRM, "after SIGHUP HTTPS still serves the same principal")
-
-
 def readme_mtls_curl_lines():
     """The README's HTTPS curl lines, run as written (port replaced) from
     the directory that holds ca.crt, crm.crt and crm.key."""
@@ -243,6 +235,75 @@ with open(t.path("server.key"), "rb") as f:
     key = f.read()
 body = b"".join(line for line in key.splitlines() if not line.startswith(b"-----"))
 t.check(body[:40] not in log and b"server.key" not in log, "the server key (file or path) is not in the log")
+
+
+# ---- SIGHUP: a new server certificate and client CA (other-ca) -----------------
+def hup_and_wait(event):
+    """SIGHUP, then wait for one more |event| line (bounded)."""
+    before = sum(1 for x in server.lines() if x.get("event") == event)
+    server.proc.send_signal(signal.SIGHUP)
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        got = [x for x in server.lines() if x.get("event") == event]
+        if len(got) > before:
+            return got[-1]
+        time.sleep(0.05)
+    t.fail("no %s log line within 20 s of SIGHUP" % event)
+
+
+def served_cert():
+    """The certificate a new HTTPS connection is served (verified against
+    whichever CA ca.crt holds now)."""
+    ctx = context(None)
+    with socket.create_connection(("127.0.0.1", PORT), timeout=h.TIMEOUT_S) as sock:
+        try:
+            with ctx.wrap_socket(sock, server_hostname="localhost") as s:
+                return s.getpeercert(binary_form=True)
+        except ssl.SSLCertVerificationError:
+            return None  # a certificate the CA in ca.crt did not issue
+
+
+def der(name):
+    with open(t.path(name)) as f:
+        return ssl.PEM_cert_to_DER_cert(f.read())
+
+
+def whoami_on(conn):
+    conn.request("POST", "/v1/whoami", body="{}", headers={"Content-Type": "application/json"})
+    resp = conn.getresponse()
+    return resp.status, json.loads(resp.read())
+
+
+t.check(served_cert() == der("server.crt"), "HTTPS serves the first server certificate")
+kept = http.client.HTTPSConnection("127.0.0.1", PORT, timeout=h.TIMEOUT_S, context=context("crm"))
+status, who = whoami_on(kept)  # a keep-alive connection made before the reload
+kept_port = kept.sock.getsockname()[1]
+t.check(status == 200 and who["principal"] == CRM, "a keep-alive HTTPS connection before the reload")
+
+t.make_cert("other-ca", "server-b", "tokenvaultd-b", "IP:127.0.0.1,DNS:localhost", server=True)
+for src, dst in (("server.crt", "server-a.crt"), ("server.key", "server-a.key"), ("server-b.crt", "server.crt"),
+                 ("server-b.key", "server.key"), ("other-ca.crt", "ca.crt")):
+    shutil.copy(t.path(src), t.path(dst))
+done = hup_and_wait("reload_tls")
+t.check("HTTP" in done.get("msg", ""), "SIGHUP: the TLS files reach gRPC and HTTP (%s)" % done)
+t.check(served_cert() == der("server-b.crt"), "after SIGHUP new HTTPS connections get the new certificate")
+status, _, who = call("intruder", "/v1/whoami", {})
+t.check(status == 200 and who.get("principal") == CRM,
+        "a client of the new client CA is accepted over HTTPS (%d %s)" % (status, who))
+p = refused_401(context("crm"), "a client of the old client CA after the reload")
+t.check("does not verify" in p["detail"], "the old CA's client: does not verify (%s)" % p["detail"])
+status, who = whoami_on(kept)
+t.check(status == 200 and who["principal"] == CRM and kept.sock.getsockname()[1] == kept_port,
+        "the connection made before the reload keeps working (same connection)")
+kept.close()
+
+shutil.copy(t.path("server-a.key"), t.path("server.key"))  # no longer matches server.crt
+bad = hup_and_wait("reload_tls_refused")
+t.check("does not match" in bad.get("reason", ""), "a mismatched key is refused (%s)" % bad)
+t.check(served_cert() == der("server-b.crt"), "after a refused reload HTTPS serves the last good certificate")
+status, _, who = call("intruder", "/v1/whoami", {})
+t.check(status == 200 and who.get("principal") == CRM, "and still accepts the new CA's clients")
+
 t.check(server.alive(), "the server is still up")
 rc, _ = server.terminate(20)
 t.check(rc == 0, "SIGTERM exits 0")

@@ -1,4 +1,4 @@
-"""Admission control under overload (vault/server/grpc/admission.h): 1,000
+"""Admission control under overload (vault/server/common/admission.h): 1,000
 concurrent clients, each on its own connection, each sending Tokenize calls
 of 1,000 card numbers to tokenvaultd --dev. The server must refuse the
 excess early with RESOURCE_EXHAUSTED ("server busy: ... retry with

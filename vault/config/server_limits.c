@@ -1,7 +1,7 @@
 /* server: the transport's protective limits (tokenvaultd's gRPC server,
- * vault/server/grpc/admission.h and the handshake bound). Optional; every key
+ * vault/server/common/admission.h and the handshake bound). Optional; every key
  * has a default, and 0 for an in-flight limit means "derive it from the
- * machine at start-up" (vault/server/grpc/admission.c says how). */
+ * machine at start-up" (vault/server/common/admission.c says how). */
 #include <stdint.h>
 
 #include "vault/config/config.h"

@@ -28,9 +28,20 @@ static void block_signals(sigset_t *out_set) {
   signal(SIGXFSZ, SIG_IGN);
 }
 
+static void log_tls_refused(const char *listener, const char *why) {
+  tv_log_line line;
+  tv_log_begin(&line, "error", "reload_tls_refused");
+  tv_log_str(&line, "listener", listener);
+  tv_log_str(&line, "reason", why);
+  tv_log_str(&line, "kept", "the certificates in use");
+  tv_log_end(&line);
+}
+
 /* SIGHUP: the TLS files (same paths) first, then the policy. A bad file
- * is refused with a log line and the old one stays in use. */
-static const char *reload_tls(const tv_settings *s, tv_tls_reloader *reloader) {
+ * is refused with a log line and the old one stays in use. The gRPC port
+ * checks them first (key matches certificate, CA parses); the HTTPS
+ * listener then takes the same PEMs. */
+static const char *reload_tls(const tv_settings *s, tv_tls_reloader *reloader, tv_http_server *http) {
   if (reloader == NULL) {
     return "NONE";
   }
@@ -45,33 +56,29 @@ static const char *reload_tls(const tv_settings *s, tv_tls_reloader *reloader) {
   if (st == TV_OK) {
     st = tv_tls_reloader_update(reloader, &files, err, sizeof err);
   }
-  tv_tls_files_cleanup(&files);
-  if (st != TV_OK) {
-    tv_log_line line;
-    tv_log_begin(&line, "error", "reload_tls_refused");
-    tv_log_str(&line, "reason", err);
-    tv_log_str(&line, "kept", "the certificates in use");
-    tv_log_end(&line);
-    return "REFUSED";
+  tv_status http_st = TV_OK;
+  if (st == TV_OK && http != NULL) {
+    http_st = tv_http_server_reload_tls(http, files.cert_pem, files.key_pem, files.ca_pem, err, sizeof err);
   }
-  tv_log_message("info", "reload_tls",
-                 s->http_listen != NULL && s->http_listen[0] != '\0'
-                     ? "TLS files re-read: new gRPC connections get them, open ones keep theirs; the HTTP "
-                       "listener keeps the certificates it started with until a restart (libmicrohttpd cannot "
-                       "swap them)"
-                     : "TLS files re-read: new connections get them, open ones keep theirs");
+  tv_tls_files_cleanup(&files);
+  if (st != TV_OK || http_st != TV_OK) {
+    log_tls_refused(st != TV_OK ? "all" : "http", err);
+    return st != TV_OK ? "REFUSED" : "REFUSED_HTTP";
+  }
+  tv_log_message("info", "reload_tls", "TLS files re-read: new connections (gRPC and HTTP) get them, open ones "
+                                       "keep theirs");
   return "OK";
 }
 
 static void wait_for_stop(const sigset_t *set, const tv_settings *s, tv_tls_reloader *reloader,
-                          const tv_daemon_hooks *hooks) {
+                          tv_http_server *http, const tv_daemon_hooks *hooks) {
   for (;;) {
     int sig = 0;
     if (sigwait(set, &sig) != 0) {
       continue;
     }
     if (sig == SIGHUP) {
-      const char *tls = reload_tls(s, reloader);
+      const char *tls = reload_tls(s, reloader, s->tls ? http : NULL);
       if (hooks != NULL && hooks->reload != NULL) {
         hooks->reload(hooks->ctx, s, tls);
       }
@@ -138,8 +145,8 @@ static tv_status load_tls(const tv_settings *s, tv_tls_reloader **out, char *err
  * with the gRPC port's certificate, key and client CA when that is mTLS
  * (read again here, the key wiped once libmicrohttpd has it), plaintext
  * only in --dev on loopback (settings.c). */
-static tv_status start_http(const tv_settings *s, const tv_service *service, tv_http_server **out, char *err,
-                            size_t err_len) {
+static tv_status start_http(const tv_settings *s, const tv_service *service, struct tv_admission *admission,
+                            tv_http_server **out, char *err, size_t err_len) {
   *out = NULL;
   if (s->http_listen == NULL || s->http_listen[0] == '\0') {
     return TV_OK;
@@ -149,7 +156,7 @@ static tv_status start_http(const tv_settings *s, const tv_service *service, tv_
     TV_TRY(tv_tls_files_load(&tls, s->tls_cert, s->tls_key, s->tls_ca, err, err_len));
   }
   tv_http_server_config config = {.listen = s->http_listen, .tls_cert_pem = tls.cert_pem,
-                                  .tls_key_pem = tls.key_pem, .tls_ca_pem = tls.ca_pem};
+                                  .tls_key_pem = tls.key_pem, .tls_ca_pem = tls.ca_pem, .admission = admission};
   tv_status st = tv_http_server_start(out, &config, service, err, err_len);
   tv_tls_files_cleanup(&tls);
   TV_TRY(st);
@@ -177,14 +184,14 @@ static int serve(tv_settings *s, const tv_service *service, tv_tls_reloader *rel
     return fail("start", err[0] != '\0' ? err : tv_status_message(st), st == TV_E_SERVER_CONFIG ? 2 : 1);
   }
   tv_http_server *http = NULL;
-  st = start_http(s, service, &http, err, sizeof err);
+  st = start_http(s, service, tv_server_admission(server), &http, err, sizeof err); /* one budget for both */
   if (st != TV_OK) {
     (void)tv_server_stop(server);
     (void)close_hooks(hooks);
     return fail("start", err[0] != '\0' ? err : tv_status_message(st), st == TV_E_SERVER_CONFIG ? 2 : 1);
   }
   log_start(s, tv_server_port(server));
-  wait_for_stop(set, s, reloader, hooks);
+  wait_for_stop(set, s, reloader, http, hooks);
   if (hooks != NULL && hooks->draining != NULL) {
     hooks->draining(hooks->ctx);
   }

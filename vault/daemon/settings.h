@@ -62,7 +62,7 @@ typedef struct tv_settings {
   char pg_conninfo[CONFIG_CONNINFO_LEN_MAX + CONFIG_PATH_LEN_MAX + 64];
   char node_id[CONFIG_NODE_ID_LEN_MAX + 1]; /* config node_id, else the host name */
   /* The transport's limits (config `server:` block; defaults without a
-   * config): see vault/server/grpc/admission.h. 0: derived from the machine. */
+   * config): see vault/server/common/admission.h. 0: derived from the machine. */
   uint32_t handshake_timeout_ms;
   uint64_t items_in_flight_max;
   uint64_t request_bytes_in_flight_max;

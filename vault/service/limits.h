@@ -62,7 +62,7 @@
  * RESOURCE_EXHAUSTED (server busy) instead of queueing without bound. */
 #define TV_JOBS_QUEUED_MAX 4096
 
-/* Admission control (vault/server/grpc/admission.h) defaults, used when the
+/* Admission control (vault/server/common/admission.h) defaults, used when the
  * config's `server:` block leaves a limit at 0. Items in flight per
  * worker thread: a worker answers a 1,000-item Tokenize in a few ms, so
  * 4 calls' worth of queue per worker keeps the wait of an admitted call

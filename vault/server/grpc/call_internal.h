@@ -10,7 +10,7 @@
 
 #include "vault/server/grpc/call.h"
 #include "vault/server/grpc/identity.h"
-#include "vault/server/grpc/request_decode.h"
+#include "vault/server/common/request_decode.h"
 
 typedef struct tv_server tv_server;
 

@@ -16,14 +16,14 @@
 #include <grpc/grpc_security.h>
 #include <grpc/slice.h>
 
-#include "vault/server/grpc/admission.h"
+#include "vault/server/common/admission.h"
 #include "vault/server/grpc/call_internal.h"
 #include "vault/server/grpc/grpc_status.h"
 #include "vault/server/grpc/health.h"
 #include "vault/service/limits.h"
 #include "vault/service/log.h"
 #include "vault/service/whoami.h"
-#include "vault/server/grpc/wire_scan.h"
+#include "vault/server/common/wire_scan.h"
 #include "vault/server/grpc/workers.h"
 
 #define TV_NOT_WIRED "not implemented yet: engine not wired"
@@ -240,12 +240,6 @@ static void dispatch_job(void *arg) { handle_request(arg, 0); }
 
 static void end_of_stream_job(void *arg) { handle_request(arg, 1); }
 
-/* Health probes and WhoAmI do no vault work: a load balancer must see
- * the true health of a busy server, not "server busy". */
-static int admission_exempt(const tv_method *m) {
-  return m->id == TV_METHOD_HEALTH_CHECK || m->id == TV_METHOD_HEALTH_WATCH || m->id == TV_METHOD_WHO_AM_I;
-}
-
 /* Polling thread: counts the request's items on the wire (a copy of at
  * most TV_MESSAGE_BYTES_MAX bytes) and reserves them and its bytes. */
 static tv_status admit(tv_grpc_call *call, int force) {
@@ -323,7 +317,7 @@ static tv_status begin_registered(tv_server *s, tv_grpc_call *call, const tv_met
   if (method->kind == TV_METHOD_BIDI_STREAMING) {
     return start_stream(call);
   }
-  tv_status st = admission_exempt(method) ? TV_OK : admit(call, 0);
+  tv_status st = tv_admission_exempt(method->id) ? TV_OK : admit(call, 0);
   if (st != TV_OK) {
     return st; /* TV_E_SERVER_BUSY: admit answered it */
   }
@@ -541,6 +535,8 @@ tv_status tv_server_start(tv_server **out_server, const tv_server_config *config
 }
 
 int tv_server_port(const tv_server *s) { return s->port; }
+
+tv_admission *tv_server_admission(tv_server *s) { return &s->admission; }
 
 /* ---- stop ---- */
 

@@ -42,6 +42,11 @@ tv_status tv_server_start(tv_server **out_server, const tv_server_config *config
 /* tv_server_port returns the bound TCP port (useful with port 0). */
 int tv_server_port(const tv_server *server);
 
+/* tv_server_admission returns the server's admission budget, for another
+ * transport of the same process to count its calls against (it must stop
+ * before tv_server_stop). */
+struct tv_admission *tv_server_admission(tv_server *server);
+
 /* tv_server_stop stops accepting, tells health watchers NOT_SERVING, lets
  * in-flight calls finish for TV_SHUTDOWN_GRACE_MS, cancels the rest, then
  * frees everything and calls grpc_shutdown. Returns TV_OK, or TV_E_INTERNAL

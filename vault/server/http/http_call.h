@@ -14,7 +14,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "vault/server/grpc/request_decode.h"
+#include "vault/server/common/request_decode.h"
 #include "vault/server/http/routes.h"
 #include "vault/service/call_iface.h"
 #include "vault/service/service.h"
@@ -43,6 +43,10 @@ typedef struct tv_http_call {
   size_t answer_len;
   int answer_is_problem;
   int handled;
+  /* Admission (vault/server/common/admission.h): what this call reserved,
+   * returned when its request ends; refused: answered 429 SERVER_BUSY. */
+  uint64_t admitted_items, admitted_bytes;
+  int admission_refused;
   /* A server-streaming method (ReadAudit): each message sent is appended
    * to |stream| ("{\"entries\":[" ...), bounded by TV_RESPONSE_BYTES_MAX,
    * and its on_sent runs on the connection thread (never inside the send,

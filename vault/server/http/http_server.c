@@ -12,21 +12,25 @@
 
 #include <microhttpd.h>
 
-#include "vault/server/grpc/request_decode.h"
+#include "vault/server/common/admission.h"
+#include "vault/server/common/request_decode.h"
 #include "vault/server/http/http_call.h"
 #include "vault/server/http/json_codec.h"
 #include "vault/server/http/ndjson_stream.h"
 #include "vault/server/http/problem.h"
 #include "vault/server/http/routes.h"
+#include "vault/server/http/tls_creds.h"
 #include "vault/server/http/tls_peer.h"
 #include "vault/service/whoami.h"
 
 struct tv_http_server {
   struct MHD_Daemon *daemon;
   tv_service service;
+  tv_admission *admission; /* shared with the gRPC port; NULL: none */
   atomic_int stopping;
   int port;
   int tls; /* 1: HTTPS with client certificates; every request needs one */
+  tv_http_tls *tls_creds; /* what new connections get (SIGHUP replaces it) */
 };
 
 /* What a TLS connection's client certificate says, worked out at its
@@ -35,14 +39,16 @@ struct tv_http_server {
 typedef struct tls_peer {
   int checked;
   int verified; /* 0: no certificate or it does not verify (why says) */
+  tv_http_creds *creds; /* the credentials its session was made with */
   tv_identity identity;
   char why[160];
 } tls_peer;
 
 /* ---- answers ---- */
 
-static enum MHD_Result queue_text(struct MHD_Connection *conn, unsigned int http, char *text, size_t len,
-                                  int is_problem, const char *allow) {
+/* Sends |text| (freed by the library) with an optional extra header. */
+static enum MHD_Result queue_text_header(struct MHD_Connection *conn, unsigned int http, char *text, size_t len,
+                                         int is_problem, const char *header, const char *value) {
   static char empty_object[] = "{}";
   struct MHD_Response *r =
       text != NULL ? MHD_create_response_from_buffer_with_free_callback(len, text, tv_json_text_free)
@@ -54,12 +60,17 @@ static enum MHD_Result queue_text(struct MHD_Connection *conn, unsigned int http
   (void)MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE,
                                 is_problem ? TV_PROBLEM_CONTENT_TYPE : "application/json");
   (void)MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store"); /* answers carry values */
-  if (allow != NULL) {
-    (void)MHD_add_response_header(r, MHD_HTTP_HEADER_ALLOW, allow);
+  if (header != NULL) {
+    (void)MHD_add_response_header(r, header, value);
   }
   enum MHD_Result ret = MHD_queue_response(conn, http, r);
   MHD_destroy_response(r);
   return ret;
+}
+
+static enum MHD_Result queue_text(struct MHD_Connection *conn, unsigned int http, char *text, size_t len,
+                                  int is_problem, const char *allow) {
+  return queue_text_header(conn, http, text, len, is_problem, allow != NULL ? MHD_HTTP_HEADER_ALLOW : NULL, allow);
 }
 
 static void report_refusal(tv_http_server *s, struct MHD_Connection *conn, const tv_http_route *route, tv_code code);
@@ -93,7 +104,8 @@ static void report_end(tv_http_server *s, const tv_http_call *call) {
                      .latency_us = tv_http_call_latency_us(call),
                      .authenticated = call->identity.authenticated,
                      .principal = call->identity.principal,
-                     .peer = call->peer};
+                     .peer = call->peer,
+                     .admission_refused = call->admission_refused};
   s->service.on_call_end(s->service.on_call_end_ctx, &end);
 }
 
@@ -102,7 +114,34 @@ static enum MHD_Result queue_call_answer(tv_http_server *s, struct MHD_Connectio
   report_end(s, call);
   char *text = call->answer;
   call->answer = NULL;
-  return queue_text(conn, call->http_status, text, call->answer_len, call->answer_is_problem, NULL);
+  /* Server busy: when to come back (RFC 9110), as the problem says. */
+  return queue_text_header(conn, call->http_status, text, call->answer_len, call->answer_is_problem,
+                           call->admission_refused ? MHD_HTTP_HEADER_RETRY_AFTER : NULL,
+                           TV_HTTP_BUSY_RETRY_AFTER_S);
+}
+
+/* Reserves the decoded call's items and body bytes in the admission
+ * budget shared with the gRPC port; refused: 429 SERVER_BUSY, "server
+ * busy: N items in flight, limit M; retry with backoff". JSON has no
+ * cheap item count before parsing, so HTTP calls are admitted after their
+ * body is decoded (bounded: one body per connection) and before any
+ * handler work. */
+static int admit(tv_http_server *s, tv_http_call *call) {
+  if (s->admission == NULL || tv_admission_exempt(call->method->id)) {
+    return 1;
+  }
+  size_t items = tv_request_count_items(call->request.msg);
+  items = items > 0 ? items : 1;
+  char err[TV_ERROR_TEXT_BYTES_MAX];
+  tv_status st = tv_admission_enter(s->admission, items, call->body_len, 0, err, sizeof err);
+  if (st != TV_OK) {
+    call->admission_refused = 1;
+    tv_http_call_answer_problem(call, st, err);
+    return 0;
+  }
+  call->admitted_items = items;
+  call->admitted_bytes = call->body_len;
+  return 1;
 }
 
 /* ---- health ---- */
@@ -179,18 +218,35 @@ static const tls_peer *connection_peer(struct MHD_Connection *conn) {
   return peer;
 }
 
-/* A TLS connection's tls_peer lives as long as the connection. */
+/* A TLS connection's tls_peer lives as long as the connection. Its
+ * session exists but has not shaken hands yet: it gets the credentials
+ * current now (tls_creds.h), so a SIGHUP's certificate and client CA
+ * apply to every connection accepted after it. */
 static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
                           enum MHD_ConnectionNotificationCode what) {
-  (void)conn;
   tv_http_server *s = cls;
   if (!s->tls) {
     return;
   }
   if (what == MHD_CONNECTION_NOTIFY_STARTED) {
-    *socket_context = calloc(1, sizeof(tls_peer)); /* NULL: its requests are refused */
+    tls_peer *peer = calloc(1, sizeof(tls_peer)); /* NULL: its requests are refused */
+    const union MHD_ConnectionInfo *tls = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_GNUTLS_SESSION);
+    if (peer != NULL && (tls == NULL || tls->tls_session == NULL)) {
+      free(peer); /* no session to give the current credentials: its requests are refused */
+      peer = NULL;
+    }
+    if (peer != NULL) {
+      peer->creds = tv_http_tls_acquire(s->tls_creds);
+      (void)gnutls_credentials_set((gnutls_session_t)tls->tls_session, GNUTLS_CRD_CERTIFICATE,
+                                   tv_http_creds_gnutls(peer->creds));
+    }
+    *socket_context = peer;
   } else if (what == MHD_CONNECTION_NOTIFY_CLOSED) {
-    free(*socket_context);
+    tls_peer *peer = *socket_context;
+    if (peer != NULL) {
+      tv_http_creds_release(peer->creds);
+      free(peer);
+    }
     *socket_context = NULL;
   }
 }
@@ -311,6 +367,9 @@ static enum MHD_Result on_body(tv_http_server *s, struct MHD_Connection *conn, t
     tv_http_call_answer_problem(call, st, err);
     return queue_call_answer(s, conn, call);
   }
+  if (!admit(s, call)) {
+    return queue_call_answer(s, conn, call);
+  }
   tv_handler handler = s->service.handlers[call->method->id];
   if (handler.fn == NULL && call->method->id == TV_METHOD_WHO_AM_I) {
     handler = (tv_handler){tv_whoami, NULL}; /* a server without a vault */
@@ -347,12 +406,17 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 
 static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
                          enum MHD_RequestTerminationCode why) {
-  (void)cls, (void)conn, (void)why;
+  (void)conn, (void)why;
+  tv_http_server *s = cls;
   if (tv_ndjson_stream_of(*con_cls) != NULL) {
     tv_ndjson_stream_free(tv_ndjson_stream_of(*con_cls));
-  } else {
-    tv_http_call_free(*con_cls);
+    return;
   }
+  tv_http_call *call = *con_cls;
+  if (call != NULL && (call->admitted_items > 0 || call->admitted_bytes > 0)) {
+    tv_admission_leave(s->admission, call->admitted_items, call->admitted_bytes); /* answer sent or dropped */
+  }
+  tv_http_call_free(call);
   *con_cls = NULL;
 }
 
@@ -403,8 +467,17 @@ tv_status tv_http_server_start(tv_http_server **out, const tv_http_server_config
     return TV_E_NO_MEMORY;
   }
   s->service = *service;
+  s->admission = config->admission;
   atomic_init(&s->stopping, 0);
   s->tls = config->tls_cert_pem != NULL;
+  if (s->tls) {
+    tv_status st = tv_http_tls_new(&s->tls_creds, config->tls_cert_pem, config->tls_key_pem, config->tls_ca_pem,
+                                   out_err, out_err_len);
+    if (st != TV_OK) {
+      free(s);
+      return st;
+    }
+  }
   tv_json_use_wiping_allocator();
   unsigned int flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION | MHD_USE_POLL |
                        (v6 ? MHD_USE_IPv6 : 0) | (s->tls ? MHD_USE_TLS : 0);
@@ -420,7 +493,8 @@ tv_status tv_http_server_start(tv_http_server **out, const tv_http_server_config
   static struct MHD_OptionItem no_options[] = {{MHD_OPTION_END, 0, NULL}};
   s->daemon = MHD_start_daemon(
       flags, 0, NULL, NULL, on_request, s, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr,
-      MHD_OPTION_CONNECTION_LIMIT, (unsigned int)TV_HTTP_CONNECTIONS_MAX, MHD_OPTION_CONNECTION_TIMEOUT,
+      MHD_OPTION_CONNECTION_LIMIT, (unsigned int)TV_HTTP_CONNECTIONS_MAX, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
+      (unsigned int)TV_HTTP_CONNECTIONS_PER_IP_MAX, MHD_OPTION_CONNECTION_TIMEOUT,
       (unsigned int)TV_HTTP_IDLE_TIMEOUT_S, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
       (size_t)TV_HTTP_CONNECTION_MEMORY_BYTES, MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
       MHD_OPTION_NOTIFY_CONNECTION, on_connection, s, MHD_OPTION_ARRAY, s->tls ? tls_options : no_options,
@@ -428,6 +502,7 @@ tv_status tv_http_server_start(tv_http_server **out, const tv_http_server_config
   if (s->daemon == NULL) {
     snprintf(out_err, out_err_len, "cannot serve HTTP%s on %s (address in use or not local%s?)", s->tls ? "S" : "",
              config->listen, s->tls ? ", or a certificate, key or client CA GnuTLS cannot read" : "");
+    tv_http_tls_free(s->tls_creds);
     free(s);
     return TV_E_SERVER_CONFIG;
   }
@@ -439,11 +514,18 @@ tv_status tv_http_server_start(tv_http_server **out, const tv_http_server_config
 
 int tv_http_server_port(const tv_http_server *s) { return s->port; }
 
+tv_status tv_http_server_reload_tls(tv_http_server *s, const char *cert_pem, const char *key_pem,
+                                    const char *ca_pem, char *out_err, size_t out_err_len) {
+  TV_ENSURE(s != NULL && s->tls, TV_E_INVALID_ARGUMENT);
+  return tv_http_tls_update(s->tls_creds, cert_pem, key_pem, ca_pem, out_err, out_err_len);
+}
+
 void tv_http_server_stop(tv_http_server *s) {
   if (s == NULL) {
     return;
   }
   atomic_store(&s->stopping, 1);
   MHD_stop_daemon(s->daemon); /* joins the connection threads: handlers in progress finish first */
+  tv_http_tls_free(s->tls_creds);
   free(s);
 }

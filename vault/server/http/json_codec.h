@@ -4,7 +4,7 @@
  * hand-written JSON code.
  *
  * Requests: a JSON object becomes the protobuf-c message, which is packed
- * and then decoded by tv_request_decode (vault/server/grpc/request_decode.h)
+ * and then decoded by tv_request_decode (vault/server/common/request_decode.h)
  * — the same bounded-memory decoding and field checks (lengths, UTF-8,
  * required fields, item limits) as a gRPC request, never a second copy.
  *
@@ -26,7 +26,7 @@
 
 #include <protobuf-c/protobuf-c.h>
 
-#include "vault/server/grpc/request_decode.h"
+#include "vault/server/common/request_decode.h"
 #include "vault/service/methods.h"
 #include "vault/util/status.h"
 

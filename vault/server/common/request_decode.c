@@ -1,4 +1,4 @@
-#include "vault/server/grpc/request_decode.h"
+#include "vault/server/common/request_decode.h"
 
 #include <assert.h>
 #include <stdalign.h>
@@ -8,8 +8,8 @@
 #include <string.h>
 
 #include "vault/service/limits.h"
-#include "vault/server/grpc/utf8.h"
-#include "vault/server/grpc/wire_scan.h"
+#include "vault/server/common/utf8.h"
+#include "vault/server/common/wire_scan.h"
 
 /* ---- a protobuf-c allocator with a budget per request ---- */
 
@@ -312,4 +312,16 @@ void tv_request_cleanup(tv_request *req) {
   }
   req->msg = NULL; /* its every byte is in the chunks */
   chunks_free(req);
+}
+
+size_t tv_request_count_items(const ProtobufCMessage *msg) {
+  size_t items = 0;
+  for (unsigned i = 0; msg != NULL && i < msg->descriptor->n_fields; i++) {
+    const ProtobufCFieldDescriptor *f = &msg->descriptor->fields[i];
+    if (f->label == PROTOBUF_C_LABEL_REPEATED &&
+        (f->type == PROTOBUF_C_TYPE_STRING || f->type == PROTOBUF_C_TYPE_BYTES)) {
+      items += *(const size_t *)(const void *)((const char *)msg + f->quantifier_offset);
+    }
+  }
+  return items;
 }

@@ -3,8 +3,8 @@
  * is bounded, and string fields are refused if they contain a NUL byte
  * (protobuf-c stores strings NUL-terminated, so "4111\0..." would silently
  * become "4111" — a different value than the client sent). */
-#ifndef TV_SERVER_GRPC_WIRE_SCAN_H
-#define TV_SERVER_GRPC_WIRE_SCAN_H
+#ifndef TV_SERVER_COMMON_WIRE_SCAN_H
+#define TV_SERVER_COMMON_WIRE_SCAN_H
 
 #include <stddef.h>
 #include <stdint.h>

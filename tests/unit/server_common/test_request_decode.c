@@ -12,7 +12,8 @@
 
 #include "tokenvault/v1/tokenvault.pb-c.h"
 #include "vault/service/limits.h"
-#include "vault/server/grpc/request_decode.h"
+#include "vault/server/common/request_decode.h"
+#include "vault/server/common/wire_scan.h"
 
 typedef struct packed {
   uint8_t *data;
@@ -79,6 +80,39 @@ static void tokenize_with(size_t n, size_t value_len, tv_status want, const char
   expect_msg(TV_METHOD_TOKENIZE, &req.base, want, needle);
   free(values);
   free(value);
+}
+
+/* The decoded message's item count (HTTP's admission) equals the wire
+ * count gRPC's admission takes before decoding, for values, tokens and a
+ * message without repeated strings. */
+static void test_count_items(void **state) {
+  (void)state;
+  char *tokens[3] = {"4111110000001111", "4111110000002222", "4111110000003333"};
+  Tokenvault__V1__DetokenizeRequest det;
+  tokenvault__v1__detokenize_request__init(&det);
+  det.namespace_ = "pan";
+  det.n_tokens = 3;
+  det.tokens = tokens;
+  det.reveal = TOKENVAULT__V1__REVEAL__REVEAL_MASKED;
+  Tokenvault__V1__WhoAmIRequest who;
+  tokenvault__v1__who_am_irequest__init(&who);
+  const ProtobufCMessage *msgs[] = {&det.base, &who.base};
+  const tv_method_id ids[] = {TV_METHOD_DETOKENIZE, TV_METHOD_WHO_AM_I};
+  const size_t want[] = {3, 0};
+  for (size_t i = 0; i < 2; i++) {
+    packed p = pack(msgs[i]);
+    tv_request req;
+    char err[TV_ERROR_TEXT_BYTES_MAX];
+    tv_status st = tv_request_decode(&req, tv_method_get(ids[i]), p.data, p.len, err, sizeof err);
+    if (st != TV_OK) {
+      fail_msg("decode: %s", err);
+    }
+    assert_int_equal(tv_request_count_items(req.msg), want[i]);
+    assert_int_equal(tv_wire_count_items(msgs[i]->descriptor, p.data, p.len), want[i]);
+    tv_request_cleanup(&req);
+    free(p.data);
+  }
+  assert_int_equal(tv_request_count_items(NULL), 0);
 }
 
 /* The item count and item length limits, each at its boundary. */
@@ -295,7 +329,7 @@ static void test_every_method(void **state) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(test_item_limits),        cmocka_unit_test(test_namespace_and_reason_limits),
+      cmocka_unit_test(test_count_items),        cmocka_unit_test(test_item_limits),        cmocka_unit_test(test_namespace_and_reason_limits),
       cmocka_unit_test(test_metadata_limits),
       cmocka_unit_test(test_expiry_rules),       cmocka_unit_test(test_reveal_rules),
       cmocka_unit_test(test_malformed_bytes),    cmocka_unit_test(test_every_truncation),

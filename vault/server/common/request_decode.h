@@ -2,8 +2,8 @@
  * network become a protobuf-c message only after a structural scan of the
  * wire format, a bounded-memory unpack, and checks of every field against
  * vault/service/limits.h. Free of gRPC so it can be unit-tested and fuzzed. */
-#ifndef TV_SERVER_GRPC_REQUEST_DECODE_H
-#define TV_SERVER_GRPC_REQUEST_DECODE_H
+#ifndef TV_SERVER_COMMON_REQUEST_DECODE_H
+#define TV_SERVER_COMMON_REQUEST_DECODE_H
 
 #include <stddef.h>
 #include <stdint.h>
@@ -38,6 +38,12 @@ typedef struct tv_request {
  * |data| may be NULL when |data_len| is 0 (an empty message). */
 tv_status tv_request_decode(tv_request *req, const tv_method *method, const uint8_t *data, size_t data_len,
                             char *out_err, size_t out_err_len);
+
+/* tv_request_count_items counts the elements of |msg|'s top-level
+ * repeated string and bytes fields (the values or tokens of a request):
+ * what tv_wire_count_items counts on the wire, for a transport that only
+ * has the decoded message (HTTP's admission control). */
+size_t tv_request_count_items(const ProtobufCMessage *msg);
 
 /* tv_request_cleanup frees the decoded message, if any, and the decoder's
  * memory; safe to call twice and on a zeroed tv_request. */

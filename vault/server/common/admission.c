@@ -1,4 +1,4 @@
-#include "vault/server/grpc/admission.h"
+#include "vault/server/common/admission.h"
 
 #include <assert.h>
 #include <stdio.h>
@@ -23,6 +23,10 @@ tv_admission_limits tv_admission_limits_derive(uint64_t items_max, uint64_t byte
   l.items_max = l.items_max < TV_REQUEST_ITEMS_MAX ? TV_REQUEST_ITEMS_MAX : l.items_max;
   l.bytes_max = l.bytes_max < TV_MESSAGE_BYTES_MAX ? TV_MESSAGE_BYTES_MAX : l.bytes_max;
   return l;
+}
+
+int tv_admission_exempt(tv_method_id method) {
+  return method == TV_METHOD_HEALTH_CHECK || method == TV_METHOD_HEALTH_WATCH || method == TV_METHOD_WHO_AM_I;
 }
 
 void tv_admission_init(tv_admission *a, tv_admission_limits limits) {

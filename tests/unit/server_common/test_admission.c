@@ -12,9 +12,9 @@
 #include <cmocka.h>
 
 #include "tokenvault/v1/tokenvault.pb-c.h"
-#include "vault/server/grpc/admission.h"
+#include "vault/server/common/admission.h"
 #include "vault/service/limits.h"
-#include "vault/server/grpc/wire_scan.h"
+#include "vault/server/common/wire_scan.h"
 
 static void test_items_budget(void **state) {
   (void)state;

@@ -1,4 +1,4 @@
-#include "vault/server/grpc/utf8.h"
+#include "vault/server/common/utf8.h"
 
 /* Length of the sequence led by |b| and the smallest code point it may
  * encode (to reject overlong forms); 0 for a byte that cannot lead. */

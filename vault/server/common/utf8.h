@@ -1,7 +1,7 @@
 /* UTF-8 well-formedness check for protobuf string fields (proto3 requires
  * them to be valid UTF-8; protobuf-c does not check). */
-#ifndef TV_SERVER_GRPC_UTF8_H
-#define TV_SERVER_GRPC_UTF8_H
+#ifndef TV_SERVER_COMMON_UTF8_H
+#define TV_SERVER_COMMON_UTF8_H
 
 #include <stddef.h>
 #include <stdint.h>

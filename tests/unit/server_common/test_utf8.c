@@ -9,7 +9,7 @@
 
 #include <cmocka.h>
 
-#include "vault/server/grpc/utf8.h"
+#include "vault/server/common/utf8.h"
 
 static int valid(const char *s) { return tv_utf8_valid((const uint8_t *)s, strlen(s)); }
 

@@ -16,14 +16,20 @@
  * and that is items (a 1,000-item call costs ~1,000 times a 1-item one).
  * Defaults (config `server:` 0 or absent): TV_ADMISSION_ITEMS_PER_WORKER
  * per worker thread, and a share of physical memory for bytes
- * (tv_admission_limits_derive). */
-#ifndef TV_SERVER_GRPC_ADMISSION_H
-#define TV_SERVER_GRPC_ADMISSION_H
+ * (tv_admission_limits_derive).
+ *
+ * One budget for the whole server: tokenvaultd's gRPC and HTTP transports
+ * both enter the same tv_admission (the gRPC server owns it; the HTTP
+ * listener is handed a pointer), so a flood on one port refuses work on
+ * the other rather than doubling the work in flight. */
+#ifndef TV_SERVER_COMMON_ADMISSION_H
+#define TV_SERVER_COMMON_ADMISSION_H
 
 #include <pthread.h>
 #include <stddef.h>
 #include <stdint.h>
 
+#include "vault/service/methods.h"
 #include "vault/util/status.h"
 
 typedef struct tv_admission_limits {
@@ -58,6 +64,11 @@ tv_status tv_admission_enter(tv_admission *a, uint64_t items, uint64_t bytes, in
 
 /* tv_admission_leave returns what tv_admission_enter reserved. */
 void tv_admission_leave(tv_admission *a, uint64_t items, uint64_t bytes);
+
+/* tv_admission_exempt says whether calls of |method| skip admission:
+ * health probes and WhoAmI do no vault work, and a load balancer must see
+ * a busy server's true health rather than "server busy". */
+int tv_admission_exempt(tv_method_id method);
 
 /* tv_admission_in_flight reads the current totals (for metrics, tests). */
 void tv_admission_in_flight(tv_admission *a, uint64_t *out_items, uint64_t *out_bytes);

@@ -1,4 +1,4 @@
-#include "vault/server/grpc/wire_scan.h"
+#include "vault/server/common/wire_scan.h"
 
 #include <stdio.h>
 #include <string.h>
