@@ -9,7 +9,7 @@
 
 #include <jansson.h>
 
-#include "vault/server/grpc/request_decode.h"
+#include "vault/server/common/request_decode.h"
 #include "vault/server/http/json_codec.h"
 #include "vault/server/http/ndjson_spool.h"
 #include "vault/server/http/problem.h"
