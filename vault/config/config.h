@@ -82,7 +82,12 @@ typedef struct config_store {
   int backend;                                   /* config_store_backend */
   char conninfo[CONFIG_CONNINFO_LEN_MAX + 1];    /* libpq string or URI, no password */
   char password_file[CONFIG_PATH_LEN_MAX + 1];   /* "" or a libpq password file */
+  char read_conninfo[CONFIG_CONNINFO_LEN_MAX + 1]; /* "" or one hot standby for reveals, no password */
+  uint64_t read_lag_max_ms;                        /* 0: the store's default (1000) */
 } config_store;
+/* read_lag_max_ms bounds (vault/store/pg/pg_replica_internal.h checks the same). */
+#define CONFIG_READ_LAG_MAX_MS_MIN 10u
+#define CONFIG_READ_LAG_MAX_MS_MAX 600000u
 
 typedef struct config_namespace {
   char name[FORMAT_NAMESPACE_LEN_MAX + 1];

@@ -274,15 +274,20 @@ static tv_status open_pg_store(tv_vault *v, const tv_settings *opts, char *err, 
                    diag.message);
     }
   }
-  tv_store_options so = {.conninfo = opts->pg_conninfo};
+  tv_store_options so = {.conninfo = opts->pg_conninfo,
+                         .read_conninfo = opts->pg_read_conninfo[0] != '\0' ? opts->pg_read_conninfo : NULL,
+                         .read_lag_max_ms = opts->pg_read_lag_max_ms};
   st = tv_store_open(&tv_store_backend_pg, &so, &v->store, &diag);
   if (st != TV_OK) {
-    return failf(st, err, err_len, "store.postgres.conninfo: opening the database store failed", diag.message);
+    const char *what = strncmp(diag.message, "read_", 5) == 0 ? "store.postgres.read_conninfo: opening the store failed"
+                                                             : "store.postgres.conninfo: opening the database store failed";
+    return failf(st, err, err_len, what, diag.message);
   }
   tv_log_line line;
   tv_log_begin(&line, "info", "store_opened");
   tv_log_str(&line, "backend", "postgres");
   tv_log_str(&line, "node_id", opts->node_id);
+  tv_log_int(&line, "read_replica", so.read_conninfo != NULL);
   tv_log_end(&line);
   return TV_OK;
 }
