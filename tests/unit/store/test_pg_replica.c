@@ -24,7 +24,7 @@
 #include <cmocka.h>
 
 #include "store_backend_util.h"
-#include "vault/store/pg/pg_replica.h"
+#include "vault/store/pg/pg_replica_internal.h"
 #include "vault/util/clock.h"
 
 enum { WAIT_DEADLINE_S = 60, RECORDS = 20 };
@@ -340,6 +340,19 @@ static void test_unreachable_and_not_standby_fall_back(void **state) {
   tv_store_close(p.a);
 }
 
+/* The primary's insert position at a page boundary reads past the page
+ * header; the standby reports the boundary. Seen on an idle pair right
+ * after a base backup: insert 0/3000028, replay 0/3000000. */
+static void test_record_end_position(void **state) {
+  (void)state;
+  const uint64_t page = 8192, seg = 16u << 20;
+  assert_int_equal(tv_pg_replica_record_end(0x3000028, page, seg), 0x3000000);       /* a segment's first page */
+  assert_int_equal(tv_pg_replica_record_end(0x3000000 + page + 24, page, seg), 0x3000000 + page);
+  assert_int_equal(tv_pg_replica_record_end(0x3000000 + page + 40, page, seg), 0x3000000 + page + 40);
+  assert_int_equal(tv_pg_replica_record_end(0x3000000 + 24, page, seg), 0x3000000 + 24); /* inside the long header */
+  assert_int_equal(tv_pg_replica_record_end(0x3001234, page, seg), 0x3001234);
+}
+
 static void test_refused_at_open(void **state) {
   (void)state;
   pair p;
@@ -409,6 +422,7 @@ static int resume_replay(void **state) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_record_end_position),
       cmocka_unit_test(test_refused_at_open),
       cmocka_unit_test_teardown(test_standby_serves_and_misses_go_to_primary, resume_replay),
       cmocka_unit_test_teardown(test_own_delete_seen_at_once, resume_replay),

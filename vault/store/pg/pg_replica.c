@@ -56,12 +56,7 @@ const char tv_pg_replica_status_sql[] =
  * segment's start, XLogPageHeaderData elsewhere). */
 enum { WAL_LONG_HEADER = 40, WAL_SHORT_HEADER = 24 };
 
-/* record_end_position: pg_current_wal_insert_lsn() points past the page
- * header when the last record ended exactly at a page boundary, where
- * the standby's replay position is the boundary itself; without this an
- * idle primary could never be matched. Exact: no record ends inside a
- * page header. */
-static uint64_t record_end_position(uint64_t lsn, uint64_t block, uint64_t segment) {
+uint64_t tv_pg_replica_record_end(uint64_t lsn, uint64_t block, uint64_t segment) {
   if (segment != 0 && lsn % segment == WAL_LONG_HEADER) {
     return lsn - WAL_LONG_HEADER;
   }
@@ -123,7 +118,7 @@ static int sample_primary(tv_pg_replica *r, tv_pg_replica_sample *out) {
   int ok = res != NULL && parse_u64(res, 0, &lsn) && parse_u64(res, 1, &out->timeline) &&
            parse_u64(res, 2, &block) && parse_u64(res, 3, &segment);
   PQclear(res);
-  out->lsn = record_end_position(lsn, block, segment);
+  out->lsn = tv_pg_replica_record_end(lsn, block, segment);
   return ok;
 }
 
@@ -196,6 +191,7 @@ static void check_once(tv_pg_replica *r) {
               : !probed ? TV_PG_REPLICA_UNREACHABLE
                         : tv_pg_replica_judge(r, &ss, sent_us, &at_us, &lag_bytes);
   r->state = state;
+  r->state_us = tv_mono_us();
   r->stats.checks++;
   r->stats.staleness_known = at_us != 0;
   r->stats.staleness_ms = at_us != 0 && sent_us > at_us ? (sent_us - at_us) / 1000 : 0;

@@ -49,10 +49,20 @@ typedef struct tv_pg_replica {
   size_t num_samples, next;
   uint64_t fence_us; /* end of this store's last group that deleted or rewrote rows */
   int state;         /* tv_pg_replica_state: reads skip the standby unless OK */
+  uint64_t state_us; /* when the watcher last finished a check */
   tv_pg_replica_stats stats;
   /* The watcher's own connections (watcher thread only). */
   PGconn *primary_conn, *standby_conn;
 } tv_pg_replica;
+
+/* tv_pg_replica_record_end turns a pg_current_wal_insert_lsn() position
+ * into the form a standby's replay position takes: the insert position
+ * points past the page header (|block|, |segment|: the WAL page and
+ * segment sizes) when the last record ended exactly at a page boundary,
+ * where the standby reports the boundary itself — without this an idle
+ * primary could never be matched. Exact: no record ends inside a page
+ * header. */
+uint64_t tv_pg_replica_record_end(uint64_t lsn, uint64_t block, uint64_t segment);
 
 /* The statement a replica read runs before its lookup: in recovery,
  * replay position, timeline (three bigints). */

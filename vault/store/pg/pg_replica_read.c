@@ -23,11 +23,16 @@ static int reason_of_state(int state) {
 }
 
 /* admit (under r->mu): whether to try the standby at all — the watcher's
- * last verdict, and this store's own delete not yet sampled (no sample
- * after it can be matched, so the read would be wasted). */
-static int admit(const tv_pg_replica *r) {
+ * last verdict if it is recent (a watcher stuck on a standby that
+ * vanished without a reset must not keep sending reads there), and this
+ * store's own delete not yet sampled (no sample after it can be matched,
+ * so the read would be wasted). */
+static int admit(const tv_pg_replica *r, uint64_t now_us) {
   if (r->state != TV_PG_REPLICA_OK) {
     return reason_of_state(r->state);
+  }
+  if (now_us > r->state_us && now_us - r->state_us > r->lag_max_us) {
+    return TV_PG_REPLICA_FALLBACK_LAG;
   }
   const tv_pg_replica_sample *newest = &r->samples[(r->next + TV_PG_REPLICA_SAMPLES - 1) % TV_PG_REPLICA_SAMPLES];
   return r->num_samples > 0 && newest->at_us < r->fence_us ? TV_PG_REPLICA_FALLBACK_OWN_WRITE : ADMITTED;
@@ -164,8 +169,9 @@ tv_status tv_pg_get_batch_replica(void *impl, const tv_store_key *keys, size_t n
   if (r == NULL || num_keys == 0) {
     return tv_pg_get_batch(pg, keys, num_keys, out_items, buf);
   }
+  uint64_t now_us = tv_mono_us();
   pthread_mutex_lock(&r->mu);
-  int reason = admit(r);
+  int reason = admit(r, now_us);
   pthread_mutex_unlock(&r->mu);
   int nothing_read = 0;
   if (reason == ADMITTED) {
