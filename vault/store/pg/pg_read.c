@@ -146,6 +146,12 @@ static tv_status get_many_with_first(PGconn *conn, get_many_call *c) {
   c->res = res[2];
   PQclear(res[0]);
   PQclear(res[3]);
+  if (PQstatus(conn) == CONNECTION_OK && PQtransactionStatus(conn) != PQTRANS_IDLE) {
+    /* A statement failed inside the BEGIN (e.g. cancelled for its
+     * timeout, which keeps the connection): the sync leaves an explicit
+     * transaction open and aborted; end it so the connection is reusable. */
+    PQclear(PQexec(conn, "ROLLBACK"));
+  }
   return st == TV_OK && get_many_ok(c->res) ? TV_OK : tv_pg_read_failure(conn, c->res);
 }
 
