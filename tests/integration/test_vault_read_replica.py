@@ -3,7 +3,8 @@ a synchronous streaming standby (tests/support/pg_cluster.py --standby),
 node A on the primary alone, node B with store.postgres.read_conninfo on
 the standby (read_lag_max_ms 500).
 
-1. A read_conninfo holding a password stops the start, naming the setting.
+1. A read_conninfo holding a password, or naming several hosts, stops the
+   start, naming the setting.
 2. B reveals from the standby once it is proven fresh (reads counted).
 3. The standby's replay paused: 40 tokens issued through A reveal through
    B at once (the standby lacks them; B asks the primary: rechecks).
@@ -98,7 +99,7 @@ def fallbacks(reason):
 
 
 # ---- 1. a password in read_conninfo ---------------------------------------------------
-TLS = setup()
+TLS = setup(("a", "b", "c"))
 bad = config("b", CONNINFO, "    read_conninfo: \"%s password=secret\"\n" % STANDBY)
 p = subprocess.run([t.SERVER, "--config", bad, "--listen", "127.0.0.1:0", *TLS], capture_output=True, timeout=60)
 err = p.stderr.decode()
@@ -111,6 +112,12 @@ A = t.Server("--config", config("a", CONNINFO), "--init", "--listen", "127.0.0.1
 B = t.Server("--config", config("b", CONNINFO, "    read_conninfo: \"%s\"\n    read_lag_max_ms: %d\n"
                                 % (STANDBY, LAG_MAX_MS)),
              "--listen", "127.0.0.1:0", "--metrics-listen", "127.0.0.1:0", *TLS)
+several = config("c", CONNINFO, "    read_conninfo: \"%s\"\n" % CONNINFO.replace(" target_session_attrs=read-write", ""))
+p = subprocess.run([t.SERVER, "--config", several, "--listen", "127.0.0.1:0", *TLS], capture_output=True, timeout=60)
+err = p.stderr.decode()
+t.check(p.returncode != 0 and "store.postgres.read_conninfo" in err and "several hosts" in err,
+        "a read_conninfo naming several hosts stops the start, naming the setting (%s)"
+        % err.strip().splitlines()[-1:])
 a = vc.Client(t.secure_channel(A.port, "officer-a"))
 b = vc.Client(t.secure_channel(B.port, "officer-b"))
 a_metrics, b_metrics = metrics_port(A), metrics_port(B)

@@ -53,6 +53,6 @@ void tv_metrics_render_db_replica(const tv_pg_replica_stats *r, tv_metrics_text 
   if (r->staleness_known) {
     tv_metrics_text_printf(out, "tokenvault_db_replica_lag_seconds %.3f\n", (double)r->staleness_ms / 1000.0);
   }
-  replica_gauge(out, "tokenvault_db_replica_lag_bytes", "WAL bytes the read replica had not replayed at the last check.",
-                (double)r->lag_bytes);
+  replica_gauge(out, "tokenvault_db_replica_lag_bytes",
+                "WAL bytes the read replica had not replayed at the last check.", (double)r->lag_bytes);
 }

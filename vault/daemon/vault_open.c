@@ -279,8 +279,10 @@ static tv_status open_pg_store(tv_vault *v, const tv_settings *opts, char *err, 
                          .read_lag_max_ms = opts->pg_read_lag_max_ms};
   st = tv_store_open(&tv_store_backend_pg, &so, &v->store, &diag);
   if (st != TV_OK) {
-    const char *what = strncmp(diag.message, "read_", 5) == 0 ? "store.postgres.read_conninfo: opening the store failed"
-                                                             : "store.postgres.conninfo: opening the database store failed";
+    /* The store names the optional standby's settings "read_..." */
+    const char *what = strncmp(diag.message, "read_", 5) == 0
+                           ? "store.postgres.read_conninfo: opening the store failed"
+                           : "store.postgres.conninfo: opening the database store failed";
     return failf(st, err, err_len, what, diag.message);
   }
   tv_log_line line;
