@@ -33,6 +33,17 @@ a temporary cluster on a Unix socket, removed at exit) and then, in order:
                tokens the vault wrote last (the detokenize pools), 64
                different batches.
 
+--replica (issue 11, reads from a hot standby) measures instead, in one
+run, what a read replica buys: a primary and a synchronous streaming
+standby (pg_cluster.py's PgHaCluster), node A on the primary alone and
+node B with store.postgres.read_conninfo on the standby, and batch
+detokenize (FULL) through A then through B (the order alternates between
+runs): values/s, the node's CPU per value, and the PRIMARY's and the
+standby's PostgreSQL CPU per value over the timed window — what a reveal
+costs the primary with and without the replica — plus B's
+tokenvault_db_replica_* counters (reads the standby answered, fallbacks,
+rechecks), so a run whose reads all fell back is visible.
+
 It prints one JSON object per run (and a summary over the runs with
 --runs > 1): values/s per mode for 1 node, 2 nodes and pgbench (-c 1 and
 -c 2; the reference is the better of the two), the ratios vault/pgbench
@@ -53,10 +64,11 @@ import sys
 import tempfile
 import threading
 import time
+import urllib.request
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "tests", "support"))
-from pg_cluster import PgCluster, pg_bin  # noqa: E402
+from pg_cluster import PgCluster, PgHaCluster, pg_bin  # noqa: E402
 
 TICKS = os.sysconf("SC_CLK_TCK")
 GET_SCRIPTS = 64  # distinct detokenize batches for pgbench
@@ -120,15 +132,18 @@ class Db:
 
 
 # ---- nodes ------------------------------------------------------------------------------------------------
-def node_config(work, name, conninfo):
+def node_config(work, name, conninfo, read_conninfo=None):
     path = os.path.join(work, "node-%s.yaml" % name)
+    store = 'conninfo: "%s"' % conninfo.replace('"', '\\"')
+    if read_conninfo:
+        store += ', read_conninfo: "%s"' % read_conninfo.replace('"', '\\"')
     with open(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w") as f:
         f.write("""listen: 127.0.0.1:7443   # --listen 127.0.0.1:0 overrides it
 data_dir: /nonexistent/not-used
 node_id: bench-%s
 hsm: {module: /nonexistent/not-used.so, token_label: nope, pin_env: NOPE}
 audit: {dir: /nonexistent/not-used}
-store: {backend: postgres, postgres: {conninfo: "%s"}}
+store: {backend: postgres, postgres: {%s}}
 namespaces:
   - name: pan
     format: {kind: pan, keep_first: 6, keep_last: 4, length_min: 16, length_max: 19}
@@ -139,26 +154,27 @@ roles:
     limits: {items_per_request: 1000, reveals_per_minute: 1000000000}
 principals:
   - {name: "dev:local", roles: [loadgen]}
-""" % (name, conninfo.replace('"', '\\"')))
+""" % (name, store))
     return path
 
 
 class Node:
-    def __init__(self, build, work, name, conninfo):
+    def __init__(self, build, work, name, conninfo, read_conninfo=None):
         self.log_path = os.path.join(work, "node-%s.log" % name)
         self.log = open(self.log_path, "w")
         argv = [os.path.join(build, "vault", "daemon", "tokenvaultd"), "--dev", "--config",
-                node_config(work, name, conninfo), "--listen", "127.0.0.1:0", "--data-dir",
-                os.path.join(work, "dev")]
+                node_config(work, name, conninfo, read_conninfo), "--listen", "127.0.0.1:0", "--data-dir",
+                os.path.join(work, "dev"), "--metrics-listen", "127.0.0.1:0"]
         self.proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=self.log)
         self.port = self._wait_port()
+        self.metrics_port = self._wait_port("metrics_listening")
 
-    def _wait_port(self):
+    def _wait_port(self, event="listening"):
         deadline = time.monotonic() + START_TIMEOUT_S
         while time.monotonic() < deadline:
             with open(self.log_path) as f:
                 for line in f:
-                    if '"event": "listening"' in line:
+                    if '"event": "%s"' % event in line:
                         return json.loads(line)["port"]
             if self.proc.poll() is not None:
                 die("tokenvaultd exited (%d):\n%s" % (self.proc.returncode, open(self.log_path).read()[-2000:]))
@@ -355,6 +371,79 @@ def one_run(args, index):
     return out
 
 
+# ---- --replica: reveals read from a hot standby -------------------------------------------------------
+def replica_counters(node):
+    """B's tokenvault_db_replica_* counters (reads, rechecks, fallbacks by reason)."""
+    with urllib.request.urlopen("http://127.0.0.1:%d/metrics" % node.metrics_port, timeout=10) as resp:
+        body = resp.read().decode()
+    out = {}
+    for line in body.splitlines():
+        if line.startswith("tokenvault_db_replica_") and not line.startswith("#"):
+            series, value = line.rsplit(" ", 1)
+            out[series.replace("tokenvault_db_replica_", "")] = float(value)
+    return out
+
+
+def measured_pair(primary_pm, standby_pm, fn):
+    """Runs fn(); adds each server's PostgreSQL CPU per value over the timed window."""
+    samplers = (CpuSampler(primary_pm), CpuSampler(standby_pm))
+    r = fn()
+    window = r.pop("_window_s")
+    t_start = time.monotonic() - window
+    cpu = [smp.cpu_since(t_start) for smp in samplers]
+    values = r.pop("_values")
+    r["primary_cpu_us_per_value"] = round(cpu[0] * 1e6 / values, 2) if values else None
+    r["standby_cpu_us_per_value"] = round(cpu[1] * 1e6 / values, 2) if values else None
+    return r
+
+
+def postmaster_of(node):
+    with open(os.path.join(node.data_dir, "postmaster.pid")) as f:
+        return int(f.readline())
+
+
+def one_replica_run(args, index):
+    out = {"bench": "fleet_replica", "run": index, "seconds": args.seconds, "batch": args.batch,
+           "in_flight": args.in_flight, "cores": os.cpu_count(), "load_before": round(os.getloadavg()[0], 2)}
+    with tempfile.TemporaryDirectory(prefix="tv-fleet-bench.") as work, PgHaCluster() as ha:
+        primary_pm = postmaster_of(ha.nodes[ha.primary])
+        standby_pm = postmaster_of(ha.nodes[ha.standby_index()])
+        nodes = {"primary_reads": Node(args.build, work, "a", ha.conninfo)}
+        try:
+            nodes["standby_reads"] = Node(args.build, work, "b", ha.conninfo, ha.node_conninfo(ha.standby_index()))
+            order = ["primary_reads", "standby_reads"]
+            if index % 2 == 0:
+                order.reverse()  # alternate, so neither always runs on a warmer cache
+            out["order"] = order
+            for key in order:
+                before = replica_counters(nodes[key])
+                out[key] = measured_pair(primary_pm, standby_pm, lambda: vault_load(
+                    args.build, [nodes[key]], "detokenize-batch", args.seconds, args.in_flight, args.batch))
+                after = replica_counters(nodes[key])
+                if after:
+                    out[key]["replica"] = {k: after[k] - before.get(k, 0) for k in after
+                                           if k.endswith("_total") or "_total{" in k}
+        finally:
+            for n in nodes.values():
+                n.stop()
+    p, r = out["primary_reads"], out["standby_reads"]
+    out["ratio_primary_cpu_standby_to_primary_reads"] = (
+        round(r["primary_cpu_us_per_value"] / p["primary_cpu_us_per_value"], 3)
+        if p["primary_cpu_us_per_value"] else None)
+    out["ratio_values_per_s_standby_to_primary_reads"] = round(r["values_per_s"] / p["values_per_s"], 3)
+    out["load_after"] = round(os.getloadavg()[0], 2)
+    return out
+
+
+def replica_summary(runs):
+    s = {"bench": "fleet_replica", "summary": True, "runs": len(runs)}
+    for field in ("ratio_primary_cpu_standby_to_primary_reads", "ratio_values_per_s_standby_to_primary_reads"):
+        vals = sorted(r[field] for r in runs if r[field] is not None)
+        if vals:
+            s[field] = {"min": vals[0], "median": vals[len(vals) // 2], "max": vals[-1]}
+    return s
+
+
 def summary(runs):
     s = {"bench": "fleet", "summary": True, "runs": len(runs)}
     for key, _ in MODES:
@@ -376,6 +465,8 @@ def main():
     # calls completing inside the timed window.
     ap.add_argument("--tokenize-in-flight", type=int, default=4)
     ap.add_argument("--smoke", action="store_true")
+    ap.add_argument("--replica", action="store_true",
+                    help="detokenize through a node reading from a hot standby vs one reading from the primary")
     args = ap.parse_args()
     if args.smoke:
         # 3 s of batches of 20: on a loaded machine a tokenize call on
@@ -388,10 +479,10 @@ def main():
         die("--in-flight must be at least 2 (split over two nodes), --seconds and --runs positive")
     runs = []
     for i in range(1, args.runs + 1):
-        runs.append(one_run(args, i))
+        runs.append(one_replica_run(args, i) if args.replica else one_run(args, i))
         print(json.dumps(runs[-1]), flush=True)
     if len(runs) > 1:
-        print(json.dumps(summary(runs)), flush=True)
+        print(json.dumps(replica_summary(runs) if args.replica else summary(runs)), flush=True)
 
 
 if __name__ == "__main__":

@@ -39,7 +39,9 @@ move the roles:
                              from a fresh base backup, at its old address
 
 so a test can fail over, rebuild and fail back as often as it likes.
-TV_TEST_PG_SQL runs SQL on the current primary.
+TV_TEST_PG_STOP_STANDBY / TV_TEST_PG_START_STANDBY stop and start the
+standby (reads from a standby, issue 11; while it is down the primary's
+commits wait for it). TV_TEST_PG_SQL runs SQL on the current primary.
 
 When run as root the server runs as the unprivileged `postgres` user
 (PostgreSQL refuses to run as root); the temporary directory is chowned to
@@ -391,6 +393,14 @@ class PgHaCluster:
         _wait_until(lambda: p.query("SELECT count(*) FROM pg_stat_replication WHERE sync_state = 'sync'") == "1",
                     "the standby to become synchronous")
 
+    def stop_standby(self):
+        """Stops the standby (pg_ctl stop -m fast). With the pair
+        synchronous, the primary's commits wait until it is back."""
+        self.nodes[self.standby_index()].stop()
+
+    def start_standby(self):
+        self.nodes[self.standby_index()].start()
+
     def hook(self, action):
         return " ".join(shlex.quote(a) for a in
                         [sys.executable, os.path.abspath(__file__), "--ha-action", action, "--ha-dir", self.top])
@@ -414,7 +424,9 @@ class PgHaCluster:
                                              self.conninfo, "-c"]),
                     TV_TEST_PG_KILL_PRIMARY=self.hook("kill-primary"),
                     TV_TEST_PG_PROMOTE=self.hook("promote"),
-                    TV_TEST_PG_REBUILD=self.hook("rebuild"))
+                    TV_TEST_PG_REBUILD=self.hook("rebuild"),
+                    TV_TEST_PG_STOP_STANDBY=self.hook("stop-standby"),
+                    TV_TEST_PG_START_STANDBY=self.hook("start-standby"))
 
     def __enter__(self):
         try:
@@ -429,7 +441,8 @@ class PgHaCluster:
 
 def ha_action(top, action):
     ha = PgHaCluster.load(top)
-    {"kill-primary": ha.kill_primary, "promote": ha.promote, "rebuild": ha.rebuild}[action]()
+    {"kill-primary": ha.kill_primary, "promote": ha.promote, "rebuild": ha.rebuild,
+     "stop-standby": ha.stop_standby, "start-standby": ha.start_standby}[action]()
     return 0
 
 
@@ -477,7 +490,8 @@ def main():
     ap.add_argument("--standby", action="store_true",
                     help="a primary plus a synchronous streaming standby (see STANDBY MODE above)")
     ap.add_argument("--timeout", type=float, default=240, help="seconds the command may take (default 240)")
-    ap.add_argument("--ha-action", choices=["kill-primary", "promote", "rebuild"], help=argparse.SUPPRESS)
+    ap.add_argument("--ha-action", choices=["kill-primary", "promote", "rebuild", "stop-standby", "start-standby"],
+                    help=argparse.SUPPRESS)
     ap.add_argument("--ha-dir", help=argparse.SUPPRESS)
     ap.add_argument("command", nargs=argparse.REMAINDER)
     args = ap.parse_args()

@@ -84,6 +84,8 @@ typedef struct config_store {
   char password_file[CONFIG_PATH_LEN_MAX + 1];   /* "" or a libpq password file */
   uint64_t statement_timeout_ms; /* postgres: the server cancels a statement after this */
   uint64_t lease_ms;             /* postgres: the rotation worker's lease, unless renewed */
+  char read_conninfo[CONFIG_CONNINFO_LEN_MAX + 1]; /* "" or one hot standby for reveals, no password */
+  uint64_t read_lag_max_ms;                        /* 0: the store's default (1000) */
 } config_store;
 /* store.postgres.statement_timeout_ms: a slow database fails a call
  * (DEADLINE_EXCEEDED) rather than holding it; at least 100 ms (a round
@@ -98,6 +100,9 @@ typedef struct config_store {
 #define CONFIG_PG_LEASE_MS_DEFAULT 30000u
 #define CONFIG_PG_LEASE_MS_MIN 1000u
 #define CONFIG_PG_LEASE_MS_MAX 3600000u
+/* read_lag_max_ms bounds (vault/store/pg/pg_replica_internal.h checks the same). */
+#define CONFIG_READ_LAG_MAX_MS_MIN 10u
+#define CONFIG_READ_LAG_MAX_MS_MAX 600000u
 
 typedef struct config_namespace {
   char name[FORMAT_NAMESPACE_LEN_MAX + 1];

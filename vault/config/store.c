@@ -21,9 +21,26 @@ static tv_status parse_postgres_timing(cfg_ctx *ctx, const yaml_node_t *pg) {
   return cfg_get_uint(ctx, pg, "lease_ms", CONFIG_PG_LEASE_MS_MIN, CONFIG_PG_LEASE_MS_MAX, &out->lease_ms);
 }
 
+/* Reads from a hot standby (issue 11): read_conninfo names it (checked
+ * for a password by tokenvaultd, like conninfo), read_lag_max_ms bounds
+ * how stale a read from it may be. */
+static tv_status parse_read_replica(cfg_ctx *ctx, const yaml_node_t *pg, config_store *out) {
+  TV_TRY(cfg_get_string(ctx, pg, "read_conninfo", out->read_conninfo, sizeof out->read_conninfo));
+  TV_TRY(cfg_get_uint(ctx, pg, "read_lag_max_ms", CONFIG_READ_LAG_MAX_MS_MIN, CONFIG_READ_LAG_MAX_MS_MAX,
+                      &out->read_lag_max_ms));
+  if (out->read_lag_max_ms == 0 || out->read_conninfo[0] != '\0') {
+    return TV_OK;
+  }
+  size_t mark = cfg_path_push_key(ctx, "read_lag_max_ms");
+  tv_status status = cfg_fail(ctx, cfg_map_key_node(ctx, pg, "read_lag_max_ms"), TV_E_CONFIG_VALUE,
+                              "needs read_conninfo (the standby whose reads it bounds)");
+  cfg_path_pop(ctx, mark);
+  return status;
+}
+
 static tv_status parse_postgres(cfg_ctx *ctx, const yaml_node_t *store) {
-  static const cfg_key keys[] = {
-      {"conninfo", 1}, {"password_file", 0}, {"statement_timeout_ms", 0}, {"lease_ms", 0}};
+  static const cfg_key keys[] = {{"conninfo", 1},      {"password_file", 0}, {"statement_timeout_ms", 0},
+                                 {"lease_ms", 0},      {"read_conninfo", 0}, {"read_lag_max_ms", 0}};
   config_store *out = &ctx->cfg->store;
   yaml_node_t *pg = NULL;
   size_t mark = 0;
@@ -43,6 +60,9 @@ static tv_status parse_postgres(cfg_ctx *ctx, const yaml_node_t *store) {
   }
   if (status == TV_OK) {
     status = parse_postgres_timing(ctx, pg);
+  }
+  if (status == TV_OK) {
+    status = parse_read_replica(ctx, pg, out);
   }
   if (status == TV_OK && out->backend != CONFIG_STORE_POSTGRES) {
     status = cfg_fail(ctx, pg, TV_E_CONFIG_VALUE, "a postgres block needs backend: postgres");

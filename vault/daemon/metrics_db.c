@@ -90,4 +90,8 @@ void tv_metrics_render_db(tv_store *store, tv_metrics_text *out) {
   tv_store_stats st;
   tv_store_get_stats(store, &st);
   tv_metrics_render_db_stats(&db, &st, out);
+  tv_pg_replica_stats replica;
+  if (tv_pg_store_get_replica_stats(store, &replica) == TV_OK) {
+    tv_metrics_render_db_replica(&replica, out);
+  }
 }

@@ -217,9 +217,10 @@ int tv_settings_restart_needed(const tv_config *a, const tv_config *b, char *out
              same_str("hsm", a->hsm.mac_label, b->hsm.mac_label, out_key, out_key_len) &&
              same_str("store", a->store.conninfo, b->store.conninfo, out_key, out_key_len) &&
              same_str("store", a->store.password_file, b->store.password_file, out_key, out_key_len) &&
+             same_str("store", a->store.read_conninfo, b->store.read_conninfo, out_key, out_key_len) &&
              same_str("node_id", a->node_id, b->node_id, out_key, out_key_len);
   if (same && (a->store.backend != b->store.backend || a->store.statement_timeout_ms != b->store.statement_timeout_ms ||
-               a->store.lease_ms != b->store.lease_ms)) {
+               a->store.lease_ms != b->store.lease_ms || a->store.read_lag_max_ms != b->store.read_lag_max_ms)) {
     snprintf(out_key, out_key_len, "store");
     return 1;
   }

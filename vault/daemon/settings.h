@@ -60,6 +60,10 @@ typedef struct tv_settings {
   /* The configured conninfo, plus `passfile` when a password file is
    * set: what libpq gets. Never holds a password (refused). */
   char pg_conninfo[CONFIG_CONNINFO_LEN_MAX + CONFIG_PATH_LEN_MAX + 64];
+  /* The same for store.postgres.read_conninfo ("": no reads from a
+   * standby) and its staleness bound (0: the store's default). */
+  char pg_read_conninfo[CONFIG_CONNINFO_LEN_MAX + CONFIG_PATH_LEN_MAX + 64];
+  uint32_t pg_read_lag_max_ms;
   char node_id[CONFIG_NODE_ID_LEN_MAX + 1]; /* config node_id, else the host name */
   /* The transport's limits (config `server:` block; defaults without a
    * config): see vault/server/common/admission.h. 0: derived from the machine. */

@@ -45,6 +45,36 @@ static int append_passfile(char *out, size_t out_len, const char *conninfo, cons
   return 1;
 }
 
+/* resolve_conninfo checks the conninfo of setting |name| (no password,
+ * parses) and writes what libpq gets into |out|: it plus the password
+ * file, if any. */
+static tv_status resolve_conninfo(const tv_settings *s, const char *name, const char *conninfo, char *out,
+                                  size_t out_len, char *err, size_t err_len) {
+  char why[256] = "";
+  tv_status st = tv_pg_conninfo_check(conninfo, why, sizeof why);
+  if (st == TV_E_STORE_CONNINFO_PASSWORD) {
+    snprintf(err, err_len,
+             "%s: a password in the connection string is refused (it would end up in "
+             "backups, version control and logs); put it in a libpq password file named by "
+             "store.postgres.password_file (or PGPASSFILE)",
+             name);
+    return TV_E_SERVER_CONFIG;
+  }
+  if (st != TV_OK) {
+    snprintf(err, err_len, "%s: not a libpq connection string or URI: %s", name, why);
+    return TV_E_SERVER_CONFIG;
+  }
+  if (s->pg_password_file == NULL) {
+    snprintf(out, out_len, "%s", conninfo);
+    return TV_OK;
+  }
+  if (!append_passfile(out, out_len, conninfo, s->pg_password_file)) {
+    snprintf(err, err_len, "store.postgres.password_file: the path is too long");
+    return TV_E_SERVER_CONFIG;
+  }
+  return TV_OK;
+}
+
 tv_status tv_settings_resolve_store(tv_settings *s, char *err, size_t err_len) {
   const tv_config *c = s->config;
   if (c->node_id[0] != '\0') {
@@ -57,31 +87,20 @@ tv_status tv_settings_resolve_store(tv_settings *s, char *err, size_t err_len) {
     return TV_OK;
   }
   s->store_postgres = 1;
-  char why[256] = "";
-  tv_status st = tv_pg_conninfo_check(c->store.conninfo, why, sizeof why);
-  if (st == TV_E_STORE_CONNINFO_PASSWORD) {
-    snprintf(err, err_len,
-             "store.postgres.conninfo: a password in the connection string is refused (it would end up in "
-             "backups, version control and logs); put it in a libpq password file named by "
-             "store.postgres.password_file (or PGPASSFILE)");
-    return TV_E_SERVER_CONFIG;
+  if (c->store.password_file[0] != '\0') {
+    s->pg_password_file = c->store.password_file;
+    if (access(s->pg_password_file, R_OK) != 0) { /* libpq would skip it silently */
+      snprintf(err, err_len, "store.postgres.password_file: cannot read %s: %s", s->pg_password_file,
+               strerror(errno));
+      return TV_E_SERVER_CONFIG;
+    }
   }
-  if (st != TV_OK) {
-    snprintf(err, err_len, "store.postgres.conninfo: not a libpq connection string or URI: %s", why);
-    return TV_E_SERVER_CONFIG;
-  }
-  if (c->store.password_file[0] == '\0') {
-    snprintf(s->pg_conninfo, sizeof s->pg_conninfo, "%s", c->store.conninfo);
+  TV_TRY(resolve_conninfo(s, "store.postgres.conninfo", c->store.conninfo, s->pg_conninfo, sizeof s->pg_conninfo,
+                          err, err_len));
+  s->pg_read_lag_max_ms = (uint32_t)c->store.read_lag_max_ms;
+  if (c->store.read_conninfo[0] == '\0') {
     return TV_OK;
   }
-  s->pg_password_file = c->store.password_file;
-  if (access(s->pg_password_file, R_OK) != 0) { /* libpq would skip it silently */
-    snprintf(err, err_len, "store.postgres.password_file: cannot read %s: %s", s->pg_password_file, strerror(errno));
-    return TV_E_SERVER_CONFIG;
-  }
-  if (!append_passfile(s->pg_conninfo, sizeof s->pg_conninfo, c->store.conninfo, s->pg_password_file)) {
-    snprintf(err, err_len, "store.postgres.password_file: the path is too long");
-    return TV_E_SERVER_CONFIG;
-  }
-  return TV_OK;
+  return resolve_conninfo(s, "store.postgres.read_conninfo", c->store.read_conninfo, s->pg_read_conninfo,
+                          sizeof s->pg_read_conninfo, err, err_len);
 }

@@ -275,10 +275,17 @@ static tv_status open_pg_store(tv_vault *v, const tv_settings *opts, char *err, 
     }
   }
   const config_store *cs = &opts->config->store;
-  tv_store_options so = {.conninfo = opts->pg_conninfo, .statement_timeout_ms = (uint32_t)cs->statement_timeout_ms};
+  tv_store_options so = {.conninfo = opts->pg_conninfo,
+                         .statement_timeout_ms = (uint32_t)cs->statement_timeout_ms,
+                         .read_conninfo = opts->pg_read_conninfo[0] != '\0' ? opts->pg_read_conninfo : NULL,
+                         .read_lag_max_ms = opts->pg_read_lag_max_ms};
   st = tv_store_open(&tv_store_backend_pg, &so, &v->store, &diag);
   if (st != TV_OK) {
-    return failf(st, err, err_len, "store.postgres.conninfo: opening the database store failed", diag.message);
+    /* The store names the optional standby's settings "read_..." */
+    const char *what = strncmp(diag.message, "read_", 5) == 0
+                           ? "store.postgres.read_conninfo: opening the store failed"
+                           : "store.postgres.conninfo: opening the database store failed";
+    return failf(st, err, err_len, what, diag.message);
   }
   tv_log_line line;
   tv_log_begin(&line, "info", "store_opened");
@@ -286,6 +293,7 @@ static tv_status open_pg_store(tv_vault *v, const tv_settings *opts, char *err, 
   tv_log_str(&line, "node_id", opts->node_id);
   tv_log_int(&line, "statement_timeout_ms", (int64_t)cs->statement_timeout_ms);
   tv_log_int(&line, "lease_ms", (int64_t)cs->lease_ms);
+  tv_log_int(&line, "read_replica", so.read_conninfo != NULL);
   tv_log_end(&line);
   return TV_OK;
 }

@@ -75,7 +75,7 @@ static tv_status detok_chunk(detok_ctx *c, tv_detokenize_item *items, size_t num
     }
   }
   if (num_keys > 0) {
-    TV_TRY(tv_store_get_batch(c->e->store, keys, num_keys, out, buf));
+    TV_TRY(tv_store_get_batch_replica(c->e->store, keys, num_keys, out, buf)); /* reveal only: a standby may serve */
   }
   size_t k = 0;
   for (size_t i = 0; i < num; i++) {

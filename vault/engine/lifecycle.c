@@ -250,7 +250,7 @@ tv_status tv_engine_token_info(tv_engine *engine, tv_token_info *out, const char
   tv_store_key key = engine_key_of(n, canon, canon_len);
   tv_store_item it;
   tv_store_buf buf = {0};
-  tv_status st = tv_store_get_batch(engine->store, &key, 1, &it, &buf);
+  tv_status st = tv_store_get_batch_replica(engine->store, &key, 1, &it, &buf); /* reveal only */
   if (st == TV_OK) {
     st = it.status == TV_E_STORE_NOT_FOUND ? TV_E_ENGINE_NOT_FOUND : it.status;
   }

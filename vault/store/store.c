@@ -161,6 +161,17 @@ tv_status tv_store_get_batch(tv_store *s, const tv_store_key *keys, size_t num_k
   return s->backend->get_batch(s->impl, keys, num_keys, out_items, buf);
 }
 
+tv_status tv_store_get_batch_replica(tv_store *s, const tv_store_key *keys, size_t num_keys,
+                                     tv_store_item *out_items, tv_store_buf *buf) {
+  TV_ENSURE(s != NULL && buf != NULL && (num_keys == 0 || (keys != NULL && out_items != NULL)),
+            TV_E_INVALID_ARGUMENT);
+  TV_ENSURE(num_keys <= TV_STORE_GET_ITEMS_MAX, TV_E_INVALID_ARGUMENT);
+  if (s->backend->get_batch_replica == NULL) {
+    return s->backend->get_batch(s->impl, keys, num_keys, out_items, buf);
+  }
+  return s->backend->get_batch_replica(s->impl, keys, num_keys, out_items, buf);
+}
+
 tv_status tv_store_read_locations(tv_store *s, const tv_store_loc *locs, size_t num, tv_store_item *out_items,
                                   tv_store_buf *buf) {
   TV_ENSURE(s != NULL && buf != NULL && (num == 0 || (locs != NULL && out_items != NULL)), TV_E_INVALID_ARGUMENT);

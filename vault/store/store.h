@@ -62,7 +62,15 @@ typedef struct tv_store_options {
                                     statement running longer (the operation
                                     fails with TV_E_STORE_TIMEOUT); 0 =
                                     TV_STORE_STATEMENT_TIMEOUT_MS_DEFAULT */
+  const char *read_conninfo; /* database backends, optional: one hot standby
+                                that tv_store_get_batch_replica may read
+                                (same rules as |conninfo|); NULL: none */
+  uint32_t read_lag_max_ms;  /* how stale a replica read may be; 0 =
+                                TV_STORE_READ_LAG_MAX_MS_DEFAULT */
 } tv_store_options;
+
+/* The default staleness bound of reads from a hot standby. */
+#define TV_STORE_READ_LAG_MAX_MS_DEFAULT 1000u
 
 /* The default statement timeout of a database store. */
 #define TV_STORE_STATEMENT_TIMEOUT_MS_DEFAULT 10000u
@@ -258,6 +266,9 @@ typedef struct tv_store_backend {
   tv_status (*lease)(void *impl, const char *name, const char *holder, uint32_t ttl_ms, const uint8_t *progress,
                      size_t progress_len, tv_store_lease_info *out);
   tv_status (*lease_release)(void *impl, const char *name, const char *holder);
+  /* optional (NULL: get_batch): tv_store_get_batch_replica */
+  tv_status (*get_batch_replica)(void *impl, const tv_store_key *keys, size_t num_keys, tv_store_item *out_items,
+                                 tv_store_buf *buf);
 } tv_store_backend;
 
 /* tv_store_backend_uring is the embedded io_uring log (the default). */
@@ -321,6 +332,18 @@ tv_status tv_store_delete(tv_store *s, const tv_store_key *key, uint64_t deleted
  * Returns TV_OK unless the whole batch failed (bad arguments, no memory). */
 tv_status tv_store_get_batch(tv_store *s, const tv_store_key *keys, size_t num_keys, tv_store_item *out_items,
                              tv_store_buf *buf);
+
+/* tv_store_get_batch_replica is tv_store_get_batch for reads that only
+ * reveal (detokenize, token info), which a database store may serve from
+ * a hot standby (tv_store_options.read_conninfo): a record found there is
+ * at most |read_lag_max_ms| stale (a delete acknowledged earlier than
+ * that, or through this store at any time, is seen); a key not found
+ * there is read again from the primary, so a token just issued through
+ * any node is found. Never fails for the standby's sake: a standby down
+ * or behind means the primary serves. Never for reads that decide a
+ * write (tokenize, delete, re-encryption): those use tv_store_get_batch. */
+tv_status tv_store_get_batch_replica(tv_store *s, const tv_store_key *keys, size_t num_keys,
+                                     tv_store_item *out_items, tv_store_buf *buf);
 
 /* tv_store_read_locations reads the put records at |num| (≤
  * TV_STORE_GET_ITEMS_MAX) locations this store returned (op->loc,

@@ -449,6 +449,34 @@ static void test_store_block(void **state) {
                "config line 12: node_id: must be 1..64 characters of A-Z a-z 0-9 _ . -, got 'vault a'");
 }
 
+/* Reads from a hot standby (issue 11): read_conninfo and its staleness
+ * bound, which is range-checked and needs read_conninfo. */
+static void test_store_read_replica(void **state) {
+  (void)state;
+  tv_config *cfg = NULL;
+  config_error err;
+  const char *pg = HEAD PAN_NS
+      "store:\n"
+      "  backend: postgres\n"
+      "  postgres: {conninfo: 'host=db-a dbname=tv', read_conninfo: 'host=db-b dbname=tv', read_lag_max_ms: 250}\n";
+  assert_int_equal(config_parse(pg, strlen(pg), &cfg, &err), TV_OK);
+  assert_string_equal(cfg->store.read_conninfo, "host=db-b dbname=tv");
+  assert_int_equal(cfg->store.read_lag_max_ms, 250);
+  config_free(cfg);
+  const char *bare = HEAD PAN_NS "store: {backend: postgres, postgres: {conninfo: 'dbname=tv'}}\n";
+  assert_int_equal(config_parse(bare, strlen(bare), &cfg, &err), TV_OK);
+  assert_string_equal(cfg->store.read_conninfo, "");
+  assert_int_equal(cfg->store.read_lag_max_ms, 0); /* the store's default */
+  config_free(cfg);
+  expect_error(HEAD PAN_NS "store: {backend: postgres, postgres: {conninfo: 'dbname=tv', read_conninfo: 'host=b',"
+                           " read_lag_max_ms: 5}}\n",
+               TV_E_CONFIG_VALUE, "config line 12: store.postgres.read_lag_max_ms: must be in 10..600000, got 5");
+  expect_error(HEAD PAN_NS "store: {backend: postgres, postgres: {conninfo: 'dbname=tv', read_lag_max_ms: 100}}\n",
+               TV_E_CONFIG_VALUE,
+               "config line 12: store.postgres.read_lag_max_ms: needs read_conninfo (the standby whose reads it "
+               "bounds)");
+}
+
 /* Tokenize limits (issue 13): new_tokens_per_kept_group absent is
  * POLICY_GROUP_LIMIT_AUTO (each namespace's default), 0 switches it off, a
  * number is taken as it is; tokenize_per_minute is off unless given. */
@@ -506,6 +534,7 @@ int main(void) {
       cmocka_unit_test(test_policy_errors),    cmocka_unit_test(test_yaml_level_errors),
       cmocka_unit_test(test_nesting_limit),    cmocka_unit_test(test_load_missing_file),
       cmocka_unit_test(test_rotation_block),   cmocka_unit_test(test_store_block),
+      cmocka_unit_test(test_store_read_replica),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

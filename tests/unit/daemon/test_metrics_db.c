@@ -92,6 +92,49 @@ static void test_render_never_connected(void **state) {
   tv_metrics_text_cleanup(&out);
 }
 
+/* The read replica families: every state as a series with the current
+ * one 1, fallbacks by reason, the bound, the proven lag; the lag sample
+ * absent without a proof; nothing without a read replica. */
+static void test_render_replica(void **state) {
+  (void)state;
+  tv_pg_replica_stats r = {.configured = 1, .state = TV_PG_REPLICA_LAGGING, .lag_max_ms = 1000,
+                           .staleness_known = 1, .staleness_ms = 1250, .lag_bytes = 4096, .reads = 7,
+                           .rechecks = 3};
+  r.fallbacks[TV_PG_REPLICA_FALLBACK_LAG] = 2;
+  r.fallbacks[TV_PG_REPLICA_FALLBACK_OWN_WRITE] = 5;
+  tv_metrics_text out = {0};
+  tv_metrics_render_db_replica(&r, &out);
+  assert_false(out.failed);
+  static const char *const want[] = {
+      "# TYPE tokenvault_db_replica_state gauge\ntokenvault_db_replica_state{state=\"ok\"} 0\n"
+      "tokenvault_db_replica_state{state=\"lagging\"} 1\ntokenvault_db_replica_state{state=\"unreachable\"} 0\n"
+      "tokenvault_db_replica_state{state=\"not_standby\"} 0\n"
+      "tokenvault_db_replica_state{state=\"primary_unknown\"} 0\n",
+      "# TYPE tokenvault_db_replica_reads_total counter\ntokenvault_db_replica_reads_total 7\n",
+      "# TYPE tokenvault_db_replica_rechecks_total counter\ntokenvault_db_replica_rechecks_total 3\n",
+      "tokenvault_db_replica_fallbacks_total{reason=\"lag\"} 2\n"
+      "tokenvault_db_replica_fallbacks_total{reason=\"unreachable\"} 0\n"
+      "tokenvault_db_replica_fallbacks_total{reason=\"not_standby\"} 0\n"
+      "tokenvault_db_replica_fallbacks_total{reason=\"own_write\"} 5\n",
+      "tokenvault_db_replica_lag_max_seconds 1.000\n",
+      "# TYPE tokenvault_db_replica_lag_seconds gauge\ntokenvault_db_replica_lag_seconds 1.250\n",
+      "tokenvault_db_replica_lag_bytes 4096.000\n",
+  };
+  for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) {
+    assert_has(&out, want[i]);
+  }
+  tv_metrics_text_cleanup(&out);
+  r.staleness_known = 0;
+  tv_metrics_render_db_replica(&r, &out);
+  assert_has(&out, "# TYPE tokenvault_db_replica_lag_seconds gauge\n");
+  assert_null(strstr(out.data, "\ntokenvault_db_replica_lag_seconds "));
+  tv_metrics_text_cleanup(&out);
+  tv_pg_replica_stats none = {0};
+  tv_metrics_render_db_replica(&none, &out);
+  assert_int_equal(out.len, 0);
+  tv_metrics_text_cleanup(&out);
+}
+
 static int remove_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw) {
   (void)sb;
   (void)flag;
@@ -119,6 +162,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_render),
       cmocka_unit_test(test_render_never_connected),
+      cmocka_unit_test(test_render_replica),
       cmocka_unit_test(test_log_store_renders_nothing),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

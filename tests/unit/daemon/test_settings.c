@@ -278,6 +278,26 @@ static void test_store_settings(void **state) {
                    TV_E_SERVER_CONFIG);
   assert_non_null(strstr(err, "store.postgres.password_file: cannot read /nonexistent/p"));
   tv_settings_cleanup(&s);
+  /* read_conninfo (a hot standby): the same password file, the same
+   * refusal of a password, naming its own setting. */
+  snprintf(yaml, sizeof yaml, "store: {backend: postgres, postgres: {conninfo: 'host=/run/pg dbname=tv',"
+           " read_conninfo: 'host=/run/standby dbname=tv', read_lag_max_ms: 300, password_file: %s}}\n", pass);
+  assert_int_equal(resolve_store(&s, err, sizeof err, yaml), TV_OK);
+  snprintf(want, sizeof want, "host=/run/standby dbname=tv passfile='%s'", pass);
+  assert_string_equal(s.pg_read_conninfo, want);
+  assert_int_equal(s.pg_read_lag_max_ms, 300);
+  tv_settings_cleanup(&s);
+  assert_int_equal(resolve_store(&s, err, sizeof err,
+                                 "store: {backend: postgres, postgres: {conninfo: 'dbname=tv',"
+                                 " read_conninfo: 'postgresql://tv:hunter2@standby/tv'}}\n"),
+                   TV_E_SERVER_CONFIG);
+  assert_non_null(strstr(err, "store.postgres.read_conninfo: a password in the connection string is refused"));
+  assert_null(strstr(err, "hunter2"));
+  tv_settings_cleanup(&s);
+  assert_int_equal(resolve_store(&s, err, sizeof err, "store: {backend: postgres, postgres: {conninfo: 'dbname=tv'}}\n"),
+                   TV_OK);
+  assert_string_equal(s.pg_read_conninfo, ""); /* none: every read on the primary */
+  tv_settings_cleanup(&s);
   unlink(pass);
   free(pass);
 }

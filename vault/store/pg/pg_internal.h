@@ -73,6 +73,7 @@ typedef struct tv_pg {
   uint64_t read_buckets[TV_LATENCY_BUCKETS_COUNT + 1];
   /* The writer's last server (writer thread only). */
   int wconn_seen;
+  struct tv_pg_replica *replica; /* reads from a hot standby (pg_replica.c); NULL: none */
 } tv_pg;
 
 /* tv_pg_connect opens a connection and prepares every statement on it.
@@ -123,6 +124,13 @@ tv_status tv_pg_submit_wait(void *impl, tv_store_op *op);
 /* Reads (pg_read.c, pg_scan.c). */
 tv_status tv_pg_get_batch(void *impl, const tv_store_key *keys, size_t num_keys, tv_store_item *out_items,
                           tv_store_buf *buf);
+/* tv_pg_get_batch_first is get_batch on |pg|'s reader pool with
+ * |first_sql| (may be NULL) run just before the lookup on the same
+ * connection, in the same round trip; its result goes to |*out_first|
+ * (the caller clears it; NULL when no key was well-formed, so nothing
+ * was read). */
+tv_status tv_pg_get_batch_first(tv_pg *pg, const char *first_sql, PGresult **out_first, const tv_store_key *keys,
+                                size_t num_keys, tv_store_item *out_items, tv_store_buf *buf);
 tv_status tv_pg_read_locations(void *impl, const tv_store_loc *locs, size_t num, tv_store_item *out_items,
                                tv_store_buf *buf);
 tv_status tv_pg_find_fingerprint(void *impl, const uint8_t *ns, size_t ns_len, const uint8_t fp[16],
@@ -218,5 +226,22 @@ tv_status tv_pg_result_status(PGconn *conn, const PGresult *res);
 /* tv_pg_read_failure is the status of a failed read: TV_E_STORE_TIMEOUT
  * or TV_E_STORE_UNAVAILABLE (a read never fails for a data reason). */
 tv_status tv_pg_read_failure(PGconn *conn, const PGresult *res);
+
+/* Reads from a hot standby (pg_replica.c, pg_replica_read.c). */
+
+/* tv_pg_replica_open checks |read_conninfo| (no password, one host) and
+ * starts watching the standby; never fails because the standby is
+ * unreachable (reads then go to the primary). */
+tv_status tv_pg_replica_open(tv_pg *pg, const char *read_conninfo, uint32_t lag_max_ms, char *why, size_t why_len);
+void tv_pg_replica_close(tv_pg *pg);
+
+/* tv_pg_replica_after_group: the writer finished a group (committed or
+ * not) before acknowledging it; a group that deletes or rewrites rows
+ * keeps this store's replica reads off until the standby has it. */
+void tv_pg_replica_after_group(tv_pg *pg, tv_store_op *const *ops, size_t n);
+
+/* The backend's get_batch_replica. */
+tv_status tv_pg_get_batch_replica(void *impl, const tv_store_key *keys, size_t num_keys, tv_store_item *out_items,
+                                  tv_store_buf *buf);
 
 #endif

@@ -111,51 +111,98 @@ static tv_status key_arrays_fill(key_arrays *k, const tv_store_key *keys, size_t
   return TV_OK;
 }
 
-/* The one-statement lookup: its two array parameters and its result. */
+/* The one-statement lookup: its two array parameters and its result,
+ * and optionally a statement run just before it on the same connection
+ * in the same round trip (a standby's replay position) and its result. */
 typedef struct get_many_call {
   tv_store_buf ns_arr, tok_arr;
   size_t ns_len, tok_len;
   PGresult *res;
+  const char *first_sql;
+  PGresult *first_res;
 } get_many_call;
+
+static int get_many_ok(const PGresult *res) {
+  return PQresultStatus(res) == PGRES_TUPLES_OK && (PQntuples(res) == 0 || PQnfields(res) == TV_PG_ROW_NCOLS + 1);
+}
+
+/* get_many_with_first sends |c->first_sql| and the lookup as one
+ * pipeline, in one READ COMMITTED transaction whatever the server's
+ * default: the lookup's snapshot is then taken after |first_sql| ran, so
+ * it sees at least what |first_sql| saw. */
+static tv_status get_many_with_first(PGconn *conn, get_many_call *c) {
+  tv_pg_stmt stmts[4] = {{.sql = "BEGIN ISOLATION LEVEL READ COMMITTED READ ONLY"},
+                         {.sql = c->first_sql},
+                         {.prepared = "tv_get_many", .nparams = 2},
+                         {.sql = "COMMIT"}};
+  tv_pg_param_bytes(&stmts[2], 0, c->ns_arr.data, c->ns_len);
+  tv_pg_param_bytes(&stmts[2], 1, c->tok_arr.data, c->tok_len);
+  PGresult *res[4] = {NULL, NULL, NULL, NULL};
+  tv_status st = tv_pg_pipeline_send(conn, stmts, 4);
+  if (st == TV_OK) {
+    st = tv_pg_pipeline_collect(conn, 4, res);
+  }
+  c->first_res = res[1];
+  c->res = res[2];
+  PQclear(res[0]);
+  PQclear(res[3]);
+  if (PQstatus(conn) == CONNECTION_OK && PQtransactionStatus(conn) != PQTRANS_IDLE) {
+    /* A statement failed inside the BEGIN (e.g. cancelled for its
+     * timeout, which keeps the connection): the sync leaves an explicit
+     * transaction open and aborted; end it so the connection is reusable. */
+    PQclear(PQexec(conn, "ROLLBACK"));
+  }
+  return st == TV_OK && get_many_ok(c->res) ? TV_OK : tv_pg_read_failure(conn, c->res);
+}
 
 static tv_status get_many_on(PGconn *conn, void *ctx) {
   get_many_call *c = ctx;
+  PQclear(c->res); /* a failed first run's results */
+  PQclear(c->first_res);
+  c->res = c->first_res = NULL;
+  if (c->first_sql != NULL) {
+    return get_many_with_first(conn, c);
+  }
   const char *vals[2] = {(const char *)c->ns_arr.data, (const char *)c->tok_arr.data};
   int lens[2] = {(int)c->ns_len, (int)c->tok_len};
   int fmts[2] = {1, 1};
-  PQclear(c->res); /* a failed first run's result */
   c->res = PQexecPrepared(conn, "tv_get_many", 2, vals, lens, fmts, 1);
-  int ok = PQresultStatus(c->res) == PGRES_TUPLES_OK &&
-           (PQntuples(c->res) == 0 || PQnfields(c->res) == TV_PG_ROW_NCOLS + 1);
-  return ok ? TV_OK : tv_pg_read_failure(conn, c->res);
+  return get_many_ok(c->res) ? TV_OK : tv_pg_read_failure(conn, c->res);
 }
 
-/* get_many runs the one-statement lookup of |k| and returns its result. */
-static tv_status get_many(tv_pg *pg, const key_arrays *k, PGresult **out) {
-  get_many_call c = {0};
-  tv_status st = tv_pg_bytea_array(k->ns, k->ns_len, k->n, &c.ns_arr, &c.ns_len);
+/* get_many runs the one-statement lookup of |k| and returns its result
+ * (and |c->first_sql|'s in |c->first_res|). */
+static tv_status get_many(tv_pg *pg, const key_arrays *k, get_many_call *c, PGresult **out) {
+  tv_status st = tv_pg_bytea_array(k->ns, k->ns_len, k->n, &c->ns_arr, &c->ns_len);
   if (st == TV_OK) {
-    st = tv_pg_bytea_array(k->token, k->token_len, k->n, &c.tok_arr, &c.tok_len);
+    st = tv_pg_bytea_array(k->token, k->token_len, k->n, &c->tok_arr, &c->tok_len);
   }
   if (st == TV_OK) {
-    st = tv_pg_reader_run(pg, get_many_on, &c);
+    st = tv_pg_reader_run(pg, get_many_on, c);
   }
   if (st == TV_OK) {
-    *out = c.res;
+    *out = c->res;
   } else {
-    PQclear(c.res);
+    PQclear(c->res);
   }
-  tv_store_buf_cleanup(&c.ns_arr);
-  tv_store_buf_cleanup(&c.tok_arr);
+  c->res = NULL;
+  tv_store_buf_cleanup(&c->ns_arr);
+  tv_store_buf_cleanup(&c->tok_arr);
   return st;
 }
 
 tv_status tv_pg_get_batch(void *impl, const tv_store_key *keys, size_t num_keys, tv_store_item *out_items,
                           tv_store_buf *buf) {
+  return tv_pg_get_batch_first(impl, NULL, NULL, keys, num_keys, out_items, buf);
+}
+
+tv_status tv_pg_get_batch_first(tv_pg *pg, const char *first_sql, PGresult **out_first, const tv_store_key *keys,
+                                size_t num_keys, tv_store_item *out_items, tv_store_buf *buf) {
   key_arrays k = {0};
+  get_many_call c = {.first_sql = first_sql};
   PGresult *res = NULL;
   tv_status st = key_arrays_fill(&k, keys, num_keys, out_items);
-  if (st == TV_OK && k.n > 0 && (st = get_many(impl, &k, &res)) == TV_OK &&
+  if (st == TV_OK && k.n > 0 && (st = get_many(pg, &k, &c, &res)) == TV_OK &&
       (st = tv_pg_buf_reserve(buf, tv_pg_rows_bytes(res))) == TV_OK) {
     uint8_t *dst = buf->data;
     for (int r = 0; r < PQntuples(res); r++) {
@@ -172,6 +219,11 @@ tv_status tv_pg_get_batch(void *impl, const tv_store_key *keys, size_t num_keys,
   }
   PQclear(res);
   key_arrays_free(&k);
+  if (out_first != NULL && st == TV_OK) {
+    *out_first = c.first_res; /* NULL when no key was well-formed: nothing was read */
+  } else {
+    PQclear(c.first_res);
+  }
   return st;
 }
 

@@ -8,6 +8,7 @@
 #include "vault/store/pg/pg_internal.h"
 
 static void pg_free(tv_pg *pg) {
+  tv_pg_replica_close(pg);
   tv_pg_readers_close(pg);
   PQfinish(pg->wconn);
   pthread_cond_destroy(&pg->pool_cv);
@@ -60,6 +61,9 @@ static tv_status pg_open(const tv_store_options *opts, tv_store_diag *diag, void
   pg->statement_timeout_ms =
       opts->statement_timeout_ms != 0 ? opts->statement_timeout_ms : TV_STORE_STATEMENT_TIMEOUT_MS_DEFAULT;
   tv_status st = connect_checked(pg, diag->message, sizeof diag->message);
+  if (st == TV_OK && opts->read_conninfo != NULL) {
+    st = tv_pg_replica_open(pg, opts->read_conninfo, opts->read_lag_max_ms, diag->message, sizeof diag->message);
+  }
   if (st == TV_OK && pthread_create(&pg->writer, NULL, tv_pg_writer_main, pg) != 0) {
     st = TV_E_NO_MEMORY;
   }
@@ -160,4 +164,5 @@ const tv_store_backend tv_store_backend_pg = {
     .health = pg_health,
     .lease = tv_pg_lease,
     .lease_release = tv_pg_lease_release,
+    .get_batch_replica = tv_pg_get_batch_replica, /* reads from a hot standby: pg_replica_read.c */
 };

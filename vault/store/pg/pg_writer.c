@@ -203,6 +203,7 @@ static void execute_group(tv_pg *pg, group *g) {
     tv_pg_writer_lost(pg); /* lost, or a read-only server: the next group reconnects */
   }
   account(pg, g, st, tv_mono_us() - t0);
+  tv_pg_replica_after_group(pg, g->ops, g->n); /* before the acknowledgements */
   for (size_t i = 0; i < g->n; i++) {
     g->ops[i]->done(g->ops[i], st != TV_OK ? st : g->status[i]);
   }
