@@ -32,6 +32,7 @@
 #endif
 #endif
 
+#ifndef TV_ASAN
 static long thread_faults(void) {
   struct rusage ru;
   assert_int_equal(getrusage(RUSAGE_THREAD, &ru), 0);
@@ -57,6 +58,7 @@ static void *rounds(void *arg) {
   }
   return NULL;
 }
+#endif
 
 static void test_freed_call_memory_is_not_faulted_again(void **state) {
   (void)state;
