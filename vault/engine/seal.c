@@ -9,8 +9,6 @@
 #include <unistd.h>
 
 #include <openssl/evp.h>
-#include <openssl/core_names.h>
-#include <openssl/params.h>
 #include <openssl/rand.h>
 
 #include "vault/engine/engine_internal.h"
