@@ -184,11 +184,12 @@ void tv_hsm_counter_guard_set(tv_hsm *hsm, const tv_hsm_counter_guard *guard) {
  * keeps the guard from changing and this process's calls one at a time). */
 static tv_status run_guarded(tv_hsm *hsm, hsm_op_fn op, counter_arg *arg) {
   tv_hsm_counter_guard *g = &hsm->counter_guard;
-  if (g->lock != NULL) {
+  int guarded = g->lock != NULL && (g->label == NULL || strcmp(g->label, arg->label) == 0);
+  if (guarded) {
     TV_TRY(g->lock(g->ctx));
   }
   tv_status status = hsm_run(hsm, op, arg);
-  if (g->lock != NULL) {
+  if (guarded) {
     g->unlock(g->ctx);
   }
   return status;

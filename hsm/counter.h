@@ -30,6 +30,11 @@ typedef struct tv_hsm_counter_guard {
   tv_status (*lock)(void *ctx);
   void (*unlock)(void *ctx);
   void *ctx;
+  /* Only calls on this counter are guarded (a string that outlives the
+   * guard, e.g. a literal); NULL: every counter. A fleet guards every
+   * counter: SoftHSM2's store is one per token, so even another label's
+   * create and destroy (a node's audit checkpoint) races with them. */
+  const char *label;
 } tv_hsm_counter_guard;
 
 /* tv_hsm_counter_guard_set makes every later counter call of |hsm| run

@@ -261,9 +261,13 @@ static void log_store_open(tv_store *store, const char *dir) {
   tv_log_end(&line);
 }
 
-/* Every HSM counter call of a fleet node (keyring generation, audit
- * checkpoints) runs under the fleet's advisory lock, before the keyring
- * and audit log first touch a counter (pg_counter_lock.h). */
+/* Every HSM counter call of a fleet node (the keyring's generation, which
+ * the nodes share, and its audit checkpoints: SoftHSM2's object store is
+ * one per token) runs under the fleet's advisory lock, set before the
+ * keyring and audit log first touch a counter (pg_counter_lock.h). While
+ * the database is away an audit checkpoint cannot raise its counter, so
+ * the node acknowledges nothing until it is back (its data calls fail
+ * then anyway). */
 static tv_status guard_counters(tv_vault *v, const tv_settings *opts, char *err, size_t err_len) {
   char why[256] = "";
   tv_status st = tv_pg_counter_lock_new(&v->pg_counter_lock, opts->pg_conninfo, why, sizeof why);

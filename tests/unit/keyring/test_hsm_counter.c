@@ -77,7 +77,7 @@ static int race_child(const tv_hsm_config *config, int parity, const char *lock_
     close(fd);
     return 1;
   }
-  tv_hsm_counter_guard guard = {.lock = flock_lock, .unlock = flock_unlock, .ctx = &fd};
+  tv_hsm_counter_guard guard = {.lock = flock_lock, .unlock = flock_unlock, .ctx = &fd, .label = "gen"};
   tv_hsm_counter_guard_set(hsm, &guard);
   for (uint64_t i = 1; i <= RACE_STEPS; i++) {
     uint64_t target = 2 * i + (uint64_t)parity, now = 0;
