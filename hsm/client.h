@@ -7,6 +7,7 @@
 #include <stdatomic.h>
 #include <stdint.h>
 
+#include "hsm/counter.h"
 #include "hsm/hsm.h"
 #include "hsm/module.h"
 #include "hsm/p11.h"
@@ -56,6 +57,9 @@ struct tv_hsm {
   /* Serialises "find, else generate" so two threads never create the same
    * label twice. */
   pthread_mutex_t create_mu;
+  /* Counters: a lock held across processes around every counter call
+   * (tv_hsm_counter_guard_set); lock NULL: none. Under |create_mu|. */
+  tv_hsm_counter_guard counter_guard;
 };
 
 /* An operation run on one pooled session. It stores the CKR of the failing

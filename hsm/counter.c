@@ -11,11 +11,14 @@
 #define COUNTER_VALUE_LEN 8
 /* Objects one counter may span: normally 1, 2 after a crash mid-advance. */
 #define COUNTER_OBJECTS_MAX 8
+/* Advances of one call, each read back, before it gives up. */
+#define COUNTER_ADVANCE_TRIES 4
 
 typedef struct counter_arg {
   const char *label;
   uint64_t value;
   int create_if_missing;
+  int refused; /* advance: |value| was below the counter */
 } counter_arg;
 
 static void encode_be64(uint8_t out[COUNTER_VALUE_LEN], uint64_t value) {
@@ -141,6 +144,7 @@ static tv_status advance_op(tv_hsm *hsm, CK_SESSION_HANDLE session, void *varg, 
   TV_TRY(status);
   uint64_t current = 0;
   TV_TRY(counter_max(hsm, session, handles, count, &current, out_rv));
+  arg->refused = arg->value < current;
   TV_ENSURE(arg->value >= current,
             hsm_failf(TV_E_HSM_OPERATION, "counter '%s' is at %llu; refusing to lower it to %llu",
                       arg->label, (unsigned long long)current, (unsigned long long)arg->value));
@@ -149,7 +153,12 @@ static tv_status advance_op(tv_hsm *hsm, CK_SESSION_HANDLE session, void *varg, 
   }
   TV_TRY(counter_create(hsm, session, arg, out_rv));
   for (CK_ULONG i = 0; i < count; i++) {
-    HSM_P11(out_rv, C_DestroyObject, session, handles[i]);
+    CK_RV rv = hsm->p11->C_DestroyObject(session, handles[i]);
+    /* Gone already: another process's advance destroyed it first. */
+    if (rv != CKR_OK && rv != CKR_OBJECT_HANDLE_INVALID) {
+      *out_rv = rv;
+      return hsm_fail("C_DestroyObject", rv);
+    }
   }
   return TV_OK;
 }
@@ -165,24 +174,72 @@ static tv_status destroy_op(tv_hsm *hsm, CK_SESSION_HANDLE session, void *varg, 
   return TV_OK;
 }
 
+void tv_hsm_counter_guard_set(tv_hsm *hsm, const tv_hsm_counter_guard *guard) {
+  pthread_mutex_lock(&hsm->create_mu);
+  hsm->counter_guard = guard != NULL ? *guard : (tv_hsm_counter_guard){0};
+  pthread_mutex_unlock(&hsm->create_mu);
+}
+
+/* Runs |op| under the guard, if any (caller holds |create_mu|, which
+ * keeps the guard from changing and this process's calls one at a time). */
+static tv_status run_guarded(tv_hsm *hsm, hsm_op_fn op, counter_arg *arg) {
+  tv_hsm_counter_guard *g = &hsm->counter_guard;
+  int guarded = g->lock != NULL && (g->label == NULL || strcmp(g->label, arg->label) == 0);
+  if (guarded) {
+    TV_TRY(g->lock(g->ctx));
+  }
+  tv_status status = hsm_run(hsm, op, arg);
+  if (guarded) {
+    g->unlock(g->ctx);
+  }
+  return status;
+}
+
 tv_status tv_hsm_counter_read(tv_hsm *hsm, uint64_t *out_value, const char *label) {
   TV_ENSURE(hsm != NULL && out_value != NULL, TV_E_INVALID_ARGUMENT);
   TV_TRY(hsm_label_check(label));
-  counter_arg arg = {label, 0, 0};
-  TV_TRY(hsm_run(hsm, read_op, &arg));
+  counter_arg arg = {label, 0, 0, 0};
+  pthread_mutex_lock(&hsm->create_mu);
+  tv_status status = run_guarded(hsm, read_op, &arg);
+  pthread_mutex_unlock(&hsm->create_mu);
+  TV_TRY(status);
   *out_value = arg.value;
   return TV_OK;
+}
+
+/* Advances, then reads back: the counter must be at least the value now.
+ * A value another process moved it past is fine; a refusal to lower it
+ * (the value was below the counter to begin with) is final. */
+static tv_status advance_checked(tv_hsm *hsm, counter_arg *arg) {
+  tv_status status = TV_E_HSM_OPERATION;
+  for (int t = 0; t < COUNTER_ADVANCE_TRIES; t++) {
+    status = run_guarded(hsm, advance_op, arg);
+    if (arg->refused) {
+      return status;
+    }
+    counter_arg back = {arg->label, 0, 0, 0};
+    tv_status rst = run_guarded(hsm, read_op, &back);
+    if (rst == TV_OK && back.value >= arg->value) {
+      return TV_OK;
+    }
+    if (status == TV_OK) {
+      status = rst != TV_OK ? rst : hsm_failf(TV_E_HSM_OPERATION, "counter '%s' read back below %llu", arg->label,
+                                                (unsigned long long)arg->value);
+    }
+    arg->create_if_missing = 0; /* created once is enough */
+  }
+  return status;
 }
 
 tv_status tv_hsm_counter_advance(tv_hsm *hsm, const char *label, uint64_t value,
                                  int create_if_missing) {
   TV_ENSURE(hsm != NULL, TV_E_INVALID_ARGUMENT);
   TV_TRY(hsm_label_check(label));
-  counter_arg arg = {label, value, create_if_missing};
+  counter_arg arg = {label, value, create_if_missing, 0};
   /* Serialised with key creation so two threads never create the counter
    * twice under one label. */
   pthread_mutex_lock(&hsm->create_mu);
-  tv_status status = hsm_run(hsm, advance_op, &arg);
+  tv_status status = advance_checked(hsm, &arg);
   pthread_mutex_unlock(&hsm->create_mu);
   return status;
 }
@@ -190,6 +247,6 @@ tv_status tv_hsm_counter_advance(tv_hsm *hsm, const char *label, uint64_t value,
 tv_status tv_hsm_counter_destroy(tv_hsm *hsm, const char *label) {
   TV_ENSURE(hsm != NULL, TV_E_INVALID_ARGUMENT);
   TV_TRY(hsm_label_check(label));
-  counter_arg arg = {label, 0, 0};
+  counter_arg arg = {label, 0, 0, 0};
   return hsm_run(hsm, destroy_op, &arg);
 }

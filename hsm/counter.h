@@ -17,6 +17,31 @@
 
 #include "hsm/hsm.h"
 
+/* Several processes on one token (fleet nodes) must not run counter
+ * calls at the same time: an advance is find, create, destroy, and
+ * SoftHSM2's file store loses objects when two processes create and
+ * destroy at once (a counter read as missing, an advance that put a lower
+ * value back, a session that cannot be re-initialised). A guard is a
+ * lock held across the processes (a fleet: a PostgreSQL advisory lock,
+ * vault/store/pg/pg_counter_lock.h) around each counter call. */
+typedef struct tv_hsm_counter_guard {
+  /* Takes the lock; TV_OK or why not (the counter call then fails with
+   * that status: fail closed). */
+  tv_status (*lock)(void *ctx);
+  void (*unlock)(void *ctx);
+  void *ctx;
+  /* Only calls on this counter are guarded (a string that outlives the
+   * guard, e.g. a literal); NULL: every counter. A fleet guards every
+   * counter: SoftHSM2's store is one per token, so even another label's
+   * create and destroy (a node's audit checkpoint) races with them. */
+  const char *label;
+} tv_hsm_counter_guard;
+
+/* tv_hsm_counter_guard_set makes every later counter call of |hsm| run
+ * under |guard| (copied; NULL: none). Set it before other threads use
+ * the counters. */
+void tv_hsm_counter_guard_set(tv_hsm *hsm, const tv_hsm_counter_guard *guard);
+
 /* tv_hsm_counter_read sets |*out_value| to the counter |label|. Returns
  * TV_E_HSM_KEY_NOT_FOUND if the token holds no such counter,
  * TV_E_HSM_KEY_EXISTS if more than 8 objects share the label, and
@@ -25,7 +50,10 @@ tv_status tv_hsm_counter_read(tv_hsm *hsm, uint64_t *out_value, const char *labe
 
 /* tv_hsm_counter_advance raises the counter |label| to |value|. Setting it
  * to its current value is a no-op. A |value| below the current one is
- * refused with TV_E_HSM_OPERATION and leaves the counter unchanged. If the
+ * refused with TV_E_HSM_OPERATION and leaves the counter unchanged. The
+ * counter is read back afterwards and the advance repeated (a few times)
+ * until it is at least |value|: another process's advance may have
+ * destroyed the new object or failed to see it. If the
  * counter does not exist it is created with |value| when |create_if_missing|
  * is non-zero, otherwise TV_E_HSM_KEY_NOT_FOUND. */
 tv_status tv_hsm_counter_advance(tv_hsm *hsm, const char *label, uint64_t value,

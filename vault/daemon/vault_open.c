@@ -11,6 +11,7 @@
 #include "hsm/counter.h"
 #include "hsm/dev_init.h"
 #include "vault/daemon/keyring_start.h"
+#include "vault/store/pg/pg_counter_lock.h"
 #include "vault/store/pg/pg_keyring.h"
 #include "vault/store/pg/pg_store.h"
 #include "vault/service/log.h"
@@ -260,6 +261,25 @@ static void log_store_open(tv_store *store, const char *dir) {
   tv_log_end(&line);
 }
 
+/* Every HSM counter call of a fleet node (the keyring's generation, which
+ * the nodes share, and its audit checkpoints: SoftHSM2's object store is
+ * one per token) runs under the fleet's advisory lock, set before the
+ * keyring and audit log first touch a counter (pg_counter_lock.h). While
+ * the database is away an audit checkpoint cannot raise its counter, so
+ * the node acknowledges nothing until it is back (its data calls fail
+ * then anyway). */
+static tv_status guard_counters(tv_vault *v, const tv_settings *opts, char *err, size_t err_len) {
+  char why[256] = "";
+  tv_status st = tv_pg_counter_lock_new(&v->pg_counter_lock, opts->pg_conninfo, why, sizeof why);
+  if (st != TV_OK) {
+    return failf(st, err, err_len, "store.postgres.conninfo: connecting for the HSM counter lock failed", why);
+  }
+  tv_hsm_counter_guard guard;
+  tv_pg_counter_lock_guard(v->pg_counter_lock, &guard);
+  tv_hsm_counter_guard_set(v->hsm, &guard);
+  return TV_OK;
+}
+
 /* A fleet node's store: --init (and --dev's first start) creates or
  * migrates the schema; otherwise a missing or newer schema, an
  * unreachable database, refuses the start naming the setting. */
@@ -287,6 +307,7 @@ static tv_status open_pg_store(tv_vault *v, const tv_settings *opts, char *err, 
                            : "store.postgres.conninfo: opening the database store failed";
     return failf(st, err, err_len, what, diag.message);
   }
+  TV_TRY(guard_counters(v, opts, err, err_len));
   tv_log_line line;
   tv_log_begin(&line, "info", "store_opened");
   tv_log_str(&line, "backend", "postgres");
@@ -427,6 +448,10 @@ tv_status tv_vault_close(tv_vault *vault) {
   tv_store_close(vault->store);
   tv_keyring_free(vault->keyring);
   tv_pg_keyring_free(vault->pg_keyring);
+  if (vault->hsm != NULL) {
+    tv_hsm_counter_guard_set(vault->hsm, NULL);
+  }
+  tv_pg_counter_lock_free(vault->pg_counter_lock);
   tv_hsm_free(vault->hsm);
   policy_meter_free(vault->meter);
   policy_group_meter_free(vault->group_meter);

@@ -21,6 +21,9 @@ typedef struct tv_vault {
   /* A fleet node's shared keyring document (vault/store/pg/pg_keyring.h),
    * freed after the keyring; NULL with a keyring file. */
   struct tv_pg_keyring *pg_keyring;
+  /* A fleet node's lock on the HSM's counters across nodes
+   * (vault/store/pg/pg_counter_lock.h); NULL on one node. */
+  struct tv_pg_counter_lock *pg_counter_lock;
   tv_store *store;
   tv_engine *engine;
   tv_audit_log *audit;
