@@ -66,6 +66,12 @@ static const struct {
     {"tv_get_id", "SELECT " TV_PG_ROW_COLUMNS " FROM tv_tokens WHERE id = $1::bigint"},
     {"tv_find_fp", "SELECT " TV_PG_ROW_COLUMNS " FROM tv_tokens WHERE ns = $1::bytea AND fingerprint = $2::bytea"
                    " ORDER BY id LIMIT $3::bigint"},
+    /* Many fingerprints of one namespace in one statement (a tokenize
+     * call's convergent lookups), up to $3 rows each, tagged with the
+     * fingerprint's position. */
+    {"tv_find_fps", "SELECT " TV_PG_ROW_COLUMNS_T ", k.i FROM unnest($2::bytea[]) WITH ORDINALITY AS k(fp, i)"
+                    " CROSS JOIN LATERAL (SELECT * FROM tv_tokens WHERE ns = $1::bytea AND fingerprint = k.fp"
+                    " ORDER BY id LIMIT $3::bigint) t ORDER BY k.i, t.id"},
     {"tv_scan", "SELECT " TV_PG_ROW_COLUMNS " FROM tv_tokens WHERE id > $1::bigint AND id <= $3::bigint"
                 " ORDER BY id LIMIT $2::bigint"},
     {"tv_max_id", "SELECT coalesce(max(id), 0) FROM tv_tokens"},

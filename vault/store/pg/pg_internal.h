@@ -117,6 +117,9 @@ tv_status tv_pg_read_locations(void *impl, const tv_store_loc *locs, size_t num,
                                tv_store_buf *buf);
 tv_status tv_pg_find_fingerprint(void *impl, const uint8_t *ns, size_t ns_len, const uint8_t fp[16],
                                  tv_store_item *out_items, size_t items_max, size_t *out_num, tv_store_buf *buf);
+tv_status tv_pg_find_fingerprints(void *impl, const uint8_t *ns, size_t ns_len, const uint8_t *fps,
+                                  size_t num_fps, size_t per_fp_max, tv_store_item *out_items, size_t *out_counts,
+                                  tv_store_buf *buf);
 tv_status tv_pg_scan(void *impl, tv_store_scan_fn fn, void *ctx);
 
 /* Leases (pg_lease.c) and the purge of expired values (pg_purge.c). */
