@@ -69,6 +69,7 @@ typedef struct options {
   size_t in_flight, batch, channels;
   int json;
   long server_pid; /* 0: do not report the server's CPU time */
+  size_t pan_stream; /* fresh PANs start pan_stream * 10^12 further on */
 } options;
 
 /* One outstanding call (or stream) and the buffers of its current batch. */
@@ -604,8 +605,10 @@ static const char usage[] =
     "usage: vault_bench --mode health|tokenize|tokenize-batch|detokenize-batch|detokenize-stream\n"
     "                   [--target HOST:PORT] [--seconds S] [--in-flight N] [--batch N]\n"
     "                   [--channels N] [--namespace NS] [--ca F [--cert F --key F] [--server-name N]]\n"
-    "                   [--server-pid PID] [--json]\n"
-    "  --server-pid PID  also report the server's CPU time per item (from /proc)\n";
+    "                   [--server-pid PID] [--pan-stream N] [--json]\n"
+    "  --server-pid PID  also report the server's CPU time per item (from /proc)\n"
+    "  --pan-stream N    1..99: fresh PANs of stream N, so generators started in the same\n"
+    "                    second (one per fleet node) send different values (default: 0)\n";
 
 static size_t parse_count(const char *v, size_t max) {
   char *end = NULL;
@@ -653,6 +656,7 @@ static void parse_options(options *o, int argc, char **argv) {
     else if (strcmp(a, "--key") == 0) o->key = v;
     else if (strcmp(a, "--server-name") == 0) o->server_name = v;
     else if (strcmp(a, "--server-pid") == 0) o->server_pid = (long)parse_count(v, 1u << 30);
+    else if (strcmp(a, "--pan-stream") == 0) o->pan_stream = parse_count(v, 99);
     else die("unknown option (see --help)");
   }
   if (!(o->seconds > 0 && o->seconds <= 3600) || (o->cert != NULL) != (o->key != NULL)) {
@@ -710,7 +714,8 @@ static void report(bench *b) {
 int main(int argc, char **argv) {
   static bench b;
   parse_options(&b.o, argc, argv);
-  b.pan_counter = (uint64_t)time(NULL) * 1000000u; /* fresh values on every run */
+  /* Fresh values on every run; streams 10^12 apart never meet. */
+  b.pan_counter = (uint64_t)time(NULL) * 1000000u + b.o.pan_stream * 1000000000000ull;
   b.slots = calloc(b.o.in_flight, sizeof *b.slots);
   if (b.slots == NULL) {
     die("out of memory");
