@@ -56,8 +56,12 @@ static const struct {
                   * value back (NOT_FOUND instead). */
                  " AND (state = 1 OR $12::bigint = 2) RETURNING id"},
     {"tv_delete", "DELETE FROM tv_tokens WHERE ns = $1::bytea AND token = $2::bytea RETURNING id"},
-    {"tv_token_id", "SELECT id FROM tv_tokens WHERE ns = $1::bytea AND token = $2::bytea"},
-    {"tv_fp_winner", "SELECT id FROM tv_tokens WHERE ns = $1::bytea AND fingerprint = $2::bytea AND fp_unique"},
+    /* Why PUTs of a group inserted nothing (pg_classify.c): each one's
+     * token row and, for a convergent one, the row holding its
+     * fingerprint. */
+    {"tv_classify", "SELECT k.i, (SELECT id FROM tv_tokens t WHERE t.ns = k.ns AND t.token = k.token),"
+                    " (SELECT id FROM tv_tokens t WHERE t.ns = k.ns AND t.fingerprint = k.fp AND t.fp_unique)"
+                    " FROM unnest($1::bytea[], $2::bytea[], $3::bytea[]) WITH ORDINALITY AS k(ns, token, fp, i)"},
     {"tv_get", "SELECT " TV_PG_ROW_COLUMNS " FROM tv_tokens WHERE ns = $1::bytea AND token = $2::bytea"},
     /* A batch of keys in one statement: two parallel bytea arrays, each
      * row tagged with its key's position (keys may repeat). */

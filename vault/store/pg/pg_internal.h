@@ -105,6 +105,13 @@ int tv_pg_record_state(const tv_record_put *p);
  * Returns a failure that hit the whole group instead. */
 tv_status tv_pg_put_many(PGconn *conn, tv_store_op *const *ops, size_t n, tv_status *status);
 
+/* tv_pg_classify_conflicts tells, with one statement, why each op of
+ * |ops| whose status is TV_E_STORE_TOKEN_EXISTS (a PUT that inserted
+ * nothing) wrote nothing: it stays TOKEN_EXISTS, or becomes
+ * TV_E_STORE_FINGERPRINT_EXISTS with op->loc naming the winner's row.
+ * Returns a failure of the statement, which those ops then get. */
+tv_status tv_pg_classify_conflicts(PGconn *conn, tv_store_op *const *ops, size_t n, tv_status *status);
+
 /* The writer thread's body and the queue entry points. */
 void *tv_pg_writer_main(void *arg);
 tv_status tv_pg_submit(void *impl, tv_store_op *op);
