@@ -189,12 +189,15 @@ class Node:
 
 
 def vault_load(build, nodes, mode, seconds, in_flight, batch):
-    """One vault_bench per node (in_flight split over them), all at once."""
+    """One vault_bench per node (in_flight split over them), all at once; each
+    its own stream of fresh PANs (started in the same second, they would
+    otherwise send the same values, and the nodes would race to converge
+    them instead of writing new rows)."""
     share = max(1, in_flight // len(nodes))
     procs = [subprocess.Popen([os.path.join(build, "bench", "vault_bench"), "--target", "127.0.0.1:%d" % n.port,
                                "--mode", mode, "--seconds", str(seconds), "--in-flight", str(share), "--batch",
-                               str(batch), "--server-pid", str(n.proc.pid), "--json"],
-                              stdout=subprocess.PIPE, text=True) for n in nodes]
+                               str(batch), "--server-pid", str(n.proc.pid), "--pan-stream", str(i + 1), "--json"],
+                              stdout=subprocess.PIPE, text=True) for i, n in enumerate(nodes)]
     results = []
     for p in procs:
         out, _ = p.communicate(timeout=seconds + 300)

@@ -85,6 +85,7 @@ typedef struct options {
   size_t pool_tokens; /* detokenize modes: tokens tokenized first, read back */
   int json;
   long server_pid; /* 0: do not report the server's CPU time */
+  size_t pan_stream; /* fresh PANs start pan_stream * 10^12 further on */
 } options;
 
 /* One outstanding call (or stream) and the buffers of its current batch. */
@@ -622,9 +623,11 @@ static const char usage[] =
     "                          |http-tokenize-batch|http-detokenize-batch|http-detokenize-stream\n"
     "                   [--target HOST:PORT] [--http-target HOST:PORT] [--seconds S] [--in-flight N] [--batch N]\n"
     "                   [--channels N] [--pool TOKENS] [--namespace NS] [--ca F [--cert F --key F] [--server-name N]]\n"
-    "                   [--server-pid PID] [--json]\n"
+    "                   [--server-pid PID] [--pan-stream N] [--json]\n"
     "  --server-pid PID  also report the server's CPU time per item (from /proc)\n"
-    "  --pool TOKENS     detokenize modes: tokens tokenized first and read back (default 20000)\n";
+    "  --pool TOKENS     detokenize modes: tokens tokenized first and read back (default 20000)\n"
+    "  --pan-stream N    1..99: fresh PANs of stream N, so generators started in the same\n"
+    "                    second (one per fleet node) send different values (default: by process id)\n";
 
 static size_t parse_count(const char *v, size_t max) {
   char *end = NULL;
@@ -674,6 +677,7 @@ static void parse_options(options *o, int argc, char **argv) {
     else if (strcmp(a, "--key") == 0) o->key = v;
     else if (strcmp(a, "--server-name") == 0) o->server_name = v;
     else if (strcmp(a, "--server-pid") == 0) o->server_pid = (long)parse_count(v, 1u << 30);
+    else if (strcmp(a, "--pan-stream") == 0) o->pan_stream = parse_count(v, 99);
     else die("unknown option (see --help)");
   }
   if (!(o->seconds > 0 && o->seconds <= 3600) || (o->cert != NULL) != (o->key != NULL)) {
@@ -774,8 +778,10 @@ int main(int argc, char **argv) {
   /* Fresh values on every run, and in every process of one run: load
    * generators started in the same second (one per node, as fleet_bench
    * and failover_bench start them) would otherwise send the same values,
-   * and a convergent namespace would answer half of them as existing. */
-  b.pan_counter = (uint64_t)time(NULL) * 1000000u + (uint64_t)(getpid() % 100) * 1000000000000ull;
+   * and a convergent namespace would answer half of them as existing.
+   * Streams 10^12 apart never meet. */
+  uint64_t stream = b.o.pan_stream != 0 ? (uint64_t)b.o.pan_stream : (uint64_t)(getpid() % 100);
+  b.pan_counter = (uint64_t)time(NULL) * 1000000u + stream * 1000000000000ull;
   if (modes[b.o.mode].http) {
     run_http(&b);
     report(&b);

@@ -163,4 +163,28 @@ tv_status engine_record_state(const tv_record_put *put, uint64_t now);
 /* engine_key_of fills a store key for namespace |ns| and token bytes. */
 tv_store_key engine_key_of(const engine_ns *ns, const char *token, size_t token_len);
 
+/* Batched store lookups of a tokenize call (tokenize_prefetch.c). */
+
+/* A convergent value's live token, as engine_find_live_tokens found it. */
+typedef struct engine_live_token {
+  tv_status status; /* TV_OK: |token| (canonical); TV_E_ENGINE_NOT_FOUND:
+                       none; else why the lookup failed */
+  char token[TV_ENGINE_TEXT_LEN_MAX + 1];
+  size_t token_len;
+} engine_live_token;
+
+/* engine_find_live_tokens finds the live token (not deleted, not expired)
+ * of each of |num| fingerprints (16 bytes each, one after the other) in
+ * |ns|, with one store call per TV_STORE_GET_ITEMS_MAX of them, and fills
+ * out[0 .. num) in every case; returns the first failure that hit all. */
+tv_status engine_find_live_tokens(tv_engine *e, const engine_ns *ns, const uint8_t *fps, size_t num,
+                                  engine_live_token *out);
+
+/* engine_tokens_taken asks whether each of |num| store keys exists (in
+ * any state: live, expired or tombstone — a token is never reissued),
+ * with one tv_store_get_batch per TV_STORE_GET_ITEMS_MAX keys: out[i] is
+ * TV_OK (taken), TV_E_STORE_NOT_FOUND (free) or why the lookup failed;
+ * filled in every case. Returns the first failure. */
+tv_status engine_tokens_taken(tv_engine *e, const tv_store_key *keys, size_t num, tv_status *out);
+
 #endif

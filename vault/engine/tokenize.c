@@ -19,11 +19,15 @@
  * after expiry, as on one node. The log backend never reports the
  * conflict: there the table alone converges.
  *
- * A call runs in two passes: every item is prepared (parsed,
- * fingerprinted, looked up) first, then the items that need a new record
- * share one reservation of encryption counts (one keyring call, one
- * epoch entry for the whole request) and are written. Retries after a
- * lost race reserve one count each, as they come. */
+ * A call runs in phases: every item is prepared (parsed, fingerprinted,
+ * metered, entered in the table) first; then one batched store lookup
+ * finds the live tokens of all the call's convergent leaders; the items
+ * that still need a new record share one reservation of encryption
+ * counts (one keyring call, one epoch entry for the whole request), their
+ * first candidates are checked with one batched lookup, and they are
+ * written (tokenize_prefetch.c: one database round trip for all of a
+ * call's values instead of two per value). Retries after a lost race
+ * reserve one count each and check their candidates one by one. */
 #include <assert.h>
 #include <stddef.h>
 #include <stdlib.h>
@@ -63,10 +67,21 @@ typedef struct tok_job {
   struct tok_job **leader_pprev; /* what points at this job: O(1) unlink */
   struct tok_job *waiters;
   struct tok_job *next_waiter;
+  int cand;                 /* TOK_CAND_*: what the call's prefetch found */
+  tv_status cand_status;    /* TOK_CAND_FAILED: why */
+  const ff1_key *cand_key;  /* the token key |tok| was made with */
   unsigned fp_rounds;       /* TV_E_STORE_FINGERPRINT_EXISTS seen so far */
   tv_store_loc winner_loc;  /* the row that holds our fingerprint */
   uint8_t winner_meta[TV_ENGINE_METADATA_LEN_MAX]; /* kept by its expired stub */
 } tok_job;
+
+/* tok_job.cand: the first candidate of a job, checked with the call's
+ * other candidates in one lookup before any is written. */
+enum {
+  TOK_CAND_NONE = 0, /* not checked: format_generate asks the store itself */
+  TOK_CAND_FREE,     /* |tok| is free: write it */
+  TOK_CAND_FAILED,   /* the lookup failed for it: |cand_status| */
+};
 
 /* One call's jobs, and the epoch slot its shared reservation counts in
  * (held until the last item is final: every write using those counts has
@@ -205,33 +220,31 @@ static tv_status used_cb(void *ctx, const format_token *token, int *out_used) {
   return it.status; /* TV_OK: taken (live, expired or tombstoned) */
 }
 
+/* job_take_token answers |job| with the existing token |canon|
+ * (canonical, at most TV_ENGINE_TEXT_LEN_MAX bytes). */
+static void job_take_token(tok_job *job, const uint8_t *canon, size_t canon_len) {
+  memcpy(job->key_token, canon, canon_len);
+  job->key_token[canon_len] = '\0';
+  job->key_token_len = canon_len;
+  shape_token(job, job->key_token, job->key_token_len);
+  job->item->existing = 1;
+}
+
+/* job_take_live answers |job| from a lookup of its fingerprint: TV_OK
+ * (answered with the live token), TV_E_ENGINE_NOT_FOUND, or a failure. */
+static tv_status job_take_live(tok_job *job, const engine_live_token *live) {
+  if (live->status == TV_OK) {
+    job_take_token(job, (const uint8_t *)live->token, live->token_len);
+  }
+  return live->status;
+}
+
 /* Looks for a live token of the job's fingerprint; TV_OK with the item
  * filled if there is one, TV_E_ENGINE_NOT_FOUND if not. */
 static tv_status find_existing(tok_job *job) {
-  tv_store_item items[ENGINE_FP_ITEMS_MAX];
-  size_t num = 0;
-  tv_store_buf buf = {0};
-  tv_status st = tv_store_find_fingerprint(job->e->store, (const uint8_t *)job->ns->name, job->ns->name_len,
-                                           job->fp, items, ENGINE_FP_ITEMS_MAX, &num, &buf);
-  if (st == TV_OK) {
-    st = TV_E_ENGINE_NOT_FOUND;
-    uint64_t now = engine_now(job->e);
-    for (size_t i = 0; i < num && i < ENGINE_FP_ITEMS_MAX; i++) {
-      const tv_record_put *p = &items[i].put;
-      if (items[i].status == TV_OK && engine_record_state(p, now) == TV_OK &&
-          p->token_len <= TV_ENGINE_TEXT_LEN_MAX) {
-        memcpy(job->key_token, p->token, p->token_len);
-        job->key_token[p->token_len] = '\0';
-        job->key_token_len = p->token_len;
-        shape_token(job, job->key_token, job->key_token_len);
-        job->item->existing = 1;
-        st = TV_OK;
-        break;
-      }
-    }
-  }
-  tv_store_buf_cleanup(&buf);
-  return st;
+  engine_live_token live;
+  engine_find_live_tokens(job->e, job->ns, job->fp, 1, &live);
+  return job_take_live(job, &live);
 }
 
 /* Registers |job| as the leader of its fingerprint, or queues it behind
@@ -269,8 +282,9 @@ static tv_status job_prepare(tok_job *job) {
   return engine_fingerprint(job->ns, &job->value, job->fp);
 }
 
-/* job_begin prepares |job| and finds an existing token; returns 1 if a
- * new record must be written, 0 if the job is final or a leader's waiter. */
+/* job_begin prepares |job|; returns 1 if it may need a new record (a
+ * convergent leader: unless converge_all finds its token), 0 if the job
+ * is final or a leader's waiter. */
 static int job_begin(tok_job *job) {
   tv_status st = job_prepare(job);
   const tv_tokenize_meter *m = job->req->meter;
@@ -283,15 +297,8 @@ static int job_begin(tok_job *job) {
     job_finish(job, st);
     return 0;
   }
-  if (job->ns->cfg.convergent) {
-    if (!convergent_enter(job)) {
-      return 0; /* the leader finishes it */
-    }
-    st = find_existing(job);
-    if (st != TV_E_ENGINE_NOT_FOUND) {
-      job_finish(job, st);
-      return 0;
-    }
+  if (job->ns->cfg.convergent && !convergent_enter(job)) {
+    return 0; /* the leader finishes it */
   }
   return 1;
 }
@@ -309,12 +316,27 @@ static tv_status job_keys(tok_job *job, tok_batch *batch, tv_keyring_keys *keys)
   return tv_keyring_reserve(job->e->keyring, keys, NULL, job->ns->name, 1);
 }
 
+/* job_candidate sets |job->tok|: the call's checked first candidate if
+ * it is free (made with these keys), else the first free one
+ * format_generate finds (used_cb asks the store for each). */
+static tv_status job_candidate(tok_job *job, const tv_keyring_keys *keys) {
+  int cand = job->cand;
+  job->cand = TOK_CAND_NONE; /* a retry generates again */
+  if (cand == TOK_CAND_FAILED) {
+    return job->cand_status;
+  }
+  if (cand == TOK_CAND_FREE && job->cand_key == keys->token_ff1) {
+    return TV_OK;
+  }
+  return format_generate(&job->ns->cfg.format, keys->token_ff1, &job->value, used_cb, job, &job->tok);
+}
+
 static tv_status job_encrypt(tok_job *job, tok_batch *batch) {
   tv_keyring_keys keys;
   /* The epoch is entered before the count is reserved (job_keys), so a
    * re-encryption that retires a version waits for this write. */
   TV_TRY(job_keys(job, batch, &keys));
-  TV_TRY(format_generate(&job->ns->cfg.format, keys.token_ff1, &job->value, used_cb, job, &job->tok));
+  TV_TRY(job_candidate(job, &keys));
   TV_TRY(engine_token_canon(job->ns, job->tok.text, job->tok.text_len, job->key_token, &job->key_token_len));
   tv_record_put *put = &job->op.put;
   memset(put, 0, sizeof *put);
@@ -460,11 +482,7 @@ static tv_status judge_winner(tok_job *job, const tv_store_item *it) {
     return TV_E_ENGINE_EXPIRED;
   }
   TV_TRY(winner_value_matches(job, p));
-  memcpy(job->key_token, p->token, p->token_len);
-  job->key_token[p->token_len] = '\0';
-  job->key_token_len = p->token_len;
-  shape_token(job, job->key_token, job->key_token_len);
-  job->item->existing = 1;
+  job_take_token(job, p->token, p->token_len);
   return TV_OK;
 }
 
@@ -521,15 +539,97 @@ static tok_job *begin_all(tv_engine *engine, const engine_ns *ns, tv_tokenize_re
   return head;
 }
 
-/* batch_reserve reserves one count per job on |writes| with one keyring
- * call. On failure (say fewer counts left than asked) nothing is shared
- * and each job reserves its own, so items get their own statuses. */
-static void batch_reserve(tv_engine *e, const engine_ns *ns, tok_arena *arena, const tok_job *writes,
-                          tok_batch *batch) {
+static size_t list_len(const tok_job *writes) {
   size_t n = 0;
   for (const tok_job *j = writes; j != NULL; j = j->next_write) {
     n++;
   }
+  return n;
+}
+
+/* converge_all finds, with one batched lookup, the live tokens of the
+ * convergent leaders on |writes| (n of them), answers those that have
+ * one (or whose lookup failed) and returns the rest, in order. */
+static tok_job *converge_all(tv_engine *e, const engine_ns *ns, tok_job *writes, size_t n) {
+  uint8_t *fps = malloc(n * TV_RECORD_FINGERPRINT_LEN);
+  engine_live_token *live = malloc(n * sizeof *live);
+  size_t i = 0;
+  for (tok_job *j = writes; fps != NULL && j != NULL; j = j->next_write) {
+    memcpy(fps + i++ * TV_RECORD_FINGERPRINT_LEN, j->fp, TV_RECORD_FINGERPRINT_LEN);
+  }
+  if (fps != NULL && live != NULL) {
+    engine_find_live_tokens(e, ns, fps, n, live);
+  }
+  tok_job *head = NULL;
+  tok_job **tail = &head;
+  i = 0;
+  for (tok_job *j = writes, *next; j != NULL; j = next, i++) {
+    next = j->next_write; /* |j| may be final below */
+    tv_status st = fps != NULL && live != NULL ? job_take_live(j, &live[i]) : find_existing(j);
+    if (st != TV_E_ENGINE_NOT_FOUND) {
+      job_finish(j, st);
+      continue;
+    }
+    *tail = j;
+    tail = &j->next_write;
+  }
+  *tail = NULL;
+  free(fps);
+  free(live);
+  return head;
+}
+
+/* first_candidate makes |job|'s first acceptable candidate with |key|
+ * and its store key in job->key_token; TV_OK or why there is none
+ * (format_generate will say it again). */
+static tv_status first_candidate(tok_job *job, const ff1_key *key) {
+  const tv_format *f = &job->ns->cfg.format;
+  tv_status st = TV_E_FORMAT_CANDIDATE_REJECTED;
+  for (uint32_t a = 0; a < f->attempts_max && st == TV_E_FORMAT_CANDIDATE_REJECTED; a++) {
+    st = format_candidate(f, key, &job->value, a, &job->tok);
+  }
+  TV_TRY(st);
+  job->cand_key = key;
+  return engine_token_canon(job->ns, job->tok.text, job->tok.text_len, job->key_token, &job->key_token_len);
+}
+
+/* check_candidates makes the first candidate of each of the |n| jobs on
+ * |writes| with the call's shared token key and checks them all with one
+ * batched lookup; without shared keys each job generates its own. */
+static void check_candidates(tv_engine *e, tok_job *writes, size_t n, const tok_batch *batch) {
+  if (batch->left < n || n == 0) {
+    return;
+  }
+  tok_job **jobs = malloc(n * sizeof *jobs);
+  tv_store_key *keys = malloc(n * sizeof *keys);
+  tv_status *taken = malloc(n * sizeof *taken);
+  size_t m = 0;
+  for (tok_job *j = writes; jobs != NULL && keys != NULL && taken != NULL && j != NULL; j = j->next_write) {
+    if (first_candidate(j, batch->keys.token_ff1) == TV_OK) {
+      keys[m] = engine_key_of(j->ns, j->key_token, j->key_token_len);
+      jobs[m++] = j;
+    }
+  }
+  if (m > 0) {
+    engine_tokens_taken(e, keys, m, taken);
+  }
+  for (size_t i = 0; i < m; i++) {
+    tok_job *j = jobs[i];
+    j->cand = taken[i] == TV_E_STORE_NOT_FOUND ? TOK_CAND_FREE : taken[i] == TV_OK ? TOK_CAND_NONE : TOK_CAND_FAILED;
+    j->cand_status = taken[i];
+    if (taken[i] == TV_OK) {
+      j->min_attempt = j->tok.attempt + 1u; /* taken: format_generate goes on from the next */
+    }
+  }
+  free(jobs);
+  free(keys);
+  free(taken);
+}
+
+/* batch_reserve reserves one count per job on |writes| with one keyring
+ * call. On failure (say fewer counts left than asked) nothing is shared
+ * and each job reserves its own, so items get their own statuses. */
+static void batch_reserve(tv_engine *e, const engine_ns *ns, tok_arena *arena, size_t n, tok_batch *batch) {
   if (n < 2) {
     return; /* nothing to share */
   }
@@ -554,8 +654,13 @@ tv_status tv_engine_tokenize_submit(tv_engine *engine, tv_tokenize_req *req) {
   atomic_store(&req->priv.pending, req->num_items + 1);
   engine_ops_begin(engine);
   tok_job *writes = begin_all(engine, ns, req, arena);
+  if (ns->cfg.convergent && writes != NULL) {
+    writes = converge_all(engine, ns, writes, list_len(writes));
+  }
+  size_t n = list_len(writes);
   tok_batch batch = {.left = 0};
-  batch_reserve(engine, ns, arena, writes, &batch);
+  batch_reserve(engine, ns, arena, n, &batch);
+  check_candidates(engine, writes, n, &batch);
   while (writes != NULL) {
     tok_job *next = writes->next_write; /* |writes| may finish and be freed */
     job_write(writes, &batch);

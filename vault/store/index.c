@@ -244,10 +244,10 @@ size_t tv_index_fp_find(tv_index *idx, uint64_t hash, tv_store_loc *out, size_t 
 /* Lookups issued ahead of use by tv_index_token_find_many. */
 #define FIND_LOOKAHEAD 8u
 
-void tv_index_token_find_many(tv_index *idx, const uint64_t *hashes, size_t num, tv_store_loc *out, size_t per_max,
-                              size_t *counts) {
-  pthread_rwlock_rdlock(&idx->lock);
-  const table *t = &idx->tokens;
+/* find_many looks up |num| hashes in |t| with prefetches; the caller
+ * holds the read lock. */
+static void find_many(const table *t, const uint64_t *hashes, size_t num, tv_store_loc *out, size_t per_max,
+                      size_t *counts) {
   for (size_t i = 0; i < num && i < FIND_LOOKAHEAD; i++) {
     __builtin_prefetch(&t->slots[home(t, hashes[i])]);
   }
@@ -257,6 +257,19 @@ void tv_index_token_find_many(tv_index *idx, const uint64_t *hashes, size_t num,
     }
     counts[i] = table_find(t, hashes[i], out + i * per_max, per_max);
   }
+}
+
+void tv_index_token_find_many(tv_index *idx, const uint64_t *hashes, size_t num, tv_store_loc *out, size_t per_max,
+                              size_t *counts) {
+  pthread_rwlock_rdlock(&idx->lock);
+  find_many(&idx->tokens, hashes, num, out, per_max, counts);
+  pthread_rwlock_unlock(&idx->lock);
+}
+
+void tv_index_fp_find_many(tv_index *idx, const uint64_t *hashes, size_t num, tv_store_loc *out, size_t per_max,
+                           size_t *counts) {
+  pthread_rwlock_rdlock(&idx->lock);
+  find_many(&idx->fps, hashes, num, out, per_max, counts);
   pthread_rwlock_unlock(&idx->lock);
 }
 

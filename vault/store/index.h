@@ -59,13 +59,16 @@ uint64_t tv_index_fp_hash(const tv_index *idx, const uint8_t *ns, size_t ns_len,
 size_t tv_index_token_find(tv_index *idx, uint64_t hash, tv_store_loc *out, size_t out_max);
 size_t tv_index_fp_find(tv_index *idx, uint64_t hash, tv_store_loc *out, size_t out_max);
 
-/* tv_index_token_find_many looks up |num| token hashes under one read
- * lock, prefetching the buckets a few lookups ahead so the cache misses
- * of a batch overlap: up to |per_max| locations of hashes[i] go to
+/* tv_index_token_find_many (tv_index_fp_find_many: fingerprint hashes)
+ * looks up |num| hashes under one read lock, prefetching the buckets a
+ * few lookups ahead so the cache misses of a batch overlap: up to
+ * |per_max| locations of hashes[i] go to
  * out[i * per_max ...] and the number found (uncapped, as
  * tv_index_token_find) to counts[i]. */
 void tv_index_token_find_many(tv_index *idx, const uint64_t *hashes, size_t num, tv_store_loc *out, size_t per_max,
                               size_t *counts);
+void tv_index_fp_find_many(tv_index *idx, const uint64_t *hashes, size_t num, tv_store_loc *out, size_t per_max,
+                           size_t *counts);
 
 /* tv_index_token_find_w and tv_index_fp_find_w are the same lookups for
  * the single writer thread, which may read without the lock because no

@@ -148,16 +148,14 @@ static tv_status decode_req(const read_req *q, const uint8_t *base, tv_record *o
  * writer's publish waiting long. */
 #define FIND_CHUNK 64u
 
-/* find_chunk looks up |m| (<= FIND_CHUNK) hashes: token lookups batched
- * with prefetches, fingerprint lookups (one key per call) one by one. */
+/* find_chunk looks up |m| (<= FIND_CHUNK) token or fingerprint hashes
+ * under one index lock, with prefetches. */
 static void find_chunk(tv_ustore *u, const uint64_t *hashes, size_t m, int by_fp, tv_store_loc *locs,
                        size_t per_key_max, size_t *counts) {
-  if (!by_fp) {
+  if (by_fp) {
+    tv_index_fp_find_many(u->index, hashes, m, locs, per_key_max, counts);
+  } else {
     tv_index_token_find_many(u->index, hashes, m, locs, per_key_max, counts);
-    return;
-  }
-  for (size_t i = 0; i < m; i++) {
-    counts[i] = tv_index_fp_find(u->index, hashes[i], locs + i * per_key_max, per_key_max);
   }
 }
 
@@ -278,6 +276,51 @@ tv_status tv_ustore_find_fingerprint(void *impl, const uint8_t *ns, size_t ns_le
     found++;
   }
   *out_num = found;
+  return TV_OK;
+}
+
+/* fp_matches: the put read back is of namespace |ns| and fingerprint
+ * |fp| (the index holds hashes only). */
+static int fp_matches(const tv_record_put *p, const uint8_t *ns, size_t ns_len, const uint8_t fp[16]) {
+  return p->ns_len == ns_len && memcmp(p->ns, ns, ns_len) == 0 &&
+         memcmp(p->fingerprint, fp, TV_RECORD_FINGERPRINT_LEN) == 0;
+}
+
+tv_status tv_ustore_find_fingerprints(void *impl, const uint8_t *ns, size_t ns_len, const uint8_t *fps,
+                                      size_t num_fps, size_t per_fp_max, tv_store_item *out_items,
+                                      size_t *out_counts, tv_store_buf *buf) {
+  tv_ustore *u = impl;
+  TV_ENSURE(ns_len >= 1 && ns_len <= TV_STORE_NAMESPACE_LEN_MAX, TV_E_INVALID_ARGUMENT);
+  uint64_t *hashes = malloc(num_fps * sizeof *hashes);
+  TV_ENSURE(hashes != NULL, TV_E_NO_MEMORY);
+  for (size_t i = 0; i < num_fps; i++) {
+    hashes[i] = tv_index_fp_hash(u->index, ns, ns_len, fps + i * TV_RECORD_FINGERPRINT_LEN);
+    out_counts[i] = 0;
+  }
+  read_req *reqs;
+  size_t n;
+  pthread_rwlock_rdlock(&u->swap_lock); /* locations stay valid until read */
+  tv_status st = gather(u, hashes, num_fps, 1, buf, &reqs, &n, TV_STORE_CANDIDATES_MAX);
+  pthread_rwlock_unlock(&u->swap_lock);
+  free(hashes);
+  TV_TRY(st);
+  for (size_t i = 0; i < n; i++) {
+    size_t f = reqs[i].item;
+    tv_record r;
+    tv_status rst = decode_req(&reqs[i], buf->data, &r);
+    const uint8_t *fp = fps + f * TV_RECORD_FINGERPRINT_LEN;
+    if (out_counts[f] >= per_fp_max || (rst == TV_OK && !fp_matches(&r.body.put, ns, ns_len, fp))) {
+      continue;
+    }
+    /* A damaged or unreadable candidate is reported, not skipped: it may
+     * be the value's token. */
+    tv_store_item *it = &out_items[f * per_fp_max + out_counts[f]++];
+    *it = (tv_store_item){.status = rst, .loc = reqs[i].loc};
+    if (rst == TV_OK) {
+      it->seq = r.header.seq;
+      it->put = r.body.put;
+    }
+  }
   return TV_OK;
 }
 

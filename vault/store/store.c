@@ -187,6 +187,18 @@ tv_status tv_store_find_fingerprint(tv_store *s, const uint8_t *ns, size_t ns_le
   return s->backend->find_fingerprint(s->impl, ns, ns_len, fp, out_items, items_max, out_num, buf);
 }
 
+tv_status tv_store_find_fingerprints(tv_store *s, const uint8_t *ns, size_t ns_len, const uint8_t *fps,
+                                     size_t num_fps, size_t per_fp_max, tv_store_item *out_items,
+                                     size_t *out_counts, tv_store_buf *buf) {
+  TV_ENSURE(s != NULL && ns != NULL && buf != NULL && per_fp_max >= 1, TV_E_INVALID_ARGUMENT);
+  TV_ENSURE(num_fps == 0 || (fps != NULL && out_items != NULL && out_counts != NULL), TV_E_INVALID_ARGUMENT);
+  TV_ENSURE(num_fps <= TV_STORE_GET_ITEMS_MAX && per_fp_max <= TV_STORE_GET_ITEMS_MAX, TV_E_INVALID_ARGUMENT);
+  if (num_fps == 0) {
+    return TV_OK;
+  }
+  return s->backend->find_fingerprints(s->impl, ns, ns_len, fps, num_fps, per_fp_max, out_items, out_counts, buf);
+}
+
 tv_status tv_store_scan(tv_store *s, tv_store_scan_fn fn, void *ctx) {
   TV_ENSURE(s != NULL && fn != NULL, TV_E_INVALID_ARGUMENT);
   return s->backend->scan(s->impl, fn, ctx);

@@ -269,6 +269,9 @@ typedef struct tv_store_backend {
   /* optional (NULL: get_batch): tv_store_get_batch_replica */
   tv_status (*get_batch_replica)(void *impl, const tv_store_key *keys, size_t num_keys, tv_store_item *out_items,
                                  tv_store_buf *buf);
+  tv_status (*find_fingerprints)(void *impl, const uint8_t *ns, size_t ns_len, const uint8_t *fps,
+                                 size_t num_fps, size_t per_fp_max, tv_store_item *out_items, size_t *out_counts,
+                                 tv_store_buf *buf);
 } tv_store_backend;
 
 /* tv_store_backend_uring is the embedded io_uring log (the default). */
@@ -363,6 +366,18 @@ tv_status tv_store_read_locations(tv_store *s, const tv_store_loc *locs, size_t 
 tv_status tv_store_find_fingerprint(tv_store *s, const uint8_t *ns, size_t ns_len, const uint8_t fp[16],
                                     tv_store_item *out_items, size_t items_max, size_t *out_num,
                                     tv_store_buf *buf);
+
+/* tv_store_find_fingerprints is tv_store_find_fingerprint for |num_fps|
+ * (≤ TV_STORE_GET_ITEMS_MAX) fingerprints of namespace |ns| at once (16
+ * bytes each, one after the other in |fps|), in one pass over the index
+ * (log) or one statement (database): up to |per_fp_max| (≥ 1) live puts
+ * of fingerprint i go to out_items[i * per_fp_max ...] and their number to out_counts[i] (≤ per_fp_max: a caller that
+ * gets per_fp_max may have missed some and can ask again one by one).
+ * |out_items| holds num_fps * per_fp_max items. Returns TV_OK unless the
+ * whole lookup failed. */
+tv_status tv_store_find_fingerprints(tv_store *s, const uint8_t *ns, size_t ns_len, const uint8_t *fps,
+                                     size_t num_fps, size_t per_fp_max, tv_store_item *out_items,
+                                     size_t *out_counts, tv_store_buf *buf);
 
 /* tv_store_scan calls |fn| for every live token (durable when the scan
  * started), in log order. A compaction's swap waits for running scans. */

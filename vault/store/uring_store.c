@@ -384,6 +384,7 @@ const tv_store_backend tv_store_backend_uring = {
     .get_batch = tv_ustore_get_batch,
     .read_locations = tv_ustore_read_locations,
     .find_fingerprint = tv_ustore_find_fingerprint,
+    .find_fingerprints = tv_ustore_find_fingerprints,
     .scan = tv_ustore_scan,
     .snapshot = tv_ustore_snapshot,
     .compact = tv_ustore_compact,

@@ -225,6 +225,9 @@ tv_status tv_ustore_get_batch(void *impl, const tv_store_key *keys, size_t num_k
 tv_status tv_ustore_find_fingerprint(void *impl, const uint8_t *ns, size_t ns_len, const uint8_t fp[16],
                                      tv_store_item *out_items, size_t items_max, size_t *out_num,
                                      tv_store_buf *buf);
+tv_status tv_ustore_find_fingerprints(void *impl, const uint8_t *ns, size_t ns_len, const uint8_t *fps,
+                                      size_t num_fps, size_t per_fp_max, tv_store_item *out_items,
+                                      size_t *out_counts, tv_store_buf *buf);
 tv_status tv_ustore_read_locations(void *impl, const tv_store_loc *locs, size_t num, tv_store_item *out_items,
                                    tv_store_buf *buf);
 tv_status tv_ustore_scan(void *impl, tv_store_scan_fn fn, void *ctx);

@@ -64,6 +64,47 @@ static long sql_count(const fleet *f, const char *sql) {
   return n;
 }
 
+/* ---- a call's lookups: one round trip each, not one per value --------- */
+
+static uint64_t reads_of(tv_store *s) {
+  tv_pg_store_stats st;
+  eng_check(tv_pg_store_get_stats(s, &st), "pg stats");
+  return st.reads;
+}
+
+/* A call of 300 new values in a convergent namespace reads the database
+ * twice (its fingerprints, its first candidates), where one lookup per
+ * value cost 600 round trips; through the other node the same values and
+ * 100 new ones converge on the first node's tokens, again in two reads. */
+static void test_call_lookups_batched(void **state) {
+  fleet *f = *state;
+  enum { N = 300, M = 400 };
+  static char pans[M][17];
+  static tv_tokenize_item a[N], b[M];
+  for (size_t i = 0; i < M; i++) {
+    eng_pan(pans[i], 50000 + i);
+    b[i] = (tv_tokenize_item){.value = pans[i], .value_len = 16};
+    if (i < N) {
+      a[i] = b[i];
+    }
+  }
+  uint64_t r0 = reads_of(f->pg.store[0]);
+  eng_check(tv_engine_tokenize(f->pg.node[0], "pan", a, N), "node A");
+  assert_true(reads_of(f->pg.store[0]) - r0 <= 2);
+  uint64_t r1 = reads_of(f->pg.store[1]);
+  eng_check(tv_engine_tokenize(f->pg.node[1], "pan", b, M), "node B");
+  assert_true(reads_of(f->pg.store[1]) - r1 <= 2);
+  for (size_t i = 0; i < M; i++) {
+    eng_check(b[i].status, "item");
+    assert_int_equal(b[i].existing, i < N);
+    if (i < N) {
+      eng_check(a[i].status, "item A");
+      assert_string_equal(b[i].token, a[i].token);
+    }
+  }
+  assert_int_equal(sql_count(f, "SELECT count(*) FROM tv_tokens WHERE ns = 'pan'::bytea"), M);
+}
+
 /* ---- 8 threads, the same 1,000 values, half through each node ---------- */
 
 enum { RACE_VALUES = 1000, RACE_THREADS = 8, RACE_BATCH = 50 };
@@ -335,6 +376,7 @@ static void test_database_stopped(void **state) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
+      cmocka_unit_test_setup_teardown(test_call_lookups_batched, fleet_setup, fleet_teardown),
       cmocka_unit_test_setup_teardown(test_one_token_per_value_across_nodes, fleet_setup, fleet_teardown),
       cmocka_unit_test_setup_teardown(test_expired_winner_gives_way, fleet_setup, fleet_teardown),
       cmocka_unit_test_setup_teardown(test_delete_and_erase_across_nodes, fleet_setup, fleet_teardown),

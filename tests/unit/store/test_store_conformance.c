@@ -161,6 +161,74 @@ static void test_find_fingerprint(void **state) {
   tv_store_buf_cleanup(&buf);
 }
 
+/* The batched lookup answers what tv_store_find_fingerprint answers for
+ * each fingerprint, in its own slots: two tokens of one value, none, one,
+ * a fingerprint asked twice, another namespace's row left out, the cap
+ * per fingerprint, and more fingerprints than one index lock hold (64)
+ * or one read chunk covers. */
+static void test_find_fingerprints(void **state) {
+  fixture *f = *state;
+  enum { N = 300, PER = 4, Q = N + 4 };
+  static test_rec recs[N];
+  test_rec a, b, other_ns;
+  test_rec_make(&a, 41, 1);
+  test_rec_make(&b, 42, 1);
+  test_rec_make(&other_ns, 43, 1);
+  memcpy(b.put.fingerprint, a.put.fingerprint, 16);
+  memcpy(other_ns.put.fingerprint, a.put.fingerprint, 16);
+  other_ns.put.ns = (const uint8_t *)"iban";
+  other_ns.put.ns_len = 4;
+  assert_int_equal(tv_store_put(f->s, &a.put, NULL), TV_OK);
+  assert_int_equal(tv_store_put(f->s, &b.put, NULL), TV_OK);
+  assert_int_equal(tv_store_put(f->s, &other_ns.put, NULL), TV_OK);
+  static uint8_t fps[Q * 16];
+  memcpy(fps, a.put.fingerprint, 16);
+  memset(fps + 16, 0xEE, 16); /* no such value */
+  for (size_t i = 0; i < N; i++) {
+    test_rec_make(&recs[i], 1000 + i, 1);
+    assert_int_equal(tv_store_put(f->s, &recs[i].put, NULL), TV_OK);
+    memcpy(fps + (2 + i) * 16, recs[i].put.fingerprint, 16);
+  }
+  memcpy(fps + (N + 2) * 16, a.put.fingerprint, 16); /* asked twice */
+  memset(fps + (N + 3) * 16, 0xEF, 16);
+  static tv_store_item items[Q * PER];
+  size_t counts[Q];
+  tv_store_buf buf = {0};
+  assert_int_equal(tv_store_find_fingerprints(f->s, a.put.ns, a.put.ns_len, fps, Q, PER, items, counts, &buf), TV_OK);
+  for (size_t q = 0; q < Q; q += N + 2) { /* a's fingerprint, at 0 and N + 2 */
+    assert_int_equal(counts[q], 2);
+    const tv_store_item *it = &items[q * PER];
+    assert_int_equal(it[0].status, TV_OK);
+    assert_int_equal(it[1].status, TV_OK);
+    assert_true(test_put_equal(&it[0].put, &a.put) != test_put_equal(&it[1].put, &a.put));
+    assert_true(test_put_equal(&it[0].put, &b.put) || test_put_equal(&it[1].put, &b.put));
+  }
+  assert_int_equal(counts[1], 0);
+  assert_int_equal(counts[N + 3], 0);
+  for (size_t i = 0; i < N; i++) {
+    assert_int_equal(counts[2 + i], 1);
+    assert_int_equal(items[(2 + i) * PER].status, TV_OK);
+    assert_true(test_put_equal(&items[(2 + i) * PER].put, &recs[i].put));
+    assert_true(items[(2 + i) * PER].loc != 0);
+  }
+  /* One slot per fingerprint: the count is capped, one of the two given. */
+  assert_int_equal(tv_store_find_fingerprints(f->s, a.put.ns, a.put.ns_len, fps, 2, 1, items, counts, &buf), TV_OK);
+  assert_int_equal(counts[0], 1);
+  assert_int_equal(counts[1], 0);
+  assert_true(test_put_equal(&items[0].put, &a.put) || test_put_equal(&items[0].put, &b.put));
+  /* The other namespace sees only its own row. */
+  assert_int_equal(tv_store_find_fingerprints(f->s, other_ns.put.ns, other_ns.put.ns_len, fps, 1, PER, items, counts,
+                                              &buf), TV_OK);
+  assert_int_equal(counts[0], 1);
+  assert_true(test_put_equal(&items[0].put, &other_ns.put));
+  assert_int_equal(tv_store_find_fingerprints(f->s, a.put.ns, a.put.ns_len, fps, 0, PER, items, counts, &buf), TV_OK);
+  assert_int_equal(tv_store_find_fingerprints(f->s, a.put.ns, a.put.ns_len, fps, 1, 0, items, counts, &buf),
+                   TV_E_INVALID_ARGUMENT);
+  assert_int_equal(tv_store_find_fingerprints(f->s, a.put.ns, a.put.ns_len, fps, TV_STORE_GET_ITEMS_MAX + 1, 1,
+                                              items, counts, &buf), TV_E_INVALID_ARGUMENT);
+  tv_store_buf_cleanup(&buf);
+}
+
 typedef struct scan_ctx {
   size_t seen;
   uint64_t id_sum;
@@ -385,6 +453,7 @@ int main(int argc, char **argv) {
       cmocka_unit_test_setup_teardown(test_reput, setup, teardown),
       cmocka_unit_test_setup_teardown(test_delete, setup, teardown),
       cmocka_unit_test_setup_teardown(test_find_fingerprint, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_find_fingerprints, setup, teardown),
       cmocka_unit_test_setup_teardown(test_scan_and_locations, setup, teardown),
       cmocka_unit_test_setup_teardown(test_scan_while_reputting, setup, teardown),
       cmocka_unit_test_setup_teardown(test_async_submit, setup, teardown),

@@ -57,8 +57,12 @@ static const struct {
                   * value back (NOT_FOUND instead). */
                  " AND (state = 1 OR $12::bigint = 2) RETURNING id"},
     {"tv_delete", "DELETE FROM tv_tokens WHERE ns = $1::bytea AND token = $2::bytea RETURNING id"},
-    {"tv_token_id", "SELECT id FROM tv_tokens WHERE ns = $1::bytea AND token = $2::bytea"},
-    {"tv_fp_winner", "SELECT id FROM tv_tokens WHERE ns = $1::bytea AND fingerprint = $2::bytea AND fp_unique"},
+    /* Why PUTs of a group inserted nothing (pg_classify.c): each one's
+     * token row and, for a convergent one, the row holding its
+     * fingerprint. */
+    {"tv_classify", "SELECT k.i, (SELECT id FROM tv_tokens t WHERE t.ns = k.ns AND t.token = k.token),"
+                    " (SELECT id FROM tv_tokens t WHERE t.ns = k.ns AND t.fingerprint = k.fp AND t.fp_unique)"
+                    " FROM unnest($1::bytea[], $2::bytea[], $3::bytea[]) WITH ORDINALITY AS k(ns, token, fp, i)"},
     {"tv_get", "SELECT " TV_PG_ROW_COLUMNS " FROM tv_tokens WHERE ns = $1::bytea AND token = $2::bytea"},
     /* A batch of keys in one statement: two parallel bytea arrays, each
      * row tagged with its key's position (keys may repeat). */
@@ -67,6 +71,12 @@ static const struct {
     {"tv_get_id", "SELECT " TV_PG_ROW_COLUMNS " FROM tv_tokens WHERE id = $1::bigint"},
     {"tv_find_fp", "SELECT " TV_PG_ROW_COLUMNS " FROM tv_tokens WHERE ns = $1::bytea AND fingerprint = $2::bytea"
                    " ORDER BY id LIMIT $3::bigint"},
+    /* Many fingerprints of one namespace in one statement (a tokenize
+     * call's convergent lookups), up to $3 rows each, tagged with the
+     * fingerprint's position. */
+    {"tv_find_fps", "SELECT " TV_PG_ROW_COLUMNS_T ", k.i FROM unnest($2::bytea[]) WITH ORDINALITY AS k(fp, i)"
+                    " CROSS JOIN LATERAL (SELECT * FROM tv_tokens WHERE ns = $1::bytea AND fingerprint = k.fp"
+                    " ORDER BY id LIMIT $3::bigint) t ORDER BY k.i, t.id"},
     {"tv_scan", "SELECT " TV_PG_ROW_COLUMNS " FROM tv_tokens WHERE id > $1::bigint AND id <= $3::bigint"
                 " ORDER BY id LIMIT $2::bigint"},
     {"tv_max_id", "SELECT coalesce(max(id), 0) FROM tv_tokens"},

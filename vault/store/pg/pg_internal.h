@@ -116,6 +116,13 @@ int tv_pg_record_state(const tv_record_put *p);
  * Returns a failure that hit the whole group instead. */
 tv_status tv_pg_put_many(PGconn *conn, tv_store_op *const *ops, size_t n, tv_status *status);
 
+/* tv_pg_classify_conflicts tells, with one statement, why each op of
+ * |ops| whose status is TV_E_STORE_TOKEN_EXISTS (a PUT that inserted
+ * nothing) wrote nothing: it stays TOKEN_EXISTS, or becomes
+ * TV_E_STORE_FINGERPRINT_EXISTS with op->loc naming the winner's row.
+ * Returns a failure of the statement, which those ops then get. */
+tv_status tv_pg_classify_conflicts(PGconn *conn, tv_store_op *const *ops, size_t n, tv_status *status);
+
 /* The writer thread's body and the queue entry points. */
 void *tv_pg_writer_main(void *arg);
 tv_status tv_pg_submit(void *impl, tv_store_op *op);
@@ -135,6 +142,9 @@ tv_status tv_pg_read_locations(void *impl, const tv_store_loc *locs, size_t num,
                                tv_store_buf *buf);
 tv_status tv_pg_find_fingerprint(void *impl, const uint8_t *ns, size_t ns_len, const uint8_t fp[16],
                                  tv_store_item *out_items, size_t items_max, size_t *out_num, tv_store_buf *buf);
+tv_status tv_pg_find_fingerprints(void *impl, const uint8_t *ns, size_t ns_len, const uint8_t *fps,
+                                  size_t num_fps, size_t per_fp_max, tv_store_item *out_items, size_t *out_counts,
+                                  tv_store_buf *buf);
 tv_status tv_pg_scan(void *impl, tv_store_scan_fn fn, void *ctx);
 
 /* Leases (pg_lease.c) and the purge of expired values (pg_purge.c). */

@@ -85,21 +85,30 @@ static void cols_add(col *cols, const tv_store_op *op) {
   col_add_u64(&cols[11], (uint64_t)tv_pg_record_state(p));
 }
 
+static int row_is_op(const PGresult *res, int r, const tv_record_put *p) {
+  size_t ns_len = (size_t)PQgetlength(res, r, 0), tok_len = (size_t)PQgetlength(res, r, 1);
+  return p->ns_len == ns_len && p->token_len == tok_len && memcmp(p->ns, PQgetvalue(res, r, 0), ns_len) == 0 &&
+         memcmp(p->token, PQgetvalue(res, r, 1), tok_len) == 0;
+}
+
 /* match_rows gives each inserted row (ns, token, id) to the first op of
  * that key still unmatched (a key twice in one group: the first wins, as
- * in the log); the others wrote nothing. */
+ * in the log); the others wrote nothing. The server returns the rows in
+ * the order of the ops it inserted, so the search starts after the last
+ * match: one comparison per row in that case (it was a scan from the
+ * first op, ~n^2/2 comparisons for a group of n), any order still found. */
 static void match_rows(const PGresult *res, tv_store_op *const *ops, size_t n, tv_status *status) {
   for (size_t i = 0; i < n; i++) {
     status[i] = TV_E_STORE_TOKEN_EXISTS;
   }
-  for (int r = 0; r < PQntuples(res); r++) {
-    size_t ns_len = (size_t)PQgetlength(res, r, 0), tok_len = (size_t)PQgetlength(res, r, 1);
-    for (size_t i = 0; i < n && PQgetlength(res, r, 2) == 8; i++) {
-      const tv_record_put *p = &ops[i]->put;
-      if (status[i] == TV_E_STORE_TOKEN_EXISTS && p->ns_len == ns_len && p->token_len == tok_len &&
-          memcmp(p->ns, PQgetvalue(res, r, 0), ns_len) == 0 && memcmp(p->token, PQgetvalue(res, r, 1), tok_len) == 0) {
+  size_t next = 0;
+  for (int r = 0; r < PQntuples(res) && n > 0; r++) {
+    for (size_t k = 0; k < n && PQgetlength(res, r, 2) == 8; k++) {
+      size_t i = (next + k) % n;
+      if (status[i] == TV_E_STORE_TOKEN_EXISTS && row_is_op(res, r, &ops[i]->put)) {
         ops[i]->loc = ops[i]->seq = tv_pg_get_u64(PQgetvalue(res, r, 2));
         status[i] = TV_OK;
+        next = i + 1;
         break;
       }
     }

@@ -1,6 +1,6 @@
 /* Point reads: get_batch (by namespace and token), read_locations (by
- * row id) and find_fingerprint, each one round trip per chunk of keys on
- * a pooled reader connection. */
+ * row id) and find_fingerprint(s), each one round trip per chunk of keys
+ * on a pooled reader connection. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -276,5 +276,77 @@ tv_status tv_pg_find_fingerprint(void *impl, const uint8_t *ns, size_t ns_len, c
     *out_num = st == TV_OK ? (size_t)rows : 0;
   }
   lookup_free(&l);
+  return st;
+}
+
+/* The one-statement lookup of many fingerprints: its parameters and
+ * result. */
+typedef struct find_fps_call {
+  const uint8_t *ns;
+  size_t ns_len;
+  tv_store_buf fp_arr;
+  size_t fp_len;
+  uint8_t limit[8];
+  PGresult *res;
+} find_fps_call;
+
+static tv_status find_fps_on(PGconn *conn, void *ctx) {
+  find_fps_call *c = ctx;
+  const char *vals[3] = {(const char *)c->ns, (const char *)c->fp_arr.data, (const char *)c->limit};
+  int lens[3] = {(int)c->ns_len, (int)c->fp_len, 8};
+  int fmts[3] = {1, 1, 1};
+  PQclear(c->res); /* a failed first run's result */
+  c->res = PQexecPrepared(conn, "tv_find_fps", 3, vals, lens, fmts, 1);
+  int ok = PQresultStatus(c->res) == PGRES_TUPLES_OK &&
+           (PQntuples(c->res) == 0 || PQnfields(c->res) == TV_PG_ROW_NCOLS + 1);
+  return ok ? TV_OK : tv_pg_read_failure(conn, c->res);
+}
+
+/* find_fps_place puts each row of |res| in its fingerprint's slots. */
+static tv_status find_fps_place(const PGresult *res, size_t num_fps, size_t per_fp_max, tv_store_item *out_items,
+                                size_t *out_counts, tv_store_buf *buf) {
+  TV_TRY(tv_pg_buf_reserve(buf, tv_pg_rows_bytes(res)));
+  uint8_t *dst = buf->data;
+  for (int r = 0; r < PQntuples(res); r++) {
+    uint64_t ord = PQgetlength(res, r, TV_PG_ROW_NCOLS) == 8 ? tv_pg_get_u64(PQgetvalue(res, r, TV_PG_ROW_NCOLS)) : 0;
+    if (ord == 0 || ord > num_fps || out_counts[ord - 1] >= per_fp_max) {
+      continue; /* cannot happen: ordinality counts from 1, LIMIT per_fp_max */
+    }
+    tv_store_item *it = &out_items[(ord - 1) * per_fp_max + out_counts[ord - 1]++];
+    tv_status st = tv_pg_row_decode(res, r, &dst, it);
+    if (st != TV_OK) {
+      it->status = st;
+    }
+  }
+  return TV_OK;
+}
+
+tv_status tv_pg_find_fingerprints(void *impl, const uint8_t *ns, size_t ns_len, const uint8_t *fps,
+                                  size_t num_fps, size_t per_fp_max, tv_store_item *out_items, size_t *out_counts,
+                                  tv_store_buf *buf) {
+  TV_ENSURE(ns_len > 0 && ns_len <= TV_STORE_NAMESPACE_LEN_MAX, TV_E_INVALID_ARGUMENT);
+  const uint8_t **ptrs = malloc(num_fps * sizeof *ptrs);
+  size_t *lens = malloc(num_fps * sizeof *lens);
+  find_fps_call c = {.ns = ns, .ns_len = ns_len};
+  tv_pg_put_u64(c.limit, per_fp_max);
+  tv_status st = ptrs != NULL && lens != NULL ? TV_OK : TV_E_NO_MEMORY;
+  for (size_t i = 0; st == TV_OK && i < num_fps; i++) {
+    ptrs[i] = fps + i * TV_RECORD_FINGERPRINT_LEN;
+    lens[i] = TV_RECORD_FINGERPRINT_LEN;
+    out_counts[i] = 0;
+  }
+  if (st == TV_OK) {
+    st = tv_pg_bytea_array(ptrs, lens, num_fps, &c.fp_arr, &c.fp_len);
+  }
+  if (st == TV_OK) {
+    st = tv_pg_reader_run(impl, find_fps_on, &c);
+  }
+  if (st == TV_OK) {
+    st = find_fps_place(c.res, num_fps, per_fp_max, out_items, out_counts, buf);
+  }
+  PQclear(c.res);
+  tv_store_buf_cleanup(&c.fp_arr);
+  free(ptrs);
+  free(lens);
   return st;
 }

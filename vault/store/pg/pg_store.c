@@ -156,6 +156,7 @@ const tv_store_backend tv_store_backend_pg = {
     .get_batch = tv_pg_get_batch,
     .read_locations = tv_pg_read_locations,
     .find_fingerprint = tv_pg_find_fingerprint,
+    .find_fingerprints = tv_pg_find_fingerprints,
     .scan = tv_pg_scan,
     .snapshot = pg_snapshot,
     .compact = tv_pg_compact, /* the purge of expired values: pg_purge.c */

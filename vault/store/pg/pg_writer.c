@@ -55,39 +55,6 @@ static void bind_op(tv_pg_stmt *s, const tv_store_op *op) {
   tv_pg_param_u64(s, 11, 3, (uint64_t)tv_pg_record_state(p));
 }
 
-/* lookup_id runs a one-row id query; 0 when there is no row. */
-static tv_status lookup_id(PGconn *conn, const char *stmt, const void *a, size_t a_len, const void *b, size_t b_len,
-                           uint64_t *out) {
-  const char *vals[2] = {a, b};
-  int lens[2] = {(int)a_len, (int)b_len};
-  int fmts[2] = {1, 1};
-  PGresult *res = PQexecPrepared(conn, stmt, 2, vals, lens, fmts, 1);
-  int ok = PQresultStatus(res) == PGRES_TUPLES_OK;
-  *out = ok && PQntuples(res) == 1 && PQgetlength(res, 0, 0) == 8 ? tv_pg_get_u64(PQgetvalue(res, 0, 0)) : 0;
-  tv_status st = ok ? TV_OK : tv_pg_result_status(conn, res);
-  PQclear(res);
-  return st;
-}
-
-/* classify_conflict tells why a PUT inserted nothing: its token exists
- * (live, tombstoned or expired: never reissued), or, for a convergent
- * put, another writer's live row holds the fingerprint (op->loc names it
- * so the caller can read the winner's token). */
-static tv_status classify_conflict(PGconn *conn, tv_store_op *op) {
-  const tv_record_put *p = &op->put;
-  uint64_t id = 0;
-  TV_TRY(lookup_id(conn, "tv_token_id", p->ns, p->ns_len, p->token, p->token_len, &id));
-  if (id != 0 || (op->flags & TV_STORE_OP_FP_UNIQUE) == 0) {
-    return TV_E_STORE_TOKEN_EXISTS;
-  }
-  TV_TRY(lookup_id(conn, "tv_fp_winner", p->ns, p->ns_len, p->fingerprint, TV_RECORD_FINGERPRINT_LEN, &id));
-  if (id == 0) {
-    return TV_E_STORE_TOKEN_EXISTS; /* the winner went away meanwhile: try another token */
-  }
-  op->loc = id;
-  return TV_E_STORE_FINGERPRINT_EXISTS;
-}
-
 /* A group in flight: statements [BEGIN, ops..., COMMIT] and results. */
 typedef struct group {
   tv_store_op *ops[TV_PG_BATCH_OPS_MAX];
@@ -167,11 +134,10 @@ static tv_status run_group(tv_pg *pg, group *g) {
       g->status[i] = one != TV_OK ? one : g->status[i];
     }
   }
-  for (size_t i = 0; i < g->n && st == TV_OK; i++) {
-    if (g->status[i] == TV_E_STORE_TOKEN_EXISTS) {
-      g->status[i] = classify_conflict(conn, g->ops[i]);
-      st = g->status[i] == TV_E_STORE_UNAVAILABLE ? g->status[i] : TV_OK;
-    }
+  if (st == TV_OK) {
+    st = tv_pg_classify_conflicts(conn, g->ops, g->n, g->status);
+    /* The group is committed: only a lost connection fails it now. */
+    st = st == TV_E_STORE_UNAVAILABLE ? st : TV_OK;
   }
   return st;
 }
