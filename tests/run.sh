@@ -113,23 +113,45 @@ fuzz_selftest() {
   fi
 }
 
+# fuzz_one DIR TARGET: runs one fuzz target for the bounded time with its
+# seed corpus; its exit status goes to DIR/NAME.status.
+fuzz_one() {
+  local dir="$1" target="$2" name corpus status
+  name="$(basename "$target")"
+  corpus="$dir/corpus/$name"
+  mkdir -p "$corpus"
+  if [[ -d "$root/tests/fuzz/corpus/$name" ]]; then
+    cp -r "$root/tests/fuzz/corpus/$name/." "$corpus/"
+  fi
+  set +e
+  "$target" -max_total_time="$fuzz_seconds" -timeout=10 -rss_limit_mb=2048 -artifact_prefix="$dir/$name-" \
+    -print_final_stats=1 "$corpus" >"$dir/$name.log" 2>&1
+  status=$?
+  set -e
+  echo "$status" >"$dir/$name.status"
+}
+
+# run_fuzzers DIR: every target, as many at once as there are cores (each
+# is single-threaded), then one report per target in name order.
 run_fuzzers() {
-  local dir="$1" target name corpus
+  local dir="$1" target name status
+  local -a targets=()
   fuzz_selftest "$dir"
   for target in "$dir"/tests/fuzz/fuzz_*; do
-    [[ -x "$target" ]] || continue
+    [[ -x "$target" ]] && targets+=("$target")
+  done
+  echo "== fuzzing ${#targets[@]} targets for ${fuzz_seconds}s each, $jobs at a time"
+  for target in "${targets[@]}"; do
+    while (($(jobs -rp | wc -l) >= jobs)); do
+      wait -n || true
+    done
+    fuzz_one "$dir" "$target" &
+  done
+  wait || true
+  for target in "${targets[@]}"; do
     name="$(basename "$target")"
-    corpus="$dir/corpus/$name"
-    mkdir -p "$corpus"
-    if [[ -d "$root/tests/fuzz/corpus/$name" ]]; then
-      cp -r "$root/tests/fuzz/corpus/$name/." "$corpus/"
-    fi
-    echo "== fuzzing $name for ${fuzz_seconds}s"
-    set +e
-    "$target" -max_total_time="$fuzz_seconds" -timeout=10 -rss_limit_mb=2048 -artifact_prefix="$dir/$name-" \
-      -print_final_stats=1 "$corpus" >"$dir/$name.log" 2>&1
-    local status=$?
-    set -e
+    status="$(cat "$dir/$name.status" 2>/dev/null || echo 1)"
+    echo "== fuzz $name"
     if [[ $status == 0 ]]; then
       tail -n 3 "$dir/$name.log"
     else
