@@ -1,6 +1,7 @@
 /* JSON request body -> protobuf-c message -> packed -> tv_request_decode.
  * See json_codec.h for the mapping and why it ends in the gRPC decoder. */
 #include "vault/server/http/json_codec.h"
+#include "vault/server/http/json_arena.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -421,6 +422,23 @@ static tv_status pack_and_decode(tv_request *req, const tv_method *method, const
   return st;
 }
 
+/* Parses the body and maps it onto a new protobuf-c message |*out| (set
+ * also on failure, for the caller to free). The tree is freed here. */
+static tv_status parse_into_message(decode_ctx *c, const tv_method *method, const char *body, size_t body_len,
+                                    ProtobufCMessage **out) {
+  json_error_t jerr;
+  json_t *root = body_len == 0 ? json_object() : json_loadb(body, body_len, JSON_REJECT_DUPLICATES, &jerr);
+  if (root == NULL) {
+    return body_len == 0 ? TV_E_NO_MEMORY : parse_error(c, &jerr);
+  }
+  tv_status st = json_is_object(root) ? decode_message(c, method->request, root, 0, out)
+                                      : failf(c, TV_E_SERVER_REQUEST_MALFORMED, "the request body must be a JSON "
+                                                                                "object (%s)",
+                                              method->request->short_name);
+  json_decref(root);
+  return st;
+}
+
 tv_status tv_json_request_decode(tv_request *req, const tv_method *method, const char *body, size_t body_len,
                                  char *out_err, size_t out_err_len) {
   TV_ENSURE(req != NULL && method != NULL && out_err != NULL && out_err_len > 0, TV_E_INVALID_ARGUMENT);
@@ -432,17 +450,10 @@ tv_status tv_json_request_decode(tv_request *req, const tv_method *method, const
     return failf(&c, TV_E_SERVER_REQUEST_TOO_LARGE, "the request body is %zu bytes, the limit is %d", body_len,
                  TV_MESSAGE_BYTES_MAX);
   }
-  json_error_t jerr;
-  json_t *root = body_len == 0 ? json_object() : json_loadb(body, body_len, JSON_REJECT_DUPLICATES, &jerr);
-  if (root == NULL) {
-    return body_len == 0 ? TV_E_NO_MEMORY : parse_error(&c, &jerr);
-  }
   ProtobufCMessage *m = NULL;
-  tv_status st = json_is_object(root) ? decode_message(&c, method->request, root, 0, &m)
-                                      : failf(&c, TV_E_SERVER_REQUEST_MALFORMED, "the request body must be a JSON "
-                                                                                 "object (%s)",
-                                              method->request->short_name);
-  json_decref(root);
+  tv_json_arena_begin(); /* the parse tree lives in the arena (json_arena.h) */
+  tv_status st = parse_into_message(&c, method, body, body_len, &m);
+  tv_json_arena_end();
   if (st == TV_OK) {
     st = pack_and_decode(req, method, m, out_err, out_err_len);
   }
