@@ -14,6 +14,8 @@
 #define HTTP_LOAD_CALL_TIMEOUT_S 60L
 #define HTTP_LOAD_POOL_MAX 1024
 #define HTTP_LOAD_PAN_LEN 16
+/* request lines per NDJSON stream: its answer comes once its body is whole */
+#define HTTP_LOAD_STREAM_LINES 8u
 
 typedef struct buf {
   char *data;
@@ -24,15 +26,15 @@ typedef struct buf {
 typedef struct slot {
   struct http_load *h;
   CURL *easy;
-  uint64_t started_ns; /* of the request, or of the stream's current line */
+  uint64_t started_ns; /* of the request, or of the stream */
   char *body;          /* the tokenize body it owns, or NULL */
   buf reply;
   /* stream: the line being sent, and what the upload does next */
   const char *line;
   size_t line_len, line_off;
-  size_t lines_out; /* sent, not yet answered (0 or 1) */
-  int paused;       /* the read callback is waiting for a line */
-  int ending;       /* no more lines: end the upload */
+  size_t lines_sent; /* in this stream */
+  size_t lines_out;  /* sent, not yet answered */
+  int ending;        /* a bad answer: send no more lines */
 } slot;
 
 struct http_load {
@@ -118,10 +120,57 @@ static char *tokenize_body(http_load *h, size_t *out_len) {
   return dump(json_pack("{s:s, s:o}", "namespace", h->c.ns, "values", values), out_len);
 }
 
+/* Replies are parsed with jansson into a bump region reset per reply (the
+ * generator is one thread), so the client's cost per value is jansson's
+ * parse and not glibc's malloc/free of a node per result: the gRPC modes'
+ * client unpacks a reply with protobuf-c's one allocation per message. */
+#define HTTP_LOAD_REPLY_ARENA_BYTES ((size_t)16 << 20)
+
+static struct {
+  char *base;
+  size_t used;
+  int active;
+} reply_arena;
+
+static void *arena_malloc(size_t size) {
+  size_t rounded = (size + 15u) & ~(size_t)15u;
+  if (reply_arena.active && rounded >= size && rounded <= HTTP_LOAD_REPLY_ARENA_BYTES - reply_arena.used) {
+    void *p = reply_arena.base + reply_arena.used;
+    reply_arena.used += rounded;
+    return p;
+  }
+  return malloc(size);
+}
+
+static void arena_free(void *p) {
+  if (reply_arena.base != NULL && (char *)p >= reply_arena.base &&
+      (char *)p < reply_arena.base + HTTP_LOAD_REPLY_ARENA_BYTES) {
+    return; /* the region is reset before the next reply */
+  }
+  free(p);
+}
+
+static void reply_arena_init(void) {
+  if (reply_arena.base == NULL) {
+    reply_arena.base = malloc(HTTP_LOAD_REPLY_ARENA_BYTES);
+    json_set_alloc_funcs(arena_malloc, arena_free);
+  }
+}
+
 /* Counts the items of a Tokenize/DetokenizeResponse and how many failed
  * (a status other than OK; a revealed value that is not a 16-digit PAN);
  * returns 0 if it is not one. */
+static int count_parsed(const http_load *h, const char *text, size_t len, uint64_t *out_items, uint64_t *out_errors);
+
 static int count_reply(const http_load *h, const char *text, size_t len, uint64_t *out_items, uint64_t *out_errors) {
+  reply_arena.used = 0;
+  reply_arena.active = reply_arena.base != NULL;
+  int ok = count_parsed(h, text, len, out_items, out_errors);
+  reply_arena.active = 0;
+  return ok;
+}
+
+static int count_parsed(const http_load *h, const char *text, size_t len, uint64_t *out_items, uint64_t *out_errors) {
   json_error_t err;
   json_t *root = json_loadb(text, len, 0, &err);
   json_t *results = json_object_get(root, "results");
@@ -289,31 +338,39 @@ static void batch_done(http_load *h, slot *s, CURLcode rc) {
   }
 }
 
-/* ---- NDJSON streams ---- */
+/* ---- NDJSON streams ----
+ *
+ * tokenvaultd answers a stream once its body is complete (libmicrohttpd
+ * 0.9.75 has no full duplex; vault/server/http/README.md), so a stream
+ * here is HTTP_LOAD_STREAM_LINES request lines sent back to back (fewer
+ * once the window is over), then its answer lines as they come; the next
+ * stream goes on the same keep-alive connection. Latency is per line, from
+ * the stream's start to its answer line. */
 
 static void next_line(http_load *h, slot *s) {
   size_t i = h->pool_next++ % h->pool_count;
   s->line = h->pool[i];
   s->line_len = h->pool_len[i];
   s->line_off = 0;
+  s->lines_sent++;
   s->lines_out++;
-  s->started_ns = now_ns();
 }
 
-/* The upload: the current line, then a pause until its answer came. */
+/* The upload: the stream's lines one after the other, then its end. */
 static size_t stream_read(char *out, size_t size, size_t n, void *ud) {
   slot *s = ud;
+  http_load *h = s->h;
+  if (s->line_off == s->line_len && !s->ending && s->lines_sent < HTTP_LOAD_STREAM_LINES &&
+      now_ns() < h->deadline_ns) {
+    next_line(h, s);
+  }
   if (s->line_off < s->line_len) {
     size_t k = s->line_len - s->line_off < size * n ? s->line_len - s->line_off : size * n;
     memcpy(out, s->line + s->line_off, k);
     s->line_off += k;
     return k;
   }
-  if (s->ending) {
-    return 0; /* the last chunk: the request ends */
-  }
-  s->paused = 1;
-  return CURL_READFUNC_PAUSE;
+  return 0; /* the last chunk: the request ends */
 }
 
 static void stream_answer(http_load *h, slot *s, const char *line, size_t len) {
@@ -327,11 +384,6 @@ static void stream_answer(http_load *h, slot *s, const char *line, size_t len) {
   }
   s->lines_out--;
   account(h, s->started_ns, done, items, errors);
-  if (done < h->deadline_ns && !s->ending) {
-    next_line(h, s);
-  } else {
-    s->ending = 1;
-  }
 }
 
 /* The answer: one DetokenizeResponse per line, in order. Anything but a
@@ -359,9 +411,9 @@ static size_t stream_write(char *p, size_t size, size_t n, void *ud) {
 
 static void stream_start(http_load *h, slot *s) {
   s->reply.len = 0;
-  s->lines_out = 0;
-  s->paused = 0;
+  s->lines_out = s->lines_sent = 0;
   s->ending = 0;
+  s->started_ns = now_ns();
   next_line(h, s);
   curl_multi_add_handle(h->multi, s->easy);
   h->outstanding++;
@@ -377,27 +429,12 @@ static void stream_done(http_load *h, slot *s, CURLcode rc) {
     return;
   }
   if (s->lines_out > 0) {
-    set_error(h, code, "%s: the stream ended with a request line unanswered", path_of(h->c.kind));
+    set_error(h, code, "%s: the stream ended with %zu request lines unanswered", path_of(h->c.kind), s->lines_out);
+    return;
   }
   if (now_ns() < h->deadline_ns) {
-    stream_start(h, s); /* the server ended it early: reopen, as the gRPC mode does */
+    stream_start(h, s);
   }
-}
-
-/* Paused uploads that have a line to send, or must end, go on. Returns
- * whether any did (then the loop runs again without waiting). */
-static int resume_streams(http_load *h, int window_over) {
-  int resumed = 0;
-  for (size_t i = 0; i < h->c.in_flight; i++) {
-    slot *s = &h->slots[i];
-    s->ending |= window_over;
-    if (s->paused && (s->line_off < s->line_len || s->ending)) {
-      s->paused = 0;
-      curl_easy_pause(s->easy, CURLPAUSE_CONT);
-      resumed = 1;
-    }
-  }
-  return resumed;
 }
 
 /* ---- the window ---- */
@@ -433,9 +470,6 @@ void http_load_window(http_load *h, double seconds) {
     int running = 0;
     curl_multi_perform(h->multi, &running);
     drain_messages(h);
-    if (stream && resume_streams(h, now_ns() >= h->deadline_ns)) {
-      continue;
-    }
     if (h->outstanding > 0) {
       curl_multi_poll(h->multi, NULL, 0, 20, NULL);
     }
@@ -512,6 +546,7 @@ int http_load_new(http_load **out, const http_load_config *config, http_load_tal
   h->c = *config;
   h->t = tally;
   *out = h;
+  reply_arena_init();
   if (!base_url(h)) {
     snprintf(tally->first_error, sizeof tally->first_error, "--http-target %s is not HOST:PORT", config->target);
     return -1;

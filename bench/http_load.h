@@ -7,8 +7,8 @@
  *   HTTP_LOAD_TOKENIZE           POST /v1/tokenize, --batch fresh PANs
  *   HTTP_LOAD_DETOKENIZE         POST /v1/detokenize FULL of --batch tokens
  *   HTTP_LOAD_DETOKENIZE_STREAM  POST /v1/detokenize:stream (NDJSON, chunked
- *                                both ways): one DetokenizeRequest line in
- *                                flight per stream, like the gRPC stream mode
+ *                                both ways): HTTP_LOAD_STREAM_LINES
+ *                                DetokenizeRequest lines per stream, then its answer
  *
  * The detokenize modes first tokenize a pool over HTTP and read it back. */
 #ifndef BENCH_HTTP_LOAD_H

@@ -282,7 +282,7 @@ static enum MHD_Result start_stream(tv_http_server *s, struct MHD_Connection *co
   char peer[64];
   peer_text(conn, peer, sizeof peer);
   tv_ndjson_stream *stream = NULL;
-  tv_status st = tv_ndjson_stream_new(&stream, route, &s->service, &s->stopping, peer, identity);
+  tv_status st = tv_ndjson_stream_new(&stream, route, &s->service, &s->stopping, s->admission, peer, identity);
   if (st != TV_OK) {
     return queue_refusal(s, conn, route, MHD_HTTP_SERVICE_UNAVAILABLE, TV_CODE_UNAVAILABLE, tv_status_name(st),
                          "the server cannot keep a stream's body now (temporary directory)", NULL);

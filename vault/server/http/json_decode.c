@@ -1,6 +1,7 @@
 /* JSON request body -> protobuf-c message -> packed -> tv_request_decode.
  * See json_codec.h for the mapping and why it ends in the gRPC decoder. */
 #include "vault/server/http/json_codec.h"
+#include "vault/server/http/json_arena.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -18,6 +19,33 @@ typedef struct decode_ctx {
   char *err;
   size_t err_len;
 } decode_ctx;
+
+/* The intermediate message's memory comes from the jansson arena scope
+ * the whole decode runs in (json_arena.h): one bump region wiped at the
+ * end rather than a malloc/free per token (blocks the region cannot hold
+ * are malloc'ed and wiped when freed). */
+static void *scope_calloc(size_t n, size_t size) {
+  if (size != 0 && n > SIZE_MAX / size) {
+    return NULL;
+  }
+  void *p = tv_json_arena_malloc(n * size);
+  if (p != NULL) {
+    memset(p, 0, n * size);
+  }
+  return p;
+}
+
+static void *scope_alloc(void *data, size_t size) {
+  (void)data;
+  return tv_json_arena_malloc(size);
+}
+
+static void scope_free(void *data, void *p) {
+  (void)data;
+  tv_json_arena_free(p);
+}
+
+static ProtobufCAllocator scope_allocator = {.alloc = scope_alloc, .free = scope_free};
 
 static tv_status failf(decode_ctx *c, tv_status st, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
@@ -189,10 +217,12 @@ static tv_status set_value(decode_ctx *c, const ProtobufCMessageDescriptor *d, c
       if (!json_is_string(v)) {
         return failf(c, TV_E_SERVER_REQUEST_MALFORMED, "%s.%s must be a string", d->short_name, f->name);
       }
-      char *s = strdup(json_string_value(v));
+      size_t len = json_string_length(v); /* no NUL inside: jansson refuses \u0000 */
+      char *s = tv_json_arena_malloc(len + 1);
       if (s == NULL) {
         return TV_E_NO_MEMORY;
       }
+      memcpy(s, json_string_value(v), len + 1);
       *(char **)member = s;
       return TV_OK;
     }
@@ -241,7 +271,7 @@ size_t tv_json_element_size(const ProtobufCFieldDescriptor *f) {
 static tv_status map_entry(decode_ctx *c, const ProtobufCFieldDescriptor *f, const char *key, json_t *v, int depth,
                            ProtobufCMessage **out) {
   const ProtobufCMessageDescriptor *e = f->descriptor;
-  ProtobufCMessage *m = calloc(1, e->sizeof_message);
+  ProtobufCMessage *m = scope_calloc(1, e->sizeof_message);
   if (m == NULL) {
     return TV_E_NO_MEMORY;
   }
@@ -278,7 +308,7 @@ static tv_status set_list(decode_ctx *c, const ProtobufCMessageDescriptor *d, co
                  TV_REQUEST_ITEMS_MAX);
   }
   size_t size = tv_json_element_size(f);
-  char *items = calloc(n > 0 ? n : 1, size);
+  char *items = scope_calloc(n > 0 ? n : 1, size);
   if (items == NULL) {
     return TV_E_NO_MEMORY;
   }
@@ -366,7 +396,7 @@ static tv_status decode_message(decode_ctx *c, const ProtobufCMessageDescriptor 
   if (d->n_fields > 64) {
     return failf(c, TV_E_SERVER_REQUEST_MALFORMED, "%s has too many fields for the JSON mapping", d->short_name);
   }
-  ProtobufCMessage *m = calloc(1, d->sizeof_message);
+  ProtobufCMessage *m = scope_calloc(1, d->sizeof_message);
   if (m == NULL) {
     return TV_E_NO_MEMORY;
   }
@@ -410,14 +440,30 @@ static tv_status parse_error(decode_ctx *c, const json_error_t *e) {
 static tv_status pack_and_decode(tv_request *req, const tv_method *method, const ProtobufCMessage *m, char *out_err,
                                  size_t out_err_len) {
   size_t len = protobuf_c_message_get_packed_size(m);
-  uint8_t *wire = malloc(len > 0 ? len : 1);
+  uint8_t *wire = tv_json_arena_malloc(len > 0 ? len : 1);
   if (wire == NULL) {
     return TV_E_NO_MEMORY;
   }
   size_t packed = protobuf_c_message_pack(m, wire);
   tv_status st = tv_request_decode(req, method, wire, packed, out_err, out_err_len);
-  tv_wipe(wire, len);
-  free(wire);
+  tv_json_arena_free(wire); /* wiped: now if malloc'ed, else with the scope */
+  return st;
+}
+
+/* Parses the body and maps it onto a new protobuf-c message |*out| (set
+ * also on failure, for the caller to free). The tree is freed here. */
+static tv_status parse_into_message(decode_ctx *c, const tv_method *method, const char *body, size_t body_len,
+                                    ProtobufCMessage **out) {
+  json_error_t jerr;
+  json_t *root = body_len == 0 ? json_object() : json_loadb(body, body_len, JSON_REJECT_DUPLICATES, &jerr);
+  if (root == NULL) {
+    return body_len == 0 ? TV_E_NO_MEMORY : parse_error(c, &jerr);
+  }
+  tv_status st = json_is_object(root) ? decode_message(c, method->request, root, 0, out)
+                                      : failf(c, TV_E_SERVER_REQUEST_MALFORMED, "the request body must be a JSON "
+                                                                                "object (%s)",
+                                              method->request->short_name);
+  json_decref(root);
   return st;
 }
 
@@ -432,23 +478,18 @@ tv_status tv_json_request_decode(tv_request *req, const tv_method *method, const
     return failf(&c, TV_E_SERVER_REQUEST_TOO_LARGE, "the request body is %zu bytes, the limit is %d", body_len,
                  TV_MESSAGE_BYTES_MAX);
   }
-  json_error_t jerr;
-  json_t *root = body_len == 0 ? json_object() : json_loadb(body, body_len, JSON_REJECT_DUPLICATES, &jerr);
-  if (root == NULL) {
-    return body_len == 0 ? TV_E_NO_MEMORY : parse_error(&c, &jerr);
-  }
   ProtobufCMessage *m = NULL;
-  tv_status st = json_is_object(root) ? decode_message(&c, method->request, root, 0, &m)
-                                      : failf(&c, TV_E_SERVER_REQUEST_MALFORMED, "the request body must be a JSON "
-                                                                                 "object (%s)",
-                                              method->request->short_name);
-  json_decref(root);
+  /* The parse tree, the intermediate message and its packed bytes live in
+   * the arena (json_arena.h); tv_request_decode's result does not. */
+  tv_json_arena_begin();
+  tv_status st = parse_into_message(&c, method, body, body_len, &m);
   if (st == TV_OK) {
     st = pack_and_decode(req, method, m, out_err, out_err_len);
   }
   if (m != NULL) {
-    protobuf_c_message_free_unpacked(m, NULL);
+    protobuf_c_message_free_unpacked(m, &scope_allocator);
   }
+  tv_json_arena_end();
   if (st == TV_E_NO_MEMORY && out_err[0] == '\0') {
     snprintf(out_err, out_err_len, "out of memory while decoding the request body");
   }

@@ -12,14 +12,14 @@
 #include <jansson.h>
 #include <openssl/evp.h>
 
+#include "vault/server/http/json_arena.h"
 #include "vault/util/secure_mem.h"
 
 /* ---- wiping allocator ---- */
 
-static void *plain_malloc(size_t size) { return malloc(size); }
-
 /* Parsed bodies and encoded answers hold values: no block goes back to
- * the heap with one in it. */
+ * the heap with one in it (json_arena.h: blocks of a request's scope are
+ * wiped together at its end, others when freed). */
 static void wiping_free(void *p) {
   if (p != NULL) {
     tv_wipe(p, malloc_usable_size(p));
@@ -27,7 +27,7 @@ static void wiping_free(void *p) {
   }
 }
 
-static void install_allocator(void) { json_set_alloc_funcs(plain_malloc, wiping_free); }
+static void install_allocator(void) { json_set_alloc_funcs(tv_json_arena_malloc, tv_json_arena_free); }
 
 void tv_json_use_wiping_allocator(void) {
   static pthread_once_t once = PTHREAD_ONCE_INIT;
@@ -170,21 +170,63 @@ static json_t *encode_message(const ProtobufCMessage *m) {
   return obj;
 }
 
+/* The answer's text, out of the arena (it outlives the scope): a
+ * malloc'ed buffer that grows by doubling, the old one wiped. */
+typedef struct text_buf {
+  char *data;
+  size_t len, cap;
+} text_buf;
+
+static int text_append(const char *p, size_t n, void *ud) {
+  text_buf *t = ud;
+  if (n + 1 > t->cap - t->len) {
+    size_t cap = t->cap * 2;
+    while (cap < t->len + n + 1) {
+      cap *= 2;
+    }
+    char *grown = malloc(cap);
+    if (grown == NULL) {
+      return -1;
+    }
+    memcpy(grown, t->data, t->len);
+    wiping_free(t->data);
+    t->data = grown;
+    t->cap = cap;
+  }
+  memcpy(t->data + t->len, p, n);
+  t->len += n;
+  return 0;
+}
+
+/* The tree is built and printed inside one arena scope (json_arena.h). */
+static tv_status encode_in_scope(const ProtobufCMessage *msg, text_buf *t) {
+  json_t *root = encode_message(msg);
+  if (root == NULL) {
+    return TV_E_NO_MEMORY;
+  }
+  int rc = json_dump_callback(root, text_append, t, JSON_COMPACT | JSON_PRESERVE_ORDER);
+  json_decref(root);
+  return rc == 0 ? TV_OK : TV_E_NO_MEMORY;
+}
+
 tv_status tv_json_message_encode(const ProtobufCMessage *msg, char **out_text, size_t *out_len) {
   TV_ENSURE(msg != NULL && out_text != NULL && out_len != NULL, TV_E_INVALID_ARGUMENT);
   tv_json_use_wiping_allocator();
   *out_text = NULL;
   *out_len = 0;
-  json_t *root = encode_message(msg);
-  if (root == NULL) {
+  text_buf t = {.data = malloc(4096), .cap = 4096};
+  if (t.data == NULL) {
     return TV_E_NO_MEMORY;
   }
-  char *text = json_dumps(root, JSON_COMPACT | JSON_PRESERVE_ORDER);
-  json_decref(root);
-  if (text == NULL) {
-    return TV_E_NO_MEMORY;
+  tv_json_arena_begin();
+  tv_status st = encode_in_scope(msg, &t);
+  tv_json_arena_end();
+  if (st != TV_OK) {
+    wiping_free(t.data);
+    return st;
   }
-  *out_text = text;
-  *out_len = strlen(text);
+  t.data[t.len] = '\0';
+  *out_text = t.data;
+  *out_len = t.len;
   return TV_OK;
 }

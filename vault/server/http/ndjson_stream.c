@@ -9,6 +9,7 @@
 
 #include <jansson.h>
 
+#include "vault/server/common/admission.h"
 #include "vault/server/common/request_decode.h"
 #include "vault/server/http/json_codec.h"
 #include "vault/server/http/ndjson_spool.h"
@@ -20,6 +21,8 @@ struct tv_ndjson_stream {
   const tv_method *method;
   const tv_service *service;
   const atomic_int *stopping;
+  tv_admission *admission; /* shared with the gRPC port; NULL: none */
+  uint64_t admitted_items, admitted_bytes; /* the current line's reservation */
   tv_identity identity;
   char peer[80]; /* "http:ipv4:127.0.0.1:51234" */
   uint64_t start_us;
@@ -179,6 +182,28 @@ static void end_with_status(tv_ndjson_stream *st, tv_status status, const char *
   end_with_problem(st, tv_status_to_code(status), details);
 }
 
+/* The line just decoded enters the shared admission budget as a gRPC
+ * stream message does: forced (a stream is never refused mid-way, so a
+ * bulk job is not cut half-way; unary calls are refused first instead),
+ * and it leaves once its answer is taken. */
+static void admit_line(tv_ndjson_stream *st, size_t line_len) {
+  if (st->admission == NULL) {
+    return;
+  }
+  size_t items = tv_request_count_items(st->request.msg);
+  st->admitted_items = items > 0 ? items : 1;
+  st->admitted_bytes = line_len;
+  char err[TV_ERROR_TEXT_BYTES_MAX];
+  (void)tv_admission_enter(st->admission, st->admitted_items, st->admitted_bytes, 1, err, sizeof err);
+}
+
+static void release_line(tv_ndjson_stream *st) {
+  if (st->admission != NULL && (st->admitted_items != 0 || st->admitted_bytes != 0)) {
+    tv_admission_leave(st->admission, st->admitted_items, st->admitted_bytes);
+  }
+  st->admitted_items = st->admitted_bytes = 0;
+}
+
 /* Waits for the service's answer to the line just handed to the handler
  * and makes it the answer line (or the problem line that ends). */
 static void take_answer(tv_ndjson_stream *st) {
@@ -203,6 +228,7 @@ static void take_answer(tv_ndjson_stream *st) {
     on_sent(&st->base, encoded == TV_OK, arg); /* the service frees the answer now */
   }
   tv_request_cleanup(&st->request); /* one request alive at a time, as over gRPC */
+  release_line(st);
   if (sent && encoded == TV_OK) {
     out_set(st, text, len);
   } else if (sent) {
@@ -272,6 +298,7 @@ static void next_answer(tv_ndjson_stream *st) {
     return;
   }
   st->handled = 1;
+  admit_line(st, len);
   handler->fn(handler->impl, &st->base, st->request.msg);
   take_answer(st);
 }
@@ -322,7 +349,8 @@ int tv_ndjson_route(const tv_http_route *route) {
 }
 
 tv_status tv_ndjson_stream_new(tv_ndjson_stream **out, const tv_http_route *route, const tv_service *service,
-                               const atomic_int *stopping, const char *peer_text, const tv_identity *identity) {
+                               const atomic_int *stopping, tv_admission *admission, const char *peer_text,
+                               const tv_identity *identity) {
   TV_ENSURE(out != NULL && tv_ndjson_route(route) && service != NULL && stopping != NULL, TV_E_INVALID_ARGUMENT);
   *out = NULL;
   tv_ndjson_stream *st = calloc(1, sizeof *st);
@@ -333,6 +361,7 @@ tv_status tv_ndjson_stream_new(tv_ndjson_stream **out, const tv_http_route *rout
   st->method = tv_method_get(route->id);
   st->service = service;
   st->stopping = stopping;
+  st->admission = admission;
   snprintf(st->peer, sizeof st->peer, "http:%s", peer_text);
   /* Plaintext (--dev): the service names the caller dev:local, as for a
    * plaintext gRPC call. */
@@ -390,6 +419,7 @@ void tv_ndjson_stream_free(tv_ndjson_stream *st) {
   }
   report_end(st);
   tv_request_cleanup(&st->request);
+  release_line(st);
   tv_ndjson_spool_free(st->spool);
   out_reset(st);
   pthread_cond_destroy(&st->answered);

@@ -39,6 +39,7 @@
 
 #include <microhttpd.h>
 
+#include "vault/server/common/admission.h"
 #include "vault/server/http/routes.h"
 #include "vault/service/identity.h"
 #include "vault/service/service.h"
@@ -66,11 +67,14 @@ int tv_ndjson_route(const tv_http_route *route);
 
 /* tv_ndjson_stream_new returns a stream for |route| (borrowed, as are
  * |service| and |stopping|, which outlive it) from |peer_text|, called by
- * |identity| (NULL: the plaintext caller). Its body file is created in
+ * |identity| (NULL: the plaintext caller). Each line it hands the service
+ * enters |admission| (NULL: none; borrowed) forced, as a gRPC stream
+ * message does, and leaves once its answer is taken. Its body file is created in
  * $TMPDIR (default /tmp). Returns TV_OK with |*out|; TV_E_IO (no
  * temporary file there), TV_E_CRYPTO_BACKEND or TV_E_NO_MEMORY. */
 tv_status tv_ndjson_stream_new(tv_ndjson_stream **out, const tv_http_route *route, const tv_service *service,
-                               const atomic_int *stopping, const char *peer_text, const tv_identity *identity);
+                               const atomic_int *stopping, tv_admission *admission, const char *peer_text,
+                               const tv_identity *identity);
 
 /* tv_ndjson_stream_of returns |con_cls| as a stream if it is one (the
  * server's per-request pointer holds a stream or a tv_http_call), or NULL. */
