@@ -121,10 +121,12 @@ t.check(reveal(a, everything, vc.FULL) == vals[3:] + values(10, 2), "A still rev
 
 # ---- each node's /metrics: the database series and the keyring generation -----
 # After the rotations both nodes run the keyring in the database (B takes
-# in A's last change within its 0.5 s poll: a bounded wait).
-want_gen = float(sql("SELECT generation FROM tv_keyring"))
+# in A's last change within its 0.5 s poll: a bounded wait). The database's
+# generation is read on every round: the rotation worker may still finish
+# the last data-key rotation (retiring the old version) meanwhile.
 deadline = time.monotonic() + 10
 while True:
+    want_gen = float(sql("SELECT generation FROM tv_keyring"))
     bodies = {name: fm.scrape(metrics_port(node)) for name, node in (("A", A), ("B", B))}
     gens = {name: fm.samples(body).get("tokenvault_keyring_generation") for name, body in bodies.items()}
     if set(gens.values()) == {want_gen} or time.monotonic() > deadline:
