@@ -52,6 +52,7 @@ static void test_render(void **state) {
       "# TYPE tokenvault_db_batch_rows histogram\ntokenvault_db_batch_rows_bucket{le=\"1\"} 10\n",
       "tokenvault_db_batch_rows_bucket{le=\"4\"} 10\ntokenvault_db_batch_rows_bucket{le=\"8\"} 12\n",
       "tokenvault_db_batch_rows_bucket{le=\"128\"} 12\ntokenvault_db_batch_rows_bucket{le=\"256\"} 13\n"
+      "tokenvault_db_batch_rows_bucket{le=\"512\"} 13\ntokenvault_db_batch_rows_bucket{le=\"1024\"} 13\n"
       "tokenvault_db_batch_rows_bucket{le=\"+Inf\"} 13\ntokenvault_db_batch_rows_sum 300\n"
       "tokenvault_db_batch_rows_count 13\n",
       "# TYPE tokenvault_db_commit_seconds histogram\n",

@@ -28,10 +28,10 @@ tv_status tv_pg_conninfo_check(const char *conninfo, char *why, size_t why_len);
  * gets a one-line explanation on failure. */
 tv_status tv_pg_schema_init(const char *conninfo, tv_store_diag *diag);
 
-/* Buckets of rows per committed group: 1, 2, 4, ... 256 (the group
+/* Buckets of rows per committed group: 1, 2, 4, ... 1024 (the group
  * limit); bucket b counts groups of at most 2^b rows and more than
  * 2^(b-1). */
-#define TV_PG_BATCH_ROWS_BUCKETS_COUNT 9
+#define TV_PG_BATCH_ROWS_BUCKETS_COUNT 11
 
 /* What the backend saw of the database, for a fleet's observability
  * (issue 11 point 5); counters since open. The COMMIT round trips are
