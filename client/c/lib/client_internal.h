@@ -36,8 +36,28 @@ struct tv_client {
   uint32_t stream_window;
 };
 
+/* tvc_arena: bump-allocated memory for one decoded response (arena.c);
+ * protobuf-c allocates through |allocator|, tvc_arena_free wipes every
+ * byte handed out and frees it all. */
+typedef struct tvc_arena {
+  ProtobufCAllocator allocator;
+  struct tvc_arena_chunk *chunks;
+  size_t chunk_bytes;
+} tvc_arena;
+
+/* tvc_arena_init readies |a| (no allocation yet); chunks are at least
+ * |expected_bytes|. */
+void tvc_arena_init(tvc_arena *a, size_t expected_bytes);
+
+/* tvc_arena_free wipes and frees |a|'s chunks; |a| itself is the
+ * caller's. Safe on NULL and twice. */
+void tvc_arena_free(tvc_arena *a);
+
 /* What a tv_client_result's views point into: the decoded responses. */
 struct tv_client_result_owned {
+  /* Set: every message lives in it (a stream's answer), so they are
+   * wiped and freed with it, not one by one. */
+  tvc_arena *arena;
   ProtobufCMessage **messages;
   size_t messages_count;
   size_t messages_cap;
@@ -66,6 +86,11 @@ grpc_byte_buffer *tvc_pack(const ProtobufCMessage *msg);
  * protobuf_c_message_free_unpacked) and wipes the flat copy it made. */
 tv_client_code tvc_unpack(grpc_byte_buffer *bb, const ProtobufCMessageDescriptor *desc,
                           ProtobufCMessage **out_msg, tv_client_error *err);
+
+/* tvc_unpack_into is tvc_unpack with the message's memory taken from
+ * |arena| (ready, empty; tvc_arena_free it whatever the outcome). */
+tv_client_code tvc_unpack_into(grpc_byte_buffer *bb, const ProtobufCMessageDescriptor *desc,
+                               tvc_arena *arena, ProtobufCMessage **out_msg, tv_client_error *err);
 
 /* tvc_status_code turns a finished |call|'s status into a tv_client_code
  * and, on failure, |err|'s sentence (server details included) and

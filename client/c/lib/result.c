@@ -27,8 +27,10 @@ tv_client_code tvc_result_adopt(tv_client_result *result, ProtobufCMessage *msg,
     size_t cap = o->messages_cap == 0 ? 4 : o->messages_cap * 2;
     ProtobufCMessage **grown = realloc(o->messages, cap * sizeof *grown);
     if (grown == NULL) {
-      tvc_wipe_message(msg);
-      protobuf_c_message_free_unpacked(msg, NULL);
+      if (o->arena == NULL) { /* else freed with the arena */
+        tvc_wipe_message(msg);
+        protobuf_c_message_free_unpacked(msg, NULL);
+      }
       return tvc_fail(err, TV_CLIENT_E_NO_MEMORY, "out of memory");
     }
     o->messages = grown;
@@ -98,10 +100,12 @@ void tv_client_result_free(tv_client_result *result) {
   }
   struct tv_client_result_owned *o = result->owned_;
   if (o != NULL) {
-    for (size_t i = 0; i < o->messages_count; i++) {
+    for (size_t i = 0; i < o->messages_count && o->arena == NULL; i++) {
       tvc_wipe_message(o->messages[i]);
       protobuf_c_message_free_unpacked(o->messages[i], NULL);
     }
+    tvc_arena_free(o->arena); /* wipes every byte its messages used */
+    free(o->arena);
     free(o->messages);
     free(o->items);
     free(o->keys);

@@ -285,13 +285,19 @@ static tv_client_code take_result(tv_client_stream *s, tv_client_result **out, t
   ProtobufCMessage *msg = NULL;
   const ProtobufCMessageDescriptor *desc = s->tokenize ? &tokenvault__v1__tokenize_response__descriptor
                                                        : &tokenvault__v1__detokenize_response__descriptor;
-  tv_client_code code = tvc_unpack(bb, desc, &msg, err);
-  grpc_byte_buffer_destroy(bb);
-  TVC_TRY(code);
   tv_client_result *r = tvc_result_new();
-  if (r == NULL) {
-    protobuf_c_message_free_unpacked(msg, NULL);
+  tvc_arena *arena = r != NULL ? malloc(sizeof *arena) : NULL;
+  if (arena == NULL) {
+    grpc_byte_buffer_destroy(bb);
+    tv_client_result_free(r);
     return tvc_fail(err, TV_CLIENT_E_NO_MEMORY, "out of memory");
+  }
+  r->owned_->arena = arena; /* the answer's memory: freed with r */
+  tv_client_code code = tvc_unpack_into(bb, desc, arena, &msg, err);
+  grpc_byte_buffer_destroy(bb);
+  if (code != TV_CLIENT_OK) {
+    tv_client_result_free(r);
+    return code;
   }
   code = tvc_items_from_response(r, msg, expected, err);
   TVC_TRY(tvc_result_done(r, code, out));

@@ -30,8 +30,9 @@ grpc_byte_buffer *tvc_pack(const ProtobufCMessage *msg) {
   return bb;
 }
 
-tv_client_code tvc_unpack(grpc_byte_buffer *bb, const ProtobufCMessageDescriptor *desc,
-                          ProtobufCMessage **out_msg, tv_client_error *err) {
+/* |allocator| NULL: protobuf-c's default (malloc per field). */
+static tv_client_code unpack_with(grpc_byte_buffer *bb, const ProtobufCMessageDescriptor *desc,
+                                  tvc_arena *arena, ProtobufCMessage **out_msg, tv_client_error *err) {
   *out_msg = NULL;
   grpc_byte_buffer_reader reader;
   if (bb == NULL || !grpc_byte_buffer_reader_init(&reader, bb)) {
@@ -40,7 +41,8 @@ tv_client_code tvc_unpack(grpc_byte_buffer *bb, const ProtobufCMessageDescriptor
   grpc_slice all = grpc_byte_buffer_reader_readall(&reader);
   grpc_byte_buffer_reader_destroy(&reader);
   size_t len = GRPC_SLICE_LENGTH(all);
-  *out_msg = protobuf_c_message_unpack(desc, NULL, len, GRPC_SLICE_START_PTR(all));
+  *out_msg = protobuf_c_message_unpack(desc, arena != NULL ? &arena->allocator : NULL, len,
+                                       GRPC_SLICE_START_PTR(all));
   /* The flat copy may hold detokenized values: wipe it before release. */
   tv_wipe(GRPC_SLICE_START_PTR(all), len);
   grpc_slice_unref(all);
@@ -48,6 +50,17 @@ tv_client_code tvc_unpack(grpc_byte_buffer *bb, const ProtobufCMessageDescriptor
     return tvc_fail(err, TV_CLIENT_E_PROTOCOL, "the server's %s could not be decoded", desc->short_name);
   }
   return TV_CLIENT_OK;
+}
+
+tv_client_code tvc_unpack(grpc_byte_buffer *bb, const ProtobufCMessageDescriptor *desc,
+                          ProtobufCMessage **out_msg, tv_client_error *err) {
+  return unpack_with(bb, desc, NULL, out_msg, err);
+}
+
+tv_client_code tvc_unpack_into(grpc_byte_buffer *bb, const ProtobufCMessageDescriptor *desc,
+                               tvc_arena *arena, ProtobufCMessage **out_msg, tv_client_error *err) {
+  tvc_arena_init(arena, 0);
+  return unpack_with(bb, desc, arena, out_msg, err);
 }
 
 /* 1 if |call| reached a server: gRPC core names the connected peer by
