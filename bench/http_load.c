@@ -64,7 +64,7 @@ static const char *path_of(http_load_kind kind) {
                                         : "/v1/detokenize:stream";
 }
 
-static void set_error(http_load *h, long status, const char *fmt, ...) {
+__attribute__((format(printf, 3, 4))) static void set_error(http_load *h, long status, const char *fmt, ...) {
   h->t->call_errors++;
   if (h->t->first_error[0] != '\0') {
     return;
