@@ -177,6 +177,9 @@ static int read_block(tv_ndjson_spool *s) {
 }
 
 static int line_append(tv_ndjson_spool *s, const unsigned char *data, size_t len) {
+  if (len == 0) {
+    return 1; /* an empty line: |line| may not exist yet (no offset on NULL) */
+  }
   if (len > s->line_bytes_max + 1 - s->line_used) {
     return 0; /* cannot happen: writing refused longer lines */
   }
