@@ -165,8 +165,12 @@ class PgCluster:
         return self
 
     def start(self):
-        subprocess.run(self.ctl_command("start"), shell=True, check=True, timeout=STEP_TIMEOUT_S + 10,
-                       stdout=subprocess.DEVNULL)
+        try:
+            subprocess.run(self.ctl_command("start"), shell=True, check=True, timeout=STEP_TIMEOUT_S + 10,
+                           stdout=subprocess.DEVNULL)
+        except subprocess.CalledProcessError:
+            sys.stderr.write(f"-- {self.dir}/server.log, its end:\n{self.log_tail()}")
+            raise
         self.running = True
 
     def stop(self):
@@ -256,7 +260,9 @@ class PgNode(PgCluster):
                 os.kill(victim, signal.SIGKILL)
             except ProcessLookupError:
                 pass
-        _wait_until(lambda: not _alive(pid), f"postmaster {pid} to die")
+        # Every process, not only the postmaster: a backend still attached
+        # to the old shared memory would refuse the next server started here.
+        _wait_until(lambda: not any(_alive(v) for v in [pid] + children), f"postmaster {pid} and its children to die")
         self.running = False
 
     def query(self, statement):
