@@ -7,9 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include <openssl/evp.h>
-#include <openssl/rand.h>
-
+#include "vault/crypto/scratch_cipher.h"
 #include "vault/util/secure_mem.h"
 
 /* One write or read of the file: big enough that a 1,000-item batch line
@@ -18,9 +16,7 @@
 
 struct tv_ndjson_spool {
   int fd;
-  EVP_CIPHER_CTX *cipher; /* AES-256-CTR: encrypting, then (reading) decrypting */
-  unsigned char key[32];
-  unsigned char iv[16];
+  tv_scratch_cipher *cipher; /* encrypting, then (reading, rewound) decrypting */
   size_t line_bytes_max;
   uint64_t bytes_max;
   /* Writing: the body as it arrives. */
@@ -42,10 +38,6 @@ struct tv_ndjson_spool {
   size_t line_used;
 };
 
-static int cipher_start(tv_ndjson_spool *s) {
-  return EVP_CipherInit_ex(s->cipher, EVP_aes_256_ctr(), NULL, s->key, s->iv, 1) == 1;
-}
-
 tv_status tv_ndjson_spool_open(tv_ndjson_spool **out, const char *dir, size_t line_bytes_max, uint64_t bytes_max) {
   TV_ENSURE(out != NULL && dir != NULL && line_bytes_max > 0, TV_E_INVALID_ARGUMENT);
   *out = NULL;
@@ -56,12 +48,7 @@ tv_status tv_ndjson_spool_open(tv_ndjson_spool **out, const char *dir, size_t li
   s->line_bytes_max = line_bytes_max;
   s->bytes_max = bytes_max;
   s->fd = open(dir, O_TMPFILE | O_RDWR | O_EXCL | O_CLOEXEC, 0600);
-  s->cipher = EVP_CIPHER_CTX_new();
-  tv_status st = s->fd < 0 ? TV_E_IO : s->cipher == NULL ? TV_E_NO_MEMORY : TV_OK;
-  if (st == TV_OK && (RAND_bytes(s->key, sizeof s->key) != 1 || RAND_bytes(s->iv, sizeof s->iv) != 1 ||
-                      !cipher_start(s))) {
-    st = TV_E_CRYPTO_BACKEND;
-  }
+  tv_status st = s->fd < 0 ? TV_E_IO : tv_scratch_cipher_new(&s->cipher);
   if (st != TV_OK) {
     tv_ndjson_spool_free(s);
     return st;
@@ -103,8 +90,7 @@ static void spool_bytes(tv_ndjson_spool *s, const unsigned char *data, size_t le
   while (len > 0 && s->cut != TV_NDJSON_CUT_IO) {
     size_t room = sizeof s->block - s->block_len;
     size_t n = len < room ? len : room;
-    int out_len = 0;
-    if (EVP_CipherUpdate(s->cipher, s->block + s->block_len, &out_len, data, (int)n) != 1 || (size_t)out_len != n) {
+    if (tv_scratch_cipher_apply(s->cipher, s->block + s->block_len, data, n) != TV_OK) {
       cut_at(s, TV_NDJSON_CUT_IO, s->accepted);
       return;
     }
@@ -149,7 +135,7 @@ static int start_reading(tv_ndjson_spool *s) {
   s->reading = 1;
   flush_block(s);
   tv_wipe(s->block, sizeof s->block);
-  return cipher_start(s); /* CTR: the same key stream decrypts */
+  return tv_scratch_cipher_rewind(s->cipher) == TV_OK; /* CTR: the same key stream decrypts */
 }
 
 /* Reads and decrypts the next block; 0 at the end of the kept body. */
@@ -165,8 +151,7 @@ static int read_block(tv_ndjson_spool *s) {
   do {
     n = pread(s->fd, s->block, want, (off_t)s->read_off);
   } while (n < 0 && errno == EINTR);
-  int out_len = 0;
-  if (n <= 0 || EVP_CipherUpdate(s->cipher, s->block, &out_len, s->block, (int)n) != 1 || out_len != (int)n) {
+  if (n <= 0 || tv_scratch_cipher_apply(s->cipher, s->block, s->block, (size_t)n) != TV_OK) {
     cut_at(s, TV_NDJSON_CUT_IO, s->read_off);
     return 0;
   }
@@ -280,7 +265,7 @@ void tv_ndjson_spool_free(tv_ndjson_spool *s) {
   if (s->fd >= 0) {
     close(s->fd);
   }
-  EVP_CIPHER_CTX_free(s->cipher);
+  tv_scratch_cipher_free(s->cipher);
   if (s->line != NULL) {
     tv_wipe(s->line, s->line_cap);
     free(s->line);
