@@ -4,35 +4,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "vault/server/http/json_codec.h"
 #include "vault/server/http/problem.h"
 #include "vault/service/limits.h"
 #include "vault/util/secure_mem.h"
 
-static uint64_t mono_us(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
-}
-
 static tv_http_call *http_call_of(tv_call *base) { return (tv_http_call *)(void *)base; }
-
-static const tv_http_call *http_call_of_const(const tv_call *base) { return (const tv_http_call *)(const void *)base; }
-
-static const tv_identity *op_identity(const tv_call *base) { return &http_call_of_const(base)->identity; }
-
-static const tv_method *op_method(const tv_call *base) { return http_call_of_const(base)->method; }
-
-static const char *op_peer(const tv_call *base) { return http_call_of_const(base)->peer; }
-
-static int op_is_cancelled(tv_call *base) { return atomic_load(http_call_of(base)->stopping); }
-
-static int64_t op_deadline_ms(const tv_call *base) {
-  (void)base;
-  return INT64_MAX; /* HTTP has no deadline header of its own */
-}
 
 /* Encodes the answer now: |response| is the service's and is only valid
  * during this call. */
@@ -99,7 +77,7 @@ static tv_status stream_append(tv_http_call *call, const char *data, size_t len)
 
 static tv_status op_send(tv_call *base, const ProtobufCMessage *msg, tv_sent_fn on_sent, void *arg) {
   tv_http_call *call = http_call_of(base);
-  if (call->method->kind != TV_METHOD_SERVER_STREAMING) {
+  if (call->ex.method->kind != TV_METHOD_SERVER_STREAMING) {
     return TV_E_INTERNAL; /* the bidi streams are not served over HTTP */
   }
   char *text = NULL;
@@ -130,11 +108,11 @@ static int op_on_close(tv_call *base, tv_close_fn fn, void *arg) {
 }
 
 static const tv_call_ops http_call_ops = {
-    .identity = op_identity,
-    .method = op_method,
-    .peer = op_peer,
-    .is_cancelled = op_is_cancelled,
-    .deadline_ms = op_deadline_ms,
+    .identity = tv_http_exchange_identity,
+    .method = tv_http_exchange_method,
+    .peer = tv_http_exchange_peer,
+    .is_cancelled = tv_http_exchange_is_cancelled,
+    .deadline_ms = tv_http_exchange_deadline_ms,
     .finish = op_finish,
     .send = op_send,
     .on_close = op_on_close,
@@ -145,16 +123,9 @@ tv_http_call *tv_http_call_new(const tv_http_route *route, const atomic_int *sto
   if (call == NULL) {
     return NULL;
   }
-  call->base.ops = &http_call_ops;
+  /* Plaintext until the server sets the certificate's identity. */
+  tv_http_exchange_init(&call->ex, &http_call_ops, tv_method_get(route->id), stopping, peer_text, NULL);
   call->route = route;
-  call->method = tv_method_get(route->id);
-  call->stopping = stopping;
-  snprintf(call->peer, sizeof call->peer, "http:%s", peer_text);
-  /* Plaintext (--dev): no certificate; the service names the caller by
-   * the vault's plaintext rule (dev:local), as for a plaintext gRPC call. */
-  call->identity.source = "none";
-  call->identity.transport = "insecure";
-  call->start_us = mono_us();
   pthread_mutex_init(&call->lock, NULL);
   pthread_cond_init(&call->finished_cond, NULL);
   return call;
@@ -169,7 +140,7 @@ static void run_pending_sent(tv_http_call *call, int success) {
   call->pending_sent = NULL;
   pthread_mutex_unlock(&call->lock);
   if (fn != NULL) {
-    fn(&call->base, success, arg);
+    fn(&call->ex.base, success, arg);
   }
   pthread_mutex_lock(&call->lock);
 }
@@ -193,7 +164,7 @@ static void answer_stream(tv_http_call *call) {
 void tv_http_call_run(tv_http_call *call, const tv_handler *handler) {
   assert(handler->fn != NULL && call->request.msg != NULL);
   call->handled = 1;
-  handler->fn(handler->impl, &call->base, call->request.msg);
+  handler->fn(handler->impl, &call->ex.base, call->request.msg);
   pthread_mutex_lock(&call->lock);
   while (!call->finished) { /* the handler contract: finished exactly once */
     if (call->send_pending) {
@@ -205,7 +176,7 @@ void tv_http_call_run(tv_http_call *call, const tv_handler *handler) {
   if (call->send_pending) { /* finished with a send outstanding: tell its sender */
     run_pending_sent(call, 0);
   }
-  if (call->method->kind == TV_METHOD_SERVER_STREAMING) {
+  if (call->ex.method->kind == TV_METHOD_SERVER_STREAMING) {
     answer_stream(call);
   }
   pthread_mutex_unlock(&call->lock);
@@ -215,7 +186,7 @@ void tv_http_call_answer_problem(tv_http_call *call, tv_status status, const cha
   char details[TV_ERROR_TEXT_BYTES_MAX + 64];
   snprintf(details, sizeof details, "%s: %s", tv_status_name(status),
            detail != NULL && detail[0] != '\0' ? detail : tv_status_message(status));
-  op_finish(&call->base, tv_status_to_code(status), details, NULL);
+  op_finish(&call->ex.base, tv_status_to_code(status), details, NULL);
 }
 
 void tv_http_call_body_append(tv_http_call *call, const char *data, size_t len) {
@@ -247,7 +218,6 @@ void tv_http_call_body_append(tv_http_call *call, const char *data, size_t len) 
   call->body_len += len;
 }
 
-uint64_t tv_http_call_latency_us(const tv_http_call *call) { return mono_us() - call->start_us; }
 
 void tv_http_call_free(tv_http_call *call) {
   if (call == NULL) {

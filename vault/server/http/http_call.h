@@ -15,18 +15,14 @@
 #include <stdint.h>
 
 #include "vault/server/common/request_decode.h"
+#include "vault/server/http/http_exchange.h"
 #include "vault/server/http/routes.h"
 #include "vault/service/call_iface.h"
 #include "vault/service/service.h"
 
 typedef struct tv_http_call {
-  tv_call base; /* first: the service's view */
+  tv_http_exchange ex; /* first: the service's view, the method and the caller */
   const tv_http_route *route;
-  const tv_method *method;
-  const atomic_int *stopping; /* the server's: 1 once it is stopping */
-  tv_identity identity;
-  char peer[80];    /* "http:ipv4:127.0.0.1:51234": audit names the transport */
-  uint64_t start_us;
   /* The request body, bounded by TV_HTTP_BODY_BYTES_MAX. */
   char *body;
   size_t body_len;
@@ -74,9 +70,6 @@ void tv_http_call_answer_problem(tv_http_call *call, tv_status status, const cha
 /* tv_http_call_body_append keeps |len| more body bytes, or marks the body
  * too large (the rest is discarded, memory stays bounded). */
 void tv_http_call_body_append(tv_http_call *call, const char *data, size_t len);
-
-/* tv_http_call_latency_us returns the microseconds since the request came. */
-uint64_t tv_http_call_latency_us(const tv_http_call *call);
 
 /* tv_http_call_free wipes the body and the request and frees |call|
  * (and its answer if it was not handed over); accepts NULL. */

@@ -98,14 +98,10 @@ static void report_end(tv_http_server *s, const tv_http_call *call) {
   if (s->service.on_call_end == NULL) {
     return;
   }
-  tv_call_end end = {.method = call->method->id,
-                     .code = call->finished ? (int)call->code : TV_CODE_CANCELLED,
+  tv_call_end end = {.code = call->finished ? (int)call->code : TV_CODE_CANCELLED,
                      .handled = call->handled,
-                     .latency_us = tv_http_call_latency_us(call),
-                     .authenticated = call->identity.authenticated,
-                     .principal = call->identity.principal,
-                     .peer = call->peer,
                      .admission_refused = call->admission_refused};
+  tv_http_exchange_end(&call->ex, &end);
   s->service.on_call_end(s->service.on_call_end_ctx, &end);
 }
 
@@ -127,7 +123,7 @@ static enum MHD_Result queue_call_answer(tv_http_server *s, struct MHD_Connectio
  * body is decoded (bounded: one body per connection) and before any
  * handler work. */
 static int admit(tv_http_server *s, tv_http_call *call) {
-  if (s->admission == NULL || tv_admission_exempt(call->method->id)) {
+  if (s->admission == NULL || tv_admission_exempt(call->ex.method->id)) {
     return 1;
   }
   size_t items = tv_request_count_items(call->request.msg);
@@ -344,7 +340,7 @@ static enum MHD_Result on_headers(tv_http_server *s, struct MHD_Connection *conn
     return MHD_NO;
   }
   if (identity != NULL) {
-    call->identity = *identity;
+    call->ex.identity = *identity;
   }
   *con_cls = call;
   return MHD_YES;
@@ -362,7 +358,7 @@ static enum MHD_Result on_body(tv_http_server *s, struct MHD_Connection *conn, t
     tv_http_call_answer_problem(call, TV_E_SERVER_SHUTTING_DOWN, NULL);
     return queue_call_answer(s, conn, call);
   }
-  tv_status st = tv_json_request_decode(&call->request, call->method, call->body, call->body_len, err, sizeof err);
+  tv_status st = tv_json_request_decode(&call->request, call->ex.method, call->body, call->body_len, err, sizeof err);
   if (st != TV_OK) {
     tv_http_call_answer_problem(call, st, err);
     return queue_call_answer(s, conn, call);
@@ -370,8 +366,8 @@ static enum MHD_Result on_body(tv_http_server *s, struct MHD_Connection *conn, t
   if (!admit(s, call)) {
     return queue_call_answer(s, conn, call);
   }
-  tv_handler handler = s->service.handlers[call->method->id];
-  if (handler.fn == NULL && call->method->id == TV_METHOD_WHO_AM_I) {
+  tv_handler handler = s->service.handlers[call->ex.method->id];
+  if (handler.fn == NULL && call->ex.method->id == TV_METHOD_WHO_AM_I) {
     handler = (tv_handler){tv_whoami, NULL}; /* a server without a vault */
   }
   if (handler.fn == NULL) {

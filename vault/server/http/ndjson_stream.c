@@ -5,27 +5,22 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include <jansson.h>
 
 #include "vault/server/common/admission.h"
 #include "vault/server/common/request_decode.h"
+#include "vault/server/http/http_exchange.h"
 #include "vault/server/http/json_codec.h"
 #include "vault/server/http/ndjson_spool.h"
 #include "vault/server/http/problem.h"
 #include "vault/service/limits.h"
 
 struct tv_ndjson_stream {
-  tv_call base; /* first: the service's view (and how tv_ndjson_stream_of knows one) */
-  const tv_method *method;
+  tv_http_exchange ex; /* first: the service's view (its ops: how tv_ndjson_stream_of knows one) */
   const tv_service *service;
-  const atomic_int *stopping;
   tv_admission *admission; /* shared with the gRPC port; NULL: none */
   uint64_t admitted_items, admitted_bytes; /* the current line's reservation */
-  tv_identity identity;
-  char peer[80]; /* "http:ipv4:127.0.0.1:51234" */
-  uint64_t start_us;
   tv_ndjson_spool *spool;
   int queued;  /* the chunked answer is queued */
   int handled; /* the handler ran for at least one line */
@@ -50,32 +45,9 @@ struct tv_ndjson_stream {
   int newline_due;
 };
 
-static uint64_t mono_us(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
-}
-
 /* ---- the tv_call the service sees ---- */
 
 static tv_ndjson_stream *stream_of(tv_call *base) { return (tv_ndjson_stream *)(void *)base; }
-
-static const tv_ndjson_stream *stream_of_const(const tv_call *base) {
-  return (const tv_ndjson_stream *)(const void *)base;
-}
-
-static const tv_identity *op_identity(const tv_call *base) { return &stream_of_const(base)->identity; }
-
-static const tv_method *op_method(const tv_call *base) { return stream_of_const(base)->method; }
-
-static const char *op_peer(const tv_call *base) { return stream_of_const(base)->peer; }
-
-static int op_is_cancelled(tv_call *base) { return atomic_load(stream_of(base)->stopping); }
-
-static int64_t op_deadline_ms(const tv_call *base) {
-  (void)base;
-  return INT64_MAX; /* HTTP has no deadline header of its own */
-}
 
 /* Ends the stream: a failure becomes the problem line, made by the
  * connection thread once it wakes. A stream's handler never finishes OK
@@ -118,11 +90,11 @@ static int op_on_close(tv_call *base, tv_close_fn fn, void *arg) {
 }
 
 static const tv_call_ops ndjson_call_ops = {
-    .identity = op_identity,
-    .method = op_method,
-    .peer = op_peer,
-    .is_cancelled = op_is_cancelled,
-    .deadline_ms = op_deadline_ms,
+    .identity = tv_http_exchange_identity,
+    .method = tv_http_exchange_method,
+    .peer = tv_http_exchange_peer,
+    .is_cancelled = tv_http_exchange_is_cancelled,
+    .deadline_ms = tv_http_exchange_deadline_ms,
     .finish = op_finish,
     .send = op_send,
     .on_close = op_on_close,
@@ -225,7 +197,7 @@ static void take_answer(tv_ndjson_stream *st) {
   size_t len = 0;
   tv_status encoded = sent ? tv_json_message_encode(msg, &text, &len) : TV_OK;
   if (sent && on_sent != NULL) {
-    on_sent(&st->base, encoded == TV_OK, arg); /* the service frees the answer now */
+    on_sent(&st->ex.base, encoded == TV_OK, arg); /* the service frees the answer now */
   }
   tv_request_cleanup(&st->request); /* one request alive at a time, as over gRPC */
   release_line(st);
@@ -246,7 +218,7 @@ static void half_close(tv_ndjson_stream *st, const tv_handler *handler) {
   if (handler->fn == NULL) {
     return;
   }
-  handler->fn(handler->impl, &st->base, NULL);
+  handler->fn(handler->impl, &st->ex.base, NULL);
   take_answer(st);
 }
 
@@ -270,7 +242,7 @@ static void body_cut(tv_ndjson_stream *st, tv_ndjson_cut cut) {
  * handler and waits for its answer. */
 static void next_answer(tv_ndjson_stream *st) {
   out_reset(st);
-  if (atomic_load(st->stopping)) {
+  if (atomic_load(st->ex.stopping)) {
     st->line_no++; /* the next line, not handled */
     end_with_status(st, TV_E_SERVER_SHUTTING_DOWN, NULL);
     return;
@@ -278,7 +250,7 @@ static void next_answer(tv_ndjson_stream *st) {
   const char *line = NULL;
   size_t len = 0;
   tv_ndjson_cut cut = TV_NDJSON_CUT_NONE;
-  const tv_handler *handler = &st->service->handlers[st->method->id];
+  const tv_handler *handler = &st->service->handlers[st->ex.method->id];
   if (!tv_ndjson_spool_next(st->spool, &line, &len, &st->line_no, &cut)) {
     if (cut != TV_NDJSON_CUT_NONE) {
       body_cut(st, cut);
@@ -288,7 +260,7 @@ static void next_answer(tv_ndjson_stream *st) {
     return;
   }
   char err[TV_ERROR_TEXT_BYTES_MAX];
-  tv_status status = tv_json_request_decode(&st->request, st->method, line, len, err, sizeof err);
+  tv_status status = tv_json_request_decode(&st->request, st->ex.method, line, len, err, sizeof err);
   if (status != TV_OK) {
     end_with_status(st, status, err);
     return;
@@ -299,7 +271,7 @@ static void next_answer(tv_ndjson_stream *st) {
   }
   st->handled = 1;
   admit_line(st, len);
-  handler->fn(handler->impl, &st->base, st->request.msg);
+  handler->fn(handler->impl, &st->ex.base, st->request.msg);
   take_answer(st);
 }
 
@@ -357,16 +329,9 @@ tv_status tv_ndjson_stream_new(tv_ndjson_stream **out, const tv_http_route *rout
   if (st == NULL) {
     return TV_E_NO_MEMORY;
   }
-  st->base.ops = &ndjson_call_ops;
-  st->method = tv_method_get(route->id);
+  tv_http_exchange_init(&st->ex, &ndjson_call_ops, tv_method_get(route->id), stopping, peer_text, identity);
   st->service = service;
-  st->stopping = stopping;
   st->admission = admission;
-  snprintf(st->peer, sizeof st->peer, "http:%s", peer_text);
-  /* Plaintext (--dev): the service names the caller dev:local, as for a
-   * plaintext gRPC call. */
-  st->identity = identity != NULL ? *identity : (tv_identity){.source = "none", .transport = "insecure"};
-  st->start_us = mono_us();
   pthread_mutex_init(&st->lock, NULL);
   pthread_cond_init(&st->answered, NULL);
   const char *dir = getenv("TMPDIR");
@@ -403,13 +368,8 @@ static void report_end(const tv_ndjson_stream *st) {
   if (st->service == NULL || st->service->on_call_end == NULL) {
     return;
   }
-  tv_call_end end = {.method = st->method->id,
-                     .code = st->ended ? (int)st->code : TV_CODE_CANCELLED,
-                     .handled = st->handled,
-                     .latency_us = mono_us() - st->start_us,
-                     .authenticated = st->identity.authenticated,
-                     .principal = st->identity.principal,
-                     .peer = st->peer};
+  tv_call_end end = {.code = st->ended ? (int)st->code : TV_CODE_CANCELLED, .handled = st->handled};
+  tv_http_exchange_end(&st->ex, &end);
   st->service->on_call_end(st->service->on_call_end_ctx, &end);
 }
 
